@@ -1,0 +1,5 @@
+//! The application layer: one task owns `App` and updates it from messages.
+
+pub mod actions;
+pub mod keymap;
+pub mod state;

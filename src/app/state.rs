@@ -1,0 +1,219 @@
+//! Console state. Owned by exactly one task (see `app::run`); render functions
+//! only read it.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use crate::config::{Config, TimestampMode};
+use crate::domain::analysis::Verdict;
+use crate::domain::chaos::{Experiment, ScenarioKind};
+use crate::domain::environment::EnvironmentStatus;
+use crate::domain::logs::LogStore;
+use crate::domain::metrics::MetricSeries;
+use crate::domain::pipeline::PipelineRun;
+use crate::domain::EpochMillis;
+use crate::runtime::SourceState;
+
+use super::keymap::Keymap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum PaneId {
+    Environments,
+    Logs,
+    Pipeline,
+    Metrics,
+    Chaos,
+    Agent,
+}
+
+impl PaneId {
+    pub const ALL: [PaneId; 6] = [
+        PaneId::Environments,
+        PaneId::Logs,
+        PaneId::Pipeline,
+        PaneId::Metrics,
+        PaneId::Chaos,
+        PaneId::Agent,
+    ];
+    pub fn title(self) -> &'static str {
+        match self {
+            PaneId::Environments => "Environments",
+            PaneId::Logs => "Logs",
+            PaneId::Pipeline => "Pipeline",
+            PaneId::Metrics => "Metrics",
+            PaneId::Chaos => "Chaos",
+            PaneId::Agent => "Agent",
+        }
+    }
+    /// 1-based digit shown in titles and used to focus the pane.
+    pub fn digit(self) -> usize {
+        PaneId::ALL.iter().position(|p| *p == self).unwrap_or(0) + 1
+    }
+}
+
+/// A destructive action waiting for confirmation.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PendingAction {
+    Deploy { env: String, version: String },
+    Promote { from: String, to: String },
+    Rollback { env: String },
+    SwitchTraffic { env: String, to_canary: bool },
+    Chaos { env: String, scenario: ScenarioKind },
+    UndoFaults { ids: Vec<String> },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConfirmDialog {
+    pub action: PendingAction,
+    pub title: String,
+    pub lines: Vec<String>,
+    /// For protected environments the user must type this name.
+    pub require_typed: Option<String>,
+    pub typed: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PickerPurpose {
+    DeployVersion,
+    ChaosScenario,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Picker {
+    pub purpose: PickerPurpose,
+    pub title: String,
+    pub env: String,
+    /// (value, description)
+    pub items: Vec<(String, String)>,
+    pub selected: usize,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Palette {
+    pub input: String,
+    /// Error from the last attempt to run the input.
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Mode {
+    Normal,
+    Help { scroll: u16 },
+    Palette(Palette),
+    LogFilter { input: String, error: Option<String> },
+    Confirm(ConfirmDialog),
+    Picker(Picker),
+    /// Typing into the agent's textarea.
+    AgentInput,
+}
+
+#[derive(Clone, Debug)]
+pub struct LogView {
+    /// Follow the newest line; off = paused.
+    pub follow: bool,
+    /// While paused: the store's end sequence when the pause began.
+    pub paused_end: u64,
+    /// Lines scrolled up from the bottom of the (paused) view.
+    pub scroll_from_bottom: usize,
+    pub filter_text: String,
+    pub filter: Option<regex::Regex>,
+    pub wrap: bool,
+    pub timestamps: TimestampMode,
+    /// Show only the selected environment's lines.
+    pub only_selected_env: bool,
+}
+
+impl LogView {
+    pub fn new(timestamps: TimestampMode) -> Self {
+        LogView {
+            follow: true,
+            paused_end: 0,
+            scroll_from_bottom: 0,
+            filter_text: String::new(),
+            filter: None,
+            wrap: false,
+            timestamps,
+            only_selected_env: false,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChatRole {
+    User,
+    Assistant,
+    System,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChatMessage {
+    pub role: ChatRole,
+    /// Sanitised text (LLM output is hostile too).
+    pub text: String,
+}
+
+pub struct AgentChat {
+    pub messages: VecDeque<ChatMessage>,
+    pub state: SourceState,
+    /// An answer is streaming in.
+    pub streaming: bool,
+    pub model: String,
+    pub input: tui_textarea::TextArea<'static>,
+    pub scroll_from_bottom: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    Info,
+    Success,
+    Warning,
+    Error,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Flash {
+    pub text: String,
+    pub severity: Severity,
+    pub until: EpochMillis,
+}
+
+/// Key for a metric series: (environment, version).
+pub type SeriesKey = (String, String);
+
+pub struct App {
+    pub config: Arc<Config>,
+    pub runtime_name: String,
+    pub read_only: bool,
+    pub keymap: Keymap,
+    pub now: EpochMillis,
+
+    pub envs: Vec<EnvironmentStatus>,
+    pub selected_env: usize,
+
+    pub logs: LogStore,
+    pub log_view: LogView,
+
+    /// Newest last; bounded.
+    pub pipelines: VecDeque<PipelineRun>,
+    pub pipeline_scroll: usize,
+
+    pub metrics: BTreeMap<SeriesKey, MetricSeries>,
+    /// Last analysis verdict per environment, with the step it judged.
+    pub verdicts: BTreeMap<String, (usize, Verdict)>,
+
+    /// Newest last; bounded.
+    pub experiments: VecDeque<Experiment>,
+    pub chaos_selected: usize,
+
+    pub agent: AgentChat,
+
+    pub sources: BTreeMap<String, SourceState>,
+    pub focus: PaneId,
+    pub zoomed: bool,
+    pub mode: Mode,
+    pub flash: Option<Flash>,
+    pub should_quit: bool,
+    /// Something visible changed since the last frame.
+    pub dirty: bool,
+}

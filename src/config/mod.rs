@@ -1,0 +1,303 @@
+//! `blissful-infra.yaml`: the project's configuration, with defaults for
+//! everything so the demo needs no file.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::domain::analysis::Thresholds;
+use crate::domain::chaos::{ChaosSlo, FaultParams};
+use crate::domain::rollout::CanaryPlan;
+
+pub const FILE_NAME: &str = "blissful-infra.yaml";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub project: String,
+    pub runtime: RuntimeKind,
+    pub environments: Vec<EnvironmentConfig>,
+    pub service: ServiceConfig,
+    pub traffic: TrafficConfig,
+    pub rollout: RolloutConfig,
+    pub chaos: ChaosConfig,
+    pub comparison: ComparisonConfig,
+    pub agent: AgentConfig,
+    pub console: ConsoleConfig,
+    /// Action name -> key(s), e.g. `deploy: "D"` or `scroll_down: ["j", "down"]`.
+    pub keymap: BTreeMap<String, KeyBinding>,
+    /// Theme name (a file in `themes/`, without `.toml`) or a path to a TOML theme.
+    pub theme: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum KeyBinding {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl KeyBinding {
+    pub fn keys(&self) -> Vec<&str> {
+        match self {
+            KeyBinding::One(k) => vec![k.as_str()],
+            KeyBinding::Many(ks) => ks.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuntimeKind {
+    Sandbox,
+    Docker,
+    Kubernetes,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EnvironmentConfig {
+    pub name: String,
+    /// Instances per running version.
+    pub replicas: u32,
+    /// Edge router port on 127.0.0.1; 0 picks a free port.
+    pub router_port: u16,
+    /// Prometheus `/metrics` port for the router; 0 picks a free port.
+    pub metrics_port: u16,
+    /// Version running when the sandbox starts.
+    pub initial_version: String,
+    /// Production-like: confirmations ask for the environment's name to be typed.
+    pub protected: bool,
+}
+
+impl Default for EnvironmentConfig {
+    fn default() -> Self {
+        EnvironmentConfig {
+            name: "staging".into(),
+            replicas: 2,
+            router_port: 0,
+            metrics_port: 0,
+            initial_version: "v1".into(),
+            protected: false,
+        }
+    }
+}
+
+/// How instances of the service are started.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Procfile-like command line; `$PORT` and `$VERSION` are substituted and
+    /// also exported. Empty means the built-in sample service.
+    pub command: String,
+    /// Working directory for `command` (relative to the config file).
+    pub workdir: String,
+    /// Behaviour given to versions of the built-in sample service.
+    pub versions: BTreeMap<String, VersionBehaviour>,
+    /// Readiness path polled on each instance.
+    pub ready_path: String,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        let mut versions = BTreeMap::new();
+        versions.insert(
+            "v3-slow".to_string(),
+            VersionBehaviour {
+                latency_ms: 350,
+                ..Default::default()
+            },
+        );
+        versions.insert(
+            "v4-buggy".to_string(),
+            VersionBehaviour {
+                error_rate: 0.25,
+                ..Default::default()
+            },
+        );
+        versions.insert(
+            "v5-leaky".to_string(),
+            VersionBehaviour {
+                memory_growth_mib_per_min: 60.0,
+                ..Default::default()
+            },
+        );
+        ServiceConfig {
+            command: String::new(),
+            workdir: String::new(),
+            versions,
+            ready_path: "/ready".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VersionBehaviour {
+    /// Added to every request.
+    pub latency_ms: u64,
+    /// Fraction 0..1 of requests answered with HTTP 500.
+    pub error_rate: f64,
+    /// Memory the process keeps allocating.
+    pub memory_growth_mib_per_min: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrafficConfig {
+    /// Requests per second sent to each environment's router; 0 disables.
+    pub rate_per_sec: f64,
+    pub paths: Vec<String>,
+}
+
+impl Default for TrafficConfig {
+    fn default() -> Self {
+        TrafficConfig {
+            rate_per_sec: 8.0,
+            paths: vec!["/hello".into(), "/hello/blissful".into(), "/health".into()],
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RolloutConfig {
+    pub steps: CanaryPlan,
+    pub analysis: Thresholds,
+    /// Times a step may be extended when the analysis lacks samples.
+    pub max_extensions: u32,
+}
+
+impl Default for RolloutConfig {
+    fn default() -> Self {
+        RolloutConfig {
+            steps: CanaryPlan::default(),
+            analysis: Thresholds::default(),
+            max_extensions: 3,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChaosConfig {
+    pub slo: ChaosSlo,
+    pub defaults: FaultParams,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ComparisonConfig {
+    /// New p95 may be at most this much worse than old, in percent.
+    pub max_p95_regression_pct: f64,
+    pub max_p99_regression_pct: f64,
+    pub max_error_rate: f64,
+    pub min_throughput_ratio: f64,
+    pub auto_promote: bool,
+}
+
+impl Default for ComparisonConfig {
+    fn default() -> Self {
+        ComparisonConfig {
+            max_p95_regression_pct: 10.0,
+            max_p99_regression_pct: 15.0,
+            max_error_rate: 0.01,
+            min_throughput_ratio: 0.95,
+            auto_promote: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentConfig {
+    pub provider: String,
+    pub endpoint: String,
+    pub model: String,
+    pub fallback_model: String,
+    pub embedding_model: String,
+    pub context_window: u32,
+    pub temperature: f32,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            provider: "ollama".into(),
+            endpoint: "http://localhost:11434".into(),
+            model: "llama3.2".into(),
+            fallback_model: "qwen2.5:0.5b".into(),
+            embedding_model: "nomic-embed-text".into(),
+            context_window: 8192,
+            temperature: 0.2,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimestampMode {
+    Local,
+    Utc,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Lines kept in the log buffer; older lines are dropped and counted.
+    pub log_buffer_lines: usize,
+    pub timestamps: TimestampMode,
+    /// Upper bound on redraws per second while data streams.
+    pub max_fps: u32,
+    /// Points kept per metric series.
+    pub metric_points: usize,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            log_buffer_lines: 50_000,
+            timestamps: TimestampMode::Local,
+            max_fps: 20,
+            metric_points: 300,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            project: "demo".into(),
+            runtime: RuntimeKind::Sandbox,
+            environments: vec![
+                EnvironmentConfig {
+                    name: "staging".into(),
+                    router_port: 8180,
+                    metrics_port: 9180,
+                    ..Default::default()
+                },
+                EnvironmentConfig {
+                    name: "production".into(),
+                    router_port: 8181,
+                    metrics_port: 9181,
+                    protected: true,
+                    ..Default::default()
+                },
+            ],
+            service: ServiceConfig::default(),
+            traffic: TrafficConfig::default(),
+            rollout: RolloutConfig::default(),
+            chaos: ChaosConfig::default(),
+            comparison: ComparisonConfig::default(),
+            agent: AgentConfig::default(),
+            console: ConsoleConfig::default(),
+            keymap: BTreeMap::new(),
+            theme: "dark".into(),
+        }
+    }
+}
+
+impl Config {
+    pub fn environment(&self, name: &str) -> Option<&EnvironmentConfig> {
+        self.environments.iter().find(|e| e.name == name)
+    }
+}

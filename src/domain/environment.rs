@@ -1,0 +1,140 @@
+//! Environments, versions and instances as the runtime reports them.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use super::EpochMillis;
+
+/// A deployable version of the service, e.g. `v2` or a git short SHA.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Version(pub String);
+
+impl Version {
+    pub fn new(v: impl Into<String>) -> Self {
+        Version(v.into())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Overall health of an environment, with the reason when it is not healthy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", content = "reason", rename_all = "snake_case")]
+pub enum Health {
+    Healthy,
+    Progressing(String),
+    Degraded(String),
+    Down(String),
+    Unknown,
+}
+
+impl Health {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Health::Healthy => "Healthy",
+            Health::Progressing(_) => "Progressing",
+            Health::Degraded(_) => "Degraded",
+            Health::Down(_) => "Down",
+            Health::Unknown => "Unknown",
+        }
+    }
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Health::Progressing(r) | Health::Degraded(r) | Health::Down(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// Lifecycle of one supervised instance (the sandbox's "pod").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum InstancePhase {
+    Starting,
+    Ready,
+    /// Exited; will be restarted at `restart_at`.
+    BackingOff {
+        exit_code: Option<i32>,
+        restart_at: EpochMillis,
+    },
+    Stopped,
+}
+
+impl InstancePhase {
+    pub fn label(&self) -> &'static str {
+        match self {
+            InstancePhase::Starting => "Starting",
+            InstancePhase::Ready => "Ready",
+            InstancePhase::BackingOff { .. } => "CrashLoop",
+            InstancePhase::Stopped => "Stopped",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstanceStatus {
+    /// Stable name, e.g. `staging-v2-1`.
+    pub id: String,
+    pub version: Version,
+    pub pid: Option<u32>,
+    pub port: u16,
+    pub phase: InstancePhase,
+    pub restarts: u32,
+}
+
+/// Which version gets traffic. `canary_weight` is the percentage sent to the canary.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrafficSplit {
+    pub stable: Option<Version>,
+    pub canary: Option<Version>,
+    pub canary_weight: u8,
+}
+
+/// A fault currently applied to an environment (shown in the Environments pane).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActiveFault {
+    pub id: String,
+    pub scenario: String,
+    pub ends_at: EpochMillis,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EnvironmentStatus {
+    pub name: String,
+    pub traffic: TrafficSplit,
+    /// Version a rollback returns to (the stable before the last promotion).
+    pub previous: Option<Version>,
+    /// `(step index (0-based), total steps)` while a canary rollout runs.
+    pub step: Option<(usize, usize)>,
+    pub health: Health,
+    pub instances: Vec<InstanceStatus>,
+    /// Desired instances per running version.
+    pub replicas: u32,
+    pub last_change: EpochMillis,
+    /// Address of the environment's edge router (where clients send traffic).
+    pub router_addr: String,
+    /// Address serving Prometheus text metrics for this environment.
+    pub metrics_addr: String,
+    pub faults: Vec<ActiveFault>,
+}
+
+impl EnvironmentStatus {
+    /// Ready and desired instance counts across the versions that get traffic.
+    pub fn ready_desired(&self) -> (u32, u32) {
+        let ready = self
+            .instances
+            .iter()
+            .filter(|i| i.phase == InstancePhase::Ready)
+            .count() as u32;
+        let versions = self.traffic.stable.is_some() as u32 + self.traffic.canary.is_some() as u32;
+        (ready, versions * self.replicas)
+    }
+}

@@ -1,0 +1,17 @@
+//! Pure domain types and rules: no IO, no tokio, no ratatui.
+
+pub mod analysis;
+pub mod audit;
+pub mod chaos;
+pub mod environment;
+pub mod logs;
+pub mod metrics;
+pub mod pipeline;
+pub mod rollout;
+pub mod sanitize;
+
+pub use environment::Version;
+
+/// Milliseconds since the Unix epoch; domain timestamps stay plain numbers so
+/// the domain needs no clock.
+pub type EpochMillis = i64;

@@ -1,0 +1,155 @@
+//! Pipeline runs: the stages of a deploy, rollout, promotion or rollback.
+//! Designed so the full CI pipeline (build, containerize, test, ...) fits the same model.
+
+use serde::{Deserialize, Serialize};
+
+use super::EpochMillis;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", content = "detail", rename_all = "snake_case")]
+pub enum StageStatus {
+    Pending,
+    Running,
+    Succeeded,
+    Failed(String),
+    Skipped,
+    Cancelled,
+}
+
+impl StageStatus {
+    pub fn label(&self) -> &'static str {
+        match self {
+            StageStatus::Pending => "pending",
+            StageStatus::Running => "running",
+            StageStatus::Succeeded => "succeeded",
+            StageStatus::Failed(_) => "failed",
+            StageStatus::Skipped => "skipped",
+            StageStatus::Cancelled => "cancelled",
+        }
+    }
+    pub fn is_finished(&self) -> bool {
+        !matches!(self, StageStatus::Pending | StageStatus::Running)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stage {
+    pub name: String,
+    pub status: StageStatus,
+    pub started_at: Option<EpochMillis>,
+    pub finished_at: Option<EpochMillis>,
+    /// 0.0..=1.0 while running.
+    pub progress: f64,
+    /// Latest detail, e.g. an analysis summary.
+    pub detail: String,
+}
+
+impl Stage {
+    pub fn pending(name: impl Into<String>) -> Self {
+        Stage {
+            name: name.into(),
+            status: StageStatus::Pending,
+            started_at: None,
+            finished_at: None,
+            progress: 0.0,
+            detail: String::new(),
+        }
+    }
+
+    /// Duration in ms: finished - started, or now - started while running.
+    pub fn duration_ms(&self, now: EpochMillis) -> Option<i64> {
+        let start = self.started_at?;
+        Some(self.finished_at.unwrap_or(now) - start)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PipelineKind {
+    Rollout,
+    Promotion,
+    Rollback,
+    Chaos,
+    Ci,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PipelineRun {
+    pub id: u64,
+    pub kind: PipelineKind,
+    pub env: String,
+    pub title: String,
+    pub stages: Vec<Stage>,
+    pub started_at: EpochMillis,
+    pub finished_at: Option<EpochMillis>,
+    pub status: StageStatus,
+}
+
+impl PipelineRun {
+    pub fn new(id: u64, kind: PipelineKind, env: &str, title: &str, stages: &[&str], now: EpochMillis) -> Self {
+        PipelineRun {
+            id,
+            kind,
+            env: env.to_string(),
+            title: title.to_string(),
+            stages: stages.iter().map(|s| Stage::pending(*s)).collect(),
+            started_at: now,
+            finished_at: None,
+            status: StageStatus::Running,
+        }
+    }
+
+    /// Fraction of stages finished, counting a running stage's own progress.
+    pub fn progress(&self) -> f64 {
+        if self.stages.is_empty() {
+            return 1.0;
+        }
+        let done: f64 = self
+            .stages
+            .iter()
+            .map(|s| match s.status {
+                StageStatus::Running => s.progress.clamp(0.0, 1.0),
+                StageStatus::Pending => 0.0,
+                _ => 1.0,
+            })
+            .sum();
+        done / self.stages.len() as f64
+    }
+
+    pub fn start_stage(&mut self, index: usize, now: EpochMillis) {
+        if let Some(s) = self.stages.get_mut(index) {
+            s.status = StageStatus::Running;
+            s.started_at = Some(now);
+            s.progress = 0.0;
+        }
+    }
+
+    pub fn finish_stage(&mut self, index: usize, status: StageStatus, detail: impl Into<String>, now: EpochMillis) {
+        if let Some(s) = self.stages.get_mut(index) {
+            if s.started_at.is_none() {
+                s.started_at = Some(now);
+            }
+            s.status = status;
+            s.finished_at = Some(now);
+            s.progress = 1.0;
+            s.detail = detail.into();
+        }
+    }
+
+    /// Close the run; stages never reached are marked skipped (or cancelled on failure).
+    pub fn finish(&mut self, status: StageStatus, now: EpochMillis) {
+        let leftover = if matches!(status, StageStatus::Succeeded) {
+            StageStatus::Skipped
+        } else {
+            StageStatus::Cancelled
+        };
+        for s in &mut self.stages {
+            if !s.status.is_finished() {
+                s.status = leftover.clone();
+                s.finished_at = Some(now);
+            }
+        }
+        self.status = status;
+        self.finished_at = Some(now);
+    }
+}

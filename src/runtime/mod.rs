@@ -1,0 +1,144 @@
+//! The runtime port: what the console and CLI need from any runtime
+//! (the embedded sandbox today; Docker and Kubernetes next). Callers hold a
+//! `SharedRuntime` and never know which implementation is behind it.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+use crate::domain::analysis::Verdict;
+use crate::domain::chaos::{Experiment, FaultParams, ScenarioKind};
+use crate::domain::environment::{EnvironmentStatus, Version};
+use crate::domain::logs::LogLine;
+use crate::domain::metrics::MetricPoint;
+use crate::domain::pipeline::PipelineRun;
+
+pub type SharedRuntime = Arc<dyn Runtime>;
+
+/// Who asked for an action; written to the audit journal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub user: String,
+    /// `console`, `cli`, or `controller` for automatic actions.
+    pub via: String,
+}
+
+impl Actor {
+    pub fn current(via: &str) -> Self {
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".to_string());
+        Actor {
+            user,
+            via: via.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", content = "message", rename_all = "snake_case")]
+pub enum RuntimeError {
+    #[error("unknown environment `{0}`")]
+    UnknownEnvironment(String),
+    #[error("refused: {0}")]
+    Refused(String),
+    #[error("read-only mode: {0} is not allowed")]
+    ReadOnly(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("runtime unavailable: {0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// How a rollout ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum RolloutOutcome {
+    Promoted { version: Version },
+    RolledBack { version: Version, reason: String, verdict: Option<Verdict> },
+    Aborted { reason: String },
+}
+
+/// Returned when an action is accepted.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActionAccepted {
+    /// Pipeline run that tracks the action (watch `RuntimeEvent::Pipeline` with this id).
+    pub pipeline_id: u64,
+    pub env: String,
+    pub from_version: Option<Version>,
+    pub to_version: Option<Version>,
+    pub message: String,
+}
+
+/// Connection state of a source, shown by every pane that depends on it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", content = "reason", rename_all = "snake_case")]
+pub enum SourceState {
+    Connecting,
+    Ok,
+    Degraded(String),
+}
+
+/// Everything a runtime streams to its subscribers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum RuntimeEvent {
+    Environment { status: EnvironmentStatus },
+    Log { line: LogLine },
+    Metrics { env: String, version: String, point: MetricPoint },
+    Pipeline { run: PipelineRun },
+    Verdict { env: String, step: usize, verdict: Verdict },
+    RolloutFinished { env: String, pipeline_id: u64, outcome: RolloutOutcome },
+    Experiment { experiment: Experiment },
+    /// The subscriber fell behind and `count` events were lost (logs mostly).
+    Lagged { count: u64 },
+    Source { name: String, state: SourceState },
+}
+
+#[async_trait]
+pub trait Runtime: Send + Sync {
+    /// Short name shown in the UI: `sandbox`, `docker`, `kubernetes`.
+    fn name(&self) -> &str;
+
+    async fn status(&self) -> Result<Vec<EnvironmentStatus>, RuntimeError>;
+
+    /// Start a canary rollout of `version` in `env`; returns once accepted.
+    async fn deploy(&self, actor: &Actor, env: &str, version: &Version) -> Result<ActionAccepted, RuntimeError>;
+
+    /// Roll the stable version of `from` out to `to` (as a canary rollout there).
+    async fn promote(&self, actor: &Actor, from: &str, to: &str) -> Result<ActionAccepted, RuntimeError>;
+
+    /// Return `env` to its previous stable version at once (aborting any rollout).
+    async fn rollback(&self, actor: &Actor, env: &str) -> Result<ActionAccepted, RuntimeError>;
+
+    /// Blue/green: send all traffic to the canary now (`to_canary`) or back to stable.
+    async fn switch_traffic(&self, actor: &Actor, env: &str, to_canary: bool) -> Result<ActionAccepted, RuntimeError>;
+
+    /// Start a chaos experiment; the fault is journalled before it is applied.
+    async fn inject(&self, actor: &Actor, env: &str, scenario: ScenarioKind, params: FaultParams) -> Result<Experiment, RuntimeError>;
+
+    /// Remove a fault early (or one left over from a crash).
+    async fn undo(&self, actor: &Actor, experiment_id: &str) -> Result<(), RuntimeError>;
+
+    /// Recent log lines from the runtime's buffer, newest last.
+    async fn recent_logs(&self, env: Option<&str>, limit: usize) -> Result<Vec<LogLine>, RuntimeError>;
+
+    /// Recent pipeline runs and experiments, for a console that attaches late.
+    async fn history(&self) -> Result<History, RuntimeError>;
+
+    /// A stream of events; when the subscriber lags, a `Lagged` event says how many were lost.
+    async fn subscribe(&self) -> Result<mpsc::Receiver<RuntimeEvent>, RuntimeError>;
+
+    /// Stop everything this runtime started (instances, routers, faults).
+    async fn shutdown(&self);
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    pub pipelines: Vec<PipelineRun>,
+    pub experiments: Vec<Experiment>,
+    pub verdicts: Vec<(String, Verdict)>,
+}

@@ -1,0 +1,1 @@
+//! Pure render functions: read `App` and a theme, draw, no IO.
