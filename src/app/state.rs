@@ -217,3 +217,59 @@ pub struct App {
     /// Something visible changed since the last frame.
     pub dirty: bool,
 }
+
+/// Bounds on what the console keeps.
+pub const MAX_PIPELINES: usize = 50;
+pub const MAX_EXPERIMENTS: usize = 100;
+pub const MAX_CHAT_MESSAGES: usize = 200;
+
+impl AgentChat {
+    pub fn new(model: &str) -> Self {
+        let mut input = tui_textarea::TextArea::default();
+        input.set_placeholder_text("Ask about the focused environment (Enter sends, Esc leaves)");
+        AgentChat {
+            messages: VecDeque::new(),
+            state: SourceState::Connecting,
+            streaming: false,
+            model: model.to_string(),
+            input,
+            scroll_from_bottom: 0,
+        }
+    }
+}
+
+impl App {
+    pub fn new(config: Arc<Config>, runtime_name: &str, read_only: bool, keymap: Keymap, now: EpochMillis) -> Self {
+        let log_view = LogView::new(config.console.timestamps);
+        let agent = AgentChat::new(&config.agent.model);
+        App {
+            logs: LogStore::new(config.console.log_buffer_lines),
+            runtime_name: runtime_name.to_string(),
+            read_only,
+            keymap,
+            now,
+            envs: Vec::new(),
+            selected_env: 0,
+            log_view,
+            pipelines: VecDeque::new(),
+            pipeline_scroll: 0,
+            metrics: BTreeMap::new(),
+            verdicts: BTreeMap::new(),
+            experiments: VecDeque::new(),
+            chaos_selected: 0,
+            agent,
+            sources: BTreeMap::new(),
+            focus: PaneId::Environments,
+            zoomed: false,
+            mode: Mode::Normal,
+            flash: None,
+            should_quit: false,
+            dirty: true,
+            config,
+        }
+    }
+
+    pub fn selected_env(&self) -> Option<&EnvironmentStatus> {
+        self.envs.get(self.selected_env)
+    }
+}
