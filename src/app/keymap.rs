@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::actions::{Action, ActionSpec, Scope, ACTIONS};
+use super::actions::{spec_by_id, Action, ActionSpec, Scope, ACTIONS};
 use super::state::PaneId;
 use crate::config::KeyBinding;
 
@@ -43,7 +43,11 @@ pub enum KeymapError {
     #[error("keymap: cannot parse key `{key}` for action `{action}`")]
     BadKey { action: String, key: String },
     #[error("keymap: key `{key}` is bound to both `{first}` and `{second}`")]
-    Clash { key: String, first: String, second: String },
+    Clash {
+        key: String,
+        first: String,
+        second: String,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -52,30 +56,234 @@ pub struct Keymap {
 }
 
 impl KeyChord {
+    pub const fn plain(code: ChordKey) -> KeyChord {
+        KeyChord {
+            code,
+            ctrl: false,
+            alt: false,
+        }
+    }
+
+    /// Parse `d`, `G`, `?`, `space`, `enter`, `f5`, `ctrl-c`, `alt-x`, `ctrl-alt-d`.
+    /// Single characters are case-sensitive; names and modifiers are not.
+    /// With ctrl, letters are folded to lowercase because terminals cannot
+    /// tell ctrl-C from ctrl-c.
     pub fn parse(s: &str) -> Option<KeyChord> {
-        let _ = s;
-        None
+        let mut rest = s.trim();
+        let (mut ctrl, mut alt) = (false, false);
+        loop {
+            // A single remaining char is the key itself, even `-`.
+            if rest.chars().count() <= 1 {
+                break;
+            }
+            if let Some(r) = strip_prefix_ci(rest, "ctrl-") {
+                ctrl = true;
+                rest = r;
+            } else if let Some(r) = strip_prefix_ci(rest, "alt-") {
+                alt = true;
+                rest = r;
+            } else {
+                break;
+            }
+        }
+        let mut chars = rest.chars();
+        let code = match (chars.next(), chars.next()) {
+            (None, _) => return None,
+            (Some(c), None) if c.is_control() => return None,
+            (Some(c), None) => ChordKey::Char(c),
+            _ => named_key(&rest.to_ascii_lowercase())?,
+        };
+        Some(KeyChord { code, ctrl, alt }.normalized())
     }
+
+    /// The chord for a key press; releases and keys without a name here give `None`.
+    /// Shift is ignored: it is already in the character (`G`) or the key (`BackTab`).
     pub fn from_event(ev: &KeyEvent) -> Option<KeyChord> {
-        let _ = (ev, KeyCode::Enter, KeyModifiers::NONE);
-        None
+        if ev.kind == KeyEventKind::Release {
+            return None;
+        }
+        let shift = ev.modifiers.contains(KeyModifiers::SHIFT);
+        let code = match ev.code {
+            KeyCode::Char(c) if c.is_control() => return None,
+            KeyCode::Char(c) => ChordKey::Char(c),
+            KeyCode::Enter => ChordKey::Enter,
+            KeyCode::Esc => ChordKey::Esc,
+            KeyCode::Tab if shift => ChordKey::BackTab,
+            KeyCode::Tab => ChordKey::Tab,
+            KeyCode::BackTab => ChordKey::BackTab,
+            KeyCode::Backspace => ChordKey::Backspace,
+            KeyCode::Up => ChordKey::Up,
+            KeyCode::Down => ChordKey::Down,
+            KeyCode::Left => ChordKey::Left,
+            KeyCode::Right => ChordKey::Right,
+            KeyCode::PageUp => ChordKey::PageUp,
+            KeyCode::PageDown => ChordKey::PageDown,
+            KeyCode::Home => ChordKey::Home,
+            KeyCode::End => ChordKey::End,
+            KeyCode::F(n @ 1..=12) => ChordKey::F(n),
+            _ => return None,
+        };
+        Some(
+            KeyChord {
+                code,
+                ctrl: ev.modifiers.contains(KeyModifiers::CONTROL),
+                alt: ev.modifiers.contains(KeyModifiers::ALT),
+            }
+            .normalized(),
+        )
     }
+
+    /// The config spelling, e.g. `ctrl-c`, `G`, `enter`, `space`, `f5`.
     pub fn display(&self) -> String {
-        String::new()
+        let mut out = String::new();
+        if self.ctrl {
+            out.push_str("ctrl-");
+        }
+        if self.alt {
+            out.push_str("alt-");
+        }
+        match self.code {
+            ChordKey::Char(' ') => out.push_str("space"),
+            ChordKey::Char(c) => out.push(c),
+            ChordKey::F(n) => {
+                out.push('f');
+                out.push_str(&n.to_string());
+            }
+            other => out.push_str(key_name(other)),
+        }
+        out
+    }
+
+    fn normalized(mut self) -> KeyChord {
+        if let ChordKey::Char(c) = self.code {
+            if self.ctrl && c.is_ascii_uppercase() {
+                self.code = ChordKey::Char(c.to_ascii_lowercase());
+            }
+        }
+        self
+    }
+}
+
+fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
+}
+
+const NAMED: &[(&str, ChordKey)] = &[
+    ("enter", ChordKey::Enter),
+    ("esc", ChordKey::Esc),
+    ("tab", ChordKey::Tab),
+    ("backtab", ChordKey::BackTab),
+    ("backspace", ChordKey::Backspace),
+    ("up", ChordKey::Up),
+    ("down", ChordKey::Down),
+    ("left", ChordKey::Left),
+    ("right", ChordKey::Right),
+    ("pageup", ChordKey::PageUp),
+    ("pagedown", ChordKey::PageDown),
+    ("home", ChordKey::Home),
+    ("end", ChordKey::End),
+];
+
+fn named_key(lower: &str) -> Option<ChordKey> {
+    if let Some((_, k)) = NAMED.iter().find(|(n, _)| *n == lower) {
+        return Some(*k);
+    }
+    match lower {
+        "space" => return Some(ChordKey::Char(' ')),
+        "escape" => return Some(ChordKey::Esc),
+        "return" => return Some(ChordKey::Enter),
+        "shift-tab" => return Some(ChordKey::BackTab),
+        "pgup" => return Some(ChordKey::PageUp),
+        "pgdown" | "pgdn" => return Some(ChordKey::PageDown),
+        _ => {}
+    }
+    let n: u8 = lower.strip_prefix('f')?.parse().ok()?;
+    (1..=12).contains(&n).then_some(ChordKey::F(n))
+}
+
+fn key_name(k: ChordKey) -> &'static str {
+    NAMED
+        .iter()
+        .find(|(_, c)| *c == k)
+        .map(|(n, _)| *n)
+        .unwrap_or("?")
+}
+
+fn scopes_overlap(a: Scope, b: Scope) -> bool {
+    match (a, b) {
+        (Scope::Pane(x), Scope::Pane(y)) => x == y,
+        _ => true,
     }
 }
 
 impl Keymap {
     /// Defaults from the action table with `overrides` (action id -> keys) applied.
+    /// An override replaces all default keys of its action. Every problem is
+    /// reported, not only the first.
     pub fn build(overrides: &BTreeMap<String, KeyBinding>) -> Result<Keymap, Vec<KeymapError>> {
-        let _ = (overrides, ACTIONS);
-        Ok(Keymap { bindings: Vec::new() })
+        let mut errors: Vec<KeymapError> = overrides
+            .keys()
+            .filter(|id| spec_by_id(id).is_none())
+            .map(|id| KeymapError::UnknownAction(id.clone()))
+            .collect();
+        let mut bindings: Vec<(KeyChord, &'static ActionSpec)> = Vec::new();
+        for spec in ACTIONS {
+            let keys: Vec<&str> = match overrides.get(spec.id) {
+                Some(b) => b.keys(),
+                None => spec.default_keys.to_vec(),
+            };
+            for key in keys {
+                let Some(chord) = KeyChord::parse(key) else {
+                    errors.push(KeymapError::BadKey {
+                        action: spec.id.to_string(),
+                        key: key.to_string(),
+                    });
+                    continue;
+                };
+                // The same key twice for one action is harmless.
+                if bindings
+                    .iter()
+                    .any(|(c, s)| *c == chord && s.action == spec.action)
+                {
+                    continue;
+                }
+                for (c, other) in &bindings {
+                    if *c == chord && scopes_overlap(other.scope, spec.scope) {
+                        errors.push(KeymapError::Clash {
+                            key: chord.display(),
+                            first: other.id.to_string(),
+                            second: spec.id.to_string(),
+                        });
+                    }
+                }
+                bindings.push((chord, spec));
+            }
+        }
+        if errors.is_empty() {
+            Ok(Keymap { bindings })
+        } else {
+            Err(errors)
+        }
     }
-    /// The action for a key when `focus` has focus (pane keys win over none).
+
+    /// The action for a key when `focus` has focus: a binding of the focused
+    /// pane first, else a global one. Build refuses clashes, so at most one
+    /// of each can match.
     pub fn lookup(&self, chord: KeyChord, focus: PaneId) -> Option<Action> {
-        let _ = (chord, focus, Scope::Global);
-        None
+        let pane = self
+            .bindings
+            .iter()
+            .find(|(c, s)| *c == chord && s.scope == Scope::Pane(focus));
+        pane.or_else(|| {
+            self.bindings
+                .iter()
+                .find(|(c, s)| *c == chord && s.scope == Scope::Global)
+        })
+        .map(|(_, s)| s.action)
     }
+
     /// Keys bound to an action, for help and hints (e.g. `["d"]`).
     pub fn keys_for(&self, action: Action) -> Vec<String> {
         self.bindings
@@ -83,5 +291,379 @@ impl Keymap {
             .filter(|(_, s)| s.action == action)
             .map(|(k, _)| k.display())
             .collect()
+    }
+
+    /// Every binding, in action-table order (for the help overlay).
+    pub fn bindings(&self) -> impl Iterator<Item = (KeyChord, &'static ActionSpec)> + '_ {
+        self.bindings.iter().copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::KeyEventState;
+
+    fn chord(s: &str) -> KeyChord {
+        KeyChord::parse(s).unwrap_or_else(|| panic!("cannot parse {s:?}"))
+    }
+
+    fn overrides(pairs: &[(&str, &[&str])]) -> BTreeMap<String, KeyBinding> {
+        pairs
+            .iter()
+            .map(|(id, keys)| {
+                let b = if keys.len() == 1 {
+                    KeyBinding::One(keys[0].to_string())
+                } else {
+                    KeyBinding::Many(keys.iter().map(|k| k.to_string()).collect())
+                };
+                (id.to_string(), b)
+            })
+            .collect()
+    }
+
+    fn event(code: KeyCode, modifiers: KeyModifiers) -> KeyEvent {
+        KeyEvent {
+            code,
+            modifiers,
+            kind: KeyEventKind::Press,
+            state: KeyEventState::NONE,
+        }
+    }
+
+    /// Exhaustive: adding an `Action` variant fails to compile here until it
+    /// gets an ordinal, and then `every_action_is_in_the_table_once` fails
+    /// until it is listed in `ALL` and in `ACTIONS`.
+    fn ordinal(a: Action) -> usize {
+        use Action::*;
+        match a {
+            Quit => 0,
+            Help => 1,
+            Palette => 2,
+            FocusNext => 3,
+            FocusPrev => 4,
+            FocusEnvironments => 5,
+            FocusLogs => 6,
+            FocusPipeline => 7,
+            FocusMetrics => 8,
+            FocusChaos => 9,
+            FocusAgent => 10,
+            Zoom => 11,
+            ScrollUp => 12,
+            ScrollDown => 13,
+            PageUp => 14,
+            PageDown => 15,
+            Top => 16,
+            Bottom => 17,
+            NextEnv => 18,
+            PrevEnv => 19,
+            Deploy => 20,
+            Promote => 21,
+            Rollback => 22,
+            SwitchTraffic => 23,
+            Chaos => 24,
+            UndoFaults => 25,
+            LogFilter => 26,
+            ClearFilter => 27,
+            ToggleFollow => 28,
+            ToggleWrap => 29,
+            ToggleTimestamps => 30,
+            ToggleEnvFilter => 31,
+            AgentCompose => 32,
+        }
+    }
+    const VARIANTS: usize = 33;
+
+    #[test]
+    fn every_action_is_in_the_table_once() {
+        let mut seen = vec![0usize; VARIANTS];
+        for spec in ACTIONS {
+            seen[ordinal(spec.action)] += 1;
+        }
+        for (i, n) in seen.iter().enumerate() {
+            assert_eq!(
+                *n, 1,
+                "action with ordinal {i} appears {n} times in ACTIONS"
+            );
+        }
+        let mut ids: Vec<&str> = ACTIONS.iter().map(|s| s.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), ACTIONS.len(), "action ids are not unique");
+        for spec in ACTIONS {
+            assert_eq!(spec_by_id(spec.id).map(|s| s.action), Some(spec.action));
+            assert!(
+                !spec.default_keys.is_empty(),
+                "{} has no default key",
+                spec.id
+            );
+        }
+    }
+
+    #[test]
+    fn default_keymap_builds_without_clash() {
+        let km =
+            Keymap::build(&BTreeMap::new()).unwrap_or_else(|e| panic!("defaults clash: {e:?}"));
+        for spec in ACTIONS {
+            let keys = km.keys_for(spec.action);
+            assert_eq!(keys.len(), spec.default_keys.len(), "{}", spec.id);
+        }
+    }
+
+    #[test]
+    fn parse_and_display_round_trip() {
+        for s in [
+            "d",
+            "G",
+            "?",
+            "/",
+            ":",
+            "[",
+            "]",
+            "-",
+            "1",
+            "space",
+            "enter",
+            "esc",
+            "tab",
+            "backtab",
+            "backspace",
+            "up",
+            "down",
+            "left",
+            "right",
+            "pageup",
+            "pagedown",
+            "home",
+            "end",
+            "f1",
+            "f12",
+            "ctrl-c",
+            "alt-x",
+            "ctrl-alt-d",
+            "ctrl--",
+            "alt-G",
+            "ctrl-space",
+            "ctrl-enter",
+        ] {
+            assert_eq!(chord(s).display(), s, "{s}");
+        }
+        assert_eq!(chord("space").code, ChordKey::Char(' '));
+        assert_eq!(chord("Enter"), chord("enter"));
+        assert_eq!(chord("CTRL-c"), chord("ctrl-c"));
+        assert_eq!(chord("ctrl-C"), chord("ctrl-c"));
+        assert_eq!(chord("escape"), chord("esc"));
+        assert_eq!(chord("shift-tab"), chord("backtab"));
+        assert_ne!(chord("g"), chord("G"));
+        assert_eq!(
+            chord("ctrl-alt-d"),
+            KeyChord {
+                code: ChordKey::Char('d'),
+                ctrl: true,
+                alt: true
+            }
+        );
+        for bad in [
+            "", "dd", "ctrl-", "f0", "f13", "fx", "hyper-x", "\u{7}", "ctrl-foo", "shift-",
+        ] {
+            assert_eq!(KeyChord::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn from_event_maps_crossterm_keys() {
+        let ev = |c, m| KeyChord::from_event(&event(c, m));
+        assert_eq!(
+            ev(KeyCode::Char('G'), KeyModifiers::SHIFT),
+            Some(chord("G"))
+        );
+        assert_eq!(
+            ev(KeyCode::Char('c'), KeyModifiers::CONTROL),
+            Some(chord("ctrl-c"))
+        );
+        assert_eq!(
+            ev(
+                KeyCode::Char('C'),
+                KeyModifiers::CONTROL | KeyModifiers::SHIFT
+            ),
+            Some(chord("ctrl-c"))
+        );
+        assert_eq!(
+            ev(KeyCode::Char('x'), KeyModifiers::ALT),
+            Some(chord("alt-x"))
+        );
+        assert_eq!(
+            ev(KeyCode::Char(' '), KeyModifiers::NONE),
+            Some(chord("space"))
+        );
+        assert_eq!(
+            ev(KeyCode::BackTab, KeyModifiers::SHIFT),
+            Some(chord("backtab"))
+        );
+        assert_eq!(
+            ev(KeyCode::Tab, KeyModifiers::SHIFT),
+            Some(chord("backtab"))
+        );
+        assert_eq!(ev(KeyCode::Tab, KeyModifiers::NONE), Some(chord("tab")));
+        assert_eq!(ev(KeyCode::F(5), KeyModifiers::NONE), Some(chord("f5")));
+        assert_eq!(
+            ev(KeyCode::PageDown, KeyModifiers::NONE),
+            Some(chord("pagedown"))
+        );
+        assert_eq!(ev(KeyCode::Esc, KeyModifiers::NONE), Some(chord("esc")));
+        assert_eq!(ev(KeyCode::F(20), KeyModifiers::NONE), None);
+        assert_eq!(ev(KeyCode::Insert, KeyModifiers::NONE), None);
+        let mut release = event(KeyCode::Char('q'), KeyModifiers::NONE);
+        release.kind = KeyEventKind::Release;
+        assert_eq!(KeyChord::from_event(&release), None);
+        let mut repeat = release;
+        repeat.kind = KeyEventKind::Repeat;
+        assert_eq!(KeyChord::from_event(&repeat), Some(chord("q")));
+    }
+
+    #[test]
+    fn override_replaces_default_keys() {
+        let km = Keymap::build(&overrides(&[
+            ("deploy", &["D"]),
+            ("scroll_down", &["j", "ctrl-n"]),
+        ]))
+        .unwrap();
+        assert_eq!(km.keys_for(Action::Deploy), vec!["D"]);
+        assert_eq!(
+            km.lookup(chord("D"), PaneId::Environments),
+            Some(Action::Deploy)
+        );
+        assert_eq!(km.lookup(chord("d"), PaneId::Environments), None);
+        assert_eq!(km.keys_for(Action::ScrollDown), vec!["j", "ctrl-n"]);
+        assert_eq!(km.lookup(chord("down"), PaneId::Logs), None);
+        // An override may take a key another action's override gave up.
+        let km = Keymap::build(&overrides(&[("deploy", &["x"]), ("chaos", &["d"])])).unwrap();
+        assert_eq!(km.lookup(chord("d"), PaneId::Chaos), Some(Action::Chaos));
+    }
+
+    #[test]
+    fn clash_with_default_names_both_actions_and_key() {
+        let errs = Keymap::build(&overrides(&[("deploy", &["r"])])).unwrap_err();
+        assert_eq!(
+            errs,
+            vec![KeymapError::Clash {
+                key: "r".into(),
+                first: "deploy".into(),
+                second: "rollback".into()
+            }]
+        );
+        let msg = errs[0].to_string();
+        assert!(
+            msg.contains("`r`") && msg.contains("deploy") && msg.contains("rollback"),
+            "{msg}"
+        );
+        // A global key clashes with a pane key too.
+        let errs = Keymap::build(&overrides(&[("help", &["w"])])).unwrap_err();
+        assert_eq!(
+            errs,
+            vec![KeymapError::Clash {
+                key: "w".into(),
+                first: "help".into(),
+                second: "toggle_wrap".into()
+            }]
+        );
+        // Same pane clashes.
+        let errs = Keymap::build(&overrides(&[("toggle_wrap", &["f"])])).unwrap_err();
+        assert!(
+            matches!(&errs[..], [KeymapError::Clash { key, .. }] if key == "f"),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn pane_keys_in_different_panes_do_not_clash() {
+        // agent_compose (Agent) and toggle_wrap (Logs) share `w`.
+        let km = Keymap::build(&overrides(&[("agent_compose", &["w"])])).unwrap();
+        assert_eq!(
+            km.lookup(chord("w"), PaneId::Agent),
+            Some(Action::AgentCompose)
+        );
+        assert_eq!(
+            km.lookup(chord("w"), PaneId::Logs),
+            Some(Action::ToggleWrap)
+        );
+        assert_eq!(km.lookup(chord("w"), PaneId::Metrics), None);
+    }
+
+    #[test]
+    fn all_errors_are_collected() {
+        let errs = Keymap::build(&overrides(&[
+            ("no_such_action", &["x"]),
+            ("deploy", &["ctrl-", "r"]),
+            ("quit", &["f99"]),
+        ]))
+        .unwrap_err();
+        assert!(
+            errs.contains(&KeymapError::UnknownAction("no_such_action".into())),
+            "{errs:?}"
+        );
+        assert!(errs.contains(&KeymapError::BadKey {
+            action: "deploy".into(),
+            key: "ctrl-".into()
+        }));
+        assert!(errs.contains(&KeymapError::BadKey {
+            action: "quit".into(),
+            key: "f99".into()
+        }));
+        assert!(errs
+            .iter()
+            .any(|e| matches!(e, KeymapError::Clash { key, .. } if key == "r")));
+        assert_eq!(errs.len(), 4, "{errs:?}");
+    }
+
+    #[test]
+    fn duplicate_key_for_one_action_is_fine() {
+        let km = Keymap::build(&overrides(&[("quit", &["q", "q", "ctrl-c"])])).unwrap();
+        assert_eq!(km.keys_for(Action::Quit), vec!["q", "ctrl-c"]);
+    }
+
+    #[test]
+    fn lookup_respects_focus() {
+        let km = Keymap::build(&BTreeMap::new()).unwrap();
+        assert_eq!(
+            km.lookup(chord("esc"), PaneId::Logs),
+            Some(Action::ClearFilter)
+        );
+        assert_eq!(km.lookup(chord("esc"), PaneId::Environments), None);
+        assert_eq!(km.lookup(chord("/"), PaneId::Logs), Some(Action::LogFilter));
+        assert_eq!(km.lookup(chord("/"), PaneId::Agent), None);
+        assert_eq!(
+            km.lookup(chord("i"), PaneId::Agent),
+            Some(Action::AgentCompose)
+        );
+        assert_eq!(km.lookup(chord("i"), PaneId::Logs), None);
+        // Global keys work from every pane.
+        for pane in PaneId::ALL {
+            assert_eq!(km.lookup(chord("q"), pane), Some(Action::Quit));
+            assert_eq!(km.lookup(chord("ctrl-c"), pane), Some(Action::Quit));
+            assert_eq!(km.lookup(chord("G"), pane), Some(Action::Bottom));
+            assert_eq!(km.lookup(chord("g"), pane), Some(Action::Top));
+        }
+        assert_eq!(
+            km.lookup(chord("ctrl-d"), PaneId::Logs),
+            Some(Action::PageDown)
+        );
+        assert_eq!(km.lookup(chord("d"), PaneId::Logs), Some(Action::Deploy));
+        assert_eq!(km.lookup(chord("z"), PaneId::Logs), None);
+    }
+
+    #[test]
+    fn keys_for_display_strings() {
+        let km = Keymap::build(&BTreeMap::new()).unwrap();
+        assert_eq!(km.keys_for(Action::Quit), vec!["q", "ctrl-c"]);
+        assert_eq!(km.keys_for(Action::Bottom), vec!["G", "end"]);
+        assert_eq!(km.keys_for(Action::Zoom), vec!["enter"]);
+        assert_eq!(km.keys_for(Action::Help), vec!["?"]);
+        assert_eq!(km.keys_for(Action::ToggleFollow), vec!["f", "space"]);
+        assert_eq!(km.keys_for(Action::FocusPrev), vec!["backtab"]);
+        assert_eq!(
+            km.bindings().count(),
+            ACTIONS.iter().map(|s| s.default_keys.len()).sum::<usize>()
+        );
     }
 }

@@ -2,4 +2,7 @@
 
 pub mod actions;
 pub mod keymap;
+pub mod msg;
+pub mod run;
 pub mod state;
+pub mod update;

@@ -190,6 +190,8 @@ pub struct App {
 
     pub envs: Vec<EnvironmentStatus>,
     pub selected_env: usize,
+    /// The user picked an environment (until then the first one is selected).
+    pub env_chosen: bool,
 
     pub logs: LogStore,
     pub log_view: LogView,
@@ -250,6 +252,7 @@ impl App {
             now,
             envs: Vec::new(),
             selected_env: 0,
+            env_chosen: false,
             log_view,
             pipelines: VecDeque::new(),
             pipeline_scroll: 0,

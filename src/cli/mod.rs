@@ -1,1 +1,236 @@
-//! cli
+//! The command-line edge: command runners and their output.
+//!
+//! Each `cmd_*` runner takes a [`SharedRuntime`] (normally a
+//! [`crate::daemon::RemoteRuntime`] talking to the running sandbox), an
+//! [`OutputMode`] and writers, and returns a process exit code from [`exit`],
+//! so `main` only parses arguments and calls them. Results go to `out`
+//! (stdout); progress and errors go to `err` (stderr). In JSON mode `out`
+//! always receives exactly one JSON document (an error becomes
+//! `{"error": {...}}`), except `logs --follow`, which writes one JSON object
+//! per line.
+
+pub mod commands;
+pub mod output;
+
+use std::io::{IsTerminal, Write};
+
+use crate::domain::chaos::{FaultParams, ScenarioKind};
+use crate::runtime::{Actor, RuntimeError, SharedRuntime};
+
+pub use commands::{ActionReport, LogsOptions, StepVerdict, Streams};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputMode {
+    Table,
+    Json,
+}
+
+/// Process exit codes.
+pub mod exit {
+    pub const OK: i32 = 0;
+    /// Analysis failed and the change was rolled back, or the action failed.
+    pub const FAILED: i32 = 1;
+    /// The action was refused: read-only mode, unknown environment, not allowed.
+    pub const REFUSED: i32 = 2;
+    /// No sandbox is running (or it stopped while we waited).
+    pub const UNAVAILABLE: i32 = 3;
+    /// Bad command-line usage.
+    pub const USAGE: i32 = 64;
+    /// Stopped waiting on Ctrl-C (the action goes on in the sandbox).
+    pub const INTERRUPTED: i32 = 130;
+}
+
+/// Exit code for a runtime error.
+pub fn exit_code_for(e: &RuntimeError) -> i32 {
+    match e {
+        RuntimeError::UnknownEnvironment(_)
+        | RuntimeError::Refused(_)
+        | RuntimeError::ReadOnly(_)
+        | RuntimeError::NotFound(_) => exit::REFUSED,
+        RuntimeError::Unavailable(_) => exit::UNAVAILABLE,
+        RuntimeError::Failed(_) => exit::FAILED,
+    }
+}
+
+/// Whether to colour stdout: only on a terminal, and not when `NO_COLOR` is set.
+pub fn stdout_color() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}
+
+// Positional entry points, as `main` wires them. Each builds a `Streams`
+// (stderr for progress and errors) and calls the runner in `commands`.
+
+/// `status`: one row per environment (errors on stderr).
+pub async fn cmd_status(rt: &SharedRuntime, mode: OutputMode, out: &mut dyn Write) -> i32 {
+    let mut err = std::io::stderr();
+    commands::status(rt, &mut Streams::new(mode, out, &mut err)).await
+}
+
+/// `logs`: recent lines, then with `follow` new ones until Ctrl-C. An
+/// unknown `env` is refused with the known ones listed.
+#[allow(clippy::too_many_arguments)] // one positional argument per CLI flag
+pub async fn cmd_logs(
+    rt: &SharedRuntime,
+    env: Option<&str>,
+    follow: bool,
+    grep: Option<&regex::Regex>,
+    tail: usize,
+    mode: OutputMode,
+    out: &mut dyn Write,
+    color: bool,
+) -> i32 {
+    let opts = LogsOptions {
+        env: env.map(str::to_string),
+        follow,
+        grep: grep.cloned(),
+        tail,
+        color,
+    };
+    let mut err = std::io::stderr();
+    commands::logs(rt, &opts, &mut Streams::new(mode, out, &mut err)).await
+}
+
+/// `deploy`: with `wait`, follow the rollout; OK if promoted, FAILED if rolled back.
+#[allow(clippy::too_many_arguments)] // one positional argument per CLI flag
+pub async fn cmd_deploy(
+    rt: &SharedRuntime,
+    actor: &Actor,
+    env: &str,
+    version: &str,
+    wait: bool,
+    mode: OutputMode,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    commands::deploy(
+        rt,
+        actor,
+        env,
+        version,
+        wait,
+        &mut Streams::new(mode, out, err),
+    )
+    .await
+}
+
+/// `promote`: roll `from`'s stable version out to `to`; waits like `deploy`.
+#[allow(clippy::too_many_arguments)] // one positional argument per CLI flag
+pub async fn cmd_promote(
+    rt: &SharedRuntime,
+    actor: &Actor,
+    from: &str,
+    to: &str,
+    wait: bool,
+    mode: OutputMode,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    commands::promote(rt, actor, from, to, wait, &mut Streams::new(mode, out, err)).await
+}
+
+/// `rollback`: return `env` to its previous version.
+pub async fn cmd_rollback(
+    rt: &SharedRuntime,
+    actor: &Actor,
+    env: &str,
+    wait: bool,
+    mode: OutputMode,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    commands::rollback(rt, actor, env, wait, &mut Streams::new(mode, out, err)).await
+}
+
+/// `switch`: blue/green, all traffic to the canary (or back to stable).
+pub async fn cmd_switch_traffic(
+    rt: &SharedRuntime,
+    actor: &Actor,
+    env: &str,
+    to_canary: bool,
+    mode: OutputMode,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    commands::switch_traffic(rt, actor, env, to_canary, &mut Streams::new(mode, out, err)).await
+}
+
+/// `chaos`: with `wait`, follow the experiment and print its result row;
+/// OK when resilient (or unaffected), FAILED otherwise.
+#[allow(clippy::too_many_arguments)] // one positional argument per CLI flag
+pub async fn cmd_chaos(
+    rt: &SharedRuntime,
+    actor: &Actor,
+    env: &str,
+    scenario: ScenarioKind,
+    params: FaultParams,
+    wait: bool,
+    mode: OutputMode,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    commands::chaos(
+        rt,
+        actor,
+        env,
+        scenario,
+        params,
+        wait,
+        &mut Streams::new(mode, out, err),
+    )
+    .await
+}
+
+/// `undo`: remove a fault early.
+pub async fn cmd_undo(
+    rt: &SharedRuntime,
+    actor: &Actor,
+    experiment_id: &str,
+    mode: OutputMode,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    commands::undo(rt, actor, experiment_id, &mut Streams::new(mode, out, err)).await
+}
+
+/// `down`: stop the sandbox serving `socket` (nothing running is not an error).
+pub async fn cmd_down(
+    socket: &std::path::Path,
+    mode: OutputMode,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    commands::down(socket, &mut Streams::new(mode, out, err)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_map_to_exit_codes() {
+        assert_eq!(
+            exit_code_for(&RuntimeError::UnknownEnvironment("qa".into())),
+            exit::REFUSED
+        );
+        assert_eq!(
+            exit_code_for(&RuntimeError::ReadOnly("deploy".into())),
+            exit::REFUSED
+        );
+        assert_eq!(
+            exit_code_for(&RuntimeError::Refused("busy".into())),
+            exit::REFUSED
+        );
+        assert_eq!(
+            exit_code_for(&RuntimeError::NotFound("exp-9".into())),
+            exit::REFUSED
+        );
+        assert_eq!(
+            exit_code_for(&RuntimeError::Unavailable("gone".into())),
+            exit::UNAVAILABLE
+        );
+        assert_eq!(
+            exit_code_for(&RuntimeError::Failed("boom".into())),
+            exit::FAILED
+        );
+    }
+}

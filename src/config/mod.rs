@@ -8,6 +8,10 @@ use crate::domain::analysis::Thresholds;
 use crate::domain::chaos::{ChaosSlo, FaultParams};
 use crate::domain::rollout::CanaryPlan;
 
+mod load;
+
+pub use load::{ConfigError, ConfigProblem};
+
 pub const FILE_NAME: &str = "blissful-infra.yaml";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -29,7 +33,8 @@ pub struct Config {
     pub theme: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Deserialised by hand (see `load.rs`) so unquoted digits work as keys.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum KeyBinding {
     One(String),

@@ -165,7 +165,13 @@ pub struct Experiment {
 }
 
 impl Experiment {
-    pub fn new(id: String, env: &str, scenario: ScenarioKind, params: FaultParams, now: EpochMillis) -> Self {
+    pub fn new(
+        id: String,
+        env: &str,
+        scenario: ScenarioKind,
+        params: FaultParams,
+        now: EpochMillis,
+    ) -> Self {
         let ends_at = now + (params.duration_secs as i64) * 1000;
         Experiment {
             id,
@@ -188,14 +194,26 @@ impl Experiment {
 
     /// Fold one environment-wide observation into the experiment.
     /// `healthy_instances_short` is true while fewer instances are ready than desired.
-    pub fn observe(&mut self, now: EpochMillis, error_rate: f64, p99_ms: f64, errors: u64, instances_short: bool, slo: &ChaosSlo) {
-        if matches!(self.state, ExperimentState::Completed | ExperimentState::Aborted) {
+    pub fn observe(
+        &mut self,
+        now: EpochMillis,
+        error_rate: f64,
+        p99_ms: f64,
+        errors: u64,
+        instances_short: bool,
+        slo: &ChaosSlo,
+    ) {
+        if matches!(
+            self.state,
+            ExperimentState::Completed | ExperimentState::Aborted
+        ) {
             return;
         }
         self.peak_error_rate = self.peak_error_rate.max(error_rate);
         self.peak_p99_ms = self.peak_p99_ms.max(p99_ms);
         self.failed_requests += errors;
-        let impacted = error_rate > slo.max_error_rate || p99_ms > slo.max_p99_ms || instances_short;
+        let impacted =
+            error_rate > slo.max_error_rate || p99_ms > slo.max_p99_ms || instances_short;
         if impacted {
             if self.detection_ms.is_none() {
                 self.detection_ms = Some(now - self.started_at);
@@ -206,8 +224,13 @@ impl Experiment {
             let fault_end = self.ends_at.min(now);
             if !impacted {
                 // Recovered now, unless the impact had already ended with the fault.
-                let still_impacted_after_fault = self.last_impact_at.is_some_and(|t| t >= fault_end);
-                self.recovery_ms = Some(if still_impacted_after_fault { now - fault_end } else { 0 });
+                let still_impacted_after_fault =
+                    self.last_impact_at.is_some_and(|t| t >= fault_end);
+                self.recovery_ms = Some(if still_impacted_after_fault {
+                    now - fault_end
+                } else {
+                    0
+                });
                 self.state = ExperimentState::Completed;
                 self.result = Some(if self.detection_ms.is_some() {
                     if self.recovery_ms.unwrap_or(0) <= (slo.max_recovery_secs as i64) * 1000 {
@@ -240,5 +263,152 @@ impl Experiment {
             self.peak_p99_ms,
             self.failed_requests
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: EpochMillis = 1_000_000;
+
+    fn slo() -> ChaosSlo {
+        ChaosSlo {
+            max_error_rate: 0.05,
+            max_p99_ms: 250.0,
+            max_recovery_secs: 30,
+        }
+    }
+
+    fn exp(kind: ScenarioKind) -> Experiment {
+        Experiment::new("x1".into(), "staging", kind, FaultParams::default(), T0)
+    }
+
+    #[test]
+    fn scenario_names_round_trip() {
+        for k in ScenarioKind::ALL {
+            assert_eq!(k.name().parse::<ScenarioKind>(), Ok(k));
+            assert_eq!(k.to_string(), k.name());
+        }
+        let err = "pod-nuke".parse::<ScenarioKind>().unwrap_err();
+        assert!(err.to_string().contains("pod-nuke") && err.to_string().contains("cpu-stress"));
+    }
+
+    #[test]
+    fn new_experiment_ends_after_its_duration() {
+        let e = exp(ScenarioKind::NetworkLatency);
+        assert_eq!(e.ends_at, T0 + 30_000);
+        assert_eq!(e.state, ExperimentState::Running);
+        assert_eq!(e.result, None);
+    }
+
+    #[test]
+    fn resilient_with_detection_and_recovery_times() {
+        let mut e = exp(ScenarioKind::ErrorInjection);
+        let s = slo();
+        e.observe(T0 + 1_000, 0.01, 100.0, 1, false, &s);
+        assert_eq!(e.detection_ms, None);
+        e.observe(T0 + 2_000, 0.30, 120.0, 30, false, &s);
+        assert_eq!(e.detection_ms, Some(2_000));
+        e.observe(T0 + 3_000, 0.20, 300.0, 20, false, &s);
+        assert_eq!(e.detection_ms, Some(2_000), "detection is the first impact");
+        e.fault_removed(T0 + 10_000);
+        assert_eq!(e.state, ExperimentState::Recovering);
+        assert_eq!(e.ends_at, T0 + 10_000);
+        e.observe(T0 + 11_000, 0.10, 100.0, 10, false, &s);
+        assert_eq!(e.state, ExperimentState::Recovering);
+        e.observe(T0 + 14_000, 0.0, 90.0, 0, false, &s);
+        assert_eq!(e.state, ExperimentState::Completed);
+        assert_eq!(e.recovery_ms, Some(4_000));
+        assert_eq!(e.result, Some(ExperimentResult::Resilient));
+        assert_eq!(e.peak_error_rate, 0.30);
+        assert_eq!(e.peak_p99_ms, 300.0);
+        assert_eq!(e.failed_requests, 61);
+        assert_eq!(
+            e.impact_summary(),
+            "peak err 30.0%, peak p99 300ms, 61 failed"
+        );
+        // Completed experiments ignore further observations.
+        e.observe(T0 + 15_000, 0.9, 900.0, 100, true, &s);
+        assert_eq!(e.failed_requests, 61);
+    }
+
+    #[test]
+    fn impact_that_ends_with_the_fault_recovers_in_zero() {
+        let mut e = exp(ScenarioKind::NetworkLatency);
+        e.observe(T0 + 500, 0.0, 600.0, 0, false, &slo());
+        e.fault_removed(T0 + 5_000);
+        e.observe(T0 + 6_000, 0.0, 50.0, 0, false, &slo());
+        assert_eq!(e.recovery_ms, Some(0));
+        assert_eq!(e.result, Some(ExperimentResult::Resilient));
+        assert_eq!(e.detection_ms, Some(500));
+    }
+
+    #[test]
+    fn no_impact() {
+        let mut e = exp(ScenarioKind::CpuStress);
+        // Exactly at the SLO is not impact.
+        e.observe(T0 + 1_000, 0.05, 250.0, 0, false, &slo());
+        e.fault_removed(T0 + 2_000);
+        e.observe(T0 + 3_000, 0.0, 10.0, 0, false, &slo());
+        assert_eq!(e.state, ExperimentState::Completed);
+        assert_eq!(e.detection_ms, None);
+        assert_eq!(e.result, Some(ExperimentResult::NoImpact));
+        assert_eq!(ExperimentResult::NoImpact.label(), "no impact");
+    }
+
+    #[test]
+    fn pod_kill_counts_missing_instances_as_impact() {
+        let mut e = exp(ScenarioKind::PodKill);
+        e.fault_removed(T0 + 100);
+        e.observe(T0 + 1_000, 0.0, 10.0, 0, true, &slo());
+        assert_eq!(e.detection_ms, Some(1_000));
+        assert_eq!(e.state, ExperimentState::Recovering);
+        e.observe(T0 + 8_100, 0.0, 10.0, 0, false, &slo());
+        assert_eq!(e.recovery_ms, Some(8_000));
+        assert_eq!(e.result, Some(ExperimentResult::Resilient));
+    }
+
+    #[test]
+    fn not_recovered_when_impact_outlasts_the_slo() {
+        let s = slo();
+        let mut e = exp(ScenarioKind::ErrorInjection);
+        e.observe(T0 + 1_000, 0.5, 10.0, 5, false, &s);
+        e.fault_removed(T0 + 2_000);
+        // Exactly at the limit it is still waiting.
+        e.observe(T0 + 32_000, 0.5, 10.0, 5, false, &s);
+        assert_eq!(e.state, ExperimentState::Recovering);
+        e.observe(T0 + 32_001, 0.5, 10.0, 5, false, &s);
+        assert_eq!(e.state, ExperimentState::Completed);
+        assert_eq!(e.result, Some(ExperimentResult::NotRecovered));
+        assert_eq!(e.recovery_ms, None);
+
+        // Recovered, but later than the SLO allows (observations were sparse).
+        let mut e = exp(ScenarioKind::ErrorInjection);
+        e.observe(T0 + 1_000, 0.5, 10.0, 5, false, &s);
+        e.fault_removed(T0 + 2_000);
+        e.observe(T0 + 20_000, 0.5, 10.0, 5, false, &s);
+        e.observe(T0 + 32_000, 0.0, 10.0, 0, false, &s);
+        assert_eq!(e.recovery_ms, Some(30_000));
+        assert_eq!(
+            e.result,
+            Some(ExperimentResult::Resilient),
+            "at the limit counts"
+        );
+        let mut e = exp(ScenarioKind::ErrorInjection);
+        e.observe(T0 + 1_000, 0.5, 10.0, 5, false, &s);
+        e.fault_removed(T0 + 2_000);
+        e.observe(T0 + 31_000, 0.5, 10.0, 5, false, &s);
+        e.observe(T0 + 32_001, 0.0, 10.0, 0, false, &s);
+        assert_eq!(e.recovery_ms, Some(30_001));
+        assert_eq!(e.result, Some(ExperimentResult::NotRecovered));
+    }
+
+    #[test]
+    fn fault_removed_only_acts_while_running() {
+        let mut e = exp(ScenarioKind::ConnectionDrop);
+        e.fault_removed(T0 + 1_000);
+        e.fault_removed(T0 + 9_000);
+        assert_eq!(e.ends_at, T0 + 1_000);
     }
 }

@@ -132,3 +132,94 @@ impl LogStore {
         self.lines.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(n: i64) -> LogLine {
+        let label: Arc<str> = Arc::from("staging");
+        LogLine {
+            ts: n,
+            env: label.clone(),
+            version: Arc::from("v1"),
+            instance: label,
+            level: Level::Info,
+            text: format!("line {n}"),
+        }
+    }
+
+    #[test]
+    fn level_parsing() {
+        assert_eq!(Level::parse("WARNING"), Level::Warn);
+        assert_eq!(Level::parse(" err "), Level::Error);
+        assert_eq!(Level::parse("fatal"), Level::Error);
+        assert_eq!(Level::parse("dbg"), Level::Debug);
+        assert_eq!(Level::parse("notice"), Level::Info);
+        assert_eq!(Level::parse("verbose"), Level::Unknown);
+        assert_eq!(Level::Unknown.label(), "-");
+        assert!(Level::Error > Level::Warn);
+    }
+
+    #[test]
+    fn bounded_store_evicts_oldest_and_counts() {
+        let mut s = LogStore::new(3);
+        assert!(s.is_empty());
+        for n in 0..5 {
+            s.push(line(n));
+        }
+        assert_eq!(s.len(), 3);
+        assert_eq!(s.capacity(), 3);
+        assert_eq!(s.evicted(), 2);
+        assert_eq!(s.dropped(), 2);
+        assert_eq!(s.first_seq(), 2);
+        assert_eq!(s.end_seq(), 5);
+        assert_eq!(s.iter().map(|l| l.ts).collect::<Vec<_>>(), vec![2, 3, 4]);
+        assert_eq!(s.iter().next_back().map(|l| l.ts), Some(4));
+    }
+
+    #[test]
+    fn lost_upstream_adds_to_dropped() {
+        let mut s = LogStore::new(2);
+        s.note_lost(7);
+        s.push(line(0));
+        s.push(line(1));
+        s.push(line(2));
+        assert_eq!(s.lost_upstream(), 7);
+        assert_eq!(s.evicted(), 1);
+        assert_eq!(s.dropped(), 8);
+    }
+
+    #[test]
+    fn get_by_sequence_number() {
+        let mut s = LogStore::new(3);
+        for n in 0..5 {
+            s.push(line(n));
+        }
+        assert!(s.get(0).is_none(), "evicted");
+        assert!(s.get(1).is_none(), "evicted");
+        assert_eq!(s.get(2).map(|l| l.text.as_str()), Some("line 2"));
+        assert_eq!(s.get(4).map(|l| l.ts), Some(4));
+        assert!(s.get(5).is_none(), "not yet written");
+        s.clear();
+        assert!(s.is_empty());
+        assert_eq!(
+            s.first_seq(),
+            5,
+            "sequence numbers keep growing after clear"
+        );
+        assert_eq!(s.evicted(), 2, "clearing is not data loss");
+        s.push(line(5));
+        assert_eq!(s.get(5).map(|l| l.ts), Some(5));
+    }
+
+    #[test]
+    fn zero_capacity_holds_one_line() {
+        let mut s = LogStore::new(0);
+        s.push(line(0));
+        s.push(line(1));
+        assert_eq!(s.capacity(), 1);
+        assert_eq!(s.len(), 1);
+        assert_eq!(s.evicted(), 1);
+    }
+}

@@ -59,3 +59,44 @@ impl MetricSeries {
         self.points.iter().skip(skip).map(field).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(ts: EpochMillis) -> MetricPoint {
+        MetricPoint {
+            ts,
+            rps: ts as f64 * 10.0,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn series_is_bounded() {
+        let mut s = MetricSeries::new(3);
+        assert!(s.is_empty());
+        assert!(s.last().is_none());
+        for ts in 0..5 {
+            s.push(point(ts));
+        }
+        assert_eq!(s.len(), 3);
+        assert_eq!(s.iter().map(|p| p.ts).collect::<Vec<_>>(), vec![2, 3, 4]);
+        assert_eq!(s.last().map(|p| p.ts), Some(4));
+    }
+
+    #[test]
+    fn tail_returns_last_values_oldest_first() {
+        let mut s = MetricSeries::new(10);
+        for ts in 0..4 {
+            s.push(point(ts));
+        }
+        assert_eq!(s.tail(2, |p| p.rps), vec![20.0, 30.0]);
+        assert_eq!(s.tail(100, |p| p.ts as f64), vec![0.0, 1.0, 2.0, 3.0]);
+        assert!(s.tail(0, |p| p.rps).is_empty());
+        let mut one = MetricSeries::new(0);
+        one.push(point(1));
+        one.push(point(2));
+        assert_eq!(one.len(), 1);
+    }
+}

@@ -8,6 +8,7 @@ pub mod logs;
 pub mod metrics;
 pub mod pipeline;
 pub mod rollout;
+pub mod redact;
 pub mod sanitize;
 
 pub use environment::Version;

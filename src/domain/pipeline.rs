@@ -86,7 +86,14 @@ pub struct PipelineRun {
 }
 
 impl PipelineRun {
-    pub fn new(id: u64, kind: PipelineKind, env: &str, title: &str, stages: &[&str], now: EpochMillis) -> Self {
+    pub fn new(
+        id: u64,
+        kind: PipelineKind,
+        env: &str,
+        title: &str,
+        stages: &[&str],
+        now: EpochMillis,
+    ) -> Self {
         PipelineRun {
             id,
             kind,
@@ -120,11 +127,19 @@ impl PipelineRun {
         if let Some(s) = self.stages.get_mut(index) {
             s.status = StageStatus::Running;
             s.started_at = Some(now);
+            // A restarted stage must not keep the old end time (its duration would be wrong).
+            s.finished_at = None;
             s.progress = 0.0;
         }
     }
 
-    pub fn finish_stage(&mut self, index: usize, status: StageStatus, detail: impl Into<String>, now: EpochMillis) {
+    pub fn finish_stage(
+        &mut self,
+        index: usize,
+        status: StageStatus,
+        detail: impl Into<String>,
+        now: EpochMillis,
+    ) {
         if let Some(s) = self.stages.get_mut(index) {
             if s.started_at.is_none() {
                 s.started_at = Some(now);
@@ -151,5 +166,100 @@ impl PipelineRun {
         }
         self.status = status;
         self.finished_at = Some(now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run() -> PipelineRun {
+        PipelineRun::new(
+            7,
+            PipelineKind::Rollout,
+            "staging",
+            "deploy v2",
+            &["start", "5%", "100%"],
+            1_000,
+        )
+    }
+
+    #[test]
+    fn new_run_has_pending_stages() {
+        let r = run();
+        assert_eq!(r.status, StageStatus::Running);
+        assert_eq!(r.stages.len(), 3);
+        assert!(r.stages.iter().all(|s| s.status == StageStatus::Pending));
+        assert_eq!(r.progress(), 0.0);
+        assert_eq!(r.stages[1].name, "5%");
+        assert_eq!(r.stages[0].duration_ms(5_000), None);
+    }
+
+    #[test]
+    fn progress_counts_finished_and_running_stages() {
+        let mut r = run();
+        r.start_stage(0, 1_000);
+        r.stages[0].progress = 0.5;
+        assert!((r.progress() - 0.5 / 3.0).abs() < 1e-12);
+        r.finish_stage(0, StageStatus::Succeeded, "ok", 2_000);
+        assert!((r.progress() - 1.0 / 3.0).abs() < 1e-12);
+        r.start_stage(1, 2_000);
+        r.stages[1].progress = 7.0; // out of range values are clamped
+        assert!((r.progress() - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(r.stages[1].duration_ms(2_500), Some(500));
+        assert_eq!(r.stages[0].duration_ms(9_999), Some(1_000));
+        assert_eq!(r.stages[0].detail, "ok");
+        let empty = PipelineRun::new(1, PipelineKind::Ci, "e", "t", &[], 0);
+        assert_eq!(empty.progress(), 1.0);
+    }
+
+    #[test]
+    fn finish_success_skips_unreached_stages() {
+        let mut r = run();
+        r.finish_stage(0, StageStatus::Succeeded, "", 1_500);
+        assert_eq!(
+            r.stages[0].started_at,
+            Some(1_500),
+            "finishing an unstarted stage starts it"
+        );
+        r.finish(StageStatus::Succeeded, 3_000);
+        assert_eq!(r.status, StageStatus::Succeeded);
+        assert_eq!(r.finished_at, Some(3_000));
+        assert_eq!(r.stages[1].status, StageStatus::Skipped);
+        assert_eq!(r.stages[2].finished_at, Some(3_000));
+        assert_eq!(r.progress(), 1.0);
+    }
+
+    #[test]
+    fn finish_failure_cancels_the_rest() {
+        let mut r = run();
+        r.start_stage(0, 1_000);
+        r.finish_stage(0, StageStatus::Succeeded, "", 2_000);
+        r.start_stage(1, 2_000);
+        r.finish(
+            StageStatus::Failed("p99 latency 612ms > 500ms".into()),
+            4_000,
+        );
+        assert_eq!(r.stages[0].status, StageStatus::Succeeded);
+        assert_eq!(r.stages[1].status, StageStatus::Cancelled);
+        assert_eq!(r.stages[2].status, StageStatus::Cancelled);
+        assert_eq!(r.status.label(), "failed");
+        assert!(r.status.is_finished());
+        assert!(!StageStatus::Running.is_finished());
+        assert!(!StageStatus::Pending.is_finished());
+    }
+
+    #[test]
+    fn restarting_a_stage_clears_its_end() {
+        let mut r = run();
+        r.start_stage(0, 1_000);
+        r.finish_stage(0, StageStatus::Failed("x".into()), "x", 2_000);
+        r.start_stage(0, 3_000);
+        assert_eq!(r.stages[0].status, StageStatus::Running);
+        assert_eq!(r.stages[0].duration_ms(3_500), Some(500));
+        // Out-of-range indexes are ignored.
+        r.start_stage(9, 0);
+        r.finish_stage(9, StageStatus::Succeeded, "", 0);
+        assert_eq!(r.stages.len(), 3);
     }
 }

@@ -26,7 +26,11 @@ pub enum PlanError {
     #[error("step {index}: weight {weight} is above 100")]
     WeightTooHigh { index: usize, weight: u8 },
     #[error("step {index}: weight {weight} is not above the previous step's {previous}")]
-    NotIncreasing { index: usize, weight: u8, previous: u8 },
+    NotIncreasing {
+        index: usize,
+        weight: u8,
+        previous: u8,
+    },
     #[error("the last step must send 100% of traffic to the canary, not {0}%")]
     LastNotFull(u8),
 }
@@ -94,7 +98,13 @@ pub enum Decision {
 
 /// Decide after step `step` of `plan`, given its verdict and how many times the
 /// step was already extended for lack of data.
-pub fn decide(plan: &CanaryPlan, step: usize, verdict: &Verdict, extensions: u32, max_extensions: u32) -> Decision {
+pub fn decide(
+    plan: &CanaryPlan,
+    step: usize,
+    verdict: &Verdict,
+    extensions: u32,
+    max_extensions: u32,
+) -> Decision {
     match verdict.outcome {
         Outcome::Fail => Decision::Rollback {
             reason: verdict.summary(),
@@ -110,5 +120,156 @@ pub fn decide(plan: &CanaryPlan, step: usize, verdict: &Verdict, extensions: u32
             },
             None => Decision::Promote,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::analysis::{analyze, Thresholds, VersionSample};
+
+    fn plan(weights: &[u8]) -> CanaryPlan {
+        CanaryPlan {
+            steps: weights
+                .iter()
+                .map(|&weight| CanaryStep {
+                    weight,
+                    pause_secs: 1,
+                })
+                .collect(),
+        }
+    }
+
+    fn verdict(requests: u64, errors: u64) -> Verdict {
+        let s = VersionSample {
+            requests,
+            errors,
+            p50_ms: 5.0,
+            p95_ms: 10.0,
+            p99_ms: 20.0,
+        };
+        analyze(&s, None, &Thresholds::default())
+    }
+
+    #[test]
+    fn default_plan_is_valid() {
+        let p = CanaryPlan::default();
+        assert_eq!(p.validate(), Ok(()));
+        assert_eq!(
+            p.steps.iter().map(|s| s.weight).collect::<Vec<_>>(),
+            vec![5, 20, 50, 100]
+        );
+        assert_eq!(p.len(), 4);
+        assert!(!p.is_empty());
+        assert_eq!(plan(&[100]).validate(), Ok(()));
+    }
+
+    #[test]
+    fn plan_validation_errors() {
+        assert_eq!(plan(&[]).validate(), Err(PlanError::Empty));
+        assert!(plan(&[]).is_empty());
+        assert_eq!(
+            plan(&[50, 20, 100]).validate(),
+            Err(PlanError::NotIncreasing {
+                index: 1,
+                weight: 20,
+                previous: 50
+            })
+        );
+        assert_eq!(
+            plan(&[10, 10, 100]).validate(),
+            Err(PlanError::NotIncreasing {
+                index: 1,
+                weight: 10,
+                previous: 10
+            })
+        );
+        assert_eq!(
+            plan(&[0, 100]).validate(),
+            Err(PlanError::NotIncreasing {
+                index: 0,
+                weight: 0,
+                previous: 0
+            })
+        );
+        assert_eq!(
+            plan(&[10, 50, 90]).validate(),
+            Err(PlanError::LastNotFull(90))
+        );
+        assert_eq!(
+            plan(&[10, 150]).validate(),
+            Err(PlanError::WeightTooHigh {
+                index: 1,
+                weight: 150
+            })
+        );
+        assert_eq!(
+            PlanError::LastNotFull(90).to_string(),
+            "the last step must send 100% of traffic to the canary, not 90%"
+        );
+    }
+
+    #[test]
+    fn passing_steps_advance_then_promote() {
+        let p = CanaryPlan::default();
+        let pass = verdict(100, 0);
+        let mut step = 0;
+        let mut weights = vec![p.steps[0].weight];
+        loop {
+            match decide(&p, step, &pass, 0, 3) {
+                Decision::Advance { next, weight } => {
+                    assert_eq!(next, step + 1);
+                    weights.push(weight);
+                    step = next;
+                }
+                Decision::Promote => break,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(weights, vec![5, 20, 50, 100]);
+        assert_eq!(step, 3);
+    }
+
+    #[test]
+    fn failing_step_rolls_back_with_the_reason() {
+        let p = CanaryPlan::default();
+        for step in 0..p.len() {
+            match decide(&p, step, &verdict(100, 30), 0, 3) {
+                Decision::Rollback { reason } => {
+                    assert!(
+                        reason.starts_with("failed: error rate 30.00% > 1.00%"),
+                        "{reason}"
+                    );
+                }
+                other => panic!("step {step}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn inconclusive_extends_until_the_limit_then_rolls_back() {
+        let p = CanaryPlan::default();
+        let few = verdict(3, 0);
+        assert_eq!(decide(&p, 1, &few, 0, 3), Decision::Extend);
+        assert_eq!(decide(&p, 1, &few, 2, 3), Decision::Extend);
+        match decide(&p, 1, &few, 3, 3) {
+            Decision::Rollback { reason } => {
+                assert!(reason.contains("inconclusive: samples 3 < 10"), "{reason}");
+                assert!(reason.ends_with("after 3 extensions"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            decide(&p, 0, &few, 0, 0),
+            Decision::Rollback { .. }
+        ));
+        // Enough data after an extension: advance as usual.
+        assert_eq!(
+            decide(&p, 1, &verdict(100, 0), 2, 3),
+            Decision::Advance {
+                next: 2,
+                weight: 50
+            }
+        );
     }
 }

@@ -1,0 +1,68 @@
+//! Messages into the app task and commands out of it.
+
+use crossterm::event::KeyEvent;
+
+use crate::domain::chaos::ScenarioKind;
+use crate::runtime::{RuntimeEvent, SourceState};
+
+/// Everything that can change console state arrives as one of these.
+#[derive(Debug)]
+pub enum Msg {
+    Key(KeyEvent),
+    Paste(String),
+    Resize,
+    /// Periodic clock tick; `now` is epoch millis.
+    Tick(i64),
+    Runtime(RuntimeEvent),
+    /// The runtime connection changed state (subscription lost, reconnected).
+    RuntimeSource(SourceState),
+    /// A command finished (success message or error text).
+    ActionDone { label: String, result: Result<String, String> },
+    Agent(AgentEvent),
+    /// SIGTERM, SIGHUP or SIGINT.
+    Signal(&'static str),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgentEvent {
+    State(SourceState),
+    /// A chunk of the streaming answer.
+    Token(String),
+    Done,
+    Failed(String),
+}
+
+/// A destructive or remote operation, executed on its own task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RuntimeCommand {
+    Deploy { env: String, version: String },
+    Promote { from: String, to: String },
+    Rollback { env: String },
+    SwitchTraffic { env: String, to_canary: bool },
+    Chaos { env: String, scenario: ScenarioKind },
+    Undo { ids: Vec<String> },
+}
+
+impl RuntimeCommand {
+    pub fn label(&self) -> String {
+        match self {
+            RuntimeCommand::Deploy { env, version } => format!("deploy {version} to {env}"),
+            RuntimeCommand::Promote { from, to } => format!("promote {from} → {to}"),
+            RuntimeCommand::Rollback { env } => format!("rollback {env}"),
+            RuntimeCommand::SwitchTraffic { env, to_canary } => format!(
+                "switch {env} traffic to {}",
+                if *to_canary { "canary" } else { "stable" }
+            ),
+            RuntimeCommand::Chaos { env, scenario } => format!("chaos {scenario} on {env}"),
+            RuntimeCommand::Undo { ids } => format!("undo {} fault(s)", ids.len()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Runtime(RuntimeCommand),
+    /// Ask the agent; `history` is the conversation so far (role, text), already redacted.
+    AskAgent { history: Vec<(String, String)>, context: String },
+    Quit,
+}

@@ -1,0 +1,264 @@
+//! The console loop: one task owns `App`. Terminal events, runtime events and
+//! finished jobs arrive on separate channels; keys are served first so the
+//! console stays responsive while logs stream. Frames are drawn only when
+//! something changed, at most `max_fps` times a second (keys draw at once).
+
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event, EventStream};
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+use super::msg::{Command, Msg, RuntimeCommand};
+use super::state::App;
+use crate::agent::Agent;
+use crate::runtime::{Actor, RuntimeEvent, SharedRuntime, SourceState};
+use crate::tui::Term;
+use crate::ui::theme::Theme;
+
+/// Most runtime events folded into state before the next key check/frame.
+const BATCH: usize = 4096;
+
+#[derive(Debug, Clone, Default)]
+pub struct LoopStats {
+    pub frames: u64,
+    pub started: Option<Instant>,
+    pub first_frame_ms: Option<f64>,
+}
+
+pub fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Run until the user quits or a signal arrives.
+pub async fn run(
+    terminal: &mut Term,
+    runtime: SharedRuntime,
+    mut app: App,
+    theme: Theme,
+    started: Instant,
+    stop_requested: Option<tokio::sync::watch::Receiver<bool>>,
+) -> color_eyre::Result<LoopStats> {
+    let (internal_tx, mut internal_rx) = mpsc::channel::<Msg>(256);
+    if let Some(mut stop) = stop_requested {
+        // `blissful-infra down` stopped the sandbox this console embeds.
+        let tx = internal_tx.clone();
+        tokio::spawn(async move {
+            while stop.changed().await.is_ok() {
+                if *stop.borrow() {
+                    let _ = tx.send(Msg::Signal("a shutdown request on the control socket")).await;
+                    return;
+                }
+            }
+        });
+    }
+    let (events_tx, mut events_rx) = mpsc::channel::<RuntimeEvent>(16_384);
+
+    spawn_signal_watch(internal_tx.clone());
+    spawn_runtime_feed(runtime.clone(), events_tx, internal_tx.clone());
+    let mut agent = Agent::start(app.config.agent.clone(), internal_tx.clone());
+
+    let mut terminal_events = EventStream::new();
+    let frame_interval = Duration::from_millis(1000 / u64::from(app.config.console.max_fps.clamp(1, 120)));
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+
+    let mut stats = LoopStats {
+        started: Some(started),
+        ..Default::default()
+    };
+    app.now = now_millis();
+    draw(terminal, &mut app, &theme, &mut stats)?;
+    let mut last_draw = Instant::now();
+
+    loop {
+        let mut draw_now = false;
+        let frame_due = tokio::time::sleep_until((last_draw + frame_interval).into());
+        tokio::select! {
+            biased;
+            ev = terminal_events.next() => {
+                match ev {
+                    Some(Ok(Event::Key(key))) => {
+                        let cmds = app.update(Msg::Key(key));
+                        draw_now = true;
+                        if execute(cmds, &runtime, &mut agent, &internal_tx) { break; }
+                    }
+                    Some(Ok(Event::Paste(text))) => { app.update(Msg::Paste(text)); draw_now = true; }
+                    Some(Ok(Event::Resize(_, _))) => {
+                        app.update(Msg::Resize);
+                        let _ = terminal.autoresize();
+                        draw_now = true;
+                    }
+                    Some(Ok(_)) => {}
+                    // The terminal went away (SSH dropped): stop instead of spinning.
+                    Some(Err(_)) | None => break,
+                }
+            }
+            Some(msg) = internal_rx.recv() => {
+                let cmds = app.update(msg);
+                if execute(cmds, &runtime, &mut agent, &internal_tx) { break; }
+            }
+            Some(ev) = events_rx.recv() => {
+                app.update(Msg::Runtime(ev));
+                // Fold a burst of events into one frame.
+                for _ in 0..BATCH {
+                    match events_rx.try_recv() {
+                        Ok(ev) => { app.update(Msg::Runtime(ev)); }
+                        Err(_) => break,
+                    }
+                }
+            }
+            _ = tick.tick() => { app.update(Msg::Tick(now_millis())); }
+            _ = frame_due, if app.dirty => {}
+        }
+        if app.should_quit {
+            break;
+        }
+        if app.dirty && (draw_now || last_draw.elapsed() >= frame_interval) {
+            app.now = now_millis();
+            draw(terminal, &mut app, &theme, &mut stats)?;
+            last_draw = Instant::now();
+        }
+    }
+    Ok(stats)
+}
+
+fn draw(terminal: &mut Term, app: &mut App, theme: &Theme, stats: &mut LoopStats) -> color_eyre::Result<()> {
+    terminal.draw(|f| crate::ui::draw(f, app, theme))?;
+    app.dirty = false;
+    stats.frames += 1;
+    if stats.first_frame_ms.is_none() {
+        stats.first_frame_ms = stats.started.map(|s| s.elapsed().as_secs_f64() * 1000.0);
+    }
+    Ok(())
+}
+
+/// Start commands on their own tasks. Returns true when the console should quit.
+fn execute(cmds: Vec<Command>, runtime: &SharedRuntime, agent: &mut Agent, tx: &mpsc::Sender<Msg>) -> bool {
+    let mut quit = false;
+    for cmd in cmds {
+        match cmd {
+            Command::Quit => quit = true,
+            Command::AskAgent { history, context } => agent.ask(history, context),
+            Command::Runtime(rc) => {
+                let runtime = runtime.clone();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let label = rc.label();
+                    let result = run_runtime_command(&runtime, rc).await;
+                    let _ = tx.send(Msg::ActionDone { label, result }).await;
+                });
+            }
+        }
+    }
+    quit
+}
+
+pub async fn run_runtime_command(runtime: &SharedRuntime, rc: RuntimeCommand) -> Result<String, String> {
+    let actor = Actor::current("console");
+    let accepted = |a: crate::runtime::ActionAccepted| a.message;
+    match rc {
+        RuntimeCommand::Deploy { env, version } => runtime
+            .deploy(&actor, &env, &crate::domain::Version::new(version))
+            .await
+            .map(accepted),
+        RuntimeCommand::Promote { from, to } => runtime.promote(&actor, &from, &to).await.map(accepted),
+        RuntimeCommand::Rollback { env } => runtime.rollback(&actor, &env).await.map(accepted),
+        RuntimeCommand::SwitchTraffic { env, to_canary } => {
+            runtime.switch_traffic(&actor, &env, to_canary).await.map(accepted)
+        }
+        RuntimeCommand::Chaos { env, scenario } => {
+            let params = crate::domain::chaos::FaultParams::default();
+            runtime
+                .inject(&actor, &env, scenario, params)
+                .await
+                .map(|e| format!("experiment {} running", e.id))
+        }
+        RuntimeCommand::Undo { ids } => {
+            let mut undone = 0;
+            for id in &ids {
+                runtime.undo(&actor, id).await.map_err(|e| e.to_string())?;
+                undone += 1;
+            }
+            Ok(format!("{undone} fault(s) removed"))
+        }
+    }
+    .map_err(|e| e.to_string())
+}
+
+/// Subscribe to the runtime, load history, and resubscribe with backoff if the
+/// stream ends (a daemon restarting, say). The state is shown, never hidden.
+fn spawn_runtime_feed(runtime: SharedRuntime, events: mpsc::Sender<RuntimeEvent>, internal: mpsc::Sender<Msg>) {
+    tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            match runtime.subscribe().await {
+                Ok(mut sub) => {
+                    backoff = Duration::from_millis(500);
+                    if load_snapshot(&runtime, &events).await.is_err() {
+                        return;
+                    }
+                    let _ = internal.send(Msg::RuntimeSource(SourceState::Ok)).await;
+                    while let Some(ev) = sub.recv().await {
+                        if events.send(ev).await.is_err() {
+                            return;
+                        }
+                    }
+                    let _ = internal
+                        .send(Msg::RuntimeSource(SourceState::Degraded("event stream ended; reconnecting".into())))
+                        .await;
+                }
+                Err(e) => {
+                    let _ = internal.send(Msg::RuntimeSource(SourceState::Degraded(e.to_string()))).await;
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    });
+}
+
+/// Current status, recent history and logs, as events, so the console is full at once.
+async fn load_snapshot(runtime: &SharedRuntime, events: &mpsc::Sender<RuntimeEvent>) -> Result<(), ()> {
+    let mut batch = Vec::new();
+    if let Ok(envs) = runtime.status().await {
+        batch.extend(envs.into_iter().map(|status| RuntimeEvent::Environment { status }));
+    }
+    if let Ok(h) = runtime.history().await {
+        batch.extend(h.pipelines.into_iter().map(|run| RuntimeEvent::Pipeline { run }));
+        batch.extend(h.experiments.into_iter().map(|experiment| RuntimeEvent::Experiment { experiment }));
+        batch.extend(
+            h.verdicts
+                .into_iter()
+                .map(|(env, verdict)| RuntimeEvent::Verdict { env, step: 0, verdict }),
+        );
+    }
+    if let Ok(lines) = runtime.recent_logs(None, 2_000).await {
+        batch.extend(lines.into_iter().map(|line| RuntimeEvent::Log { line }));
+    }
+    for ev in batch {
+        events.send(ev).await.map_err(|_| ())?;
+    }
+    Ok(())
+}
+
+fn spawn_signal_watch(tx: mpsc::Sender<Msg>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    for (kind, name) in [
+        (SignalKind::terminate(), "SIGTERM"),
+        (SignalKind::hangup(), "SIGHUP"),
+        (SignalKind::interrupt(), "SIGINT"),
+    ] {
+        let tx = tx.clone();
+        match signal(kind) {
+            Ok(mut s) => {
+                tokio::spawn(async move {
+                    if s.recv().await.is_some() {
+                        let _ = tx.send(Msg::Signal(name)).await;
+                    }
+                });
+            }
+            Err(_) => continue,
+        }
+    }
+}

@@ -1,0 +1,779 @@
+//! Supervision of one instance (the sandbox's "pod"): start the process on a
+//! free loopback port, turn its output into log lines, poll its readiness, and
+//! restart it with exponential backoff when it exits, like a ReplicaSet.
+//!
+//! Children run in their own process group with `PR_SET_PDEATHSIG` = SIGKILL,
+//! so neither they nor their children outlive a sandbox that is SIGKILLed.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::config::VersionBehaviour;
+use crate::domain::environment::InstancePhase;
+use crate::domain::logs::{Level, LogLine};
+use crate::domain::sanitize::sanitize_bytes;
+use crate::domain::EpochMillis;
+
+/// Longest log line kept; the rest of a longer line is dropped and marked.
+pub const MAX_LINE_BYTES: usize = 16 * 1024;
+/// Appended to a line that was cut at `MAX_LINE_BYTES`.
+pub const TRUNCATED_MARKER: &str = " …[truncated]";
+
+const BACKOFF_START: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// A child that ran this long has its backoff reset.
+const BACKOFF_RESET_AFTER: Duration = Duration::from_secs(30);
+const PROBE_NOT_READY_EVERY: Duration = Duration::from_millis(250);
+const PROBE_READY_EVERY: Duration = Duration::from_secs(2);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Consecutive failed probes that make a ready instance not ready.
+const PROBE_FAILURES_TO_UNREADY: u32 = 3;
+/// Time a stopping child gets between SIGTERM and SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+
+pub fn now_ms() -> EpochMillis {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// How an instance's process is started.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Launch {
+    /// `<program> sample-service --port P --version V --instance ID [behaviour flags]`.
+    Sample {
+        program: PathBuf,
+        behaviour: VersionBehaviour,
+    },
+    /// `sh -c <command>` with `PORT`, `VERSION` and `INSTANCE` exported; the
+    /// shell expands `$PORT` etc. itself, so values are never spliced into
+    /// the command text.
+    Shell { command: String, cwd: PathBuf },
+}
+
+#[derive(Clone, Debug)]
+pub struct InstanceSpec {
+    pub env: Arc<str>,
+    pub version: Arc<str>,
+    pub id: Arc<str>,
+    /// Unique per started instance; updates carry it so the owner can ignore
+    /// late updates from an instance it already stopped.
+    pub token: u64,
+    pub launch: Launch,
+    pub ready_path: String,
+}
+
+/// What the supervisor reports whenever the instance's state changes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstanceUpdate {
+    pub env: Arc<str>,
+    pub token: u64,
+    pub pid: Option<u32>,
+    pub port: u16,
+    pub phase: InstancePhase,
+    pub restarts: u32,
+}
+
+/// Owner's handle; dropping it stops the instance too.
+#[derive(Debug)]
+pub struct InstanceHandle {
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl InstanceHandle {
+    /// Ask the supervisor to terminate the child (SIGTERM, then SIGKILL) and
+    /// exit; returns its task so the caller can wait for the process to be gone.
+    pub fn stop(mut self) -> JoinHandle<()> {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        self.task
+    }
+}
+
+/// Start supervising one instance. Must be called inside a tokio runtime.
+pub fn spawn_instance(
+    spec: InstanceSpec,
+    updates: mpsc::Sender<InstanceUpdate>,
+    logs: mpsc::Sender<LogLine>,
+) -> InstanceHandle {
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let task = tokio::spawn(supervise(spec, stop_rx, updates, logs));
+    InstanceHandle {
+        stop: Some(stop_tx),
+        task,
+    }
+}
+
+/// Kills the child's whole process group if the supervisor is dropped while
+/// the child may still run (runtime shutdown, aborted task).
+struct GroupGuard {
+    pgid: Option<i32>,
+}
+
+impl GroupGuard {
+    fn disarm(&mut self) {
+        self.pgid = None;
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pg) = self.pgid {
+            kill_group(pg, libc::SIGKILL);
+        }
+    }
+}
+
+fn kill_group(pgid: i32, sig: i32) {
+    if pgid > 0 {
+        // SAFETY: killpg(2) on a positive group id we created; no memory involved.
+        unsafe {
+            libc::killpg(pgid, sig);
+        }
+    }
+}
+
+/// Signal the process group led by `pid` (our children lead their own group).
+pub fn signal_group(pid: u32, sig: i32) {
+    if let Ok(p) = i32::try_from(pid) {
+        kill_group(p, sig);
+    }
+}
+
+/// Put a child in its own process group and tie its life to ours.
+pub fn configure_child(cmd: &mut Command) {
+    let parent = std::process::id() as libc::pid_t;
+    cmd.kill_on_drop(true);
+    // SAFETY: the closure runs between fork and exec and only calls
+    // async-signal-safe functions (setpgid, prctl, getppid).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setpgid(0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            #[cfg(target_os = "linux")]
+            {
+                if libc::prctl(
+                    libc::PR_SET_PDEATHSIG,
+                    libc::SIGKILL as libc::c_ulong,
+                    0,
+                    0,
+                    0,
+                ) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            // The parent may have died before prctl took effect.
+            if libc::getppid() != parent {
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// A free loopback port: bind port 0, note the port, release it.
+pub async fn free_port() -> std::io::Result<u16> {
+    let l = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    Ok(l.local_addr()?.port())
+}
+
+fn build_command(spec: &InstanceSpec, port: u16) -> Command {
+    let mut cmd = match &spec.launch {
+        Launch::Sample { program, behaviour } => {
+            let mut c = Command::new(program);
+            c.arg("sample-service")
+                .arg("--port")
+                .arg(port.to_string())
+                .arg("--version")
+                .arg(&*spec.version)
+                .arg("--instance")
+                .arg(&*spec.id);
+            if behaviour.latency_ms > 0 {
+                c.arg("--latency-ms").arg(behaviour.latency_ms.to_string());
+            }
+            if behaviour.error_rate > 0.0 {
+                c.arg("--error-rate").arg(behaviour.error_rate.to_string());
+            }
+            if behaviour.memory_growth_mib_per_min > 0.0 {
+                c.arg("--memory-growth-mib-per-min")
+                    .arg(behaviour.memory_growth_mib_per_min.to_string());
+            }
+            c
+        }
+        Launch::Shell { command, cwd } => {
+            let mut c = Command::new("sh");
+            c.arg("-c").arg(command).current_dir(cwd);
+            c
+        }
+    };
+    cmd.env("PORT", port.to_string())
+        .env("VERSION", &*spec.version)
+        .env("INSTANCE", &*spec.id)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    configure_child(&mut cmd);
+    cmd
+}
+
+struct Reporter {
+    spec: InstanceSpec,
+    updates: mpsc::Sender<InstanceUpdate>,
+    logs: mpsc::Sender<LogLine>,
+}
+
+impl Reporter {
+    async fn update(&self, pid: Option<u32>, port: u16, phase: InstancePhase, restarts: u32) {
+        let _ = self
+            .updates
+            .send(InstanceUpdate {
+                env: self.spec.env.clone(),
+                token: self.spec.token,
+                pid,
+                port,
+                phase,
+                restarts,
+            })
+            .await;
+    }
+
+    /// The owner may be shutting down and not reading: never wait here.
+    fn update_now(&self, pid: Option<u32>, port: u16, phase: InstancePhase, restarts: u32) {
+        let _ = self.updates.try_send(InstanceUpdate {
+            env: self.spec.env.clone(),
+            token: self.spec.token,
+            pid,
+            port,
+            phase,
+            restarts,
+        });
+    }
+
+    fn line(&self, level: Level, text: String) -> LogLine {
+        LogLine {
+            ts: now_ms(),
+            env: self.spec.env.clone(),
+            version: self.spec.version.clone(),
+            instance: self.spec.id.clone(),
+            level,
+            text,
+        }
+    }
+
+    async fn log(&self, level: Level, text: String) {
+        let _ = self.logs.send(self.line(level, text)).await;
+    }
+}
+
+async fn supervise(
+    spec: InstanceSpec,
+    mut stop: oneshot::Receiver<()>,
+    updates: mpsc::Sender<InstanceUpdate>,
+    logs: mpsc::Sender<LogLine>,
+) {
+    let rep = Reporter {
+        spec,
+        updates,
+        logs,
+    };
+    let mut restarts = 0u32;
+    let mut backoff = BACKOFF_START;
+    loop {
+        let started = Instant::now();
+        let mut last_port = 0;
+        let exit_code = match start(&rep).await {
+            Ok((mut child, port)) => {
+                last_port = port;
+                let pid = child.id();
+                let mut guard = GroupGuard {
+                    pgid: pid.and_then(|p| i32::try_from(p).ok()),
+                };
+                rep.update(pid, port, InstancePhase::Starting, restarts)
+                    .await;
+                let outcome = tokio::select! {
+                    biased;
+                    _ = &mut stop => None,
+                    status = child.wait() => Some(status),
+                    _ = watch_readiness(&rep, pid, port, restarts) => None,
+                };
+                match outcome {
+                    None => {
+                        terminate(&mut child, pid).await;
+                        guard.disarm();
+                        rep.update_now(None, port, InstancePhase::Stopped, restarts);
+                        return;
+                    }
+                    Some(status) => {
+                        // The leader is gone; take any process it left behind with it.
+                        if let Some(p) = pid {
+                            signal_group(p, libc::SIGKILL);
+                        }
+                        guard.disarm();
+                        let (code, how) = match status {
+                            Ok(s) => (s.code(), describe_exit(&s)),
+                            Err(e) => (None, format!("could not be waited for: {e}")),
+                        };
+                        rep.log(Level::Warn, format!("instance {} {how}", rep.spec.id))
+                            .await;
+                        code
+                    }
+                }
+            }
+            Err(e) => {
+                rep.log(
+                    Level::Error,
+                    format!("instance {} failed to start: {e}", rep.spec.id),
+                )
+                .await;
+                None
+            }
+        };
+        if started.elapsed() >= BACKOFF_RESET_AFTER {
+            backoff = BACKOFF_START;
+        }
+        restarts = restarts.saturating_add(1);
+        let restart_at = now_ms() + backoff.as_millis() as i64;
+        rep.update(
+            None,
+            last_port,
+            InstancePhase::BackingOff {
+                exit_code,
+                restart_at,
+            },
+            restarts,
+        )
+        .await;
+        rep.log(
+            Level::Info,
+            format!(
+                "instance {} restarts in {}s",
+                rep.spec.id,
+                backoff.as_secs()
+            ),
+        )
+        .await;
+        tokio::select! {
+            biased;
+            _ = &mut stop => {
+                rep.update_now(None, last_port, InstancePhase::Stopped, restarts);
+                return;
+            }
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+fn describe_exit(s: &std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (s.code(), s.signal()) {
+        (Some(c), _) => format!("exited with code {c}"),
+        (None, Some(sig)) => format!("was killed by signal {sig}"),
+        (None, None) => "exited".to_string(),
+    }
+}
+
+/// Spawn the child on a fresh port and start forwarding its output.
+async fn start(rep: &Reporter) -> std::io::Result<(Child, u16)> {
+    let port = free_port().await?;
+    let mut child = build_command(&rep.spec, port).spawn()?;
+    if let Some(out) = child.stdout.take() {
+        tokio::spawn(forward_output(out, rep.spec.clone(), rep.logs.clone()));
+    }
+    if let Some(err) = child.stderr.take() {
+        tokio::spawn(forward_output(err, rep.spec.clone(), rep.logs.clone()));
+    }
+    Ok((child, port))
+}
+
+/// SIGTERM the group, give it a grace period, then SIGKILL and reap.
+async fn terminate(child: &mut Child, pid: Option<u32>) {
+    if let Some(p) = pid {
+        signal_group(p, libc::SIGTERM);
+        if tokio::time::timeout(STOP_GRACE, child.wait()).await.is_ok() {
+            signal_group(p, libc::SIGKILL);
+            return;
+        }
+        signal_group(p, libc::SIGKILL);
+    }
+    let _ = child.kill().await;
+}
+
+/// Poll readiness forever, reporting transitions. Never returns.
+async fn watch_readiness(rep: &Reporter, pid: Option<u32>, port: u16, restarts: u32) {
+    let mut ready = false;
+    let mut failures = 0u32;
+    loop {
+        let ok = probe(port, &rep.spec.ready_path).await;
+        if ok {
+            failures = 0;
+            if !ready {
+                ready = true;
+                rep.update(pid, port, InstancePhase::Ready, restarts).await;
+            }
+        } else if ready {
+            failures += 1;
+            if failures >= PROBE_FAILURES_TO_UNREADY {
+                ready = false;
+                failures = 0;
+                rep.update(pid, port, InstancePhase::Starting, restarts)
+                    .await;
+                rep.log(
+                    Level::Warn,
+                    format!(
+                        "instance {} failed {PROBE_FAILURES_TO_UNREADY} readiness probes",
+                        rep.spec.id
+                    ),
+                )
+                .await;
+            }
+        }
+        tokio::time::sleep(if ready {
+            PROBE_READY_EVERY
+        } else {
+            PROBE_NOT_READY_EVERY
+        })
+        .await;
+    }
+}
+
+/// `GET path` on 127.0.0.1:port; true on a 200 answer within the timeout.
+pub async fn probe(port: u16, path: &str) -> bool {
+    tokio::time::timeout(PROBE_TIMEOUT, probe_inner(port, path))
+        .await
+        .unwrap_or(false)
+}
+
+async fn probe_inner(port: u16, path: &str) -> bool {
+    let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return false;
+    };
+    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nUser-Agent: blissful-infra-probe\r\n\r\n");
+    if s.write_all(req.as_bytes()).await.is_err() {
+        return false;
+    }
+    // The status line is all we need; read at most a small prefix.
+    let mut buf = [0u8; 64];
+    let mut n = 0;
+    while n < 12 {
+        match s.read(&mut buf[n..]).await {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    status_is_200(&buf[..n])
+}
+
+fn status_is_200(head: &[u8]) -> bool {
+    head.starts_with(b"HTTP/1.1 200") || head.starts_with(b"HTTP/1.0 200")
+}
+
+async fn forward_output<R>(out: R, spec: InstanceSpec, logs: mpsc::Sender<LogLine>)
+where
+    R: tokio::io::AsyncRead + Unpin,
+{
+    let mut reader = BufReader::with_capacity(32 * 1024, out);
+    let mut buf = Vec::with_capacity(1024);
+    loop {
+        match read_bounded_line(&mut reader, &mut buf, MAX_LINE_BYTES).await {
+            Ok(Some(truncated)) => {
+                let mut line = parse_log_line(&buf, &spec.env, &spec.version, &spec.id, now_ms());
+                if truncated {
+                    line.text.push_str(TRUNCATED_MARKER);
+                }
+                // Waiting here applies back-pressure to the child rather than losing lines.
+                if logs.send(line).await.is_err() {
+                    return;
+                }
+            }
+            Ok(None) | Err(_) => return,
+        }
+    }
+}
+
+/// Read one line into `buf` (without its terminator), keeping at most `max`
+/// bytes and discarding the rest of a longer line. `Ok(None)` at end of input,
+/// otherwise `Ok(Some(truncated))`.
+pub async fn read_bounded_line<R: AsyncBufRead + Unpin>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<Option<bool>> {
+    buf.clear();
+    let mut truncated = false;
+    let mut any = false;
+    loop {
+        let avail = r.fill_buf().await?;
+        if avail.is_empty() {
+            return Ok(any.then_some(truncated));
+        }
+        any = true;
+        let (chunk, consumed, done) = match avail.iter().position(|b| *b == b'\n') {
+            Some(i) => (&avail[..i], i + 1, true),
+            None => (avail, avail.len(), false),
+        };
+        let room = max.saturating_sub(buf.len());
+        if chunk.len() > room {
+            truncated = true;
+        }
+        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        r.consume(consumed);
+        if done {
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+            return Ok(Some(truncated));
+        }
+    }
+}
+
+/// Turn one raw output line into a `LogLine`: JSON lines give `ts` and
+/// `level`; plain lines get the time now and a level guessed from words like
+/// `ERROR` or `WARN`. The text is always sanitised.
+pub fn parse_log_line(
+    raw: &[u8],
+    env: &Arc<str>,
+    version: &Arc<str>,
+    instance: &Arc<str>,
+    now: EpochMillis,
+) -> LogLine {
+    let mut ts = now;
+    let mut level = Level::Unknown;
+    let trimmed = raw.trim_ascii_start();
+    let mut parsed_json = false;
+    if trimmed.first() == Some(&b'{') {
+        if let Ok(serde_json::Value::Object(obj)) =
+            serde_json::from_slice::<serde_json::Value>(trimmed)
+        {
+            parsed_json = true;
+            if let Some(t) = obj
+                .get("ts")
+                .or_else(|| obj.get("time"))
+                .or_else(|| obj.get("timestamp"))
+                .and_then(|v| v.as_str())
+                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+            {
+                ts = t.timestamp_millis();
+            }
+            if let Some(l) = obj
+                .get("level")
+                .or_else(|| obj.get("severity"))
+                .and_then(|v| v.as_str())
+            {
+                level = Level::parse(l);
+            }
+        }
+    }
+    if !parsed_json {
+        level = guess_level(raw);
+    }
+    LogLine {
+        ts,
+        env: env.clone(),
+        version: version.clone(),
+        instance: instance.clone(),
+        level,
+        text: sanitize_bytes(raw),
+    }
+}
+
+/// Level from the first level-like word in the start of a plain line.
+fn guess_level(raw: &[u8]) -> Level {
+    let head = &raw[..raw.len().min(128)];
+    let head = String::from_utf8_lossy(head);
+    for word in head
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| w.len() >= 3)
+    {
+        if word.chars().all(|c| c.is_ascii_uppercase()) {
+            let l = Level::parse(word);
+            if l != Level::Unknown {
+                return l;
+            }
+        }
+    }
+    Level::Unknown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels() -> (Arc<str>, Arc<str>, Arc<str>) {
+        ("staging".into(), "v1".into(), "staging-v1-1".into())
+    }
+
+    #[test]
+    fn json_lines_give_timestamp_and_level() {
+        let (e, v, i) = labels();
+        let raw = br#"{"ts":"2024-05-01T12:00:00.250Z","level":"warn","msg":"slow"}"#;
+        let l = parse_log_line(raw, &e, &v, &i, 7);
+        assert_eq!(l.level, Level::Warn);
+        assert_eq!(l.ts, 1_714_564_800_250);
+        assert_eq!(&*l.instance, "staging-v1-1");
+    }
+
+    #[test]
+    fn plain_lines_get_now_and_a_guessed_level() {
+        let (e, v, i) = labels();
+        let l = parse_log_line(b"2024-05-01 ERROR database gone", &e, &v, &i, 42);
+        assert_eq!(l.ts, 42);
+        assert_eq!(l.level, Level::Error);
+        let l = parse_log_line(b"[WARN] disk at 91%", &e, &v, &i, 42);
+        assert_eq!(l.level, Level::Warn);
+        // Lower-case prose is not a level.
+        let l = parse_log_line(b"no error here", &e, &v, &i, 42);
+        assert_eq!(l.level, Level::Unknown);
+        // Broken JSON falls back to the plain rules.
+        let l = parse_log_line(b"{\"level\":\"info\" ERROR", &e, &v, &i, 42);
+        assert_eq!(l.level, Level::Error);
+    }
+
+    #[tokio::test]
+    async fn bounded_reader_truncates_long_lines_and_keeps_the_next() {
+        let mut input = vec![b'a'; 100];
+        input.extend_from_slice(b"\r\nshort\nlast-without-newline");
+        let mut r = BufReader::with_capacity(7, &input[..]);
+        let mut buf = Vec::new();
+        assert_eq!(
+            read_bounded_line(&mut r, &mut buf, 10).await.unwrap(),
+            Some(true)
+        );
+        assert_eq!(buf, vec![b'a'; 10]);
+        assert_eq!(
+            read_bounded_line(&mut r, &mut buf, 10).await.unwrap(),
+            Some(false)
+        );
+        assert_eq!(buf, b"short");
+        assert_eq!(
+            read_bounded_line(&mut r, &mut buf, 10).await.unwrap(),
+            Some(true)
+        );
+        assert_eq!(buf, b"last-witho");
+        assert_eq!(read_bounded_line(&mut r, &mut buf, 10).await.unwrap(), None);
+    }
+
+    #[test]
+    fn only_a_200_status_line_is_ready() {
+        assert!(status_is_200(b"HTTP/1.1 200 OK\r\n"));
+        assert!(!status_is_200(b"HTTP/1.1 503 Service Unavailable"));
+        assert!(!status_is_200(b""));
+    }
+
+    async fn collect_until(
+        rx: &mut mpsc::Receiver<InstanceUpdate>,
+        deadline: Duration,
+        mut pred: impl FnMut(&InstanceUpdate) -> bool,
+    ) -> Vec<InstanceUpdate> {
+        let mut seen = Vec::new();
+        let _ = tokio::time::timeout(deadline, async {
+            while let Some(u) = rx.recv().await {
+                let done = pred(&u);
+                seen.push(u);
+                if done {
+                    break;
+                }
+            }
+        })
+        .await;
+        seen
+    }
+
+    fn shell_spec(command: &str, token: u64) -> InstanceSpec {
+        InstanceSpec {
+            env: "test".into(),
+            version: "v1".into(),
+            id: "test-v1-1".into(),
+            token,
+            launch: Launch::Shell {
+                command: command.into(),
+                cwd: std::env::temp_dir(),
+            },
+            ready_path: "/ready".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_crashing_child_is_restarted_with_backoff_and_its_output_logged() {
+        let (utx, mut urx) = mpsc::channel(64);
+        let (ltx, mut lrx) = mpsc::channel(64);
+        let h = spawn_instance(
+            shell_spec("echo \"ERROR on port $PORT\"; exit 3", 9),
+            utx,
+            ltx,
+        );
+        let seen = collect_until(&mut urx, Duration::from_secs(10), |u| u.restarts >= 2).await;
+        let backoffs: Vec<_> = seen
+            .iter()
+            .filter_map(|u| match u.phase {
+                InstancePhase::BackingOff { exit_code, .. } => Some(exit_code),
+                _ => None,
+            })
+            .collect();
+        assert!(backoffs.len() >= 2, "updates: {seen:?}");
+        assert!(backoffs.iter().all(|c| *c == Some(3)));
+        assert!(seen.iter().all(|u| u.token == 9 && &*u.env == "test"));
+        let line = tokio::time::timeout(Duration::from_secs(5), lrx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(line.level, Level::Error);
+        let task = h.stop();
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn stop_kills_the_whole_process_group() {
+        let (utx, mut urx) = mpsc::channel(64);
+        let (ltx, _lrx) = mpsc::channel(64);
+        // The shell starts a grandchild; stopping must take both down.
+        let h = spawn_instance(shell_spec("sleep 60 & echo started; wait", 1), utx, ltx);
+        let seen = collect_until(&mut urx, Duration::from_secs(5), |u| u.pid.is_some()).await;
+        let pid = seen.last().and_then(|u| u.pid).unwrap();
+        let task = h.stop();
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .unwrap()
+            .unwrap();
+        // SAFETY: probing our own former child's group with signal 0.
+        let rc = unsafe { libc::killpg(pid as i32, 0) };
+        assert_eq!(rc, -1, "process group {pid} still has members");
+    }
+
+    #[tokio::test]
+    async fn readiness_is_reported_once_the_probe_answers_200() {
+        let l = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
+        let port = l.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            loop {
+                let Ok((mut s, _)) = l.accept().await else {
+                    return;
+                };
+                let mut b = [0u8; 256];
+                let _ = s.read(&mut b).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                    .await;
+            }
+        });
+        assert!(probe(port, "/ready").await);
+        server.abort();
+        let _ = server.await;
+        // Nothing listens any more.
+        assert!(!probe(port, "/ready").await);
+    }
+}

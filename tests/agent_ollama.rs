@@ -1,0 +1,131 @@
+//! The agent source against a fake Ollama (tests/support/fake_ollama.rs).
+
+mod support;
+
+use std::time::Duration;
+
+use blissful_infra::agent::Agent;
+use blissful_infra::app::msg::{AgentEvent, Msg};
+use blissful_infra::config::AgentConfig;
+use blissful_infra::runtime::SourceState;
+use support::fake_ollama::{self, FakeOllama};
+use tokio::sync::mpsc;
+
+async fn next_agent_event(rx: &mut mpsc::Receiver<Msg>) -> AgentEvent {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+            Ok(Some(Msg::Agent(ev))) => return ev,
+            Ok(Some(_)) => continue,
+            other => panic!("no agent event: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn streams_an_answer_and_sends_context_redacted_by_the_caller() {
+    let fake = FakeOllama {
+        models: vec!["llama3.2:latest".into()],
+        answer_chunks: vec!["The canary ".into(), "failed on p99.".into()],
+        ..Default::default()
+    };
+    let requests = fake.requests.clone();
+    let addr = fake_ollama::serve(fake).await;
+    let cfg = AgentConfig {
+        endpoint: format!("http://{addr}"),
+        ..Default::default()
+    };
+    let (tx, mut rx) = mpsc::channel(64);
+    let mut agent = Agent::start(cfg, tx);
+    assert_eq!(next_agent_event(&mut rx).await, AgentEvent::State(SourceState::Ok));
+
+    agent.ask(vec![("user".into(), "why was v3 rolled back?".into())], "env staging".into());
+    let mut text = String::new();
+    loop {
+        match next_agent_event(&mut rx).await {
+            AgentEvent::Token(t) => text.push_str(&t),
+            AgentEvent::Done => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(text, "The canary failed on p99.");
+    let reqs = requests.lock().expect("lock").clone();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0]["model"], "llama3.2");
+    assert_eq!(reqs[0]["stream"], true);
+    let msgs = reqs[0]["messages"].as_array().expect("messages");
+    assert!(msgs[0]["content"].as_str().unwrap_or_default().contains("env staging"));
+    assert_eq!(msgs.last().expect("last")["content"], "why was v3 rolled back?");
+}
+
+#[tokio::test]
+async fn falls_back_to_the_fallback_model() {
+    let fake = FakeOllama {
+        models: vec!["qwen2.5:0.5b".into()],
+        answer_chunks: vec!["ok".into()],
+        ..Default::default()
+    };
+    let requests = fake.requests.clone();
+    let addr = fake_ollama::serve(fake).await;
+    let cfg = AgentConfig {
+        endpoint: format!("http://{addr}"),
+        ..Default::default()
+    };
+    let (tx, mut rx) = mpsc::channel(64);
+    let mut agent = Agent::start(cfg, tx);
+    assert_eq!(next_agent_event(&mut rx).await, AgentEvent::State(SourceState::Ok));
+    agent.ask(vec![("user".into(), "hi".into())], String::new());
+    assert_eq!(next_agent_event(&mut rx).await, AgentEvent::Token("ok".into()));
+    assert_eq!(next_agent_event(&mut rx).await, AgentEvent::Done);
+    let models: Vec<String> = requests
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|r| r["model"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(models, vec!["llama3.2".to_string(), "qwen2.5:0.5b".to_string()]);
+}
+
+#[tokio::test]
+async fn unreachable_endpoint_is_reported_plainly() {
+    // A port nobody listens on.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    let cfg = AgentConfig {
+        endpoint: format!("http://{addr}"),
+        ..Default::default()
+    };
+    let (tx, mut rx) = mpsc::channel(64);
+    let mut agent = Agent::start(cfg, tx);
+    match next_agent_event(&mut rx).await {
+        AgentEvent::State(SourceState::Degraded(reason)) => {
+            assert!(reason.contains("unreachable"), "{reason}");
+            assert!(reason.contains(&addr.to_string()), "{reason}");
+        }
+        other => panic!("expected Degraded, got {other:?}"),
+    }
+    agent.ask(vec![("user".into(), "hi".into())], String::new());
+    match next_agent_event(&mut rx).await {
+        AgentEvent::Failed(e) => assert!(e.contains("unavailable"), "{e}"),
+        other => panic!("expected Failed, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn missing_model_is_named() {
+    let fake = FakeOllama {
+        models: vec!["mistral:7b".into()],
+        ..Default::default()
+    };
+    let addr = fake_ollama::serve(fake).await;
+    let cfg = AgentConfig {
+        endpoint: format!("http://{addr}"),
+        ..Default::default()
+    };
+    let (tx, mut rx) = mpsc::channel(64);
+    let _agent = Agent::start(cfg, tx);
+    match next_agent_event(&mut rx).await {
+        AgentEvent::State(SourceState::Degraded(reason)) => assert!(reason.contains("ollama pull llama3.2"), "{reason}"),
+        other => panic!("expected Degraded, got {other:?}"),
+    }
+}

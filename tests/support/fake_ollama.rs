@@ -1,0 +1,82 @@
+//! FAKE Ollama server for tests only (never part of the product). It replays
+//! the documented Ollama HTTP API formats: `GET /api/tags` and the NDJSON
+//! stream of `POST /api/chat`, including the 404 error body for a missing model.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+#[derive(Clone, Default)]
+pub struct FakeOllama {
+    /// Models reported by /api/tags.
+    pub models: Vec<String>,
+    /// Chunks streamed for every chat answer.
+    pub answer_chunks: Vec<String>,
+    /// Chat requests received (raw JSON), for assertions.
+    pub requests: Arc<Mutex<Vec<serde_json::Value>>>,
+}
+
+pub async fn serve(fake: FakeOllama) -> SocketAddr {
+    let app = Router::new()
+        .route("/api/tags", get(tags))
+        .route("/api/chat", post(chat))
+        .with_state(fake);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind fake ollama");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    addr
+}
+
+async fn tags(State(f): State<FakeOllama>) -> impl IntoResponse {
+    let models: Vec<serde_json::Value> = f
+        .models
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "name": m, "model": m, "modified_at": "2026-10-01T10:00:00.000000000Z",
+                "size": 2019393189u64, "digest": "a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72",
+                "details": {"format": "gguf", "family": "llama", "parameter_size": "3.2B", "quantization_level": "Q4_K_M"}
+            })
+        })
+        .collect();
+    Json(serde_json::json!({ "models": models }))
+}
+
+async fn chat(State(f): State<FakeOllama>, Json(req): Json<serde_json::Value>) -> Response {
+    let model = req["model"].as_str().unwrap_or_default().to_string();
+    f.requests.lock().expect("lock").push(req);
+    let known = f.models.iter().any(|m| m == &model || m.split(':').next() == Some(model.as_str()));
+    if !known {
+        let body = serde_json::json!({ "error": format!("model \"{model}\" not found, try pulling it first") });
+        return (StatusCode::NOT_FOUND, Json(body)).into_response();
+    }
+    let mut ndjson = String::new();
+    for chunk in &f.answer_chunks {
+        let line = serde_json::json!({
+            "model": model, "created_at": "2026-11-23T10:00:00.000000000Z",
+            "message": {"role": "assistant", "content": chunk}, "done": false
+        });
+        ndjson.push_str(&line.to_string());
+        ndjson.push('\n');
+    }
+    let last = serde_json::json!({
+        "model": model, "created_at": "2026-11-23T10:00:01.000000000Z",
+        "message": {"role": "assistant", "content": ""}, "done": true, "done_reason": "stop",
+        "total_duration": 4883583458u64, "load_duration": 1334875u64, "prompt_eval_count": 26,
+        "prompt_eval_duration": 342546000u64, "eval_count": 282, "eval_duration": 4535599000u64
+    });
+    ndjson.push_str(&last.to_string());
+    ndjson.push('\n');
+    Response::builder()
+        .header("content-type", "application/x-ndjson")
+        .body(Body::from(ndjson))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}

@@ -1,0 +1,4 @@
+//! Test-only helpers and fake servers. Nothing here is part of the product.
+#![allow(dead_code)]
+
+pub mod fake_ollama;
