@@ -124,9 +124,9 @@ fn bench_key_latency_under_log_flood() {
     while start.elapsed() < run_for {
         let tick = Instant::now();
         for _ in 0..100 {
-            app.update(Msg::Runtime(RuntimeEvent::Log {
+            app.update(Msg::Runtime(Box::new(RuntimeEvent::Log {
                 line: line(&env, &version, &instance, i),
-            }));
+            })));
             i += 1;
         }
         let t0 = Instant::now();

@@ -239,7 +239,7 @@ impl RecordingRuntime {
             run.finish_stage(0, StageStatus::Failed("analysis".into()), v.summary(), 2);
             run.finish(StageStatus::Failed(v.summary()), 2);
             RolloutOutcome::RolledBack {
-                version: stable.clone(),
+                version: version.clone(),
                 reason: v.summary(),
                 verdict: Some(v),
             }
@@ -677,7 +677,7 @@ async fn deploy_that_is_rolled_back_fails_with_the_verdict() {
     assert_eq!(
         out,
         "\
-rolled back staging to v1: failed: p99 latency 612ms > 500ms (+112ms)
+bad rolled back in staging: failed: p99 latency 612ms > 500ms (+112ms)
   p99 latency 612ms > 500ms (+112ms)
   canary: 400 requests, 0 errors, p95 80ms, p99 612ms
 "

@@ -24,15 +24,17 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const ENV: &str = "staging";
 
 fn config(replicas: u32, steps: &[(u8, u64)]) -> Config {
-    let mut c = Config::default();
-    c.environments = vec![EnvironmentConfig {
-        name: ENV.into(),
-        replicas,
-        router_port: 0,
-        metrics_port: 0,
-        initial_version: "v1".into(),
-        protected: false,
-    }];
+    let mut c = Config {
+        environments: vec![EnvironmentConfig {
+            name: ENV.into(),
+            replicas,
+            router_port: 0,
+            metrics_port: 0,
+            initial_version: "v1".into(),
+            protected: false,
+        }],
+        ..Config::default()
+    };
     c.traffic.rate_per_sec = 40.0;
     c.traffic.paths = vec!["/hello".into()];
     c.rollout.steps = CanaryPlan {
@@ -332,16 +334,32 @@ async fn failing_canaries_are_rolled_back_with_the_failed_metric() {
         );
     }
 
-    // The subscriber saw both rollbacks, with the verdict that caused them.
+    // The subscriber saw both rollbacks, with the verdict that caused them,
+    // and the status and metrics stream along the way.
     let mut rolled_back = Vec::new();
+    let (mut env_events, mut v1_metrics, mut verdicts) = (0, 0, 0);
     let deadline = Instant::now() + Duration::from_secs(5);
     while rolled_back.len() < 2 && Instant::now() < deadline {
         match tokio::time::timeout(Duration::from_millis(500), events.recv()).await {
             Ok(Some(RuntimeEvent::RolloutFinished { outcome, .. })) => rolled_back.push(outcome),
+            Ok(Some(RuntimeEvent::Environment { .. })) => env_events += 1,
+            Ok(Some(RuntimeEvent::Verdict { .. })) => verdicts += 1,
+            Ok(Some(RuntimeEvent::Metrics { version, point, .. })) => {
+                if version == "v1" && point.rps > 0.0 && point.mem_mib > 0.0 {
+                    v1_metrics += 1;
+                }
+            }
+            Ok(Some(RuntimeEvent::Lagged { count })) => panic!("lost {count} events"),
             Ok(Some(_)) | Err(_) => {}
             Ok(None) => break,
         }
     }
+    assert!(env_events >= 2, "{env_events} environment events");
+    assert!(
+        v1_metrics >= 2,
+        "{v1_metrics} v1 metric points with traffic"
+    );
+    assert!(verdicts >= 2, "{verdicts} verdicts");
     assert_eq!(rolled_back.len(), 2, "{rolled_back:#?}");
     for o in &rolled_back {
         assert!(
@@ -500,6 +518,7 @@ async fn router_faults_change_what_clients_see_and_are_removed() {
         cpu_workers: 1,
         ..FaultParams::default()
     };
+    let mut events = rt.subscribe().await.unwrap();
     let exp = rt
         .inject(&actor(), ENV, ScenarioKind::CpuStress, params)
         .await
@@ -508,6 +527,22 @@ async fn router_faults_change_what_clients_see_and_are_removed() {
     let workers: Vec<u32> = j.faults[0].processes.iter().map(|p| p.pid).collect();
     assert_eq!(workers.len(), 1);
     assert!(j.faults[0].processes[0].is_alive());
+    // The burner's CPU shows up in the environment's metrics.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "stress CPU never showed up in v1's metrics"
+        );
+        if let Ok(Some(RuntimeEvent::Metrics { version, point, .. })) =
+            tokio::time::timeout(Duration::from_millis(500), events.recv()).await
+        {
+            if version == "v1" { eprintln!("CPU {}", point.cpu_pct); }
+            if version == "v1" && point.cpu_pct > 20.0 {
+                break;
+            }
+        }
+    }
     rt.undo(&actor(), &exp.id).await.unwrap();
     wait_gone(&workers).await;
     assert!(read_fault_journal(&journal).unwrap().faults.is_empty());
@@ -657,4 +692,58 @@ async fn blue_green_switch_moves_all_traffic_and_rollback_removes_the_canary() {
     assert_eq!(s.traffic.stable, Some(Version::new("v1")));
     assert!(s.instances.iter().all(|i| i.version.as_str() == "v1"));
     rt.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_rolls_one_environments_version_out_to_the_next() {
+    let mut cfg = config(1, &[(100, 1)]);
+    let mut production = cfg.environments[0].clone();
+    production.name = "production".into();
+    cfg.environments[0].initial_version = "v2".into();
+    cfg.environments.push(production);
+    let sb = start(cfg, false).await;
+    let rt = &sb.rt;
+    wait_healthy(rt).await;
+    let accepted = rt.promote(&actor(), ENV, "production").await.unwrap();
+    assert_eq!(accepted.env, "production");
+    assert_eq!(accepted.to_version, Some(Version::new("v2")));
+    let run = wait_pipeline(rt, accepted.pipeline_id, Duration::from_secs(30)).await;
+    assert_eq!(
+        run.kind,
+        blissful_infra::domain::pipeline::PipelineKind::Promotion
+    );
+    assert_eq!(run.status, StageStatus::Succeeded, "{run:#?}");
+    let prod = rt
+        .status()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.name == "production")
+        .unwrap();
+    assert_eq!(prod.traffic.stable, Some(Version::new("v2")));
+    assert_eq!(prod.previous, Some(Version::new("v1")));
+    // Nothing left to promote.
+    let again = rt.promote(&actor(), ENV, "production").await;
+    assert!(matches!(again, Err(RuntimeError::Refused(_))), "{again:?}");
+    let unknown = rt.promote(&actor(), ENV, "nowhere").await;
+    assert!(
+        matches!(unknown, Err(RuntimeError::UnknownEnvironment(_))),
+        "{unknown:?}"
+    );
+    rt.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_command_runs_through_the_shell_with_its_port() {
+    let mut cfg = config(1, &[(100, 1)]);
+    // The same sample service, but started the way a user's Procfile line would be.
+    cfg.service.command = format!(
+        "exec '{}' sample-service --port \"$PORT\" --version \"$VERSION\" --instance \"$INSTANCE\"",
+        env!("CARGO_BIN_EXE_blissful-infra")
+    );
+    let sb = start(cfg, false).await;
+    let s = wait_healthy(&sb.rt).await;
+    assert_eq!(s.instances[0].id, "staging-v1-1");
+    assert_eq!(served_by(&s.router_addr, 3).await, vec!["v1"; 3]);
+    sb.rt.shutdown().await;
 }

@@ -13,7 +13,7 @@ pub enum Msg {
     Resize,
     /// Periodic clock tick; `now` is epoch millis.
     Tick(i64),
-    Runtime(RuntimeEvent),
+    Runtime(Box<RuntimeEvent>),
     /// The runtime connection changed state (subscription lost, reconnected).
     RuntimeSource(SourceState),
     /// A command finished (success message or error text).

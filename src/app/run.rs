@@ -18,6 +18,8 @@ use crate::ui::theme::Theme;
 
 /// Most runtime events folded into state before the next key check/frame.
 const BATCH: usize = 4096;
+/// After this long without a key, data-only redraws slow to `console.idle_fps`.
+const IDLE_AFTER: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Default)]
 pub struct LoopStats {
@@ -60,6 +62,9 @@ pub async fn run(
 
     let mut terminal_events = EventStream::new();
     let frame_interval = Duration::from_millis(1000 / u64::from(app.config.console.max_fps.clamp(1, 120)));
+    let idle_interval = Duration::from_millis(1000 / u64::from(app.config.console.idle_fps.clamp(1, 120)));
+    // Nobody has pressed anything yet: start in the idle cadence.
+    let mut last_input = Instant::now().checked_sub(IDLE_AFTER).unwrap_or_else(Instant::now);
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
@@ -73,12 +78,15 @@ pub async fn run(
 
     loop {
         let mut draw_now = false;
-        let frame_due = tokio::time::sleep_until((last_draw + frame_interval).into());
+        // Streaming data alone redraws slowly once the user is idle; a key brings full speed back.
+        let interval = if last_input.elapsed() > IDLE_AFTER { idle_interval } else { frame_interval };
+        let frame_due = tokio::time::sleep_until((last_draw + interval).into());
         tokio::select! {
             biased;
             ev = terminal_events.next() => {
                 match ev {
                     Some(Ok(Event::Key(key))) => {
+                        last_input = Instant::now();
                         let cmds = app.update(Msg::Key(key));
                         draw_now = true;
                         if execute(cmds, &runtime, &mut agent, &internal_tx) { break; }
@@ -99,11 +107,11 @@ pub async fn run(
                 if execute(cmds, &runtime, &mut agent, &internal_tx) { break; }
             }
             Some(ev) = events_rx.recv() => {
-                app.update(Msg::Runtime(ev));
+                app.update(Msg::Runtime(Box::new(ev)));
                 // Fold a burst of events into one frame.
                 for _ in 0..BATCH {
                     match events_rx.try_recv() {
-                        Ok(ev) => { app.update(Msg::Runtime(ev)); }
+                        Ok(ev) => { app.update(Msg::Runtime(Box::new(ev))); }
                         Err(_) => break,
                     }
                 }
@@ -114,7 +122,7 @@ pub async fn run(
         if app.should_quit {
             break;
         }
-        if app.dirty && (draw_now || last_draw.elapsed() >= frame_interval) {
+        if app.dirty && (draw_now || last_draw.elapsed() >= interval) {
             app.now = now_millis();
             draw(terminal, &mut app, &theme, &mut stats)?;
             last_draw = Instant::now();

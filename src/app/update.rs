@@ -48,7 +48,7 @@ impl App {
                 Vec::new()
             }
             Msg::Runtime(ev) => {
-                self.on_runtime_event(ev);
+                self.on_runtime_event(*ev);
                 Vec::new()
             }
             Msg::RuntimeSource(state) => {
@@ -280,11 +280,7 @@ impl App {
                         self.mode = Mode::Normal;
                         self.set_filter("");
                     }
-                    KeyCode::Enter => {
-                        if self.set_filter(&input) {
-                            self.mode = Mode::Normal;
-                        }
-                    }
+                    KeyCode::Enter if self.set_filter(&input) => self.mode = Mode::Normal,
                     KeyCode::Backspace => {
                         input.pop();
                         self.mode = Mode::LogFilter { input, error: None };

@@ -295,7 +295,7 @@ pub fn outcome_lines(env: &str, outcome: &RolloutOutcome) -> Vec<String> {
             verdict,
         } => {
             let mut lines = vec![format!(
-                "rolled back {env} to {}: {}",
+                "{} rolled back in {env}: {}",
                 strip_all(version.as_str()),
                 strip_all(reason)
             )];
@@ -591,7 +591,7 @@ staging: Progressing: canary at 20%
         assert_eq!(
             lines,
             vec![
-                "rolled back staging to v1: failed: p99 latency 612ms > 500ms (+112ms)".to_string(),
+                "v1 rolled back in staging: failed: p99 latency 612ms > 500ms (+112ms)".to_string(),
                 "  p99 latency 612ms > 500ms (+112ms)".to_string(),
                 "  canary: 200 requests, 1 errors, p95 150ms, p99 612ms".to_string(),
             ]

@@ -399,6 +399,12 @@ impl Config {
                 format!("{} is outside 1..=120", con.max_fps),
             );
         }
+        if !(1..=con.max_fps.max(1)).contains(&con.idle_fps) {
+            v.push(
+                &[S::K("console"), S::K("idle_fps")],
+                format!("{} is outside 1..=max_fps ({})", con.idle_fps, con.max_fps),
+            );
+        }
         if !(2..=100_000).contains(&con.metric_points) {
             v.push(
                 &[S::K("console"), S::K("metric_points")],

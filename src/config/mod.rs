@@ -253,6 +253,9 @@ pub struct ConsoleConfig {
     pub timestamps: TimestampMode,
     /// Upper bound on redraws per second while data streams.
     pub max_fps: u32,
+    /// Redraws per second for data-only changes once no key was pressed for
+    /// a few seconds; keeps an idle console cheap over SSH.
+    pub idle_fps: u32,
     /// Points kept per metric series.
     pub metric_points: usize,
 }
@@ -263,6 +266,7 @@ impl Default for ConsoleConfig {
             log_buffer_lines: 50_000,
             timestamps: TimestampMode::Local,
             max_fps: 20,
+            idle_fps: 1,
             metric_points: 300,
         }
     }

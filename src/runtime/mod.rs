@@ -58,6 +58,8 @@ pub enum RuntimeError {
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum RolloutOutcome {
     Promoted { version: Version },
+    /// `version` is the version taken out of service (the failed canary, or the
+    /// stable version a rollback replaced).
     RolledBack { version: Version, reason: String, verdict: Option<Verdict> },
     Aborted { reason: String },
 }

@@ -752,6 +752,45 @@ mod tests {
         assert_eq!(rc, -1, "process group {pid} still has members");
     }
 
+    #[test]
+    fn children_die_with_the_thread_that_started_them() {
+        // PR_SET_PDEATHSIG: even a child nobody kills must not outlive its parent.
+        let pid = std::thread::spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let mut cmd = Command::new("sleep");
+                cmd.arg("30");
+                configure_child(&mut cmd);
+                let child = cmd.spawn().unwrap();
+                let pid = child.id().unwrap();
+                // Skip kill_on_drop: only the death signal may end it.
+                std::mem::forget(child);
+                pid
+            })
+        })
+        .join()
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let mut status = 0;
+            // SAFETY: reaping our own child by pid.
+            let r = unsafe { libc::waitpid(pid as i32, &mut status, libc::WNOHANG) };
+            if r == pid as i32 {
+                assert!(libc::WIFSIGNALED(status));
+                assert_eq!(libc::WTERMSIG(status), libc::SIGKILL);
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "child {pid} outlived its parent thread"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     #[tokio::test]
     async fn readiness_is_reported_once_the_probe_answers_200() {
         let l = tokio::net::TcpListener::bind(("127.0.0.1", 0))

@@ -111,6 +111,25 @@ impl SandboxRuntime {
     }
 }
 
+/// Copy broadcast events to one subscriber; a lag becomes a `Lagged` event
+/// saying how many were lost, and the stream goes on.
+async fn forward_events(mut rx: broadcast::Receiver<RuntimeEvent>, tx: mpsc::Sender<RuntimeEvent>) {
+    loop {
+        let ev = tokio::select! {
+            _ = tx.closed() => return,
+            ev = rx.recv() => ev,
+        };
+        let ev = match ev {
+            Ok(ev) => ev,
+            Err(broadcast::error::RecvError::Lagged(count)) => RuntimeEvent::Lagged { count },
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        if tx.send(ev).await.is_err() {
+            return;
+        }
+    }
+}
+
 fn stopped() -> RuntimeError {
     RuntimeError::Unavailable("the sandbox engine has stopped".into())
 }
@@ -226,27 +245,9 @@ impl Runtime for SandboxRuntime {
         if self.cmd_tx.is_closed() {
             return Err(stopped());
         }
-        let mut rx = self.events.subscribe();
+        let rx = self.events.subscribe();
         let (tx, out) = mpsc::channel(SUBSCRIBER_BUFFER);
-        tokio::spawn(async move {
-            loop {
-                let ev = tokio::select! {
-                    _ = tx.closed() => return,
-                    ev = rx.recv() => ev,
-                };
-                let ev = match ev {
-                    Ok(ev) => ev,
-                    // The subscriber fell behind: say how much it lost, keep going.
-                    Err(broadcast::error::RecvError::Lagged(count)) => {
-                        RuntimeEvent::Lagged { count }
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return,
-                };
-                if tx.send(ev).await.is_err() {
-                    return;
-                }
-            }
-        });
+        tokio::spawn(forward_events(rx, tx));
         Ok(out)
     }
 
@@ -261,5 +262,36 @@ impl Runtime for SandboxRuntime {
         if let Some(h) = handle {
             let _ = h.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::SourceState;
+
+    fn ev(n: usize) -> RuntimeEvent {
+        RuntimeEvent::Source {
+            name: format!("e{n}"),
+            state: SourceState::Ok,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lagging_subscriber_is_told_how_much_it_lost() {
+        let (btx, brx) = broadcast::channel(4);
+        // Overflow the broadcast before the forwarder reads anything.
+        for n in 0..10 {
+            btx.send(ev(n)).unwrap();
+        }
+        let (tx, mut rx) = mpsc::channel(16);
+        let task = tokio::spawn(forward_events(brx, tx));
+        assert_eq!(rx.recv().await, Some(RuntimeEvent::Lagged { count: 6 }));
+        for n in 6..10 {
+            assert_eq!(rx.recv().await, Some(ev(n)));
+        }
+        drop(btx);
+        assert_eq!(rx.recv().await, None);
+        task.await.unwrap();
     }
 }
