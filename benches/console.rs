@@ -23,7 +23,11 @@ use ratatui::Terminal;
 
 fn rss_mib() -> f64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: f64 = statm.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let pages: f64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
     pages * 4096.0 / (1024.0 * 1024.0)
 }
 
@@ -40,13 +44,18 @@ fn line(env: &Arc<str>, version: &Arc<str>, instance: &Arc<str>, i: u64) -> LogL
         env: env.clone(),
         version: version.clone(),
         instance: instance.clone(),
-        level: if i % 50 == 0 { Level::Error } else { Level::Info },
+        level: if i % 50 == 0 {
+            Level::Error
+        } else {
+            Level::Info
+        },
         text: sanitize_bytes(&raw_line(i)),
     }
 }
 
 fn bench_ingest() {
-    let (env, version, instance): (Arc<str>, Arc<str>, Arc<str>) = ("staging".into(), "v1".into(), "staging-v1-0".into());
+    let (env, version, instance): (Arc<str>, Arc<str>, Arc<str>) =
+        ("staging".into(), "v1".into(), "staging-v1-0".into());
     let raws: Vec<Vec<u8>> = (0..1024).map(raw_line).collect();
     let rss_before = rss_mib();
     let mut store = LogStore::new(50_000);
@@ -80,7 +89,13 @@ fn app() -> App {
         Ok(k) => k,
         Err(e) => panic!("default keymap: {e:?}"),
     };
-    App::new(Arc::new(Config::default()), "sandbox", false, keymap, 1_700_000_000_000)
+    App::new(
+        Arc::new(Config::default()),
+        "sandbox",
+        false,
+        keymap,
+        1_700_000_000_000,
+    )
 }
 
 fn theme() -> Theme {
@@ -97,7 +112,8 @@ fn bench_first_frame() {
         let start = Instant::now();
         let app = app();
         let mut term = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
-        term.draw(|f| blissful_infra::ui::draw(f, &app, &theme)).expect("draw");
+        term.draw(|f| blissful_infra::ui::draw(f, &app, &theme))
+            .expect("draw");
         samples.push(start.elapsed());
     }
     samples.sort();
@@ -113,13 +129,19 @@ fn bench_key_latency_under_log_flood() {
     let mut app = app();
     app.focus = blissful_infra::app::state::PaneId::Logs;
     let mut term = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
-    let (env, version, instance): (Arc<str>, Arc<str>, Arc<str>) = ("staging".into(), "v1".into(), "staging-v1-0".into());
+    let (env, version, instance): (Arc<str>, Arc<str>, Arc<str>) =
+        ("staging".into(), "v1".into(), "staging-v1-0".into());
     // 10,000 lines/s arrive as 100 lines every 10 ms; a key arrives every 10 ms too.
     let mut latencies = Vec::new();
     let mut i = 0u64;
     let run_for = Duration::from_secs(3);
     let start = Instant::now();
-    let keys = [KeyCode::Char('w'), KeyCode::Char('w'), KeyCode::Char('t'), KeyCode::Char('t')];
+    let keys = [
+        KeyCode::Char('w'),
+        KeyCode::Char('w'),
+        KeyCode::Char('t'),
+        KeyCode::Char('t'),
+    ];
     let mut k = 0;
     while start.elapsed() < run_for {
         let tick = Instant::now();
@@ -130,9 +152,13 @@ fn bench_key_latency_under_log_flood() {
             i += 1;
         }
         let t0 = Instant::now();
-        app.update(Msg::Key(KeyEvent::new(keys[k % keys.len()], KeyModifiers::NONE)));
+        app.update(Msg::Key(KeyEvent::new(
+            keys[k % keys.len()],
+            KeyModifiers::NONE,
+        )));
         k += 1;
-        term.draw(|f| blissful_infra::ui::draw(f, &app, &theme)).expect("draw");
+        term.draw(|f| blissful_infra::ui::draw(f, &app, &theme))
+            .expect("draw");
         latencies.push(t0.elapsed());
         if let Some(rest) = Duration::from_millis(10).checked_sub(tick.elapsed()) {
             std::thread::sleep(rest);
@@ -140,7 +166,8 @@ fn bench_key_latency_under_log_flood() {
     }
     let lines_per_sec = i as f64 / start.elapsed().as_secs_f64();
     latencies.sort();
-    let p = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize].as_secs_f64() * 1000.0;
+    let p =
+        |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize].as_secs_f64() * 1000.0;
     println!(
         "key to frame while logs stream at {:.0} lines/s: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} keys)",
         lines_per_sec,

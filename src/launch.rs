@@ -13,7 +13,7 @@ use blissful_infra::cli::{self, exit, OutputMode};
 use blissful_infra::config::Config;
 use blissful_infra::daemon::client::RemoteRuntime;
 use blissful_infra::daemon::server::{ControlServer, ServerInfo};
-use blissful_infra::domain::chaos::{FaultParams, ScenarioKind};
+use blissful_infra::domain::chaos::ScenarioKind;
 use blissful_infra::paths::StatePaths;
 use blissful_infra::runtime::{Actor, SharedRuntime};
 use blissful_infra::sandbox::{SandboxOptions, SandboxRuntime};
@@ -29,7 +29,10 @@ pub fn main(cli: Cli, started: Instant) -> i32 {
     if let Cmd::SampleService { .. } = cli.command.as_ref().unwrap_or(&Cmd::Dashboard) {
         return sample_service(cli);
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -82,7 +85,9 @@ fn sample_service(cli: Cli) -> i32 {
             return exit::FAILED;
         }
     };
-    match rt.block_on(blissful_infra::sandbox::sample_service::run_sample_service(opts)) {
+    match rt.block_on(blissful_infra::sandbox::sample_service::run_sample_service(
+        opts,
+    )) {
         Ok(()) => exit::OK,
         Err(e) => {
             eprintln!("sample-service: {e}");
@@ -101,7 +106,8 @@ fn output_mode(o: Output) -> OutputMode {
 fn state_paths(g: &GlobalArgs) -> Result<StatePaths> {
     match &g.state_dir {
         Some(d) => {
-            std::fs::create_dir_all(d).wrap_err_with(|| format!("creating state directory {}", d.display()))?;
+            std::fs::create_dir_all(d)
+                .wrap_err_with(|| format!("creating state directory {}", d.display()))?;
             Ok(StatePaths::at(d))
         }
         None => StatePaths::resolve().wrap_err("finding the state directory"),
@@ -138,7 +144,8 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
         Cmd::Down => down(state, mode).await,
         Cmd::SampleService { .. } => Ok(exit::USAGE),
         other => {
-            let runtime: SharedRuntime = match RemoteRuntime::connect(&state.control_socket()).await {
+            let runtime: SharedRuntime = match RemoteRuntime::connect(&state.control_socket()).await
+            {
                 Ok(r) => Arc::new(r),
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -149,7 +156,9 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
             let mut out = std::io::stdout();
             let mut err = std::io::stderr();
             if g.read_only && is_destructive(&other) {
-                eprintln!("error: read-only mode: this command changes an environment and is refused");
+                eprintln!(
+                    "error: read-only mode: this command changes an environment and is refused"
+                );
                 return Ok(exit::REFUSED);
             }
             let code = match other {
@@ -167,17 +176,39 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
                             return Ok(exit::USAGE);
                         }
                     };
-                    let color = std::io::IsTerminal::is_terminal(&std::io::stdout()) && no_color_unset();
-                    cli::cmd_logs(&runtime, env.as_deref(), follow, re.as_ref(), tail, mode, &mut out, color).await
+                    let color =
+                        std::io::IsTerminal::is_terminal(&std::io::stdout()) && no_color_unset();
+                    cli::cmd_logs(
+                        &runtime,
+                        env.as_deref(),
+                        follow,
+                        re.as_ref(),
+                        tail,
+                        mode,
+                        &mut out,
+                        color,
+                    )
+                    .await
                 }
-                Cmd::Deploy { env, version, no_wait } => {
-                    cli::cmd_deploy(&runtime, &actor, &env, &version, !no_wait, mode, &mut out, &mut err).await
+                Cmd::Deploy {
+                    env,
+                    version,
+                    no_wait,
+                } => {
+                    cli::cmd_deploy(
+                        &runtime, &actor, &env, &version, !no_wait, mode, &mut out, &mut err,
+                    )
+                    .await
                 }
                 Cmd::Promote { from, to, no_wait } => {
-                    cli::cmd_promote(&runtime, &actor, &from, &to, !no_wait, mode, &mut out, &mut err).await
+                    cli::cmd_promote(
+                        &runtime, &actor, &from, &to, !no_wait, mode, &mut out, &mut err,
+                    )
+                    .await
                 }
                 Cmd::Rollback { env, no_wait } => {
-                    cli::cmd_rollback(&runtime, &actor, &env, !no_wait, mode, &mut out, &mut err).await
+                    cli::cmd_rollback(&runtime, &actor, &env, !no_wait, mode, &mut out, &mut err)
+                        .await
                 }
                 Cmd::Chaos {
                     env,
@@ -194,7 +225,14 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
                             return Ok(exit::USAGE);
                         }
                     };
-                    let mut params = FaultParams::default();
+                    // Defaults from the project's config, then the flags.
+                    let mut params = match load_config(&g, false) {
+                        Ok((cfg, _)) => cfg.chaos.defaults,
+                        Err(e) => {
+                            eprintln!("error: {e}");
+                            return Ok(exit::USAGE);
+                        }
+                    };
                     if let Some(d) = duration {
                         params.duration_secs = d;
                     }
@@ -208,13 +246,22 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
                         }
                         params.rate = r;
                     }
-                    cli::cmd_chaos(&runtime, &actor, &env, scenario, params, !no_wait, mode, &mut out, &mut err).await
+                    cli::cmd_chaos(
+                        &runtime, &actor, &env, scenario, params, !no_wait, mode, &mut out,
+                        &mut err,
+                    )
+                    .await
                 }
                 Cmd::Switch { env, to } => {
-                let to_canary = to == SwitchTarget::Canary;
-                cli::cmd_switch_traffic(&runtime, &actor, &env, to_canary, mode, &mut out, &mut err).await
-            }
-                Cmd::Undo { id } => cli::cmd_undo(&runtime, &actor, &id, mode, &mut out, &mut err).await,
+                    let to_canary = to == SwitchTarget::Canary;
+                    cli::cmd_switch_traffic(
+                        &runtime, &actor, &env, to_canary, mode, &mut out, &mut err,
+                    )
+                    .await
+                }
+                Cmd::Undo { id } => {
+                    cli::cmd_undo(&runtime, &actor, &id, mode, &mut out, &mut err).await
+                }
                 _ => exit::USAGE,
             };
             Ok(code)
@@ -247,7 +294,12 @@ struct Embedded {
     shutdown_requested: tokio::sync::watch::Receiver<bool>,
 }
 
-async fn start_sandbox(g: &GlobalArgs, state: &StatePaths, config: Arc<Config>, config_dir: PathBuf) -> Result<Embedded> {
+async fn start_sandbox(
+    g: &GlobalArgs,
+    state: &StatePaths,
+    config: Arc<Config>,
+    config_dir: PathBuf,
+) -> Result<Embedded> {
     let program = std::env::current_exe().wrap_err("finding the blissful-infra executable")?;
     let sandbox = SandboxRuntime::start(SandboxOptions {
         config: config.clone(),
@@ -287,7 +339,10 @@ async fn console(g: &GlobalArgs, state: StatePaths, demo: bool, started: Instant
     let keymap = Keymap::build(&config.keymap).map_err(|errs| {
         eyre!(
             "{}",
-            errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")
+            errs.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
         )
     })?;
     let no_color = !no_color_unset();
@@ -322,17 +377,31 @@ async fn console(g: &GlobalArgs, state: StatePaths, demo: bool, started: Instant
     let (mut terminal, bytes) = blissful_infra::tui::enter().wrap_err("opening the terminal")?;
     if let Err(e) = blissful_infra::tui::redirect_stderr(&state.dir.join("console.log")) {
         blissful_infra::tui::restore();
-        return Err(eyre!("redirecting stderr to {}: {e}", state.dir.join("console.log").display()));
+        return Err(eyre!(
+            "redirecting stderr to {}: {e}",
+            state.dir.join("console.log").display()
+        ));
     }
     let stop_requested = embedded.as_ref().map(|e| e.shutdown_requested.clone());
-    let result =
-        blissful_infra::app::run::run(&mut terminal, runtime.clone(), app, theme, started, stop_requested).await;
+    let result = blissful_infra::app::run::run(
+        &mut terminal,
+        runtime.clone(),
+        app,
+        theme,
+        started,
+        stop_requested,
+    )
+    .await;
     blissful_infra::tui::restore();
 
     if let Some(e) = embedded {
         let _ = e.stop.send(true);
         // Stopping instances must not hang the exit (SIGHUP: nobody is watching).
-        let _ = tokio::time::timeout(Duration::from_secs(5), blissful_infra::runtime::Runtime::shutdown(&*e.sandbox)).await;
+        let _ = tokio::time::timeout(
+            Duration::from_secs(5),
+            blissful_infra::runtime::Runtime::shutdown(&*e.sandbox),
+        )
+        .await;
         let _ = tokio::time::timeout(Duration::from_secs(1), e.server).await;
     }
     let stats = result?;
@@ -382,7 +451,11 @@ async fn daemon(g: &GlobalArgs, state: StatePaths) -> Result<i32> {
         _ = &mut handle => {}
     }
     let _ = stop.send(true);
-    let _ = tokio::time::timeout(Duration::from_secs(5), blissful_infra::runtime::Runtime::shutdown(&*sandbox)).await;
+    let _ = tokio::time::timeout(
+        Duration::from_secs(5),
+        blissful_infra::runtime::Runtime::shutdown(&*sandbox),
+    )
+    .await;
     eprintln!("sandbox stopped");
     Ok(exit::OK)
 }
@@ -395,8 +468,11 @@ async fn up(g: &GlobalArgs, state: StatePaths) -> Result<i32> {
     }
     let exe = std::env::current_exe().wrap_err("finding the blissful-infra executable")?;
     let log_path = state.daemon_log();
-    let log = std::fs::File::create(&log_path).wrap_err_with(|| format!("creating {}", log_path.display()))?;
-    let log_err = log.try_clone().wrap_err("duplicating the log file handle")?;
+    let log = std::fs::File::create(&log_path)
+        .wrap_err_with(|| format!("creating {}", log_path.display()))?;
+    let log_err = log
+        .try_clone()
+        .wrap_err("duplicating the log file handle")?;
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("daemon").arg("--state-dir").arg(&state.dir);
     if let Some(c) = &g.config {
@@ -405,7 +481,9 @@ async fn up(g: &GlobalArgs, state: StatePaths) -> Result<i32> {
     if g.read_only {
         cmd.arg("--read-only");
     }
-    cmd.stdin(std::process::Stdio::null()).stdout(log).stderr(log_err);
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(log)
+        .stderr(log_err);
     // Its own session: the daemon survives the shell that started it.
     unsafe {
         std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
@@ -432,7 +510,10 @@ async fn up(g: &GlobalArgs, state: StatePaths) -> Result<i32> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    eprintln!("error: the sandbox daemon did not open its control socket within 15s; see {}", log_path.display());
+    eprintln!(
+        "error: the sandbox daemon did not open its control socket within 15s; see {}",
+        log_path.display()
+    );
     Ok(exit::FAILED)
 }
 

@@ -36,7 +36,12 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub theme: Option<String>,
     /// Where state lives (audit journal, fault journal, control socket).
-    #[arg(long, global = true, env = "BLISSFUL_INFRA_STATE_DIR", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "BLISSFUL_INFRA_STATE_DIR",
+        value_name = "DIR"
+    )]
     pub state_dir: Option<PathBuf>,
 }
 

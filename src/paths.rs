@@ -17,7 +17,11 @@ impl StatePaths {
             Some(d) if !d.is_empty() => PathBuf::from(d),
             _ => directories::ProjectDirs::from("dev", "blissful", "blissful-infra")
                 .map(|p| p.data_dir().to_path_buf())
-                .ok_or_else(|| std::io::Error::other("no home directory to keep state in; set BLISSFUL_INFRA_STATE_DIR"))?,
+                .ok_or_else(|| {
+                    std::io::Error::other(
+                        "no home directory to keep state in; set BLISSFUL_INFRA_STATE_DIR",
+                    )
+                })?,
         };
         std::fs::create_dir_all(&dir)?;
         Ok(StatePaths { dir })

@@ -36,9 +36,15 @@ async fn streams_an_answer_and_sends_context_redacted_by_the_caller() {
     };
     let (tx, mut rx) = mpsc::channel(64);
     let mut agent = Agent::start(cfg, tx);
-    assert_eq!(next_agent_event(&mut rx).await, AgentEvent::State(SourceState::Ok));
+    assert_eq!(
+        next_agent_event(&mut rx).await,
+        AgentEvent::State(SourceState::Ok)
+    );
 
-    agent.ask(vec![("user".into(), "why was v3 rolled back?".into())], "env staging".into());
+    agent.ask(
+        vec![("user".into(), "why was v3 rolled back?".into())],
+        "env staging".into(),
+    );
     let mut text = String::new();
     loop {
         match next_agent_event(&mut rx).await {
@@ -53,8 +59,14 @@ async fn streams_an_answer_and_sends_context_redacted_by_the_caller() {
     assert_eq!(reqs[0]["model"], "llama3.2");
     assert_eq!(reqs[0]["stream"], true);
     let msgs = reqs[0]["messages"].as_array().expect("messages");
-    assert!(msgs[0]["content"].as_str().unwrap_or_default().contains("env staging"));
-    assert_eq!(msgs.last().expect("last")["content"], "why was v3 rolled back?");
+    assert!(msgs[0]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("env staging"));
+    assert_eq!(
+        msgs.last().expect("last")["content"],
+        "why was v3 rolled back?"
+    );
 }
 
 #[tokio::test]
@@ -72,9 +84,15 @@ async fn falls_back_to_the_fallback_model() {
     };
     let (tx, mut rx) = mpsc::channel(64);
     let mut agent = Agent::start(cfg, tx);
-    assert_eq!(next_agent_event(&mut rx).await, AgentEvent::State(SourceState::Ok));
+    assert_eq!(
+        next_agent_event(&mut rx).await,
+        AgentEvent::State(SourceState::Ok)
+    );
     agent.ask(vec![("user".into(), "hi".into())], String::new());
-    assert_eq!(next_agent_event(&mut rx).await, AgentEvent::Token("ok".into()));
+    assert_eq!(
+        next_agent_event(&mut rx).await,
+        AgentEvent::Token("ok".into())
+    );
     assert_eq!(next_agent_event(&mut rx).await, AgentEvent::Done);
     let models: Vec<String> = requests
         .lock()
@@ -82,7 +100,10 @@ async fn falls_back_to_the_fallback_model() {
         .iter()
         .map(|r| r["model"].as_str().unwrap_or_default().to_string())
         .collect();
-    assert_eq!(models, vec!["llama3.2".to_string(), "qwen2.5:0.5b".to_string()]);
+    assert_eq!(
+        models,
+        vec!["llama3.2".to_string(), "qwen2.5:0.5b".to_string()]
+    );
 }
 
 #[tokio::test]
@@ -125,7 +146,9 @@ async fn missing_model_is_named() {
     let (tx, mut rx) = mpsc::channel(64);
     let _agent = Agent::start(cfg, tx);
     match next_agent_event(&mut rx).await {
-        AgentEvent::State(SourceState::Degraded(reason)) => assert!(reason.contains("ollama pull llama3.2"), "{reason}"),
+        AgentEvent::State(SourceState::Degraded(reason)) => {
+            assert!(reason.contains("ollama pull llama3.2"), "{reason}")
+        }
         other => panic!("expected Degraded, got {other:?}"),
     }
 }

@@ -15,7 +15,10 @@ struct Session {
 impl Session {
     fn start(width: u16, height: u16, config: &str, extra: &str) -> Session {
         assert!(
-            Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success()),
+            Command::new("tmux")
+                .arg("-V")
+                .output()
+                .is_ok_and(|o| o.status.success()),
             "tmux is required for the end-to-end tests (scripts/test.sh installs it)"
         );
         let dir = tempfile::tempdir().expect("tempdir");
@@ -32,7 +35,17 @@ impl Session {
             extra
         );
         let ok = Command::new("tmux")
-            .args(["new-session", "-d", "-s", &name, "-x", &width.to_string(), "-y", &height.to_string(), &cmd])
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &name,
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+                &cmd,
+            ])
             .status()
             .expect("tmux new-session");
         assert!(ok.success(), "tmux new-session failed");
@@ -41,7 +54,10 @@ impl Session {
 
     fn keys(&self, keys: &[&str]) {
         for k in keys {
-            let st = Command::new("tmux").args(["send-keys", "-t", &self.name, k]).status().expect("send-keys");
+            let st = Command::new("tmux")
+                .args(["send-keys", "-t", &self.name, k])
+                .status()
+                .expect("send-keys");
             assert!(st.success());
             std::thread::sleep(Duration::from_millis(120));
         }
@@ -86,7 +102,9 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["kill-session", "-t", &self.name]).status();
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.name])
+            .status();
     }
 }
 
@@ -122,7 +140,13 @@ chaos:
 fn env_row<'a>(screen: &'a str, env: &str) -> &'a str {
     screen
         .lines()
-        .find(|l| l.contains(env) && (l.contains("Healthy") || l.contains("Progressing") || l.contains("Degraded") || l.contains("Down")))
+        .find(|l| {
+            l.contains(env)
+                && (l.contains("Healthy")
+                    || l.contains("Progressing")
+                    || l.contains("Degraded")
+                    || l.contains("Down"))
+        })
         .unwrap_or("")
 }
 
@@ -141,7 +165,16 @@ fn console_deploy_promote_rollback_chaos_and_quit() {
 
     // The six panes and live data.
     s.wait_for("all six panes with two healthy environments", long, |sc| {
-        ["Environments", "Logs", "Pipeline", "Metrics", "Chaos", "Agent"].iter().all(|p| sc.contains(p))
+        [
+            "Environments",
+            "Logs",
+            "Pipeline",
+            "Metrics",
+            "Chaos",
+            "Agent",
+        ]
+        .iter()
+        .all(|p| sc.contains(p))
             && env_row(sc, "staging").contains("Healthy")
             && env_row(sc, "production").contains("Healthy")
     });
@@ -149,9 +182,13 @@ fn console_deploy_promote_rollback_chaos_and_quit() {
 
     // Deploy v2 to staging (selected first): picker -> confirm -> rollout promotes itself.
     s.keys(&["d"]);
-    s.wait_for("the deploy picker", long, |sc| sc.contains("Deploy to staging") && sc.contains("v2"));
+    s.wait_for("the deploy picker", long, |sc| {
+        sc.contains("Deploy to staging") && sc.contains("v2")
+    });
     s.keys(&["Enter"]);
-    s.wait_for("the confirm dialog", long, |sc| sc.contains("Confirm") && sc.contains("v2"));
+    s.wait_for("the confirm dialog", long, |sc| {
+        sc.contains("Confirm") && sc.contains("v2")
+    });
     s.keys(&["y"]);
     let sc = s.wait_for("v2 promoted in staging", Duration::from_secs(60), |sc| {
         let row = env_row(sc, "staging");
@@ -161,7 +198,9 @@ fn console_deploy_promote_rollback_chaos_and_quit() {
 
     // Promote staging -> production: a protected environment asks for its name.
     s.keys(&["p"]);
-    s.wait_for("the typed confirmation", long, |sc| sc.contains("production") && sc.contains("Type"));
+    s.wait_for("the typed confirmation", long, |sc| {
+        sc.contains("production") && sc.contains("Type")
+    });
     s.literal("production");
     s.keys(&["Enter"]);
     s.wait_for("v2 promoted in production", Duration::from_secs(60), |sc| {
@@ -172,7 +211,9 @@ fn console_deploy_promote_rollback_chaos_and_quit() {
     // Roll production back to v1.
     s.keys(&["]"]);
     s.keys(&["r"]);
-    s.wait_for("the rollback confirmation", long, |sc| sc.contains("Roll production back"));
+    s.wait_for("the rollback confirmation", long, |sc| {
+        sc.contains("Roll production back")
+    });
     s.literal("production");
     s.keys(&["Enter"]);
     s.wait_for("production back on v1", Duration::from_secs(60), |sc| {
@@ -183,19 +224,34 @@ fn console_deploy_promote_rollback_chaos_and_quit() {
     // Chaos: pod-kill against staging; the Chaos pane shows the experiment.
     s.keys(&["["]);
     s.keys(&["c"]);
-    s.wait_for("the chaos picker", long, |sc| sc.contains("Chaos against staging") && sc.contains("pod-kill"));
-    s.keys(&["Enter"]);
-    s.wait_for("the chaos confirmation", long, |sc| sc.contains("Run pod-kill against staging"));
-    s.keys(&["y"]);
-    s.wait_for("a pod-kill result in the Chaos pane", Duration::from_secs(60), |sc| {
-        sc.lines().any(|l| l.contains("pod-kill") && l.contains("staging") && (l.contains("resilient") || l.contains("no impact") || l.contains("not recovered")))
+    s.wait_for("the chaos picker", long, |sc| {
+        sc.contains("Chaos against staging") && sc.contains("pod-kill")
     });
+    s.keys(&["Enter"]);
+    s.wait_for("the chaos confirmation", long, |sc| {
+        sc.contains("Run pod-kill against staging")
+    });
+    s.keys(&["y"]);
+    s.wait_for(
+        "a pod-kill result in the Chaos pane",
+        Duration::from_secs(60),
+        |sc| {
+            sc.lines().any(|l| {
+                l.contains("pod-kill")
+                    && (l.contains("resilient")
+                        || l.contains("no impact")
+                        || l.contains("not recovered"))
+            })
+        },
+    );
 
     // Every destructive action is in the audit journal.
     let audit = audit_lines(&s.state_dir());
     for action in ["deploy", "promote", "rollback", "chaos"] {
         assert!(
-            audit.iter().any(|e| e["action"].as_str().is_some_and(|a| a.contains(action))),
+            audit
+                .iter()
+                .any(|e| e["action"].as_str().is_some_and(|a| a.contains(action))),
             "no `{action}` entry in the audit journal: {audit:?}"
         );
     }
@@ -204,11 +260,17 @@ fn console_deploy_promote_rollback_chaos_and_quit() {
     s.keys(&["q"]);
     let sc = s.wait_for("the process to exit", long, |sc| sc.contains("EXITED:"));
     assert!(sc.contains("EXITED:0"), "{sc}");
-    assert!(!sc.contains("Environments"), "alternate screen not left: {sc}");
+    assert!(
+        !sc.contains("Environments"),
+        "alternate screen not left: {sc}"
+    );
     std::thread::sleep(Duration::from_millis(1500));
     let marker = format!("BLISSFUL_INFRA_STATE_DIR={}", s.state_dir().display());
     let survivors = processes_with_env(&marker);
-    assert!(survivors.is_empty(), "processes left after quit: {survivors:?}");
+    assert!(
+        survivors.is_empty(),
+        "processes left after quit: {survivors:?}"
+    );
 }
 
 #[test]
@@ -223,7 +285,13 @@ fn small_terminal_read_only_and_sighup() {
     s.wait_for("the read-only refusal", long, |sc| sc.contains("read-only"));
     // Help is generated from the action table.
     s.keys(&["?"]);
-    s.wait_for("the help overlay", long, |sc| sc.contains("deploy") && sc.contains("rollback"));
+    s.wait_for("the help overlay", long, |sc| {
+        sc.contains("Help") && sc.contains("READ-ONLY mode")
+    });
+    s.keys(&["PageDown", "PageDown"]);
+    s.wait_for("the delivery keys in help", long, |sc| {
+        sc.contains("roll the selected environment back")
+    });
     s.keys(&["Escape"]);
     // SIGHUP (an SSH connection dropping) ends the process cleanly.
     let pid_out = Command::new("tmux")
@@ -231,23 +299,43 @@ fn small_terminal_read_only_and_sighup() {
         .output()
         .expect("list-panes");
     let shell_pid = String::from_utf8_lossy(&pid_out.stdout).trim().to_string();
-    let child = Command::new("pgrep").args(["-P", &shell_pid, "-f", "blissful-infra"]).output().expect("pgrep");
-    let pid = String::from_utf8_lossy(&child.stdout).lines().next().unwrap_or("").trim().to_string();
-    assert!(!pid.is_empty(), "console process not found under pane pid {shell_pid}");
-    assert!(Command::new("kill").args(["-HUP", &pid]).status().expect("kill").success());
+    let child = Command::new("pgrep")
+        .args(["-P", &shell_pid, "-f", "blissful-infra"])
+        .output()
+        .expect("pgrep");
+    let pid = String::from_utf8_lossy(&child.stdout)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    assert!(
+        !pid.is_empty(),
+        "console process not found under pane pid {shell_pid}"
+    );
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .expect("kill")
+        .success());
     let sc = s.wait_for("exit after SIGHUP", long, |sc| sc.contains("EXITED:"));
     assert!(sc.contains("EXITED:0"), "{sc}");
     // No instance process is left behind: nothing still carries our state dir in its environment.
     std::thread::sleep(Duration::from_millis(1500));
     let marker = format!("BLISSFUL_INFRA_STATE_DIR={}", s.state_dir().display());
     let survivors = processes_with_env(&marker);
-    assert!(survivors.is_empty(), "processes left after SIGHUP: {survivors:?}");
+    assert!(
+        survivors.is_empty(),
+        "processes left after SIGHUP: {survivors:?}"
+    );
 }
 
 /// Pids whose environment contains `needle` (instances inherit the state dir variable).
 fn processes_with_env(needle: &str) -> Vec<String> {
     let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else { return found };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return found;
+    };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if !name.chars().all(|c| c.is_ascii_digit()) {
@@ -256,7 +344,10 @@ fn processes_with_env(needle: &str) -> Vec<String> {
         if let Ok(env) = std::fs::read(e.path().join("environ")) {
             if env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()) {
                 let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-                found.push(format!("{name}: {}", String::from_utf8_lossy(&cmd).replace('\0', " ")));
+                found.push(format!(
+                    "{name}: {}",
+                    String::from_utf8_lossy(&cmd).replace('\0', " ")
+                ));
             }
         }
     }

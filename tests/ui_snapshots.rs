@@ -392,11 +392,15 @@ fn rich_app() -> App {
                 .into(),
         },
     ]);
-    app.agent.state = SourceState::Degraded("connection refused".into());
+    app.agent.state = SourceState::Degraded(
+        "Ollama unreachable at http://localhost:11434: connection refused".into(),
+    );
     app.sources.insert("runtime".into(), SourceState::Ok);
     app.sources.insert(
         "agent".into(),
-        SourceState::Degraded("connection refused".into()),
+        SourceState::Degraded(
+            "Ollama unreachable at http://localhost:11434: connection refused".into(),
+        ),
     );
     app
 }

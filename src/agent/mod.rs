@@ -23,7 +23,8 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// A stream that sends nothing for this long is treated as stalled.
 const CHUNK_TIMEOUT: Duration = Duration::from_secs(120);
 
-const SYSTEM_PROMPT: &str = "You are the operations assistant inside blissful-infra, a console for \
+const SYSTEM_PROMPT: &str =
+    "You are the operations assistant inside blissful-infra, a console for \
 local canary deployments, chaos experiments and logs. Answer briefly and concretely, using the \
 environment context given. Suggest a next step (a key or a blissful-infra command) when useful.";
 
@@ -54,13 +55,16 @@ impl Agent {
         let tx = self.tx.clone();
         let client = self.client.clone();
         let endpoint = self.config.endpoint.clone();
-        let models = [self.config.model.clone(), self.config.fallback_model.clone()];
+        let models = [
+            self.config.model.clone(),
+            self.config.fallback_model.clone(),
+        ];
         tokio::spawn(async move {
             let Some(client) = client else {
                 let _ = tx
-                    .send(Msg::Agent(AgentEvent::State(SourceState::Degraded(format!(
-                        "invalid agent endpoint `{endpoint}` in config"
-                    )))))
+                    .send(Msg::Agent(AgentEvent::State(SourceState::Degraded(
+                        format!("invalid agent endpoint `{endpoint}` in config"),
+                    ))))
                     .await;
                 return;
             };
@@ -70,7 +74,11 @@ impl Agent {
                 let state = probe_once(&client, &endpoint, &models).await;
                 let ok = state == SourceState::Ok;
                 if last.as_ref() != Some(&state) {
-                    if tx.send(Msg::Agent(AgentEvent::State(state.clone()))).await.is_err() {
+                    if tx
+                        .send(Msg::Agent(AgentEvent::State(state.clone())))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                     last = Some(state);
@@ -96,7 +104,9 @@ impl Agent {
             let endpoint = self.config.endpoint.clone();
             self.answer = Some(tokio::spawn(async move {
                 let _ = tx
-                    .send(Msg::Agent(AgentEvent::Failed(format!("invalid agent endpoint `{endpoint}`"))))
+                    .send(Msg::Agent(AgentEvent::Failed(format!(
+                        "invalid agent endpoint `{endpoint}`"
+                    ))))
                     .await;
             }));
             return;
@@ -114,7 +124,10 @@ impl Agent {
 
 impl Drop for Agent {
     fn drop(&mut self) {
-        for h in [self.probe.take(), self.answer.take()].into_iter().flatten() {
+        for h in [self.probe.take(), self.answer.take()]
+            .into_iter()
+            .flatten()
+        {
             h.abort();
         }
     }
@@ -122,10 +135,18 @@ impl Drop for Agent {
 
 async fn probe_once(client: &Ollama, endpoint: &str, models: &[String; 2]) -> SourceState {
     match tokio::time::timeout(PROBE_TIMEOUT, client.list_local_models()).await {
-        Err(_) => SourceState::Degraded(format!("Ollama unreachable at {endpoint}: no answer within 3s")),
-        Ok(Err(e)) => SourceState::Degraded(format!("Ollama unreachable at {endpoint}: {}", short_error(&e))),
+        Err(_) => SourceState::Degraded(format!(
+            "Ollama unreachable at {endpoint}: no answer within 3s"
+        )),
+        Ok(Err(e)) => SourceState::Degraded(format!(
+            "Ollama unreachable at {endpoint}: {}",
+            short_error(&e)
+        )),
         Ok(Ok(list)) => {
-            let has = |m: &str| list.iter().any(|l| l.name == m || l.name.split(':').next() == Some(m));
+            let has = |m: &str| {
+                list.iter()
+                    .any(|l| l.name == m || l.name.split(':').next() == Some(m))
+            };
             if has(&models[0]) || has(&models[1]) {
                 SourceState::Ok
             } else {
@@ -171,7 +192,11 @@ async fn stream_answer(
         format!("{SYSTEM_PROMPT}\n\nContext:\n{context}"),
     )];
     for (role, text) in history {
-        let role = if role == "user" { MessageRole::User } else { MessageRole::Assistant };
+        let role = if role == "user" {
+            MessageRole::User
+        } else {
+            MessageRole::Assistant
+        };
         if !text.is_empty() {
             messages.push(ChatMessage::new(role, text.clone()));
         }
@@ -181,7 +206,8 @@ async fn stream_answer(
         .num_ctx(u64::from(cfg.context_window));
     let mut last_err = String::new();
     for model in [&cfg.model, &cfg.fallback_model] {
-        let request = ChatMessageRequest::new(model.clone(), messages.clone()).options(options.clone());
+        let request =
+            ChatMessageRequest::new(model.clone(), messages.clone()).options(options.clone());
         let mut stream = match client.send_chat_messages_stream(request).await {
             Ok(s) => s,
             Err(e) => {
@@ -191,12 +217,20 @@ async fn stream_answer(
         };
         loop {
             match tokio::time::timeout(CHUNK_TIMEOUT, stream.next()).await {
-                Err(_) => return Err(format!("{model} stopped answering for {}s", CHUNK_TIMEOUT.as_secs())),
+                Err(_) => {
+                    return Err(format!(
+                        "{model} stopped answering for {}s",
+                        CHUNK_TIMEOUT.as_secs()
+                    ))
+                }
                 Ok(None) => return Ok(()),
                 Ok(Some(Err(()))) => return Err(format!("{model}: the answer stream broke off")),
                 Ok(Some(Ok(chunk))) => {
                     if !chunk.message.content.is_empty()
-                        && tx.send(Msg::Agent(AgentEvent::Token(chunk.message.content))).await.is_err()
+                        && tx
+                            .send(Msg::Agent(AgentEvent::Token(chunk.message.content)))
+                            .await
+                            .is_err()
                     {
                         return Ok(());
                     }

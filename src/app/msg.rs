@@ -2,7 +2,7 @@
 
 use crossterm::event::KeyEvent;
 
-use crate::domain::chaos::ScenarioKind;
+use crate::domain::chaos::{FaultParams, ScenarioKind};
 use crate::runtime::{RuntimeEvent, SourceState};
 
 /// Everything that can change console state arrives as one of these.
@@ -17,7 +17,10 @@ pub enum Msg {
     /// The runtime connection changed state (subscription lost, reconnected).
     RuntimeSource(SourceState),
     /// A command finished (success message or error text).
-    ActionDone { label: String, result: Result<String, String> },
+    ActionDone {
+        label: String,
+        result: Result<String, String>,
+    },
     Agent(AgentEvent),
     /// SIGTERM, SIGHUP or SIGINT.
     Signal(&'static str),
@@ -35,12 +38,29 @@ pub enum AgentEvent {
 /// A destructive or remote operation, executed on its own task.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RuntimeCommand {
-    Deploy { env: String, version: String },
-    Promote { from: String, to: String },
-    Rollback { env: String },
-    SwitchTraffic { env: String, to_canary: bool },
-    Chaos { env: String, scenario: ScenarioKind },
-    Undo { ids: Vec<String> },
+    Deploy {
+        env: String,
+        version: String,
+    },
+    Promote {
+        from: String,
+        to: String,
+    },
+    Rollback {
+        env: String,
+    },
+    SwitchTraffic {
+        env: String,
+        to_canary: bool,
+    },
+    Chaos {
+        env: String,
+        scenario: ScenarioKind,
+        params: FaultParams,
+    },
+    Undo {
+        ids: Vec<String>,
+    },
 }
 
 impl RuntimeCommand {
@@ -53,7 +73,7 @@ impl RuntimeCommand {
                 "switch {env} traffic to {}",
                 if *to_canary { "canary" } else { "stable" }
             ),
-            RuntimeCommand::Chaos { env, scenario } => format!("chaos {scenario} on {env}"),
+            RuntimeCommand::Chaos { env, scenario, .. } => format!("chaos {scenario} on {env}"),
             RuntimeCommand::Undo { ids } => format!("undo {} fault(s)", ids.len()),
         }
     }
@@ -63,6 +83,9 @@ impl RuntimeCommand {
 pub enum Command {
     Runtime(RuntimeCommand),
     /// Ask the agent; `history` is the conversation so far (role, text), already redacted.
-    AskAgent { history: Vec<(String, String)>, context: String },
+    AskAgent {
+        history: Vec<(String, String)>,
+        context: String,
+    },
     Quit,
 }

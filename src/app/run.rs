@@ -48,7 +48,9 @@ pub async fn run(
         tokio::spawn(async move {
             while stop.changed().await.is_ok() {
                 if *stop.borrow() {
-                    let _ = tx.send(Msg::Signal("a shutdown request on the control socket")).await;
+                    let _ = tx
+                        .send(Msg::Signal("a shutdown request on the control socket"))
+                        .await;
                     return;
                 }
             }
@@ -61,10 +63,14 @@ pub async fn run(
     let mut agent = Agent::start(app.config.agent.clone(), internal_tx.clone());
 
     let mut terminal_events = EventStream::new();
-    let frame_interval = Duration::from_millis(1000 / u64::from(app.config.console.max_fps.clamp(1, 120)));
-    let idle_interval = Duration::from_millis(1000 / u64::from(app.config.console.idle_fps.clamp(1, 120)));
+    let frame_interval =
+        Duration::from_millis(1000 / u64::from(app.config.console.max_fps.clamp(1, 120)));
+    let idle_interval =
+        Duration::from_millis(1000 / u64::from(app.config.console.idle_fps.clamp(1, 120)));
     // Nobody has pressed anything yet: start in the idle cadence.
-    let mut last_input = Instant::now().checked_sub(IDLE_AFTER).unwrap_or_else(Instant::now);
+    let mut last_input = Instant::now()
+        .checked_sub(IDLE_AFTER)
+        .unwrap_or_else(Instant::now);
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
@@ -79,7 +85,11 @@ pub async fn run(
     loop {
         let mut draw_now = false;
         // Streaming data alone redraws slowly once the user is idle; a key brings full speed back.
-        let interval = if last_input.elapsed() > IDLE_AFTER { idle_interval } else { frame_interval };
+        let interval = if last_input.elapsed() > IDLE_AFTER {
+            idle_interval
+        } else {
+            frame_interval
+        };
         let frame_due = tokio::time::sleep_until((last_draw + interval).into());
         tokio::select! {
             biased;
@@ -131,7 +141,12 @@ pub async fn run(
     Ok(stats)
 }
 
-fn draw(terminal: &mut Term, app: &mut App, theme: &Theme, stats: &mut LoopStats) -> color_eyre::Result<()> {
+fn draw(
+    terminal: &mut Term,
+    app: &mut App,
+    theme: &Theme,
+    stats: &mut LoopStats,
+) -> color_eyre::Result<()> {
     terminal.draw(|f| crate::ui::draw(f, app, theme))?;
     app.dirty = false;
     stats.frames += 1;
@@ -142,7 +157,12 @@ fn draw(terminal: &mut Term, app: &mut App, theme: &Theme, stats: &mut LoopStats
 }
 
 /// Start commands on their own tasks. Returns true when the console should quit.
-fn execute(cmds: Vec<Command>, runtime: &SharedRuntime, agent: &mut Agent, tx: &mpsc::Sender<Msg>) -> bool {
+fn execute(
+    cmds: Vec<Command>,
+    runtime: &SharedRuntime,
+    agent: &mut Agent,
+    tx: &mpsc::Sender<Msg>,
+) -> bool {
     let mut quit = false;
     for cmd in cmds {
         match cmd {
@@ -162,7 +182,10 @@ fn execute(cmds: Vec<Command>, runtime: &SharedRuntime, agent: &mut Agent, tx: &
     quit
 }
 
-pub async fn run_runtime_command(runtime: &SharedRuntime, rc: RuntimeCommand) -> Result<String, String> {
+pub async fn run_runtime_command(
+    runtime: &SharedRuntime,
+    rc: RuntimeCommand,
+) -> Result<String, String> {
     let actor = Actor::current("console");
     let accepted = |a: crate::runtime::ActionAccepted| a.message;
     match rc {
@@ -170,18 +193,22 @@ pub async fn run_runtime_command(runtime: &SharedRuntime, rc: RuntimeCommand) ->
             .deploy(&actor, &env, &crate::domain::Version::new(version))
             .await
             .map(accepted),
-        RuntimeCommand::Promote { from, to } => runtime.promote(&actor, &from, &to).await.map(accepted),
+        RuntimeCommand::Promote { from, to } => {
+            runtime.promote(&actor, &from, &to).await.map(accepted)
+        }
         RuntimeCommand::Rollback { env } => runtime.rollback(&actor, &env).await.map(accepted),
-        RuntimeCommand::SwitchTraffic { env, to_canary } => {
-            runtime.switch_traffic(&actor, &env, to_canary).await.map(accepted)
-        }
-        RuntimeCommand::Chaos { env, scenario } => {
-            let params = crate::domain::chaos::FaultParams::default();
-            runtime
-                .inject(&actor, &env, scenario, params)
-                .await
-                .map(|e| format!("experiment {} running", e.id))
-        }
+        RuntimeCommand::SwitchTraffic { env, to_canary } => runtime
+            .switch_traffic(&actor, &env, to_canary)
+            .await
+            .map(accepted),
+        RuntimeCommand::Chaos {
+            env,
+            scenario,
+            params,
+        } => runtime
+            .inject(&actor, &env, scenario, params)
+            .await
+            .map(|e| format!("experiment {} running", e.id)),
         RuntimeCommand::Undo { ids } => {
             let mut undone = 0;
             for id in &ids {
@@ -196,7 +223,11 @@ pub async fn run_runtime_command(runtime: &SharedRuntime, rc: RuntimeCommand) ->
 
 /// Subscribe to the runtime, load history, and resubscribe with backoff if the
 /// stream ends (a daemon restarting, say). The state is shown, never hidden.
-fn spawn_runtime_feed(runtime: SharedRuntime, events: mpsc::Sender<RuntimeEvent>, internal: mpsc::Sender<Msg>) {
+fn spawn_runtime_feed(
+    runtime: SharedRuntime,
+    events: mpsc::Sender<RuntimeEvent>,
+    internal: mpsc::Sender<Msg>,
+) {
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(500);
         loop {
@@ -213,11 +244,15 @@ fn spawn_runtime_feed(runtime: SharedRuntime, events: mpsc::Sender<RuntimeEvent>
                         }
                     }
                     let _ = internal
-                        .send(Msg::RuntimeSource(SourceState::Degraded("event stream ended; reconnecting".into())))
+                        .send(Msg::RuntimeSource(SourceState::Degraded(
+                            "event stream ended; reconnecting".into(),
+                        )))
                         .await;
                 }
                 Err(e) => {
-                    let _ = internal.send(Msg::RuntimeSource(SourceState::Degraded(e.to_string()))).await;
+                    let _ = internal
+                        .send(Msg::RuntimeSource(SourceState::Degraded(e.to_string())))
+                        .await;
                 }
             }
             tokio::time::sleep(backoff).await;
@@ -227,18 +262,36 @@ fn spawn_runtime_feed(runtime: SharedRuntime, events: mpsc::Sender<RuntimeEvent>
 }
 
 /// Current status, recent history and logs, as events, so the console is full at once.
-async fn load_snapshot(runtime: &SharedRuntime, events: &mpsc::Sender<RuntimeEvent>) -> Result<(), ()> {
+async fn load_snapshot(
+    runtime: &SharedRuntime,
+    events: &mpsc::Sender<RuntimeEvent>,
+) -> Result<(), ()> {
     let mut batch = Vec::new();
     if let Ok(envs) = runtime.status().await {
-        batch.extend(envs.into_iter().map(|status| RuntimeEvent::Environment { status }));
+        batch.extend(
+            envs.into_iter()
+                .map(|status| RuntimeEvent::Environment { status }),
+        );
     }
     if let Ok(h) = runtime.history().await {
-        batch.extend(h.pipelines.into_iter().map(|run| RuntimeEvent::Pipeline { run }));
-        batch.extend(h.experiments.into_iter().map(|experiment| RuntimeEvent::Experiment { experiment }));
+        batch.extend(
+            h.pipelines
+                .into_iter()
+                .map(|run| RuntimeEvent::Pipeline { run }),
+        );
+        batch.extend(
+            h.experiments
+                .into_iter()
+                .map(|experiment| RuntimeEvent::Experiment { experiment }),
+        );
         batch.extend(
             h.verdicts
                 .into_iter()
-                .map(|(env, verdict)| RuntimeEvent::Verdict { env, step: 0, verdict }),
+                .map(|(env, verdict)| RuntimeEvent::Verdict {
+                    env,
+                    step: 0,
+                    verdict,
+                }),
         );
     }
     if let Ok(lines) = runtime.recent_logs(None, 2_000).await {

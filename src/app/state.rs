@@ -99,9 +99,14 @@ pub struct Palette {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Mode {
     Normal,
-    Help { scroll: u16 },
+    Help {
+        scroll: u16,
+    },
     Palette(Palette),
-    LogFilter { input: String, error: Option<String> },
+    LogFilter {
+        input: String,
+        error: Option<String>,
+    },
     Confirm(ConfirmDialog),
     Picker(Picker),
     /// Typing into the agent's textarea.
@@ -241,7 +246,13 @@ impl AgentChat {
 }
 
 impl App {
-    pub fn new(config: Arc<Config>, runtime_name: &str, read_only: bool, keymap: Keymap, now: EpochMillis) -> Self {
+    pub fn new(
+        config: Arc<Config>,
+        runtime_name: &str,
+        read_only: bool,
+        keymap: Keymap,
+        now: EpochMillis,
+    ) -> Self {
         let log_view = LogView::new(config.console.timestamps);
         let agent = AgentChat::new(&config.agent.model);
         App {

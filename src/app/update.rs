@@ -95,8 +95,14 @@ impl App {
                     Some(slot) => *slot = status,
                     None => {
                         self.envs.push(status);
-                        let order: Vec<String> = self.config.environments.iter().map(|e| e.name.clone()).collect();
-                        let rank = |n: &str| order.iter().position(|o| o == n).unwrap_or(usize::MAX);
+                        let order: Vec<String> = self
+                            .config
+                            .environments
+                            .iter()
+                            .map(|e| e.name.clone())
+                            .collect();
+                        let rank =
+                            |n: &str| order.iter().position(|o| o == n).unwrap_or(usize::MAX);
                         // Keep the user's selection; before they choose, the first environment is selected.
                         let selected = self
                             .env_chosen
@@ -115,7 +121,11 @@ impl App {
                 // A paused view only changes its "+N new" counter; still a visible change.
                 self.dirty = true;
             }
-            RuntimeEvent::Metrics { env, version, point } => {
+            RuntimeEvent::Metrics {
+                env,
+                version,
+                point,
+            } => {
                 let cap = self.config.console.metric_points;
                 self.metrics
                     .entry((env, version))
@@ -140,20 +150,21 @@ impl App {
                 self.verdicts.insert(env, (step, verdict));
                 self.dirty = true;
             }
-            RuntimeEvent::RolloutFinished { env, outcome, .. } => {
-                match outcome {
-                    RolloutOutcome::Promoted { version } => {
-                        self.flash(format!("{env}: {version} promoted"), Severity::Success)
-                    }
-                    RolloutOutcome::RolledBack { version, reason, .. } => self.flash(
-                        format!("{env}: {version} rolled back: {}", sanitize_str(&reason)),
-                        Severity::Error,
-                    ),
-                    RolloutOutcome::Aborted { reason } => {
-                        self.flash(format!("{env}: rollout aborted: {}", sanitize_str(&reason)), Severity::Warning)
-                    }
+            RuntimeEvent::RolloutFinished { env, outcome, .. } => match outcome {
+                RolloutOutcome::Promoted { version } => {
+                    self.flash(format!("{env}: {version} promoted"), Severity::Success)
                 }
-            }
+                RolloutOutcome::RolledBack {
+                    version, reason, ..
+                } => self.flash(
+                    format!("{env}: {version} rolled back: {}", sanitize_str(&reason)),
+                    Severity::Error,
+                ),
+                RolloutOutcome::Aborted { reason } => self.flash(
+                    format!("{env}: rollout aborted: {}", sanitize_str(&reason)),
+                    Severity::Warning,
+                ),
+            },
             RuntimeEvent::Experiment { experiment } => {
                 match self.experiments.iter_mut().find(|e| e.id == experiment.id) {
                     Some(slot) => *slot = experiment,
@@ -183,7 +194,9 @@ impl App {
             AgentEvent::Token(t) => {
                 let t = sanitize_str(&t.replace('\n', "\u{1}")).replace('\u{1}', "\n");
                 match self.agent.messages.back_mut() {
-                    Some(m) if m.role == ChatRole::Assistant && self.agent.streaming => m.text.push_str(&t),
+                    Some(m) if m.role == ChatRole::Assistant && self.agent.streaming => {
+                        m.text.push_str(&t)
+                    }
                     _ => {
                         self.agent.streaming = true;
                         self.push_chat(ChatRole::Assistant, t);
@@ -234,11 +247,29 @@ impl App {
             Mode::Normal => self.on_normal_key(key),
             Mode::Help { scroll } => {
                 match key.code {
-                    KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::Enter => self.mode = Mode::Normal,
-                    KeyCode::Down | KeyCode::Char('j') => self.mode = Mode::Help { scroll: scroll.saturating_add(1) },
-                    KeyCode::Up | KeyCode::Char('k') => self.mode = Mode::Help { scroll: scroll.saturating_sub(1) },
-                    KeyCode::PageDown => self.mode = Mode::Help { scroll: scroll.saturating_add(10) },
-                    KeyCode::PageUp => self.mode = Mode::Help { scroll: scroll.saturating_sub(10) },
+                    KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::Enter => {
+                        self.mode = Mode::Normal
+                    }
+                    KeyCode::Down | KeyCode::Char('j') => {
+                        self.mode = Mode::Help {
+                            scroll: scroll.saturating_add(1),
+                        }
+                    }
+                    KeyCode::Up | KeyCode::Char('k') => {
+                        self.mode = Mode::Help {
+                            scroll: scroll.saturating_sub(1),
+                        }
+                    }
+                    KeyCode::PageDown => {
+                        self.mode = Mode::Help {
+                            scroll: scroll.saturating_add(10),
+                        }
+                    }
+                    KeyCode::PageUp => {
+                        self.mode = Mode::Help {
+                            scroll: scroll.saturating_sub(10),
+                        }
+                    }
                     _ => {}
                 }
                 Vec::new()
@@ -388,7 +419,9 @@ impl App {
                     crate::config::TimestampMode::Utc => crate::config::TimestampMode::Local,
                 }
             }
-            Action::ToggleEnvFilter => self.log_view.only_selected_env = !self.log_view.only_selected_env,
+            Action::ToggleEnvFilter => {
+                self.log_view.only_selected_env = !self.log_view.only_selected_env
+            }
             Action::AgentCompose => self.mode = Mode::AgentInput,
         }
         Vec::new()
@@ -418,7 +451,9 @@ impl App {
             PaneId::Logs => {
                 if delta > 0 {
                     let v = &mut self.log_view;
-                    v.scroll_from_bottom = v.scroll_from_bottom.saturating_sub(delta.unsigned_abs() as usize);
+                    v.scroll_from_bottom = v
+                        .scroll_from_bottom
+                        .saturating_sub(delta.unsigned_abs() as usize);
                     if v.scroll_from_bottom == 0 && delta >= i64::MAX / 4 {
                         v.follow = true;
                     }
@@ -428,7 +463,8 @@ impl App {
                     }
                     let max = self.logs.len();
                     let v = &mut self.log_view;
-                    v.scroll_from_bottom = (v.scroll_from_bottom + delta.unsigned_abs() as usize).min(max);
+                    v.scroll_from_bottom =
+                        (v.scroll_from_bottom + delta.unsigned_abs() as usize).min(max);
                 }
             }
             PaneId::Pipeline => {
@@ -441,7 +477,8 @@ impl App {
             }
             PaneId::Agent => {
                 let max = self.agent.messages.len() * 4;
-                self.agent.scroll_from_bottom = add_clamped(self.agent.scroll_from_bottom, -delta, max);
+                self.agent.scroll_from_bottom =
+                    add_clamped(self.agent.scroll_from_bottom, -delta, max);
             }
             PaneId::Metrics => {}
         }
@@ -476,7 +513,13 @@ impl App {
                 true
             }
             Err(e) => {
-                let first_line = e.to_string().lines().last().unwrap_or("invalid regex").trim().to_string();
+                let first_line = e
+                    .to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or("invalid regex")
+                    .trim()
+                    .to_string();
                 self.mode = Mode::LogFilter {
                     input: text.to_string(),
                     error: Some(first_line),
@@ -586,8 +629,12 @@ impl App {
     }
 
     fn ask_promote(&mut self) {
-        let Some(from) = self.selected_env_name() else { return };
-        let Some(i) = self.envs.iter().position(|e| e.name == from) else { return };
+        let Some(from) = self.selected_env_name() else {
+            return;
+        };
+        let Some(i) = self.envs.iter().position(|e| e.name == from) else {
+            return;
+        };
         let Some(to) = self.envs.get(i + 1).map(|e| e.name.clone()) else {
             self.flash(
                 format!("{from} is the last environment; select the one to promote from"),
@@ -599,10 +646,15 @@ impl App {
     }
 
     fn ask_rollback(&mut self) {
-        let Some(env) = self.selected_env() else { return };
+        let Some(env) = self.selected_env() else {
+            return;
+        };
         if env.previous.is_none() && env.traffic.canary.is_none() {
             let name = env.name.clone();
-            self.flash(format!("{name} has no previous version to roll back to"), Severity::Warning);
+            self.flash(
+                format!("{name} has no previous version to roll back to"),
+                Severity::Warning,
+            );
             return;
         }
         let env = env.name.clone();
@@ -610,10 +662,15 @@ impl App {
     }
 
     fn ask_switch(&mut self) {
-        let Some(env) = self.selected_env() else { return };
+        let Some(env) = self.selected_env() else {
+            return;
+        };
         if env.traffic.canary.is_none() {
             let name = env.name.clone();
-            self.flash(format!("{name} has no canary to switch to"), Severity::Warning);
+            self.flash(
+                format!("{name} has no canary to switch to"),
+                Severity::Warning,
+            );
             return;
         }
         let to_canary = env.traffic.canary_weight < 100;
@@ -646,14 +703,23 @@ impl App {
                     .and_then(|e| e.traffic.stable.clone())
                     .map(|v| v.to_string())
                     .unwrap_or_else(|| "nothing".into());
-                let steps: Vec<String> =
-                    self.config.rollout.steps.steps.iter().map(|s| format!("{}%", s.weight)).collect();
+                let steps: Vec<String> = self
+                    .config
+                    .rollout
+                    .steps
+                    .steps
+                    .iter()
+                    .map(|s| format!("{}%", s.weight))
+                    .collect();
                 (
                     Action::Deploy,
                     env.clone(),
                     vec![
                         format!("Deploy {version} to {env} as a canary (stable: {stable})."),
-                        format!("Steps: {}; automatic rollback if analysis fails.", steps.join(" → ")),
+                        format!(
+                            "Steps: {}; automatic rollback if analysis fails.",
+                            steps.join(" → ")
+                        ),
                     ],
                 )
             }
@@ -668,7 +734,9 @@ impl App {
                 (
                     Action::Promote,
                     to.clone(),
-                    vec![format!("Promote {v} from {from} to {to} (canary rollout in {to}).")],
+                    vec![format!(
+                        "Promote {v} from {from} to {to} (canary rollout in {to})."
+                    )],
                 )
             }
             PendingAction::Rollback { env } => {
@@ -678,7 +746,13 @@ impl App {
                     .map(|v| v.to_string())
                     .unwrap_or_default();
                 let prev = e
-                    .and_then(|e| if e.traffic.canary.is_some() { e.traffic.stable.clone() } else { e.previous.clone() })
+                    .and_then(|e| {
+                        if e.traffic.canary.is_some() {
+                            e.traffic.stable.clone()
+                        } else {
+                            e.previous.clone()
+                        }
+                    })
                     .map(|v| v.to_string())
                     .unwrap_or_default();
                 (
@@ -699,7 +773,10 @@ impl App {
                 Action::Chaos,
                 env.clone(),
                 vec![
-                    format!("Run {scenario} against {env} for {}s.", self.config.chaos.defaults.duration_secs),
+                    format!(
+                        "Run {scenario} against {env} for {}s.",
+                        self.config.chaos.defaults.duration_secs
+                    ),
                     scenario.description().to_string(),
                 ],
             ),
@@ -731,7 +808,10 @@ impl App {
                 if &c.typed == name {
                     true
                 } else {
-                    self.flash(format!("type \"{name}\" exactly to confirm"), Severity::Warning);
+                    self.flash(
+                        format!("type \"{name}\" exactly to confirm"),
+                        Severity::Warning,
+                    );
                     self.mode = Mode::Confirm(c.clone());
                     return Vec::new();
                 }
@@ -765,8 +845,14 @@ impl App {
             PendingAction::Deploy { env, version } => RuntimeCommand::Deploy { env, version },
             PendingAction::Promote { from, to } => RuntimeCommand::Promote { from, to },
             PendingAction::Rollback { env } => RuntimeCommand::Rollback { env },
-            PendingAction::SwitchTraffic { env, to_canary } => RuntimeCommand::SwitchTraffic { env, to_canary },
-            PendingAction::Chaos { env, scenario } => RuntimeCommand::Chaos { env, scenario },
+            PendingAction::SwitchTraffic { env, to_canary } => {
+                RuntimeCommand::SwitchTraffic { env, to_canary }
+            }
+            PendingAction::Chaos { env, scenario } => RuntimeCommand::Chaos {
+                env,
+                scenario,
+                params: self.config.chaos.defaults.clone(),
+            },
             PendingAction::UndoFaults { ids } => RuntimeCommand::Undo { ids },
         };
         self.flash(format!("{}…", cmd.label()), Severity::Info);
@@ -784,7 +870,12 @@ impl App {
             } else {
                 Err(format!(
                     "unknown environment `{e}` (known: {})",
-                    app.config.environments.iter().map(|x| x.name.as_str()).collect::<Vec<_>>().join(", ")
+                    app.config
+                        .environments
+                        .iter()
+                        .map(|x| x.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))
             }
         };
@@ -864,14 +955,20 @@ impl App {
                 self.mode = Mode::Normal;
                 Vec::new()
             }
-            KeyCode::Enter if !key.modifiers.intersects(KeyModifiers::SHIFT | KeyModifiers::ALT) => {
+            KeyCode::Enter
+                if !key
+                    .modifiers
+                    .intersects(KeyModifiers::SHIFT | KeyModifiers::ALT) =>
+            {
                 let question = self.agent.input.lines().join("\n").trim().to_string();
                 if question.is_empty() || self.agent.streaming {
                     return Vec::new();
                 }
                 self.agent.input = {
                     let mut t = tui_textarea::TextArea::default();
-                    t.set_placeholder_text("Ask about the focused environment (Enter sends, Esc leaves)");
+                    t.set_placeholder_text(
+                        "Ask about the focused environment (Enter sends, Esc leaves)",
+                    );
                     t
                 };
                 let question = sanitize_str(&question);
@@ -887,7 +984,11 @@ impl App {
                     .iter()
                     .filter(|m| m.role != ChatRole::System)
                     .map(|m| {
-                        let role = if m.role == ChatRole::User { "user" } else { "assistant" };
+                        let role = if m.role == ChatRole::User {
+                            "user"
+                        } else {
+                            "assistant"
+                        };
                         (role.to_string(), crate::domain::redact::redact(&m.text))
                     })
                     .collect();
@@ -936,16 +1037,36 @@ impl App {
             }
         }
         if let Some((step, v)) = self.verdicts.get(&env.name) {
-            out.push_str(&format!("Last analysis (step {}): {}\n", step + 1, v.summary()));
+            out.push_str(&format!(
+                "Last analysis (step {}): {}\n",
+                step + 1,
+                v.summary()
+            ));
         }
-        for run in self.pipelines.iter().rev().filter(|p| p.env == env.name).take(3) {
+        for run in self
+            .pipelines
+            .iter()
+            .rev()
+            .filter(|p| p.env == env.name)
+            .take(3)
+        {
             out.push_str(&format!("Action: {} — {}\n", run.title, run.status.label()));
         }
         out.push_str("Recent logs:\n");
-        let lines: Vec<&crate::domain::logs::LogLine> =
-            self.logs.iter().rev().filter(|l| *l.env == *env.name).take(30).collect();
+        let lines: Vec<&crate::domain::logs::LogLine> = self
+            .logs
+            .iter()
+            .rev()
+            .filter(|l| *l.env == *env.name)
+            .take(30)
+            .collect();
         for l in lines.into_iter().rev() {
-            out.push_str(&format!("[{}] {} {}\n", l.instance, l.level.label(), crate::domain::sanitize::strip_all(&l.text)));
+            out.push_str(&format!(
+                "[{}] {} {}\n",
+                l.instance,
+                l.level.label(),
+                crate::domain::sanitize::strip_all(&l.text)
+            ));
         }
         out
     }
@@ -957,7 +1078,10 @@ fn add_clamped(v: usize, delta: i64, max: usize) -> usize {
 
 /// `v7` -> `v8`; `1.4.2` -> `1.4.3`; otherwise none.
 pub fn next_version(v: &str) -> Option<String> {
-    let digits_at = v.rfind(|c: char| !c.is_ascii_digit()).map(|i| i + 1).unwrap_or(0);
+    let digits_at = v
+        .rfind(|c: char| !c.is_ascii_digit())
+        .map(|i| i + 1)
+        .unwrap_or(0);
     let (prefix, num) = v.split_at(digits_at);
     let n: u64 = num.parse().ok()?;
     Some(format!("{prefix}{}", n + 1))
@@ -995,7 +1119,13 @@ mod tests {
 
     fn app(read_only: bool) -> App {
         let keymap = Keymap::build(&Default::default()).expect("default keymap");
-        let mut app = App::new(Arc::new(Config::default()), "sandbox", read_only, keymap, 1_000);
+        let mut app = App::new(
+            Arc::new(Config::default()),
+            "sandbox",
+            read_only,
+            keymap,
+            1_000,
+        );
         app.on_runtime_event(RuntimeEvent::Environment {
             status: env("production", "v1", Some("v0")),
         });
@@ -1024,7 +1154,9 @@ mod tests {
     fn deploy_goes_through_picker_and_confirm() {
         let mut a = app(false);
         assert!(key(&mut a, KeyCode::Char('d')).is_empty());
-        let Mode::Picker(p) = &a.mode else { panic!("no picker: {:?}", a.mode) };
+        let Mode::Picker(p) = &a.mode else {
+            panic!("no picker: {:?}", a.mode)
+        };
         assert_eq!(p.items[0].0, "v2", "next version offered first");
         assert!(key(&mut a, KeyCode::Enter).is_empty());
         assert!(matches!(&a.mode, Mode::Confirm(c) if c.require_typed.is_none()));
@@ -1052,7 +1184,9 @@ mod tests {
     fn protected_environment_needs_its_name_typed() {
         let mut a = app(false);
         key(&mut a, KeyCode::Char('p'));
-        let Mode::Confirm(c) = &a.mode else { panic!("no confirm") };
+        let Mode::Confirm(c) = &a.mode else {
+            panic!("no confirm")
+        };
         assert_eq!(c.require_typed.as_deref(), Some("production"));
         // `y` is just a typed letter here, and a wrong name is refused.
         assert!(chars(&mut a, "y").is_empty());
@@ -1075,9 +1209,16 @@ mod tests {
         let mut a = app(true);
         for k in ['d', 'p', 'r', 'c', 'b', 'u'] {
             assert!(key(&mut a, KeyCode::Char(k)).is_empty());
-            assert_eq!(a.mode, Mode::Normal, "key {k} opened a dialog in read-only mode");
+            assert_eq!(
+                a.mode,
+                Mode::Normal,
+                "key {k} opened a dialog in read-only mode"
+            );
         }
-        assert!(a.flash.as_ref().is_some_and(|f| f.text.contains("read-only")));
+        assert!(a
+            .flash
+            .as_ref()
+            .is_some_and(|f| f.text.contains("read-only")));
         assert!(a.run_palette("rollback production").is_err());
     }
 
@@ -1086,7 +1227,10 @@ mod tests {
         let mut a = app(false);
         key(&mut a, KeyCode::Char('r'));
         assert_eq!(a.mode, Mode::Normal);
-        assert!(a.flash.as_ref().is_some_and(|f| f.text.contains("no previous version")));
+        assert!(a
+            .flash
+            .as_ref()
+            .is_some_and(|f| f.text.contains("no previous version")));
         key(&mut a, KeyCode::Char(']'));
         key(&mut a, KeyCode::Char('r'));
         assert!(matches!(&a.mode, Mode::Confirm(c) if c.lines[0].contains("to v0")));
@@ -1095,8 +1239,14 @@ mod tests {
     #[test]
     fn palette_runs_the_same_verbs() {
         let mut a = app(false);
-        assert!(a.run_palette("deploy nowhere v2").unwrap_err().contains("unknown environment"));
-        assert!(a.run_palette("chaos staging meteor").unwrap_err().contains("unknown chaos scenario"));
+        assert!(a
+            .run_palette("deploy nowhere v2")
+            .unwrap_err()
+            .contains("unknown environment"));
+        assert!(a
+            .run_palette("chaos staging meteor")
+            .unwrap_err()
+            .contains("unknown chaos scenario"));
         assert!(a.run_palette("frobnicate").is_err());
         a.run_palette("chaos staging pod-kill").expect("valid");
         let cmds = key(&mut a, KeyCode::Char('y'));
@@ -1104,7 +1254,8 @@ mod tests {
             cmds,
             vec![Command::Runtime(RuntimeCommand::Chaos {
                 env: "staging".into(),
-                scenario: ScenarioKind::PodKill
+                scenario: ScenarioKind::PodKill,
+                params: a.config.chaos.defaults.clone(),
             })]
         );
     }
@@ -1116,7 +1267,11 @@ mod tests {
         key(&mut a, KeyCode::Char('/'));
         chars(&mut a, "time(out");
         key(&mut a, KeyCode::Enter);
-        assert!(matches!(&a.mode, Mode::LogFilter { error: Some(_), .. }), "{:?}", a.mode);
+        assert!(
+            matches!(&a.mode, Mode::LogFilter { error: Some(_), .. }),
+            "{:?}",
+            a.mode
+        );
         for _ in 0..4 {
             key(&mut a, KeyCode::Backspace);
         }
@@ -1163,13 +1318,20 @@ mod tests {
         assert_eq!(a.mode, Mode::AgentInput);
         chars(&mut a, "why? password=hunter2");
         let cmds = key(&mut a, KeyCode::Enter);
-        let [Command::AskAgent { history, context }] = cmds.as_slice() else { panic!("{cmds:?}") };
+        let [Command::AskAgent { history, context }] = cmds.as_slice() else {
+            panic!("{cmds:?}")
+        };
         assert_eq!(history[0].1, "why? password=[REDACTED]");
         assert!(context.contains("Environment staging"));
         a.update(Msg::Agent(AgentEvent::Token("Because".into())));
-        a.update(Msg::Agent(AgentEvent::Token(" \u{1b}]52;c;AAAA\u{7}p99.".into())));
+        a.update(Msg::Agent(AgentEvent::Token(
+            " \u{1b}]52;c;AAAA\u{7}p99.".into(),
+        )));
         a.update(Msg::Agent(AgentEvent::Done));
-        assert_eq!(a.agent.messages.back().map(|m| m.text.as_str()), Some("Because p99."));
+        assert_eq!(
+            a.agent.messages.back().map(|m| m.text.as_str()),
+            Some("Because p99.")
+        );
     }
 
     #[test]

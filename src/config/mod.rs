@@ -157,7 +157,7 @@ pub struct TrafficConfig {
 impl Default for TrafficConfig {
     fn default() -> Self {
         TrafficConfig {
-            rate_per_sec: 8.0,
+            rate_per_sec: 12.0,
             paths: vec!["/hello".into(), "/hello/blissful".into(), "/health".into()],
         }
     }

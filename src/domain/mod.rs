@@ -7,8 +7,8 @@ pub mod environment;
 pub mod logs;
 pub mod metrics;
 pub mod pipeline;
-pub mod rollout;
 pub mod redact;
+pub mod rollout;
 pub mod sanitize;
 
 pub use environment::Version;

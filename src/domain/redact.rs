@@ -71,10 +71,15 @@ mod tests {
             redact("dsn postgres://app:s3cret@db:5432/x"),
             "dsn postgres://app:[REDACTED]@db:5432/x"
         );
-        assert_eq!(redact("key AKIAABCDEFGHIJKLMNOP here"), "key [REDACTED] here");
+        assert_eq!(
+            redact("key AKIAABCDEFGHIJKLMNOP here"),
+            "key [REDACTED] here"
+        );
         let pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----";
         assert_eq!(redact(pem), "[REDACTED]");
-        assert!(!redact("jwt eyJhbGciOiJIUzI1.eyJzdWIiOiIxMjM0.SflKxwRJSMeKKF2QT4").contains("eyJ"));
+        assert!(
+            !redact("jwt eyJhbGciOiJIUzI1.eyJzdWIiOiIxMjM0.SflKxwRJSMeKKF2QT4").contains("eyJ")
+        );
     }
 
     #[test]

@@ -28,11 +28,39 @@ impl Actor {
     pub fn current(via: &str) -> Self {
         let user = std::env::var("USER")
             .or_else(|_| std::env::var("LOGNAME"))
-            .unwrap_or_else(|_| "unknown".to_string());
+            .ok()
+            .filter(|u| !u.is_empty())
+            .or_else(user_from_passwd)
+            .unwrap_or_else(|| format!("uid {}", unsafe { libc::getuid() }));
         Actor {
             user,
             via: via.to_string(),
         }
+    }
+}
+
+/// The login name of this process's user, from the password database
+/// (USER is often unset under tmux, cron or CI).
+fn user_from_passwd() -> Option<String> {
+    // SAFETY: getpwuid_r writes into our buffers only; we read them only on success.
+    unsafe {
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut buf = vec![0 as libc::c_char; 4096];
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        let rc = libc::getpwuid_r(
+            libc::getuid(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        );
+        if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+            return None;
+        }
+        std::ffi::CStr::from_ptr(pwd.pw_name)
+            .to_str()
+            .ok()
+            .map(str::to_string)
     }
 }
 
@@ -57,11 +85,19 @@ pub enum RuntimeError {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum RolloutOutcome {
-    Promoted { version: Version },
+    Promoted {
+        version: Version,
+    },
     /// `version` is the version taken out of service (the failed canary, or the
     /// stable version a rollback replaced).
-    RolledBack { version: Version, reason: String, verdict: Option<Verdict> },
-    Aborted { reason: String },
+    RolledBack {
+        version: Version,
+        reason: String,
+        verdict: Option<Verdict>,
+    },
+    Aborted {
+        reason: String,
+    },
 }
 
 /// Returned when an action is accepted.
@@ -88,16 +124,41 @@ pub enum SourceState {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum RuntimeEvent {
-    Environment { status: EnvironmentStatus },
-    Log { line: LogLine },
-    Metrics { env: String, version: String, point: MetricPoint },
-    Pipeline { run: PipelineRun },
-    Verdict { env: String, step: usize, verdict: Verdict },
-    RolloutFinished { env: String, pipeline_id: u64, outcome: RolloutOutcome },
-    Experiment { experiment: Experiment },
+    Environment {
+        status: EnvironmentStatus,
+    },
+    Log {
+        line: LogLine,
+    },
+    Metrics {
+        env: String,
+        version: String,
+        point: MetricPoint,
+    },
+    Pipeline {
+        run: PipelineRun,
+    },
+    Verdict {
+        env: String,
+        step: usize,
+        verdict: Verdict,
+    },
+    RolloutFinished {
+        env: String,
+        pipeline_id: u64,
+        outcome: RolloutOutcome,
+    },
+    Experiment {
+        experiment: Experiment,
+    },
     /// The subscriber fell behind and `count` events were lost (logs mostly).
-    Lagged { count: u64 },
-    Source { name: String, state: SourceState },
+    Lagged {
+        count: u64,
+    },
+    Source {
+        name: String,
+        state: SourceState,
+    },
 }
 
 #[async_trait]
@@ -108,25 +169,50 @@ pub trait Runtime: Send + Sync {
     async fn status(&self) -> Result<Vec<EnvironmentStatus>, RuntimeError>;
 
     /// Start a canary rollout of `version` in `env`; returns once accepted.
-    async fn deploy(&self, actor: &Actor, env: &str, version: &Version) -> Result<ActionAccepted, RuntimeError>;
+    async fn deploy(
+        &self,
+        actor: &Actor,
+        env: &str,
+        version: &Version,
+    ) -> Result<ActionAccepted, RuntimeError>;
 
     /// Roll the stable version of `from` out to `to` (as a canary rollout there).
-    async fn promote(&self, actor: &Actor, from: &str, to: &str) -> Result<ActionAccepted, RuntimeError>;
+    async fn promote(
+        &self,
+        actor: &Actor,
+        from: &str,
+        to: &str,
+    ) -> Result<ActionAccepted, RuntimeError>;
 
     /// Return `env` to its previous stable version at once (aborting any rollout).
     async fn rollback(&self, actor: &Actor, env: &str) -> Result<ActionAccepted, RuntimeError>;
 
     /// Blue/green: send all traffic to the canary now (`to_canary`) or back to stable.
-    async fn switch_traffic(&self, actor: &Actor, env: &str, to_canary: bool) -> Result<ActionAccepted, RuntimeError>;
+    async fn switch_traffic(
+        &self,
+        actor: &Actor,
+        env: &str,
+        to_canary: bool,
+    ) -> Result<ActionAccepted, RuntimeError>;
 
     /// Start a chaos experiment; the fault is journalled before it is applied.
-    async fn inject(&self, actor: &Actor, env: &str, scenario: ScenarioKind, params: FaultParams) -> Result<Experiment, RuntimeError>;
+    async fn inject(
+        &self,
+        actor: &Actor,
+        env: &str,
+        scenario: ScenarioKind,
+        params: FaultParams,
+    ) -> Result<Experiment, RuntimeError>;
 
     /// Remove a fault early (or one left over from a crash).
     async fn undo(&self, actor: &Actor, experiment_id: &str) -> Result<(), RuntimeError>;
 
     /// Recent log lines from the runtime's buffer, newest last.
-    async fn recent_logs(&self, env: Option<&str>, limit: usize) -> Result<Vec<LogLine>, RuntimeError>;
+    async fn recent_logs(
+        &self,
+        env: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<LogLine>, RuntimeError>;
 
     /// Recent pipeline runs and experiments, for a console that attaches late.
     async fn history(&self) -> Result<History, RuntimeError>;

@@ -49,7 +49,10 @@ static SAVED_STDERR: AtomicI32 = AtomicI32::new(-1);
 /// Send stderr to `path` while the console owns the screen: a library that
 /// prints a warning must not scribble over the frame.
 pub fn redirect_stderr(path: &Path) -> io::Result<()> {
-    let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
     // SAFETY: dup/dup2 on valid descriptors; the file stays open until dup2 copied it.
     let saved = unsafe { libc::dup(2) };
     if saved < 0 {
@@ -80,7 +83,12 @@ pub fn enter() -> io::Result<(Term, ByteCounter)> {
     terminal::enable_raw_mode()?;
     ACTIVE.store(true, Ordering::SeqCst);
     let mut out = io::stdout();
-    if let Err(e) = execute!(out, EnterAlternateScreen, EnableBracketedPaste, cursor::Hide) {
+    if let Err(e) = execute!(
+        out,
+        EnterAlternateScreen,
+        EnableBracketedPaste,
+        cursor::Hide
+    ) {
         restore();
         return Err(e);
     }
@@ -104,7 +112,12 @@ pub fn restore() {
     restore_stderr();
     if ACTIVE.swap(false, Ordering::SeqCst) {
         let mut out = io::stdout();
-        let _ = execute!(out, DisableBracketedPaste, LeaveAlternateScreen, cursor::Show);
+        let _ = execute!(
+            out,
+            DisableBracketedPaste,
+            LeaveAlternateScreen,
+            cursor::Show
+        );
         let _ = terminal::disable_raw_mode();
         let _ = out.flush();
     }

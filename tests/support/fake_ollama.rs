@@ -27,7 +27,9 @@ pub async fn serve(fake: FakeOllama) -> SocketAddr {
         .route("/api/tags", get(tags))
         .route("/api/chat", post(chat))
         .with_state(fake);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind fake ollama");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind fake ollama");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -53,7 +55,10 @@ async fn tags(State(f): State<FakeOllama>) -> impl IntoResponse {
 async fn chat(State(f): State<FakeOllama>, Json(req): Json<serde_json::Value>) -> Response {
     let model = req["model"].as_str().unwrap_or_default().to_string();
     f.requests.lock().expect("lock").push(req);
-    let known = f.models.iter().any(|m| m == &model || m.split(':').next() == Some(model.as_str()));
+    let known = f
+        .models
+        .iter()
+        .any(|m| m == &model || m.split(':').next() == Some(model.as_str()));
     if !known {
         let body = serde_json::json!({ "error": format!("model \"{model}\" not found, try pulling it first") });
         return (StatusCode::NOT_FOUND, Json(body)).into_response();

@@ -133,7 +133,8 @@ impl Engine {
             Ok(x) => format!("accepted: experiment {}", x.id),
             Err(e) => format!("refused: {e}"),
         };
-        self.write_audit(&actor.user, env, "inject", (None, None), outcome, detail)
+        let action = format!("chaos {scenario}");
+        self.write_audit(&actor.user, env, &action, (None, None), outcome, detail)
             .await;
         r
     }

@@ -42,10 +42,9 @@ pub fn state_text(app: &App) -> (String, bool) {
         ),
         SourceState::Connecting => (format!("connecting to {provider} at {endpoint}…"), false),
         SourceState::Degraded(reason) => (
-            format!(
-                "{provider} unreachable at {endpoint}: {} — the rest of the console is unaffected",
-                clean(reason)
-            ),
+            // The agent source words its reason as a full sentence (unreachable,
+            // model not pulled, bad endpoint).
+            format!("{} — the rest of the console is unaffected", clean(reason)),
             true,
         ),
     }

@@ -215,7 +215,13 @@ fn json_value_text(v: &serde_json::Value) -> String {
 
 /// A JSON object message: `msg` first, then `key=value` pairs (strings
 /// unquoted, keys muted). `None` when the text is not a JSON object.
-pub(crate) fn json_spans(text: &str, level: Level, theme: &Theme) -> Option<Vec<Span<'static>>> {
+pub(crate) fn json_spans(
+    text: &str,
+    level: Level,
+    version: &str,
+    instance: &str,
+    theme: &Theme,
+) -> Option<Vec<Span<'static>>> {
     let t = text.trim();
     if !t.starts_with('{') || !t.ends_with('}') {
         return None;
@@ -232,15 +238,27 @@ pub(crate) fn json_spans(text: &str, level: Level, theme: &Theme) -> Option<Vec<
             spans.push(Span::styled(json_value_text(v), theme.text()));
         }
     }
-    // Sorted keys: the same order whichever serde_json features are on.
+    // The fields a reader scans for first, then the rest sorted (the same
+    // order whichever serde_json features are on).
+    const FIRST: [&str; 6] = ["method", "path", "status", "duration_ms", "error", "reason"];
+    let rank = |k: &str| FIRST.iter().position(|f| *f == k).unwrap_or(FIRST.len());
     let mut pairs: Vec<(&String, &serde_json::Value)> = map.iter().collect();
-    pairs.sort_by(|a, b| a.0.cmp(b.0));
+    pairs.sort_by(|a, b| (rank(a.0), a.0).cmp(&(rank(b.0), b.0)));
     for (k, v) in pairs {
         if Some(k.as_str()) == msg_key {
             continue;
         }
-        // The level column already says this.
+        // The level and time columns already say this.
         if (k == "level" || k == "lvl") && v.as_str().is_some_and(|s| Level::parse(s) == level) {
+            continue;
+        }
+        if matches!(k.as_str(), "ts" | "time" | "timestamp") {
+            continue;
+        }
+        // So do the version and instance columns.
+        if (k == "version" && v.as_str() == Some(version))
+            || (k == "instance" && v.as_str() == Some(instance))
+        {
             continue;
         }
         if !spans.is_empty() {
@@ -254,7 +272,7 @@ pub(crate) fn json_spans(text: &str, level: Level, theme: &Theme) -> Option<Vec<
 
 /// The message as styled characters, with filter matches highlighted.
 fn message_chars(line: &LogLine, app: &App, theme: &Theme) -> Vec<StyledChar> {
-    let spans = match json_spans(&line.text, line.level, theme) {
+    let spans = match json_spans(&line.text, line.level, &line.version, &line.instance, theme) {
         Some(s) => s,
         None => sgr_to_spans(&line.text, theme.text())
             .into_iter()
@@ -454,14 +472,16 @@ mod tests {
     fn json_messages_read_as_text() {
         let theme = Theme::default();
         let spans = json_spans(
-            r#"{"level":"info","msg":"served","path":"/hello","status":200,"ok":true,"evil":"a\u001b[2Jb"}"#,
+            r#"{"level":"info","msg":"served","path":"/hello","status":200,"ok":true,"evil":"a\u001b[2Jb","ts":"x","version":"v1","instance":"i-0"}"#,
             Level::Info,
+            "v1",
+            "i-0",
             &theme,
         )
         .expect("json object");
         assert_eq!(
             plain(&spans),
-            "served evil=a[2Jb ok=true path=/hello status=200"
+            "served path=/hello status=200 evil=a[2Jb ok=true"
         );
         // Keys are muted, values are not.
         let key = spans
@@ -470,11 +490,18 @@ mod tests {
             .expect("key span");
         assert_eq!(key.style, theme.muted());
         // A level that disagrees with the column is kept.
-        let spans = json_spans(r#"{"msg":"x","level":"warn"}"#, Level::Info, &theme).expect("json");
-        assert_eq!(plain(&spans), "x level=warn");
-        assert!(json_spans("{not json}", Level::Info, &theme).is_none());
-        assert!(json_spans("[1,2]", Level::Info, &theme).is_none());
-        assert!(json_spans("plain", Level::Info, &theme).is_none());
+        let spans = json_spans(
+            r#"{"msg":"x","level":"warn","version":"v2"}"#,
+            Level::Info,
+            "v1",
+            "i",
+            &theme,
+        )
+        .expect("json");
+        assert_eq!(plain(&spans), "x level=warn version=v2");
+        assert!(json_spans("{not json}", Level::Info, "", "", &theme).is_none());
+        assert!(json_spans("[1,2]", Level::Info, "", "", &theme).is_none());
+        assert!(json_spans("plain", Level::Info, "", "", &theme).is_none());
     }
 
     #[test]
