@@ -461,6 +461,8 @@ async fn daemon(g: &GlobalArgs, state: StatePaths) -> Result<i32> {
 }
 
 async fn up(g: &GlobalArgs, state: StatePaths) -> Result<i32> {
+    // Refuse a bad config here, before anything starts in the background.
+    load_config(g, false)?;
     let socket = state.control_socket();
     if blissful_infra::daemon::client::is_running(&socket).await {
         println!("sandbox already running (socket {})", socket.display());

@@ -1,0 +1,195 @@
+//! The command line against a real sandbox daemon: `up`, the operations with
+//! their tables, JSON and exit codes, and `down`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_blissful-infra");
+
+const CONFIG: &str = r#"
+project: cli-test
+environments:
+  - { name: staging, replicas: 1, router_port: 0, metrics_port: 0 }
+  - { name: production, replicas: 1, router_port: 0, metrics_port: 0, protected: true }
+traffic:
+  rate_per_sec: 40
+rollout:
+  steps:
+    - { weight: 50, pause_secs: 1 }
+    - { weight: 100, pause_secs: 1 }
+  analysis:
+    min_samples: 5
+    latency_slack_ms: 100
+  max_extensions: 6
+chaos:
+  defaults: { duration_secs: 2 }
+"#;
+
+struct Daemon {
+    dir: tempfile::TempDir,
+}
+
+impl Daemon {
+    fn up() -> Daemon {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("blissful-infra.yaml"), CONFIG).expect("config");
+        let d = Daemon { dir };
+        let out = d.run(&["up"]);
+        assert_eq!(out.status.code(), Some(0), "up failed: {}", text(&out));
+        d
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("BLISSFUL_INFRA_STATE_DIR", self.dir.path().join("state"))
+            .env_remove("NO_COLOR")
+            .output()
+            .expect("run blissful-infra")
+    }
+
+    fn state(&self) -> std::path::PathBuf {
+        self.dir.path().join("state")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.run(&["down"]);
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(o)))
+}
+
+fn stable_of(d: &Daemon, env: &str) -> String {
+    let status = json(&d.run(&["status", "--output", "json"]));
+    status
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["name"] == env))
+        .and_then(|e| e["traffic"]["stable"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn wait_ready(d: &Daemon) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = json(&d.run(&["status", "--output", "json"]));
+        let all_ready = status.as_array().is_some_and(|envs| {
+            envs.iter().all(|e| {
+                e["instances"]
+                    .as_array()
+                    .is_some_and(|i| !i.is_empty() && i.iter().all(|i| i["phase"]["phase"] == "ready"))
+            })
+        });
+        if all_ready {
+            return;
+        }
+        assert!(Instant::now() < deadline, "instances never became ready: {status}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn operations_from_the_command_line() {
+    let d = Daemon::up();
+    wait_ready(&d);
+
+    // A second `up` finds the running daemon.
+    let again = d.run(&["up"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already running"));
+
+    // status: a table by default.
+    let table = d.run(&["status"]);
+    assert_eq!(table.status.code(), Some(0), "{}", text(&table));
+    let t = String::from_utf8_lossy(&table.stdout);
+    assert!(t.lines().next().is_some_and(|h| h.contains("ENV") && h.contains("STABLE") && h.contains("HEALTH")), "{t}");
+    assert!(t.contains("staging") && t.contains("production"), "{t}");
+
+    // A failing canary: exit 1, and the failed metric is named.
+    let bad = d.run(&["deploy", "--env", "staging", "--version", "v4-buggy"]);
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    let out = String::from_utf8_lossy(&bad.stdout);
+    assert!(out.contains("v4-buggy rolled back in staging") && out.contains("error rate"), "{}", text(&bad));
+    assert_eq!(stable_of(&d, "staging"), "v1");
+
+    // A healthy canary: exit 0 and it becomes stable.
+    let good = d.run(&["deploy", "--env", "staging", "--version", "v2"]);
+    assert_eq!(good.status.code(), Some(0), "{}", text(&good));
+    assert_eq!(stable_of(&d, "staging"), "v2");
+
+    // Promote to production, then roll production back.
+    let promote = d.run(&["promote", "--from", "staging", "--to", "production", "--output", "json"]);
+    assert_eq!(promote.status.code(), Some(0), "{}", text(&promote));
+    assert_eq!(stable_of(&d, "production"), "v2");
+    let rollback = d.run(&["rollback", "--env", "production"]);
+    assert_eq!(rollback.status.code(), Some(0), "{}", text(&rollback));
+    assert_eq!(stable_of(&d, "production"), "v1");
+
+    // Chaos waits for the result.
+    let chaos = d.run(&["chaos", "--env", "staging", "--scenario", "error-injection", "--rate", "0.5"]);
+    assert_eq!(chaos.status.code(), Some(0), "{}", text(&chaos));
+    assert!(String::from_utf8_lossy(&chaos.stdout).contains("error-injection"), "{}", text(&chaos));
+
+    // logs: recent lines, filtered, as one JSON document.
+    let logs = d.run(&["logs", "--env", "staging", "--tail", "5", "--grep", "request", "--output", "json"]);
+    assert_eq!(logs.status.code(), Some(0), "{}", text(&logs));
+    let lines: Vec<serde_json::Value> = json(&logs).as_array().cloned().unwrap_or_default();
+    assert!(!lines.is_empty() && lines.len() <= 5, "{}", text(&logs));
+    assert!(lines.iter().all(|l| l["env"] == "staging" && l["text"].as_str().is_some_and(|t| t.contains("request"))));
+
+    // Refusals: unknown environment, nothing to roll back to, read-only, bad scenario.
+    assert_eq!(d.run(&["rollback", "--env", "nowhere"]).status.code(), Some(2));
+    assert_eq!(d.run(&["--read-only", "rollback", "--env", "staging"]).status.code(), Some(2));
+    assert_eq!(d.run(&["chaos", "--env", "staging", "--scenario", "meteor"]).status.code(), Some(64));
+
+    // Every destructive action is in the audit journal.
+    let audit = std::fs::read_to_string(d.state().join("audit.jsonl")).expect("audit journal");
+    for action in ["\"deploy\"", "\"promote\"", "\"rollback\"", "\"chaos error-injection\""] {
+        assert!(audit.contains(action), "{action} missing from audit journal:\n{audit}");
+    }
+
+    // down stops it; afterwards commands say no sandbox runs (exit 3).
+    let down = d.run(&["down"]);
+    assert_eq!(down.status.code(), Some(0), "{}", text(&down));
+    assert!(!Path::new(&d.state().join("sandbox.sock")).exists());
+    let after = d.run(&["status"]);
+    assert_eq!(after.status.code(), Some(3), "{}", text(&after));
+    assert!(String::from_utf8_lossy(&after.stderr).contains("blissful-infra up"), "{}", text(&after));
+}
+
+#[test]
+fn invalid_config_is_refused_with_its_location() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("blissful-infra.yaml"),
+        "project: x\nrollout:\n  analysis:\n    max_error_rate: high\n",
+    )
+    .expect("config");
+    let out = Command::new(BIN)
+        .args(["up"])
+        .current_dir(dir.path())
+        .env("BLISSFUL_INFRA_STATE_DIR", dir.path().join("state"))
+        .output()
+        .expect("run");
+    assert_ne!(out.status.code(), Some(0));
+    let log = std::fs::read_to_string(dir.path().join("state/daemon.log")).unwrap_or_default();
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stderr), log);
+    assert!(all.contains("blissful-infra.yaml:4:"), "{all}");
+    assert!(all.contains("rollout.analysis.max_error_rate"), "{all}");
+    assert!(!dir.path().join("state/sandbox.sock").exists());
+}
