@@ -53,13 +53,19 @@ fn line(env: &Arc<str>, version: &Arc<str>, instance: &Arc<str>, i: u64) -> LogL
     }
 }
 
+/// `cargo bench` passes `--bench`; `cargo test --all-targets` runs this
+/// binary without it, and then a quick smoke run is enough.
+fn full_run() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
 fn bench_ingest() {
     let (env, version, instance): (Arc<str>, Arc<str>, Arc<str>) =
         ("staging".into(), "v1".into(), "staging-v1-0".into());
     let raws: Vec<Vec<u8>> = (0..1024).map(raw_line).collect();
     let rss_before = rss_mib();
     let mut store = LogStore::new(50_000);
-    let n = 1_000_000u64;
+    let n = if full_run() { 1_000_000u64 } else { 20_000 };
     let start = Instant::now();
     for i in 0..n {
         let text = sanitize_bytes(&raws[(i % 1024) as usize]);
@@ -108,7 +114,7 @@ fn theme() -> Theme {
 fn bench_first_frame() {
     let theme = theme();
     let mut samples = Vec::new();
-    for _ in 0..20 {
+    for _ in 0..if full_run() { 20 } else { 2 } {
         let start = Instant::now();
         let app = app();
         let mut term = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
@@ -134,7 +140,11 @@ fn bench_key_latency_under_log_flood() {
     // 10,000 lines/s arrive as 100 lines every 10 ms; a key arrives every 10 ms too.
     let mut latencies = Vec::new();
     let mut i = 0u64;
-    let run_for = Duration::from_secs(3);
+    let run_for = if full_run() {
+        Duration::from_secs(3)
+    } else {
+        Duration::from_millis(200)
+    };
     let start = Instant::now();
     let keys = [
         KeyCode::Char('w'),

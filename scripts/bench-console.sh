@@ -44,3 +44,14 @@ print(f"at rest over {sys.argv[7]}s: CPU {cpu:.2f}% of one core; "
       f"{s['bytes_written'] / s['elapsed_secs'] / 1024:.2f} KiB/s written to the terminal; "
       f"{s['frames'] / s['elapsed_secs']:.1f} frames/s")
 PY
+
+# First frame of the whole demo (sandbox embedded in the console process).
+"$bin" down >/dev/null 2>&1 || true
+tmux kill-session -t bi-bench 2>/dev/null || true
+rm -f "$stats"
+tmux new-session -d -s bi-bench -x 120 -y 40 \
+  "BLISSFUL_INFRA_STATS_FILE=$stats BLISSFUL_INFRA_STATE_DIR=$state $bin --config $state/bench.yaml demo; sleep 5"
+sleep 3
+tmux send-keys -t bi-bench q
+for _ in $(seq 1 50); do [ -s "$stats" ] && break; sleep 0.1; done
+python3 -c "import json,sys; s=json.load(open(sys.argv[1])); print(f\"first frame: {s['first_frame_ms']:.1f} ms after start (demo with the embedded sandbox, 120x40)\")" "$stats"

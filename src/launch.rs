@@ -143,6 +143,23 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
         Cmd::Up => up(&g, state).await,
         Cmd::Down => down(state, mode).await,
         Cmd::SampleService { .. } => Ok(exit::USAGE),
+        Cmd::Perf(args) => {
+            // --url needs no sandbox; thresholds and --env paths come from config.
+            let config = match load_config(&g, false) {
+                Ok((cfg, _)) => cfg,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(exit::USAGE);
+                }
+            };
+            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+            let socket = state.control_socket();
+            Ok(blissful_infra::perf::cmd_perf(
+                &args, &config, &socket, mode, &mut out, &mut err, progress,
+            )
+            .await)
+        }
         other => {
             let runtime: SharedRuntime = match RemoteRuntime::connect(&state.control_socket()).await
             {

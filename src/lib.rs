@@ -15,6 +15,7 @@ pub mod config;
 pub mod daemon;
 pub mod domain;
 pub mod paths;
+pub mod perf;
 pub mod runtime;
 pub mod sandbox;
 pub mod tui;

@@ -141,6 +141,8 @@ pub enum Cmd {
         #[arg(long)]
         id: String,
     },
+    /// Load-test an environment's router (--env) or any http:// URL (--url).
+    Perf(blissful_infra::perf::PerfArgs),
     /// The built-in sample service (run by the sandbox as an instance).
     #[command(hide = true)]
     SampleService {

@@ -90,15 +90,18 @@ fn wait_ready(d: &Daemon) {
         let status = json(&d.run(&["status", "--output", "json"]));
         let all_ready = status.as_array().is_some_and(|envs| {
             envs.iter().all(|e| {
-                e["instances"]
-                    .as_array()
-                    .is_some_and(|i| !i.is_empty() && i.iter().all(|i| i["phase"]["phase"] == "ready"))
+                e["instances"].as_array().is_some_and(|i| {
+                    !i.is_empty() && i.iter().all(|i| i["phase"]["phase"] == "ready")
+                })
             })
         });
         if all_ready {
             return;
         }
-        assert!(Instant::now() < deadline, "instances never became ready: {status}");
+        assert!(
+            Instant::now() < deadline,
+            "instances never became ready: {status}"
+        );
         std::thread::sleep(Duration::from_millis(250));
     }
 }
@@ -117,14 +120,23 @@ fn operations_from_the_command_line() {
     let table = d.run(&["status"]);
     assert_eq!(table.status.code(), Some(0), "{}", text(&table));
     let t = String::from_utf8_lossy(&table.stdout);
-    assert!(t.lines().next().is_some_and(|h| h.contains("ENV") && h.contains("STABLE") && h.contains("HEALTH")), "{t}");
+    assert!(
+        t.lines()
+            .next()
+            .is_some_and(|h| h.contains("ENV") && h.contains("STABLE") && h.contains("HEALTH")),
+        "{t}"
+    );
     assert!(t.contains("staging") && t.contains("production"), "{t}");
 
     // A failing canary: exit 1, and the failed metric is named.
     let bad = d.run(&["deploy", "--env", "staging", "--version", "v4-buggy"]);
     assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
     let out = String::from_utf8_lossy(&bad.stdout);
-    assert!(out.contains("v4-buggy rolled back in staging") && out.contains("error rate"), "{}", text(&bad));
+    assert!(
+        out.contains("v4-buggy rolled back in staging") && out.contains("error rate"),
+        "{}",
+        text(&bad)
+    );
     assert_eq!(stable_of(&d, "staging"), "v1");
 
     // A healthy canary: exit 0 and it becomes stable.
@@ -133,7 +145,15 @@ fn operations_from_the_command_line() {
     assert_eq!(stable_of(&d, "staging"), "v2");
 
     // Promote to production, then roll production back.
-    let promote = d.run(&["promote", "--from", "staging", "--to", "production", "--output", "json"]);
+    let promote = d.run(&[
+        "promote",
+        "--from",
+        "staging",
+        "--to",
+        "production",
+        "--output",
+        "json",
+    ]);
     assert_eq!(promote.status.code(), Some(0), "{}", text(&promote));
     assert_eq!(stable_of(&d, "production"), "v2");
     let rollback = d.run(&["rollback", "--env", "production"]);
@@ -141,26 +161,63 @@ fn operations_from_the_command_line() {
     assert_eq!(stable_of(&d, "production"), "v1");
 
     // Chaos waits for the result.
-    let chaos = d.run(&["chaos", "--env", "staging", "--scenario", "error-injection", "--rate", "0.5"]);
+    let chaos = d.run(&[
+        "chaos",
+        "--env",
+        "staging",
+        "--scenario",
+        "error-injection",
+        "--rate",
+        "0.5",
+    ]);
     assert_eq!(chaos.status.code(), Some(0), "{}", text(&chaos));
-    assert!(String::from_utf8_lossy(&chaos.stdout).contains("error-injection"), "{}", text(&chaos));
+    assert!(
+        String::from_utf8_lossy(&chaos.stdout).contains("error-injection"),
+        "{}",
+        text(&chaos)
+    );
 
     // logs: recent lines, filtered, as one JSON document.
-    let logs = d.run(&["logs", "--env", "staging", "--tail", "5", "--grep", "request", "--output", "json"]);
+    let logs = d.run(&[
+        "logs", "--env", "staging", "--tail", "5", "--grep", "request", "--output", "json",
+    ]);
     assert_eq!(logs.status.code(), Some(0), "{}", text(&logs));
     let lines: Vec<serde_json::Value> = json(&logs).as_array().cloned().unwrap_or_default();
     assert!(!lines.is_empty() && lines.len() <= 5, "{}", text(&logs));
-    assert!(lines.iter().all(|l| l["env"] == "staging" && l["text"].as_str().is_some_and(|t| t.contains("request"))));
+    assert!(lines.iter().all(
+        |l| l["env"] == "staging" && l["text"].as_str().is_some_and(|t| t.contains("request"))
+    ));
 
     // Refusals: unknown environment, nothing to roll back to, read-only, bad scenario.
-    assert_eq!(d.run(&["rollback", "--env", "nowhere"]).status.code(), Some(2));
-    assert_eq!(d.run(&["--read-only", "rollback", "--env", "staging"]).status.code(), Some(2));
-    assert_eq!(d.run(&["chaos", "--env", "staging", "--scenario", "meteor"]).status.code(), Some(64));
+    assert_eq!(
+        d.run(&["rollback", "--env", "nowhere"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        d.run(&["--read-only", "rollback", "--env", "staging"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        d.run(&["chaos", "--env", "staging", "--scenario", "meteor"])
+            .status
+            .code(),
+        Some(64)
+    );
 
     // Every destructive action is in the audit journal.
     let audit = std::fs::read_to_string(d.state().join("audit.jsonl")).expect("audit journal");
-    for action in ["\"deploy\"", "\"promote\"", "\"rollback\"", "\"chaos error-injection\""] {
-        assert!(audit.contains(action), "{action} missing from audit journal:\n{audit}");
+    for action in [
+        "\"deploy\"",
+        "\"promote\"",
+        "\"rollback\"",
+        "\"chaos error-injection\"",
+    ] {
+        assert!(
+            audit.contains(action),
+            "{action} missing from audit journal:\n{audit}"
+        );
     }
 
     // down stops it; afterwards commands say no sandbox runs (exit 3).
@@ -169,7 +226,11 @@ fn operations_from_the_command_line() {
     assert!(!Path::new(&d.state().join("sandbox.sock")).exists());
     let after = d.run(&["status"]);
     assert_eq!(after.status.code(), Some(3), "{}", text(&after));
-    assert!(String::from_utf8_lossy(&after.stderr).contains("blissful-infra up"), "{}", text(&after));
+    assert!(
+        String::from_utf8_lossy(&after.stderr).contains("blissful-infra up"),
+        "{}",
+        text(&after)
+    );
 }
 
 #[test]

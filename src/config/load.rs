@@ -373,6 +373,11 @@ impl Config {
                 );
             }
         }
+        v.positive(&[S::K("perf"), S::K("p95_ms")], self.perf.p95_ms);
+        v.fraction(
+            &[S::K("perf"), S::K("max_error_rate")],
+            self.perf.max_error_rate,
+        );
         let a = &self.agent;
         if !(0.0..=2.0).contains(&a.temperature) {
             v.push(
@@ -825,6 +830,19 @@ keymap:
         ps.iter()
             .find(|p| p.field == field)
             .unwrap_or_else(|| panic!("no problem for {field} in {ps:#?}"))
+    }
+
+    #[test]
+    fn perf_thresholds_are_checked() {
+        let ps = invalid("perf:\n  p95_ms: 0\n  max_error_rate: 1.5\n");
+        assert!(problem(&ps, "perf.p95_ms").message.contains("> 0"));
+        assert!(problem(&ps, "perf.max_error_rate")
+            .message
+            .contains("0..=1"));
+        let c = Config::from_yaml_str("perf: { p95_ms: 150, max_error_rate: 0.02 }\n", FILE_NAME)
+            .unwrap();
+        assert_eq!(c.perf.p95_ms, 150.0);
+        assert_eq!(c.perf.max_error_rate, 0.02);
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub struct Config {
     pub rollout: RolloutConfig,
     pub chaos: ChaosConfig,
     pub comparison: ComparisonConfig,
+    pub perf: PerfConfig,
     pub agent: AgentConfig,
     pub console: ConsoleConfig,
     /// Action name -> key(s), e.g. `deploy: "D"` or `scroll_down: ["j", "down"]`.
@@ -212,6 +213,25 @@ impl Default for ComparisonConfig {
     }
 }
 
+/// Pass/fail thresholds for `blissful-infra perf` (flags override them).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PerfConfig {
+    /// The run fails when its p95 latency is above this many milliseconds.
+    pub p95_ms: f64,
+    /// The run fails when more than this fraction (0..1) of requests fail.
+    pub max_error_rate: f64,
+}
+
+impl Default for PerfConfig {
+    fn default() -> Self {
+        PerfConfig {
+            p95_ms: 200.0,
+            max_error_rate: 0.01,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AgentConfig {
@@ -297,6 +317,7 @@ impl Default for Config {
             rollout: RolloutConfig::default(),
             chaos: ChaosConfig::default(),
             comparison: ComparisonConfig::default(),
+            perf: PerfConfig::default(),
             agent: AgentConfig::default(),
             console: ConsoleConfig::default(),
             keymap: BTreeMap::new(),

@@ -36,7 +36,24 @@ fn passes(app: &App, line: &LogLine, env: Option<&str>) -> bool {
     app.log_view
         .filter
         .as_ref()
-        .is_none_or(|re| re.is_match(&line.text))
+        .is_none_or(|re| re.is_match(&line.text) || display_matches(re, line))
+}
+
+/// A JSON line is shown as `msg key=value …`; a filter typed from what is on
+/// screen (`status=500`) must find it too.
+fn display_matches(re: &regex::Regex, line: &LogLine) -> bool {
+    if !line.text.trim_start().starts_with('{') {
+        return false;
+    }
+    let theme = Theme::monochrome();
+    json_spans(
+        &line.text,
+        line.level,
+        &line.version,
+        &line.instance,
+        &theme,
+    )
+    .is_some_and(|spans| re.is_match(&crate::ui::text::plain(&spans)))
 }
 
 /// Walk back from the end of the view and keep lines until `rows_of` says
@@ -467,6 +484,26 @@ pub fn logs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, focused: bo
 mod tests {
     use super::*;
     use crate::ui::text::plain;
+
+    #[test]
+    fn filter_matches_what_the_screen_shows() {
+        let line = LogLine {
+            ts: 0,
+            env: "staging".into(),
+            version: "v1".into(),
+            instance: "staging-v1-1".into(),
+            level: Level::Error,
+            text: r#"{"level":"error","msg":"request","path":"/hello","status":500}"#.into(),
+        };
+        let on_screen = regex::Regex::new("status=500").expect("regex");
+        assert!(
+            !on_screen.is_match(&line.text),
+            "the raw JSON says \"status\":500"
+        );
+        assert!(display_matches(&on_screen, &line));
+        let absent = regex::Regex::new("status=200").expect("regex");
+        assert!(!display_matches(&absent, &line));
+    }
 
     #[test]
     fn json_messages_read_as_text() {
