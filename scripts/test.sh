@@ -18,4 +18,7 @@ fi
 
 # The binary must exist before the tests that drive it.
 cargo build --locked --bins
-cargo test --locked --all-targets -- --test-threads="${TEST_THREADS:-2}"
+# Smoke-run the benchmarks (quick mode without --bench), so they cannot rot.
+cargo test --locked --benches
+# Unit, integration, snapshot and end-to-end tests.
+cargo test --locked --lib --bins --tests -- --test-threads="${TEST_THREADS:-2}"

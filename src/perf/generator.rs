@@ -302,7 +302,7 @@ async fn worker(id: usize, phase: Arc<Phase>, mut conn: Conn) -> Conn {
         let sent = Instant::now();
         let result = tokio::time::timeout(phase.spec.timeout, request(&mut conn, &phase, path))
             .await
-            .unwrap_or_else(|_| Err(ErrorKind::Timeout));
+            .unwrap_or(Err(ErrorKind::Timeout));
         let done = Instant::now();
         if result.is_err() {
             conn = None;

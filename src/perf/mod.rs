@@ -410,28 +410,35 @@ pub async fn execute(
     let mut run = pin!(generator::run(&plan.spec, live.clone()));
     let stats = if progress {
         let started = Instant::now();
-        let mut measure_started: Option<Instant> = None;
+        // Counters restart when measuring starts, about `warmup` after `started`.
+        let measure_start = started + plan.spec.warmup;
+        let mut was_measuring = false;
         let mut last = (Instant::now(), 0u64);
+        let mut rps = 0.0;
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         let stats = loop {
             tokio::select! {
                 res = &mut run => break res,
                 _ = tick.tick() => {
                     let measuring = live.measuring.load(Ordering::Relaxed);
-                    if measuring && measure_started.is_none() {
-                        measure_started = Some(Instant::now());
-                        last = (Instant::now(), 0);
-                    }
                     let reqs = live.requests.load(Ordering::Relaxed);
                     let errs = live.errors.load(Ordering::Relaxed);
                     let now = Instant::now();
-                    let dt = (now - last.0).as_secs_f64();
-                    let rps = if dt > 0.0 { reqs.saturating_sub(last.1) as f64 / dt } else { 0.0 };
+                    if measuring && !was_measuring {
+                        // The counters were reset in between: no rate this tick.
+                        was_measuring = true;
+                    } else {
+                        let dt = (now - last.0).as_secs_f64();
+                        if dt > 0.0 {
+                            rps = reqs.saturating_sub(last.1) as f64 / dt;
+                        }
+                    }
                     last = (now, reqs);
+                    let measure_started = measuring.then_some(measure_start);
                     let line = match measure_started {
                         Some(m) => format!(
                             "{:6.1}s  {reqs:>9} requests  {rps:>9.0} req/s  {errs} errors",
-                            (now - m).as_secs_f64()
+                            now.saturating_duration_since(m).as_secs_f64()
                         ),
                         None => format!(
                             "warmup {:4.1}s  {rps:>9.0} req/s",
