@@ -747,9 +747,42 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        // SAFETY: probing our own former child's group with signal 0.
-        let rc = unsafe { libc::killpg(pid as i32, 0) };
-        assert_eq!(rc, -1, "process group {pid} still has members");
+        // SIGKILL is delivered asynchronously, and an orphaned grandchild stays a
+        // zombie until init reaps it: wait for the group to have no live member.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let live = live_members_of_group(pid);
+            if live.is_empty() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "process group {pid} still has live members: {live:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Pids in process group `pgid` that are not zombies, from /proc/<pid>/stat.
+    fn live_members_of_group(pgid: u32) -> Vec<u32> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+                continue;
+            };
+            // Fields after the command name: state ppid pgrp ...
+            let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+                continue;
+            };
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            if f.len() > 2 && f[2] == pgid.to_string() && f[0] != "Z" {
+                out.push(pid);
+            }
+        }
+        out
     }
 
     #[test]
