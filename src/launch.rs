@@ -160,6 +160,25 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
             )
             .await)
         }
+        Cmd::Compare(args) => {
+            let (config, config_dir) = match load_config(&g, false) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(exit::USAGE);
+                }
+            };
+            let ctx = blissful_infra::compare::CompareContext {
+                config,
+                config_dir,
+                service_program: std::env::current_exe()
+                    .wrap_err("finding the blissful-infra executable")?,
+                state,
+                read_only: g.read_only,
+            };
+            let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+            Ok(blissful_infra::compare::cmd_compare(&args, &ctx, mode, &mut out, &mut err).await)
+        }
         other => {
             let runtime: SharedRuntime = match RemoteRuntime::connect(&state.control_socket()).await
             {

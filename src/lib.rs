@@ -11,6 +11,7 @@
 pub mod agent;
 pub mod app;
 pub mod cli;
+pub mod compare;
 pub mod config;
 pub mod daemon;
 pub mod domain;
@@ -18,5 +19,6 @@ pub mod paths;
 pub mod perf;
 pub mod runtime;
 pub mod sandbox;
+pub mod sources;
 pub mod tui;
 pub mod ui;

@@ -143,6 +143,8 @@ pub enum Cmd {
     },
     /// Load-test an environment's router (--env) or any http:// URL (--url).
     Perf(blissful_infra::perf::PerfArgs),
+    /// Run two versions side by side under identical load and compare them.
+    Compare(blissful_infra::compare::CompareArgs),
     /// The built-in sample service (run by the sandbox as an instance).
     #[command(hide = true)]
     SampleService {

@@ -59,6 +59,14 @@ pub async fn run(
     let (events_tx, mut events_rx) = mpsc::channel::<RuntimeEvent>(16_384);
 
     spawn_signal_watch(internal_tx.clone());
+    if !app.config.prometheus.url.is_empty() {
+        let envs = app.config.environments.iter().map(|e| e.name.clone());
+        crate::sources::prometheus::spawn_metrics_source(
+            app.config.prometheus.clone(),
+            envs.collect(),
+            events_tx.clone(),
+        );
+    }
     spawn_runtime_feed(runtime.clone(), events_tx, internal_tx.clone());
     let mut agent = Agent::start(app.config.agent.clone(), internal_tx.clone());
 

@@ -416,6 +416,24 @@ impl Config {
                 format!("{} is outside 2..=100000", con.metric_points),
             );
         }
+        let prom = &self.prometheus;
+        if !prom.url.is_empty() {
+            if let Err(why) = http_url(&prom.url) {
+                v.push(
+                    &[S::K("prometheus"), S::K("url")],
+                    format!("`{}` {why}", strip_all(&prom.url)),
+                );
+            }
+        }
+        for (leaf, x) in [
+            ("timeout_ms", prom.timeout_ms),
+            ("step_secs", prom.step_secs),
+            ("window_secs", prom.window_secs),
+        ] {
+            if x == 0 {
+                v.push(&[S::K("prometheus"), S::K(leaf)], "must be > 0".into());
+            }
+        }
         if self.project.trim().is_empty() {
             v.push(&[S::K("project")], "must not be empty".into());
         }

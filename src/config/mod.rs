@@ -28,6 +28,7 @@ pub struct Config {
     pub perf: PerfConfig,
     pub agent: AgentConfig,
     pub console: ConsoleConfig,
+    pub prometheus: PrometheusConfig,
     /// Action name -> key(s), e.g. `deploy: "D"` or `scroll_down: ["j", "down"]`.
     pub keymap: BTreeMap<String, KeyBinding>,
     /// Theme name (a file in `themes/`, without `.toml`) or a path to a TOML theme.
@@ -292,6 +293,94 @@ impl Default for ConsoleConfig {
     }
 }
 
+/// An external Prometheus to read metrics from (`sources::prometheus`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrometheusConfig {
+    /// Base URL, e.g. `http://127.0.0.1:9090`; empty disables the source.
+    pub url: String,
+    /// Sent as the `Authorization` header, e.g. `Bearer xyz`; empty sends none.
+    pub auth_header: String,
+    /// Per-request timeout.
+    pub timeout_ms: u64,
+    /// Seconds between two rounds of queries.
+    pub step_secs: u64,
+    /// Range (seconds) substituted for `{range}` in the live queries.
+    pub window_secs: u64,
+    pub queries: PrometheusQueries,
+}
+
+impl Default for PrometheusConfig {
+    fn default() -> Self {
+        PrometheusConfig {
+            url: String::new(),
+            auth_header: String::new(),
+            timeout_ms: 3_000,
+            step_secs: 5,
+            window_secs: 30,
+            queries: PrometheusQueries::default(),
+        }
+    }
+}
+
+/// PromQL per metric. `{env}` and `{version}` are replaced by regexes (use
+/// them with `=~`), `{range}` by a duration such as `30s`. Results are
+/// grouped by their `env` and `version` labels.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrometheusQueries {
+    /// Requests per second.
+    pub request_rate: String,
+    /// Fraction 0..1 of requests that failed.
+    pub error_rate: String,
+    /// Latency quantiles in milliseconds.
+    pub p50: String,
+    pub p95: String,
+    pub p99: String,
+    /// Percent of one core.
+    pub cpu: String,
+    /// MiB.
+    pub memory: String,
+    /// Requests over `{range}` (canary analysis).
+    pub requests: String,
+    /// Failed requests over `{range}` (canary analysis).
+    pub errors: String,
+}
+
+impl Default for PrometheusQueries {
+    fn default() -> Self {
+        const SEL: &str = r#"{env=~"{env}",version=~"{version}"}"#;
+        let quantile = |q: &str| {
+            format!(
+                "histogram_quantile({q}, sum by (env, version, le) \
+                 (rate(blissful_router_request_duration_seconds_bucket{SEL}[{{range}}]))) * 1000"
+            )
+        };
+        PrometheusQueries {
+            request_rate: format!(
+                "sum by (env, version) (rate(blissful_router_requests_total{SEL}[{{range}}]))"
+            ),
+            error_rate: format!(
+                "sum by (env, version) (rate(blissful_router_errors_total{SEL}[{{range}}])) \
+                 / sum by (env, version) (rate(blissful_router_requests_total{SEL}[{{range}}]))"
+            ),
+            p50: quantile("0.5"),
+            p95: quantile("0.95"),
+            p99: quantile("0.99"),
+            cpu: format!(
+                "sum by (env, version) (rate(process_cpu_seconds_total{SEL}[{{range}}])) * 100"
+            ),
+            memory: format!("sum by (env, version) (process_resident_memory_bytes{SEL}) / 1048576"),
+            requests: format!(
+                "sum by (env, version) (increase(blissful_router_requests_total{SEL}[{{range}}]))"
+            ),
+            errors: format!(
+                "sum by (env, version) (increase(blissful_router_errors_total{SEL}[{{range}}]))"
+            ),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -320,6 +409,7 @@ impl Default for Config {
             perf: PerfConfig::default(),
             agent: AgentConfig::default(),
             console: ConsoleConfig::default(),
+            prometheus: PrometheusConfig::default(),
             keymap: BTreeMap::new(),
             theme: "dark".into(),
         }

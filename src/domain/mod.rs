@@ -3,6 +3,7 @@
 pub mod analysis;
 pub mod audit;
 pub mod chaos;
+pub mod comparison;
 pub mod environment;
 pub mod logs;
 pub mod metrics;

@@ -20,6 +20,7 @@ use hyper_util::rt::TokioIo;
 use serde::Serialize;
 
 use super::PerfError;
+use crate::domain::comparison::Reservoir;
 
 /// Histogram bounds in microseconds: 1 µs .. 60 s, 3 significant figures.
 pub const HIST_LOW_US: u64 = 1;
@@ -110,6 +111,10 @@ pub struct Live {
     pub measuring: AtomicBool,
     pub requests: AtomicU64,
     pub errors: AtomicU64,
+    /// When set, the latency (µs, as recorded in `corrected`) of every
+    /// measured response is offered here, e.g. for statistical tests that
+    /// need raw samples rather than a histogram.
+    pub samples: Option<Mutex<Reservoir>>,
 }
 
 /// What the measured phase saw.
@@ -354,6 +359,13 @@ fn record(
             s.corrected.saturating_record(micros(corrected));
             s.uncorrected.saturating_record(micros(uncorrected));
             *s.statuses.entry(*status).or_default() += 1;
+            if let Some(r) = &phase.live.samples {
+                if phase.live.measuring.load(Ordering::Relaxed) {
+                    r.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .offer(micros(corrected));
+                }
+            }
             if *status >= 500 {
                 phase.live.errors.fetch_add(1, Ordering::Relaxed);
             }

@@ -1,0 +1,6 @@
+//! Observability sources outside the runtime: tasks that read an external
+//! system (Prometheus today) and feed the console through `RuntimeEvent`s,
+//! reporting their own `SourceState` so panes can say when they are degraded.
+
+pub mod prometheus;
+pub mod queries;
