@@ -655,3 +655,35 @@ exp-3  staging  error-injection  completed  resilient  1200ms     15.5s     30.4
         );
     }
 }
+
+#[derive(Serialize)]
+struct KindErrorDoc<'a> {
+    error: KindError<'a>,
+}
+
+#[derive(Serialize)]
+struct KindError<'a> {
+    kind: &'a str,
+    message: &'a str,
+}
+
+/// Report a command's own error: `error: …` on stderr and, in JSON mode,
+/// `{"error":{"kind":…,"message":…}}` on stdout. Returns `code`.
+pub fn report_error(
+    kind: &str,
+    message: &str,
+    code: i32,
+    mode: super::OutputMode,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+) -> i32 {
+    let _ = writeln!(err, "error: {message}");
+    if mode == super::OutputMode::Json {
+        if let Ok(s) = serde_json::to_string_pretty(&KindErrorDoc {
+            error: KindError { kind, message },
+        }) {
+            let _ = writeln!(out, "{s}");
+        }
+    }
+    code
+}

@@ -289,31 +289,8 @@ pub async fn cmd_compare(
     }
 }
 
-#[derive(serde::Serialize)]
-struct ErrorDoc<'a> {
-    error: ErrorBody<'a>,
-}
-
-#[derive(serde::Serialize)]
-struct ErrorBody<'a> {
-    kind: &'a str,
-    message: String,
-}
-
 fn fail(e: &CompareError, mode: OutputMode, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-    let _ = writeln!(err, "error: {e}");
-    if mode == OutputMode::Json {
-        let doc = ErrorDoc {
-            error: ErrorBody {
-                kind: e.kind(),
-                message: e.to_string(),
-            },
-        };
-        if let Ok(s) = serde_json::to_string_pretty(&doc) {
-            let _ = writeln!(out, "{s}");
-        }
-    }
-    e.exit_code()
+    crate::cli::output::report_error(e.kind(), &e.to_string(), e.exit_code(), mode, out, err)
 }
 
 /// Start the comparison sandbox, measure, and tear everything down whatever

@@ -15,7 +15,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 
 use crate::cli::{exit, OutputMode};
 use crate::config::Config;
@@ -466,31 +465,8 @@ pub async fn execute(
     ))
 }
 
-#[derive(Serialize)]
-struct ErrorDoc<'a> {
-    error: ErrorBody<'a>,
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    kind: &'a str,
-    message: String,
-}
-
 fn fail(e: &PerfError, mode: OutputMode, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-    let _ = writeln!(err, "error: {e}");
-    if mode == OutputMode::Json {
-        let doc = ErrorDoc {
-            error: ErrorBody {
-                kind: e.kind(),
-                message: e.to_string(),
-            },
-        };
-        if let Ok(s) = serde_json::to_string_pretty(&doc) {
-            let _ = writeln!(out, "{s}");
-        }
-    }
-    e.exit_code()
+    crate::cli::output::report_error(e.kind(), &e.to_string(), e.exit_code(), mode, out, err)
 }
 
 /// `blissful-infra perf`. `control_socket` is used only with `--env`.
