@@ -21,6 +21,6 @@ fi
 # The binary must exist before the tests that drive it.
 cargo build --locked --bins
 # Smoke-run the benchmarks (quick mode without --bench), so they cannot rot.
-cargo test --locked --benches
+cargo test --locked --bench console
 # Unit, integration, snapshot and end-to-end tests.
 cargo test --locked --lib --bins --tests -- --test-threads="${TEST_THREADS:-2}"
