@@ -15,7 +15,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-
 use crate::cli::{exit, OutputMode};
 use crate::config::Config;
 use crate::domain::environment::EnvironmentStatus;
