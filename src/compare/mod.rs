@@ -51,7 +51,6 @@ use crate::paths::StatePaths;
 use crate::perf::generator::{self, Live};
 use crate::perf::{
     parse_duration, parse_endpoint, Endpoint, LoadSpec, Pacing, RunStats, Stop, Target,
-    MAX_CONCURRENCY, MAX_RATE,
 };
 use crate::runtime::{Actor, Runtime, RuntimeEvent};
 use crate::sandbox::{SandboxOptions, SandboxRuntime};
@@ -180,21 +179,8 @@ fn check_version(flag: &str, v: &str) -> Result<(), CompareError> {
 fn plan(args: &CompareArgs, config: &Config) -> Result<Plan, CompareError> {
     check_version("old", &args.old)?;
     check_version("new", &args.new)?;
-    if args.concurrency == 0 || args.concurrency > MAX_CONCURRENCY {
-        return Err(CompareError::Usage(format!(
-            "--concurrency must be in 1..={MAX_CONCURRENCY}, got {}",
-            args.concurrency
-        )));
-    }
-    let pacing = match args.rate {
-        None => Pacing::Closed,
-        Some(r) if r.is_finite() && r > 0.0 && r <= MAX_RATE => Pacing::Open { rate: r },
-        Some(r) => {
-            return Err(CompareError::Usage(format!(
-                "--rate must be in (0, {MAX_RATE}], got {r}"
-            )))
-        }
-    };
+    let pacing =
+        crate::perf::pacing_from_flags(args.concurrency, args.rate).map_err(CompareError::Usage)?;
     if args.duration.is_zero() {
         return Err(CompareError::Usage("--duration must be above 0".into()));
     }

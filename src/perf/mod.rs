@@ -26,6 +26,21 @@ pub use report::{Summary, Thresholds};
 /// Upper bounds that keep a run finite and its memory small.
 pub const MAX_CONCURRENCY: usize = 1000;
 pub const MAX_RATE: f64 = 1_000_000.0;
+
+/// Check `--concurrency` and `--rate` (shared by `perf` and `compare`):
+/// closed loop without a rate, open loop with one.
+pub fn pacing_from_flags(concurrency: usize, rate: Option<f64>) -> Result<Pacing, String> {
+    if concurrency == 0 || concurrency > MAX_CONCURRENCY {
+        return Err(format!(
+            "--concurrency must be in 1..={MAX_CONCURRENCY}, got {concurrency}"
+        ));
+    }
+    match rate {
+        None => Ok(Pacing::Closed),
+        Some(r) if r.is_finite() && r > 0.0 && r <= MAX_RATE => Ok(Pacing::Open { rate: r }),
+        Some(r) => Err(format!("--rate must be in (0, {MAX_RATE}], got {r}")),
+    }
+}
 pub const MAX_DURATION: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, thiserror::Error)]
@@ -272,21 +287,7 @@ pub async fn plan(
     config: &Config,
     router: Option<SocketAddr>,
 ) -> Result<Plan, PerfError> {
-    if args.concurrency == 0 || args.concurrency > MAX_CONCURRENCY {
-        return Err(PerfError::Usage(format!(
-            "--concurrency must be in 1..={MAX_CONCURRENCY}, got {}",
-            args.concurrency
-        )));
-    }
-    let pacing = match args.rate {
-        None => Pacing::Closed,
-        Some(r) if r.is_finite() && r > 0.0 && r <= MAX_RATE => Pacing::Open { rate: r },
-        Some(r) => {
-            return Err(PerfError::Usage(format!(
-                "--rate must be in (0, {MAX_RATE}], got {r}"
-            )))
-        }
-    };
+    let pacing = pacing_from_flags(args.concurrency, args.rate).map_err(PerfError::Usage)?;
     let stop = match args.requests {
         Some(0) => return Err(PerfError::Usage("--requests must be at least 1".into())),
         Some(n) => Stop::Requests(n),
