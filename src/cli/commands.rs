@@ -519,6 +519,29 @@ async fn subscribe_if(
     }
 }
 
+/// Subscribe first (when waiting) so no event of the action is missed, then
+/// start it and follow it to its end.
+async fn act<F, Fut>(
+    rt: &SharedRuntime,
+    wait: bool,
+    kind: WaitKind,
+    s: &mut Streams<'_>,
+    start: F,
+) -> i32
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<ActionAccepted, RuntimeError>>,
+{
+    let events = match subscribe_if(rt, wait).await {
+        Ok(ev) => ev,
+        Err(e) => return s.error(&e),
+    };
+    match start().await {
+        Ok(accepted) => finish_action(rt, accepted, events, kind, s).await,
+        Err(e) => action_error(rt, &e, s).await,
+    }
+}
+
 /// `deploy`: start a canary rollout; with `wait`, follow it to its end.
 /// Exit OK when promoted, FAILED when rolled back (with the failed checks).
 pub async fn deploy(
@@ -529,14 +552,11 @@ pub async fn deploy(
     wait: bool,
     s: &mut Streams<'_>,
 ) -> i32 {
-    let events = match subscribe_if(rt, wait).await {
-        Ok(ev) => ev,
-        Err(e) => return s.error(&e),
-    };
-    match rt.deploy(actor, env, &Version::new(version)).await {
-        Ok(accepted) => finish_action(rt, accepted, events, WaitKind::Rollout, s).await,
-        Err(e) => action_error(rt, &e, s).await,
-    }
+    let version = Version::new(version);
+    act(rt, wait, WaitKind::Rollout, s, || {
+        rt.deploy(actor, env, &version)
+    })
+    .await
 }
 
 /// `promote`: roll `from`'s stable version out to `to`; waits like `deploy`.
@@ -548,14 +568,10 @@ pub async fn promote(
     wait: bool,
     s: &mut Streams<'_>,
 ) -> i32 {
-    let events = match subscribe_if(rt, wait).await {
-        Ok(ev) => ev,
-        Err(e) => return s.error(&e),
-    };
-    match rt.promote(actor, from, to).await {
-        Ok(accepted) => finish_action(rt, accepted, events, WaitKind::Rollout, s).await,
-        Err(e) => action_error(rt, &e, s).await,
-    }
+    act(rt, wait, WaitKind::Rollout, s, || {
+        rt.promote(actor, from, to)
+    })
+    .await
 }
 
 /// `rollback`: return `env` to its previous version; with `wait`, until done.
@@ -566,14 +582,7 @@ pub async fn rollback(
     wait: bool,
     s: &mut Streams<'_>,
 ) -> i32 {
-    let events = match subscribe_if(rt, wait).await {
-        Ok(ev) => ev,
-        Err(e) => return s.error(&e),
-    };
-    match rt.rollback(actor, env).await {
-        Ok(accepted) => finish_action(rt, accepted, events, WaitKind::Rollback, s).await,
-        Err(e) => action_error(rt, &e, s).await,
-    }
+    act(rt, wait, WaitKind::Rollback, s, || rt.rollback(actor, env)).await
 }
 
 /// `switch`: blue/green, all traffic to the canary (or back to stable) at once.
