@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
+command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)  # tests/templates.rs
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing: ${need_apt[*]}"
@@ -18,8 +19,16 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
+# Validators for the generated manifests (tests/templates.rs); the fastapi
+# template's venv is created by tests/templates_fastapi.rs (cached in target/).
+bash ../shared/tools/setup-validators target/validate-venv
 # The binary must exist before the tests that drive it.
 cargo build --locked --bins
+# Local images for the Docker runtime tests, where an engine answers
+# (without one, tests/docker_*.rs skip and say why).
+if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+  bash scripts/build-test-images.sh target/debug/blissful-infra
+fi
 # Smoke-run the benchmarks (quick mode without --bench), so they cannot rot.
 cargo test --locked --bench console
 # Unit, integration, snapshot and end-to-end tests.

@@ -10,7 +10,7 @@ use color_eyre::Result;
 use blissful_infra::app::keymap::Keymap;
 use blissful_infra::app::state::App;
 use blissful_infra::cli::{self, exit, OutputMode};
-use blissful_infra::config::Config;
+use blissful_infra::config::{Config, RuntimeKind};
 use blissful_infra::daemon::client::RemoteRuntime;
 use blissful_infra::daemon::server::{ControlServer, ServerInfo};
 use blissful_infra::domain::chaos::ScenarioKind;
@@ -28,6 +28,10 @@ pub fn main(cli: Cli, started: Instant) -> i32 {
     blissful_infra::tui::install_panic_hook();
     if let Cmd::SampleService { .. } = cli.command.as_ref().unwrap_or(&Cmd::Dashboard) {
         return sample_service(cli);
+    }
+    // `create` needs no runtime, state directory or config.
+    if let Some(Cmd::Create(args)) = &cli.command {
+        return blissful_infra::scaffold::cmd_create(args, output_mode(cli.global.output));
     }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -141,12 +145,12 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
         Cmd::Dashboard => console(&g, state, false, started).await,
         Cmd::Daemon => daemon(&g, state).await,
         Cmd::Up => up(&g, state).await,
-        Cmd::Down => down(state, mode).await,
+        Cmd::Down { volumes } => down(&g, state, mode, volumes).await,
         Cmd::SampleService { .. } => Ok(exit::USAGE),
         Cmd::Perf(args) => {
             // --url needs no sandbox; thresholds and --env paths come from config.
-            let config = match load_config(&g, false) {
-                Ok((cfg, _)) => cfg,
+            let (config, config_dir) = match load_config(&g, false) {
+                Ok(c) => c,
                 Err(e) => {
                     eprintln!("error: {e}");
                     return Ok(exit::USAGE);
@@ -156,7 +160,14 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
             let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
             let socket = state.control_socket();
             Ok(blissful_infra::perf::cmd_perf(
-                &args, &config, &socket, mode, &mut out, &mut err, progress,
+                &args,
+                &config,
+                &config_dir,
+                &socket,
+                mode,
+                &mut out,
+                &mut err,
+                progress,
             )
             .await)
         }
@@ -179,6 +190,47 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
             let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
             Ok(blissful_infra::compare::cmd_compare(&args, &ctx, mode, &mut out, &mut err).await)
         }
+        Cmd::Logs {
+            env,
+            follow,
+            grep,
+            tail,
+            since,
+            source,
+        } => {
+            let (config, _) = match load_config(&g, false) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(exit::USAGE);
+                }
+            };
+            let grep = match grep.as_deref().map(regex::Regex::new).transpose() {
+                Ok(re) => re,
+                Err(e) => {
+                    eprintln!("error: --grep is not a valid regular expression: {e}");
+                    return Ok(exit::USAGE);
+                }
+            };
+            let opts = cli::LogsOptions {
+                env,
+                follow,
+                grep,
+                tail,
+                color: std::io::IsTerminal::is_terminal(&std::io::stdout()) && no_color_unset(),
+                since,
+            };
+            let mut out = std::io::stdout();
+            Ok(cli::cmd_logs(
+                &config,
+                source,
+                &state.control_socket(),
+                &opts,
+                mode,
+                &mut out,
+            )
+            .await)
+        }
         other => {
             let runtime: SharedRuntime = match RemoteRuntime::connect(&state.control_socket()).await
             {
@@ -199,33 +251,7 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
             }
             let code = match other {
                 Cmd::Status => cli::cmd_status(&runtime, mode, &mut out).await,
-                Cmd::Logs {
-                    env,
-                    follow,
-                    grep,
-                    tail,
-                } => {
-                    let re = match grep.as_deref().map(regex::Regex::new).transpose() {
-                        Ok(re) => re,
-                        Err(e) => {
-                            eprintln!("error: --grep is not a valid regular expression: {e}");
-                            return Ok(exit::USAGE);
-                        }
-                    };
-                    let color =
-                        std::io::IsTerminal::is_terminal(&std::io::stdout()) && no_color_unset();
-                    cli::cmd_logs(
-                        &runtime,
-                        env.as_deref(),
-                        follow,
-                        re.as_ref(),
-                        tail,
-                        mode,
-                        &mut out,
-                        color,
-                    )
-                    .await
-                }
+                Cmd::Logs { .. } => exit::USAGE, // handled above
                 Cmd::Deploy {
                     env,
                     version,
@@ -323,7 +349,10 @@ fn no_color_unset() -> bool {
 
 /// Start the sandbox in this process and serve the control socket.
 struct Embedded {
-    sandbox: Arc<SandboxRuntime>,
+    /// The sandbox, or the Docker runtime with `runtime: docker`.
+    sandbox: SharedRuntime,
+    /// `sandbox` or `docker`, for messages.
+    kind: &'static str,
     stop: tokio::sync::watch::Sender<bool>,
     server: tokio::task::JoinHandle<()>,
     /// Fires when a client sent `shutdown` (`blissful-infra down`).
@@ -336,20 +365,46 @@ async fn start_sandbox(
     config: Arc<Config>,
     config_dir: PathBuf,
 ) -> Result<Embedded> {
-    let program = std::env::current_exe().wrap_err("finding the blissful-infra executable")?;
-    let sandbox = SandboxRuntime::start(SandboxOptions {
-        config: config.clone(),
-        config_dir,
-        service_program: program,
-        state: state.clone(),
-        read_only: g.read_only,
-    })
-    .await
-    .map_err(|e| eyre!("starting the sandbox: {e}"))?;
+    let (sandbox, kind): (SharedRuntime, &'static str) = match config.runtime {
+        RuntimeKind::Sandbox => {
+            let program =
+                std::env::current_exe().wrap_err("finding the blissful-infra executable")?;
+            let rt = SandboxRuntime::start(SandboxOptions {
+                config: config.clone(),
+                config_dir,
+                service_program: program,
+                state: state.clone(),
+                read_only: g.read_only,
+            })
+            .await
+            .map_err(|e| eyre!("starting the sandbox: {e}"))?;
+            (rt, "sandbox")
+        }
+        RuntimeKind::Docker => {
+            let mut err = std::io::stderr();
+            match blissful_infra::docker::cli::open_runtime(
+                config.clone(),
+                &config_dir,
+                state.clone(),
+                g.read_only,
+                &mut err,
+            )
+            .await
+            {
+                Ok(rt) => (rt, "docker"),
+                Err(code) => return Err(eyre!("opening the Docker runtime failed (exit {code})")),
+            }
+        }
+        RuntimeKind::Kubernetes => {
+            return Err(eyre!(
+                "`runtime: kubernetes` is not available yet; use `sandbox` or `docker`"
+            ))
+        }
+    };
     let shared: SharedRuntime = sandbox.clone();
     let info = ServerInfo {
         pid: std::process::id(),
-        runtime: "sandbox".into(),
+        runtime: kind.into(),
         project: config.project.clone(),
         started_at: chrono::Utc::now().timestamp_millis(),
     };
@@ -363,6 +418,7 @@ async fn start_sandbox(
     });
     Ok(Embedded {
         sandbox,
+        kind,
         stop: stop_tx,
         server: handle,
         shutdown_requested,
@@ -387,6 +443,18 @@ async fn console(g: &GlobalArgs, state: StatePaths, demo: bool, started: Instant
 
     // Attach to a sandbox that already runs (from `up` or another console), else embed one.
     let socket = state.control_socket();
+    let jobs = blissful_infra::app::jobs::JobContext {
+        config: config.clone(),
+        compare: std::env::current_exe()
+            .ok()
+            .map(|exe| blissful_infra::compare::CompareContext {
+                config: (*config).clone(),
+                config_dir: config_dir.clone(),
+                service_program: exe,
+                state: state.clone(),
+                read_only: g.read_only,
+            }),
+    };
     let (runtime, embedded, runtime_name): (SharedRuntime, Option<_>, String) =
         match RemoteRuntime::connect(&socket).await {
             Ok(remote) => {
@@ -399,7 +467,8 @@ async fn console(g: &GlobalArgs, state: StatePaths, demo: bool, started: Instant
             Err(_) => {
                 let embedded = start_sandbox(g, &state, config.clone(), config_dir).await?;
                 let shared: SharedRuntime = embedded.sandbox.clone();
-                (shared, Some(embedded), "sandbox".into())
+                let name = embedded.kind.to_string();
+                (shared, Some(embedded), name)
             }
         };
 
@@ -426,6 +495,7 @@ async fn console(g: &GlobalArgs, state: StatePaths, demo: bool, started: Instant
         theme,
         started,
         stop_requested,
+        jobs,
     )
     .await;
     blissful_infra::tui::restore();
@@ -466,12 +536,13 @@ async fn daemon(g: &GlobalArgs, state: StatePaths) -> Result<i32> {
     }
     let Embedded {
         sandbox,
+        kind,
         stop,
         server: handle,
         ..
     } = start_sandbox(g, &state, config.clone(), config_dir).await?;
     eprintln!(
-        "sandbox for `{}` running (pid {}); control socket {}",
+        "{kind} runtime for `{}` running (pid {}); control socket {}",
         config.project,
         std::process::id(),
         state.control_socket().display()
@@ -492,13 +563,35 @@ async fn daemon(g: &GlobalArgs, state: StatePaths) -> Result<i32> {
         blissful_infra::runtime::Runtime::shutdown(&*sandbox),
     )
     .await;
-    eprintln!("sandbox stopped");
+    eprintln!("{kind} runtime stopped");
     Ok(exit::OK)
 }
 
 async fn up(g: &GlobalArgs, state: StatePaths) -> Result<i32> {
     // Refuse a bad config here, before anything starts in the background.
-    load_config(g, false)?;
+    let (config, config_dir) = load_config(g, false)?;
+    if config.runtime == RuntimeKind::Docker {
+        // The Compose project first (port conflicts, health, URLs), then the
+        // daemon that owns the router, rollouts and faults.
+        let project = match blissful_infra::docker::project_from_config(&config, &config_dir) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(exit::USAGE);
+            }
+        };
+        let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+        let code = blissful_infra::docker::cli::up(
+            &project,
+            Duration::from_secs(config.docker.up_timeout_secs),
+            &mut out,
+            &mut err,
+        )
+        .await;
+        if code != exit::OK {
+            return Ok(code);
+        }
+    }
     let socket = state.control_socket();
     if blissful_infra::daemon::client::is_running(&socket).await {
         println!("sandbox already running (socket {})", socket.display());
@@ -534,7 +627,11 @@ async fn up(g: &GlobalArgs, state: StatePaths) -> Result<i32> {
     while Instant::now() < deadline {
         if blissful_infra::daemon::client::is_running(&socket).await {
             println!(
-                "sandbox running in the background (pid {}); logs: {}",
+                "{} daemon running in the background (pid {}); logs: {}",
+                match config.runtime {
+                    RuntimeKind::Docker => "docker runtime",
+                    _ => "sandbox",
+                },
                 child.id(),
                 log_path.display()
             );
@@ -555,8 +652,28 @@ async fn up(g: &GlobalArgs, state: StatePaths) -> Result<i32> {
     Ok(exit::FAILED)
 }
 
-async fn down(state: StatePaths, mode: OutputMode) -> Result<i32> {
+async fn down(g: &GlobalArgs, state: StatePaths, mode: OutputMode, volumes: bool) -> Result<i32> {
     let mut out = std::io::stdout();
     let mut err = std::io::stderr();
-    Ok(cli::cmd_down(&state.control_socket(), mode, &mut out, &mut err).await)
+    let (config, config_dir) = load_config(g, false)?;
+    if config.runtime != RuntimeKind::Docker {
+        return Ok(cli::cmd_down(&state.control_socket(), mode, &mut out, &mut err).await);
+    }
+    // The daemon first (it undoes faults and removes its canary containers),
+    // then the Compose project; only this project's containers are touched.
+    let socket = state.control_socket();
+    if blissful_infra::daemon::client::is_running(&socket).await {
+        let code = cli::cmd_down(&socket, mode, &mut out, &mut err).await;
+        if code != exit::OK {
+            return Ok(code);
+        }
+    }
+    let project = match blissful_infra::docker::project_from_config(&config, &config_dir) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::USAGE);
+        }
+    };
+    Ok(blissful_infra::docker::cli::down(&project, volumes, &mut out, &mut err).await)
 }

@@ -63,10 +63,15 @@ pub enum Cmd {
     Demo,
     /// Open the console (same as running with no command).
     Dashboard,
-    /// Start the sandbox in the background (a daemon serving the control socket).
+    /// Start the project in the background: the sandbox, or with `runtime:
+    /// docker` its Compose project (health-checked) plus the control daemon.
     Up,
-    /// Stop the background sandbox.
-    Down,
+    /// Stop what `up` started.
+    Down {
+        /// With `runtime: docker`: also remove the project's volumes.
+        #[arg(long)]
+        volumes: bool,
+    },
     /// Run the sandbox in the foreground without a console.
     #[command(hide = true)]
     Daemon,
@@ -84,6 +89,14 @@ pub enum Cmd {
         /// How many recent lines to show first.
         #[arg(long, default_value_t = 100)]
         tail: usize,
+        /// Only lines of the last DURATION (e.g. 30s, 15m, 2h, 1d); from
+        /// Loki the default is 1h.
+        #[arg(long, value_parser = blissful_infra::cli::parse_since)]
+        since: Option<std::time::Duration>,
+        /// Where the lines come from: `auto` reads Loki when `loki.url` is
+        /// set, else the running sandbox.
+        #[arg(long, value_enum, default_value_t = blissful_infra::cli::LogSource::Auto)]
+        source: blissful_infra::cli::LogSource,
     },
     /// Deploy a version to an environment as a canary rollout.
     Deploy {
@@ -145,6 +158,8 @@ pub enum Cmd {
     Perf(blissful_infra::perf::PerfArgs),
     /// Run two versions side by side under identical load and compare them.
     Compare(blissful_infra::compare::CompareArgs),
+    /// Scaffold a service project from a template (asks what is not given).
+    Create(blissful_infra::scaffold::CreateArgs),
     /// The built-in sample service (run by the sandbox as an instance).
     #[command(hide = true)]
     SampleService {

@@ -165,6 +165,88 @@ fn a_slower_new_version_loses() {
     assert_eq!(doc["old"]["version"], "v1");
     assert_eq!(doc["new"]["version"], "slow");
     assert_eq!(doc["promotion"]["promoted"], false);
+    // One point a second per side, for the console's sparklines.
+    for side in ["old", "new"] {
+        let pts = doc["series"][side].as_array().unwrap();
+        assert!(!pts.is_empty(), "{side}: {doc:#}");
+        assert!(
+            pts.iter().any(|p| p["rps"].as_f64().unwrap() > 0.0),
+            "{doc:#}"
+        );
+    }
+    let new_p95 = |side: &str| {
+        doc["series"][side]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["p95_ms"].as_f64().unwrap())
+            .fold(0.0, f64::max)
+    };
+    assert!(new_p95("new") > new_p95("old") + 40.0, "{doc:#}");
+}
+
+/// The path the console's `C` takes: `compare::run` with a watcher gets the
+/// stages in order and live points of both sides before the report.
+#[test]
+fn the_console_path_streams_stages_and_points() {
+    use blissful_infra::compare::{
+        run, CompareArgs, CompareContext, CompareEvent, Side, Watcher, STAGES,
+    };
+    use blissful_infra::domain::pipeline::StageStatus;
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let cfg_path = dir.path().join("blissful-infra.yaml");
+    std::fs::write(&cfg_path, CONFIG).unwrap();
+    let config = blissful_infra::config::Config::load(&cfg_path).unwrap();
+    let ctx = CompareContext {
+        config,
+        config_dir: dir.path().to_path_buf(),
+        service_program: BIN.into(),
+        state: blissful_infra::paths::StatePaths::at(dir.path().join("state")),
+        read_only: false,
+    };
+    let mut args = CompareArgs::for_versions("v1", "slow", None);
+    args.duration = Duration::from_secs(3);
+    args.warmup = Duration::from_millis(1500);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (report, events) = rt.block_on(async {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+        let mut sink = std::io::sink();
+        let report = run(&args, &ctx, &Watcher::new(tx), &mut sink).await;
+        let mut events = Vec::new();
+        while let Some(ev) = rx.recv().await {
+            events.push(ev);
+        }
+        (report, events)
+    });
+    let report = report.expect("the comparison ran");
+    assert_eq!(report.assessment.verdict.label(), "old wins");
+    let ended: Vec<usize> = events
+        .iter()
+        .filter_map(|e| match e {
+            CompareEvent::StageEnded { index, status, .. } => {
+                assert!(
+                    *index == STAGES.len() - 1 || *status == StageStatus::Succeeded,
+                    "{e:?}"
+                );
+                Some(*index)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ended, (0..STAGES.len()).collect::<Vec<_>>(), "{events:?}");
+    for side in [Side::Old, Side::New] {
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, CompareEvent::Point { side: s, point } if *s == side && point.rps > 0.0)),
+            "no live point for {side:?}: {events:?}"
+        );
+    }
 }
 
 #[test]
@@ -331,4 +413,119 @@ fn a_clear_win_is_promoted_when_the_config_allows_it() {
         .unwrap();
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(text.contains("\"v1\""), "{text}");
+}
+
+/// A project with its own service: `--old`/`--new` are git refs, each built
+/// and run from its own worktree; the regressed commit loses and no worktree
+/// is left behind.
+#[test]
+fn git_refs_are_compared_from_worktrees() {
+    let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    let builds = dir.path().join("builds.log");
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(args)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    git(&["init", "-q"]);
+    let config = format!(
+        "project: git-compare
+environments:
+  - name: staging
+    replicas: 1
+service:
+  command: exec {BIN} sample-service --port $PORT --version $VERSION --latency-ms $(cat latency.txt)
+  build: test -f latency.txt && pwd >> {}
+",
+        builds.display()
+    );
+    std::fs::write(repo.join("blissful-infra.yaml"), config).unwrap();
+    std::fs::write(repo.join("latency.txt"), "0\n").unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "fast"]);
+    git(&["tag", "fast"]);
+    std::fs::write(repo.join("latency.txt"), "60\n").unwrap();
+    git(&["commit", "-q", "-am", "slow"]);
+    let head = git(&["rev-parse", "--short=7", "HEAD"]);
+
+    let out = Command::new(BIN)
+        .args([
+            "compare", "--old", "fast", "--new", "HEAD", "-d", "3s", "--warmup", "1s",
+        ])
+        .args(["-o", "json", "--config"])
+        .arg(repo.join("blissful-infra.yaml"))
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .env_remove("BLISSFUL_INFRA_STATE_DIR")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{stderr}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(out.status.code(), Some(1), "{doc:#}\n{stderr}");
+    assert_eq!(doc["assessment"]["verdict"], "old_wins", "{doc:#}");
+    assert!(
+        doc["old"]["version"].as_str().unwrap().starts_with("fast-"),
+        "{doc:#}"
+    );
+    assert_eq!(doc["new"]["version"], format!("HEAD-{head}"), "{doc:#}");
+    assert!(
+        row(&doc, "p95_ms")["diff"].as_f64().unwrap() > 40.0,
+        "{doc:#}"
+    );
+    // Both sides were built, each in its own worktree.
+    let built = std::fs::read_to_string(&builds).unwrap();
+    let dirs: Vec<&str> = built.lines().collect();
+    assert_eq!(dirs.len(), 2, "{built}");
+    assert!(
+        dirs[0].ends_with("worktrees/old") && dirs[1].ends_with("worktrees/new"),
+        "{built}"
+    );
+    // Nothing is left: no worktree in git's list, no directory.
+    let list = git(&["worktree", "list", "--porcelain"]);
+    assert_eq!(list.matches("worktree ").count(), 1, "{list}");
+    for d in dirs {
+        assert!(!Path::new(d).exists(), "{d} is still there");
+    }
+
+    // A name that is no ref of the repository is refused before anything starts.
+    let out = Command::new(BIN)
+        .args([
+            "compare",
+            "--old",
+            "no-such-ref",
+            "--new",
+            "HEAD",
+            "--config",
+        ])
+        .arg(repo.join("blissful-infra.yaml"))
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .env_remove("BLISSFUL_INFRA_STATE_DIR")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(64),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a git ref"));
 }

@@ -120,6 +120,7 @@ fn verdict(p99_ms: f64) -> Verdict {
         p50_ms: 20.0,
         p95_ms: 80.0,
         p99_ms,
+        ..Default::default()
     };
     analyze(&canary, None, &Thresholds::default())
 }
@@ -241,7 +242,7 @@ impl RecordingRuntime {
             RolloutOutcome::RolledBack {
                 version: version.clone(),
                 reason: v.summary(),
-                verdict: Some(v),
+                verdict: Some(Box::new(v)),
             }
         } else {
             run.finish_stage(0, StageStatus::Succeeded, "analysis passed", 2);
@@ -953,6 +954,17 @@ async fn logs_print_recent_lines_with_grep_and_json() {
     assert_eq!(code, exit::OK);
     let lines: Vec<LogLine> = serde_json::from_str(&out).unwrap();
     assert_eq!(lines, vec![logs[1].clone(), logs[3].clone()]);
+
+    // --since: the sample lines are from 1970, so the last hour has none.
+    let recent = LogsOptions {
+        since: Some(std::time::Duration::from_secs(3600)),
+        tail: 10,
+        ..LogsOptions::default()
+    };
+    let (code, out, _) = run!(OutputMode::Json, |s| commands::logs(&rt, &recent, &mut s));
+    assert_eq!(code, exit::OK);
+    let lines: Vec<LogLine> = serde_json::from_str(&out).unwrap();
+    assert!(lines.is_empty(), "{lines:?}");
 }
 
 #[tokio::test]
@@ -1170,7 +1182,7 @@ async fn shutdown_op_stops_the_server_and_the_runtime() {
     assert_eq!(code, exit::OK, "{err}");
     assert_eq!(
         out,
-        format!("sandbox stopped (pid {})\n", std::process::id())
+        format!("recording runtime stopped (pid {})\n", std::process::id())
     );
     assert_eq!(h.runtime.shutdowns.load(Ordering::SeqCst), 1);
     tokio::time::timeout(Duration::from_secs(5), requested.wait_for(|v| *v))

@@ -353,3 +353,61 @@ fn processes_with_env(needle: &str) -> Vec<String> {
     }
     found
 }
+
+/// `L` load-tests the selected environment (Pipeline pane, a `load test`
+/// column in Metrics); `C` compares a slow candidate with the stable version
+/// in a separate sandbox and shows the comparison view with the verdict.
+#[test]
+fn console_load_test_and_comparison_view() {
+    let cfg = format!(
+        "{}service:\n  versions:\n    slow:\n      latency_ms: 60\ncomparison:\n  auto_promote: false\n",
+        config()
+    );
+    let s = Session::start(120, 40, &cfg, "");
+    let long = Duration::from_secs(40);
+    s.wait_for("staging healthy", long, |sc| {
+        env_row(sc, "staging").contains("Healthy")
+    });
+
+    s.keys(&["L"]);
+    s.wait_for("the load test in the Pipeline pane", long, |sc| {
+        sc.contains("perf staging")
+    });
+    s.keys(&["4"]);
+    s.wait_for("the load test column in Metrics", long, |sc| {
+        sc.contains("load test")
+    });
+    s.wait_for("the load test's result", Duration::from_secs(30), |sc| {
+        sc.contains("load test of staging:")
+    });
+
+    s.keys(&["C"]);
+    s.wait_for("the comparison picker", long, |sc| {
+        sc.contains("Compare with v1") && sc.contains("slow")
+    });
+    // Move the selection to `slow`, then start.
+    for _ in 0..10 {
+        if s.screen().lines().any(|l| l.contains("▸ slow")) {
+            break;
+        }
+        s.keys(&["j"]);
+    }
+    assert!(s.screen().contains("▸ slow"), "{}", s.screen());
+    s.keys(&["Enter"]);
+    s.wait_for("the comparison view", long, |sc| {
+        sc.contains("Compare v1 → slow") && sc.contains("start both")
+    });
+    let sc = s.wait_for("the verdict", Duration::from_secs(60), |sc| {
+        sc.contains("verdict old wins")
+    });
+    assert!(sc.contains("p95 (ms)"), "{sc}");
+    assert!(sc.contains("FAIL"), "{sc}");
+    assert!(sc.contains("Mann-Whitney"), "{sc}");
+    // Esc closes it; v brings it back.
+    s.keys(&["Escape"]);
+    s.wait_for("the view closed", long, |sc| !sc.contains("Mann-Whitney"));
+    s.keys(&["v"]);
+    s.wait_for("the view again", long, |sc| sc.contains("verdict old wins"));
+    s.keys(&["Escape", "q"]);
+    s.wait_for("exit", long, |sc| sc.contains("EXITED:0"));
+}

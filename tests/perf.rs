@@ -44,6 +44,10 @@ async fn serve() -> SocketAddr {
             }),
         )
         .route("/stall", get(stall))
+        .route(
+            "/close",
+            get(|| async { ([(axum::http::header::CONNECTION, "close")], "bye") }),
+        )
         .with_state(Seen::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -98,6 +102,7 @@ async fn perf(list: &[&str], mode: OutputMode) -> (i32, String, String) {
     let code = cmd_perf(
         &args(list),
         &Config::default(),
+        Path::new("."),
         Path::new("/nonexistent/sandbox.sock"),
         mode,
         &mut out,
@@ -110,6 +115,23 @@ async fn perf(list: &[&str], mode: OutputMode) -> (i32, String, String) {
         String::from_utf8(out).unwrap(),
         String::from_utf8(err).unwrap(),
     )
+}
+
+/// A server that closes the connection after every answer: each request
+/// gets a fresh connection, and none of them counts as an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_closed_by_the_server_are_replaced() {
+    let addr = serve().await;
+    let stats = run(&spec(
+        addr,
+        &[("/close", 1)],
+        Pacing::Closed,
+        Stop::Requests(60),
+    ))
+    .await;
+    assert_eq!(stats.requests, 60);
+    assert_eq!(stats.statuses.get(&200), Some(&60), "{:?}", stats.errors);
+    assert!(stats.errors.is_empty(), "{:?}", stats.errors);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -372,4 +394,186 @@ async fn perf_command_of_the_real_binary() {
     assert!(stderr.contains("threshold failed: error rate"), "{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("500: 10"), "{stdout}");
+}
+
+/// `perf --env` against a running sandbox: every console attached to it
+/// sees the run in the Pipeline pane and its numbers as a `load test` series.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn perf_on_an_environment_is_shown_to_attached_consoles() {
+    use blissful_infra::daemon::{ControlServer, ServerInfo};
+    use blissful_infra::domain::pipeline::{PipelineKind, StageStatus};
+    use blissful_infra::paths::StatePaths;
+    use blissful_infra::runtime::{Runtime, RuntimeEvent, SharedRuntime, LOAD_TEST_SERIES};
+    use blissful_infra::sandbox::{SandboxOptions, SandboxRuntime};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = Config::default();
+    cfg.environments.truncate(1);
+    cfg.environments[0].replicas = 1;
+    cfg.traffic.rate_per_sec = 0.0;
+    let env = cfg.environments[0].name.clone();
+    let state = StatePaths::at(dir.path().join("state"));
+    let rt = SandboxRuntime::start(SandboxOptions {
+        config: Arc::new(cfg.clone()),
+        config_dir: dir.path().to_path_buf(),
+        service_program: std::path::PathBuf::from(env!("CARGO_BIN_EXE_blissful-infra")),
+        state: state.clone(),
+        read_only: false,
+    })
+    .await
+    .unwrap();
+    let shared: SharedRuntime = rt.clone();
+    let sock = dir.path().join("sandbox.sock");
+    let server = ControlServer::bind(&sock, shared.clone(), ServerInfo::new("sandbox", "test"))
+        .await
+        .unwrap();
+    let (_stop, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(server.serve(stop_rx));
+    // Wait until the environment answers.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let envs = shared.status().await.unwrap();
+        let (ready, desired) = envs[0].ready_desired();
+        if desired > 0 && ready >= desired {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "sandbox not ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut events = shared.subscribe().await.unwrap();
+
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let code = cmd_perf(
+        &args(&[
+            "--env", &env, "-d", "2500ms", "--warmup", "500ms", "-c", "2",
+        ]),
+        &cfg,
+        dir.path(),
+        &sock,
+        OutputMode::Json,
+        &mut out,
+        &mut err,
+        false,
+    )
+    .await;
+    let err = String::from_utf8(err).unwrap();
+    assert_eq!(code, exit::OK, "stderr: {err}");
+    assert!(!err.contains("does not show"), "{err}");
+
+    let mut final_run = None;
+    let mut load_points = 0;
+    while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(500), events.recv()).await {
+        match ev {
+            RuntimeEvent::Pipeline { run }
+                if run.kind == PipelineKind::Perf && run.finished_at.is_some() =>
+            {
+                final_run = Some(run);
+            }
+            RuntimeEvent::Metrics {
+                env: e,
+                version,
+                point,
+            } if version == LOAD_TEST_SERIES && e == env => {
+                assert!(point.rps > 0.0, "{point:?}");
+                load_points += 1;
+            }
+            _ => {}
+        }
+    }
+    let run = final_run.expect("the finished perf run reached the subscriber");
+    assert_eq!(run.env, env);
+    assert_eq!(run.status, StageStatus::Succeeded, "{run:?}");
+    let names: Vec<&str> = run.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["warm-up", "load", "thresholds"]);
+    assert!(
+        run.stages
+            .iter()
+            .all(|s| s.status == StageStatus::Succeeded),
+        "{run:?}"
+    );
+    assert!(run.stages[1].detail.contains("req/s"), "{run:?}");
+    assert!(load_points >= 1, "no live load-test points were published");
+    // The run is in the history a late console reads.
+    let history = shared.history().await.unwrap();
+    assert!(history.pipelines.iter().any(|p| p.id == run.id));
+    rt.shutdown().await;
+}
+
+/// `perf --engine k6` without k6 says so; with one (a recorded fake, since
+/// k6 is not installed here) its summary becomes the usual report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k6_engine_reads_the_summary_or_says_k6_is_missing() {
+    use std::os::unix::fs::PermissionsExt;
+    let project = tempfile::tempdir().unwrap();
+    std::fs::create_dir(project.path().join("k6")).unwrap();
+    std::fs::write(
+        project.path().join("k6/load.js"),
+        "export default function () {}\n",
+    )
+    .unwrap();
+    let bin = project.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let run = |path: &str, extra: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_blissful-infra"));
+        cmd.args([
+            "perf",
+            "--engine",
+            "k6",
+            "--url",
+            "http://127.0.0.1:9/",
+            "--state-dir",
+        ])
+        .arg(project.path().join("state"))
+        .current_dir(project.path())
+        .env("PATH", path);
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd
+    };
+
+    let out = run(bin.to_str().unwrap(), &[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(exit::UNAVAILABLE));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("k6 is not on PATH"), "{stderr}");
+
+    let k6 = bin.join("k6");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fake_k6.sh"),
+        &k6,
+    )
+    .unwrap();
+    std::fs::set_permissions(&k6, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    let log = project.path().join("k6.log");
+    let out = run(&path, &[("FAKE_K6_LOG", log.to_str().unwrap())])
+        .args(["-o", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(exit::OK), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["summary"]["mode"], "k6");
+    assert_eq!(v[0]["summary"]["requests"], 1587);
+    assert_eq!(v[0]["summary"]["latency_ms"]["p95"], 7.3);
+    assert!(v[0]["script"].as_str().unwrap().ends_with("k6/load.js"));
+    // The target reached the script as BASE_URL.
+    let seen = std::fs::read_to_string(&log).unwrap();
+    assert!(seen.starts_with("http://127.0.0.1:9 "), "{seen}");
+
+    // The script's own threshold fails: the run fails and says which.
+    let out = run(&path, &[("FAKE_K6_SLOW", "1")]).output().unwrap();
+    assert_eq!(out.status.code(), Some(exit::FAILED));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("k6 threshold `p(95)<200` on http_req_duration failed"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("p95 latency 312.5ms is above the limit"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("script  "), "{stdout}");
 }

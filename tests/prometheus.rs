@@ -232,9 +232,39 @@ async fn real_prometheus_scraping_the_router() {
         assert!(s.points.last().is_some_and(|p| p.1 > 0.0), "{s:?}");
     }
 
-    // The live source: Metrics events with traffic for both versions.
+    // The live source: Metrics events with traffic for both versions, the
+    // pane's window first filled from range queries. Let a few seconds of
+    // rates build up first, so there is history to fill.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let end = chrono::Utc::now();
+        let s = client
+            .range(
+                &format!(
+                    r#"sum by (version) (rate(blissful_router_requests_total{{env="{ENV}"}}[5s]))"#
+                ),
+                end - chrono::Duration::seconds(30),
+                end,
+                Duration::from_secs(1),
+            )
+            .await
+            .unwrap();
+        if s.iter().all(|x| x.points.len() >= 5) && s.len() == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no rate history: {s:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     let (tx, mut rx) = mpsc::channel(1024);
-    let source = spawn_metrics_source(cfg.clone(), vec![ENV.into()], tx);
+    let source_started = chrono::Utc::now().timestamp_millis();
+    let source = blissful_infra::sources::prometheus::spawn_metrics_source_with_history(
+        cfg.clone(),
+        vec![ENV.into()],
+        Duration::from_secs(30),
+        tx,
+    );
+    let mut backfilled = 0usize;
+    let mut first_ts = Vec::new();
     let mut states = Vec::new();
     let mut seen = std::collections::BTreeMap::new();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -247,8 +277,15 @@ async fn real_prometheus_scraping_the_router() {
                 point,
             })) => {
                 assert_eq!(env, ENV);
+                // Keyed by source, apart from the runtime's own series.
+                let (v, source) = blissful_infra::domain::metrics::split_series(&version);
+                assert_eq!(source, Some("prometheus"), "{version}");
+                first_ts.push(point.ts - source_started);
+                if point.ts < source_started - 1_500 {
+                    backfilled += 1;
+                }
                 if point.rps > 0.0 {
-                    seen.insert(version, point);
+                    seen.insert(v.to_string(), point);
                 }
             }
             Ok(Some(RuntimeEvent::Source { name, state })) => {
@@ -261,7 +298,20 @@ async fn real_prometheus_scraping_the_router() {
             }
         }
     }
+    // The history came first; the live rounds then report the source healthy.
+    while states.last() != Some(&SourceState::Ok) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, rx.recv()).await {
+            Ok(Some(RuntimeEvent::Source { state, .. })) => states.push(state),
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => panic!("the source never became Ok: {states:?}"),
+        }
+    }
     source.abort();
+    assert!(
+        backfilled >= 2,
+        "no history from range queries ({backfilled} old points; {first_ts:?})"
+    );
     assert_eq!(states.first(), Some(&SourceState::Connecting), "{states:?}");
     assert_eq!(states.last(), Some(&SourceState::Ok), "{states:?}");
     let (p1, p2) = (&seen["v1"], &seen["v2"]);
@@ -521,4 +571,126 @@ async fn a_round_slower_than_the_step_is_cancelled_not_queued() {
     .expect("no Degraded state for a slow Prometheus");
     assert!(ev.contains("round cancelled"), "{ev}");
     source.abort();
+}
+
+/// `rollout.analysis_source: prometheus`: the sandbox's rollout controller
+/// judges each canary step on PromQL answered by a real Prometheus that
+/// scrapes the sandbox's router, and rolls a failing version back on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollout_judged_on_prometheus_rolls_back_a_failing_canary() {
+    use blissful_infra::domain::environment::Version;
+    use blissful_infra::paths::StatePaths;
+    use blissful_infra::runtime::{Actor, RolloutOutcome, Runtime};
+    use blissful_infra::sandbox::{SandboxOptions, SandboxRuntime};
+
+    let metrics_port = free_port();
+    let prom = start_prometheus(format!("127.0.0.1:{metrics_port}").parse().unwrap()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "project: promrollout
+environments:
+  - name: {ENV}
+    replicas: 1
+    metrics_port: {metrics_port}
+traffic:
+  rate_per_sec: 60
+rollout:
+  analysis_source: prometheus
+  steps:
+    - {{ weight: 50, pause_secs: 4 }}
+    - {{ weight: 100, pause_secs: 1 }}
+  analysis:
+    min_samples: 5
+  max_extensions: 3
+prometheus:
+  url: {}
+  timeout_ms: 2000
+",
+        prom.url
+    );
+    let cfg_path = dir.path().join("blissful-infra.yaml");
+    std::fs::write(&cfg_path, yaml).unwrap();
+    let cfg = Config::load(&cfg_path).unwrap();
+    let rt = SandboxRuntime::start(SandboxOptions {
+        config: std::sync::Arc::new(cfg),
+        config_dir: dir.path().to_path_buf(),
+        service_program: env!("CARGO_BIN_EXE_blissful-infra").into(),
+        state: StatePaths::at(dir.path().join("state")),
+        read_only: false,
+    })
+    .await
+    .unwrap();
+    let client = PrometheusClient::new(&prom_config(&prom.url)).unwrap();
+    // Prometheus has scraped the stable version's traffic.
+    wait_for(
+        &client,
+        &format!(r#"sum(blissful_router_requests_total{{env="{ENV}"}})"#),
+        "the router's counters in Prometheus",
+        |s| s.iter().any(|x| x.value > 0.0),
+    )
+    .await;
+
+    let mut events = rt.subscribe().await.unwrap();
+    rt.deploy(&Actor::current("test"), ENV, &Version::new("v4-buggy"))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut verdicts = Vec::new();
+    let outcome = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, events.recv()).await {
+            Ok(Some(RuntimeEvent::Verdict { verdict, .. })) => verdicts.push(verdict),
+            Ok(Some(RuntimeEvent::RolloutFinished { outcome, .. })) => break outcome,
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => {
+                panic!(
+                    "no rollout outcome; verdicts so far {verdicts:#?}\n{}",
+                    prom.log()
+                )
+            }
+        }
+    };
+    rt.shutdown().await;
+    let RolloutOutcome::RolledBack {
+        verdict, reason, ..
+    } = outcome
+    else {
+        panic!("v4-buggy was not rolled back: {outcome:?}; verdicts {verdicts:#?}")
+    };
+    let verdict = verdict.expect("the rollback carries its verdict");
+    assert_eq!(
+        verdict.source.as_deref(),
+        Some("prometheus"),
+        "{verdict:#?}"
+    );
+    assert_eq!(verdict.outcome, Outcome::Fail, "{verdict:#?}");
+    let failed: Vec<Metric> = verdict.failed_checks().map(|c| c.metric).collect();
+    assert!(
+        failed.contains(&Metric::ErrorRate),
+        "{reason}: {verdict:#?}"
+    );
+    let error_query = verdict
+        .queries
+        .iter()
+        .find(|(m, _)| *m == Metric::ErrorRate)
+        .map(|(_, q)| q.as_str())
+        .expect("the error-rate check names its query");
+    assert!(
+        error_query.contains("blissful_router_errors_total") && error_query.contains("v4-buggy"),
+        "{error_query}"
+    );
+    // v4-buggy answers HTTP 500: the 5xx rate check sees it too, from the
+    // `code` label of the router's request counter.
+    assert!(failed.contains(&Metric::ServerErrorRate), "{verdict:#?}");
+    let five = verdict
+        .queries
+        .iter()
+        .find(|(m, _)| *m == Metric::ServerErrorRate)
+        .map(|(_, q)| q.as_str())
+        .unwrap_or_default();
+    assert!(five.contains(r#"code=~"5..""#), "{five}");
+    // Every verdict of this rollout came from Prometheus, none from the router.
+    assert!(verdicts
+        .iter()
+        .all(|v| v.source.as_deref() == Some("prometheus")));
 }

@@ -370,9 +370,13 @@ mod tests {
             ToggleTimestamps => 30,
             ToggleEnvFilter => 31,
             AgentCompose => 32,
+            LoadTest => 33,
+            Compare => 34,
+            ShowComparison => 35,
+            FollowTrace => 36,
         }
     }
-    const VARIANTS: usize = 33;
+    const VARIANTS: usize = 37;
 
     #[test]
     fn every_action_is_in_the_table_once() {

@@ -1,6 +1,7 @@
 //! The application layer: one task owns `App` and updates it from messages.
 
 pub mod actions;
+pub mod jobs;
 pub mod keymap;
 pub mod msg;
 pub mod run;

@@ -22,6 +22,12 @@ pub enum Msg {
         result: Result<String, String>,
     },
     Agent(AgentEvent),
+    /// Progress of the comparison started from the console.
+    Compare(crate::compare::CompareEvent),
+    /// The comparison ended: its report, or why it failed.
+    CompareDone(Result<Box<crate::compare::ComparisonReport>, String>),
+    /// On (re)attaching, the runtime had this many faults still applied.
+    FaultsStillApplied(usize),
     /// SIGTERM, SIGHUP or SIGINT.
     Signal(&'static str),
 }
@@ -86,6 +92,18 @@ pub enum Command {
     AskAgent {
         history: Vec<(String, String)>,
         context: String,
+    },
+    /// A load test (`perf`) against an environment's router, shown in the
+    /// Pipeline and Metrics panes while it runs.
+    LoadTest {
+        env: String,
+    },
+    /// Compare `new` with `old` in a separate sandbox; `env` is where an
+    /// automatic promotion would go.
+    Compare {
+        env: String,
+        old: String,
+        new: String,
     },
     Quit,
 }

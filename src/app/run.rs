@@ -9,6 +9,7 @@ use crossterm::event::{Event, EventStream};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
+use super::jobs::JobContext;
 use super::msg::{Command, Msg, RuntimeCommand};
 use super::state::App;
 use crate::agent::Agent;
@@ -40,6 +41,7 @@ pub async fn run(
     theme: Theme,
     started: Instant,
     stop_requested: Option<tokio::sync::watch::Receiver<bool>>,
+    jobs: JobContext,
 ) -> color_eyre::Result<LoopStats> {
     let (internal_tx, mut internal_rx) = mpsc::channel::<Msg>(256);
     if let Some(mut stop) = stop_requested {
@@ -61,9 +63,28 @@ pub async fn run(
     spawn_signal_watch(internal_tx.clone());
     if !app.config.prometheus.url.is_empty() {
         let envs = app.config.environments.iter().map(|e| e.name.clone());
-        crate::sources::prometheus::spawn_metrics_source(
+        // The range queries cover what the Metrics pane shows.
+        let history = Duration::from_secs(
+            app.config.prometheus.step_secs.max(1) * app.config.console.metric_points.max(1) as u64,
+        );
+        crate::sources::prometheus::spawn_metrics_source_with_history(
             app.config.prometheus.clone(),
             envs.collect(),
+            history,
+            events_tx.clone(),
+        );
+    }
+    if !app.config.loki.url.trim().is_empty() {
+        // The project's lines from Loki (Docker or Kubernetes environments)
+        // join the runtime's in the same bounded Logs pane.
+        let query = crate::sources::loki::LogQuery {
+            project: app.config.project.clone(),
+            ..Default::default()
+        };
+        crate::sources::loki::spawn_log_source(
+            app.config.loki.clone(),
+            query,
+            crate::sources::loki::LiveOptions::default(),
             events_tx.clone(),
         );
     }
@@ -107,7 +128,7 @@ pub async fn run(
                         last_input = Instant::now();
                         let cmds = app.update(Msg::Key(key));
                         draw_now = true;
-                        if execute(cmds, &runtime, &mut agent, &internal_tx) { break; }
+                        if execute(cmds, &runtime, &jobs, &mut agent, &internal_tx) { break; }
                     }
                     Some(Ok(Event::Paste(text))) => { app.update(Msg::Paste(text)); draw_now = true; }
                     Some(Ok(Event::Resize(_, _))) => {
@@ -122,7 +143,7 @@ pub async fn run(
             }
             Some(msg) = internal_rx.recv() => {
                 let cmds = app.update(msg);
-                if execute(cmds, &runtime, &mut agent, &internal_tx) { break; }
+                if execute(cmds, &runtime, &jobs, &mut agent, &internal_tx) { break; }
             }
             Some(ev) = events_rx.recv() => {
                 app.update(Msg::Runtime(Box::new(ev)));
@@ -168,6 +189,7 @@ fn draw(
 fn execute(
     cmds: Vec<Command>,
     runtime: &SharedRuntime,
+    jobs: &JobContext,
     agent: &mut Agent,
     tx: &mpsc::Sender<Msg>,
 ) -> bool {
@@ -176,6 +198,12 @@ fn execute(
         match cmd {
             Command::Quit => quit = true,
             Command::AskAgent { history, context } => agent.ask(history, context),
+            Command::LoadTest { env } => {
+                super::jobs::spawn_load_test(runtime.clone(), jobs, env, tx.clone())
+            }
+            Command::Compare { env, old, new } => {
+                super::jobs::spawn_comparison(jobs, env, old, new, tx.clone())
+            }
             Command::Runtime(rc) => {
                 let runtime = runtime.clone();
                 let tx = tx.clone();
@@ -242,8 +270,12 @@ fn spawn_runtime_feed(
             match runtime.subscribe().await {
                 Ok(mut sub) => {
                     backoff = Duration::from_millis(500);
-                    if load_snapshot(&runtime, &events).await.is_err() {
-                        return;
+                    match load_snapshot(&runtime, &events).await {
+                        Err(()) => return,
+                        Ok(0) => {}
+                        Ok(n) => {
+                            let _ = internal.send(Msg::FaultsStillApplied(n)).await;
+                        }
                     }
                     let _ = internal.send(Msg::RuntimeSource(SourceState::Ok)).await;
                     while let Some(ev) = sub.recv().await {
@@ -270,11 +302,14 @@ fn spawn_runtime_feed(
 }
 
 /// Current status, recent history and logs, as events, so the console is full at once.
+/// Load the runtime's current state; returns how many faults are still
+/// applied (a crashed run may have left some).
 async fn load_snapshot(
     runtime: &SharedRuntime,
     events: &mpsc::Sender<RuntimeEvent>,
-) -> Result<(), ()> {
+) -> Result<usize, ()> {
     let mut batch = Vec::new();
+    let mut applied = 0;
     if let Ok(envs) = runtime.status().await {
         batch.extend(
             envs.into_iter()
@@ -282,6 +317,11 @@ async fn load_snapshot(
         );
     }
     if let Ok(h) = runtime.history().await {
+        applied = h
+            .experiments
+            .iter()
+            .filter(|x| x.state == crate::domain::chaos::ExperimentState::Running)
+            .count();
         batch.extend(
             h.pipelines
                 .into_iter()
@@ -308,7 +348,7 @@ async fn load_snapshot(
     for ev in batch {
         events.send(ev).await.map_err(|_| ())?;
     }
-    Ok(())
+    Ok(applied)
 }
 
 fn spawn_signal_watch(tx: mpsc::Sender<Msg>) {

@@ -77,6 +77,7 @@ pub struct ConfirmDialog {
 pub enum PickerPurpose {
     DeployVersion,
     ChaosScenario,
+    CompareVersion,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -111,6 +112,31 @@ pub enum Mode {
     Picker(Picker),
     /// Typing into the agent's textarea.
     AgentInput,
+    /// The comparison view (old vs new side by side, the verdict table).
+    Comparison {
+        scroll: u16,
+    },
+}
+
+/// The comparison started from the console: its stages, both sides' live
+/// numbers, and in the end the report.
+#[derive(Clone, Debug)]
+pub struct ComparisonView {
+    /// Where an automatic promotion would go (the selected environment).
+    pub env: String,
+    pub old: String,
+    pub new: String,
+    pub run: PipelineRun,
+    pub old_series: MetricSeries,
+    pub new_series: MetricSeries,
+    /// `None` while it runs.
+    pub outcome: Option<Result<Box<crate::compare::ComparisonReport>, String>>,
+}
+
+impl ComparisonView {
+    pub fn running(&self) -> bool {
+        self.outcome.is_none()
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -127,6 +153,8 @@ pub struct LogView {
     pub timestamps: TimestampMode,
     /// Show only the selected environment's lines.
     pub only_selected_env: bool,
+    /// The trace/request id the filter follows (`T`), shown in the title.
+    pub trace: Option<String>,
 }
 
 impl LogView {
@@ -140,6 +168,7 @@ impl LogView {
             wrap: false,
             timestamps,
             only_selected_env: false,
+            trace: None,
         }
     }
 }
@@ -216,6 +245,8 @@ pub struct App {
     pub agent: AgentChat,
 
     pub sources: BTreeMap<String, SourceState>,
+    /// The last comparison started from the console.
+    pub comparison: Option<ComparisonView>,
     pub focus: PaneId,
     pub zoomed: bool,
     pub mode: Mode,
@@ -273,6 +304,7 @@ impl App {
             chaos_selected: 0,
             agent,
             sources: BTreeMap::new(),
+            comparison: None,
             focus: PaneId::Environments,
             zoomed: false,
             mode: Mode::Normal,

@@ -10,11 +10,14 @@ use super::msg::{AgentEvent, Command, Msg, RuntimeCommand};
 use super::state::*;
 use crate::domain::chaos::{ExperimentState, ScenarioKind};
 use crate::domain::metrics::MetricSeries;
+use crate::domain::pipeline::{PipelineKind, PipelineRun, StageStatus};
 use crate::domain::sanitize::sanitize_str;
 use crate::runtime::{RolloutOutcome, RuntimeEvent, SourceState};
 
 const FLASH_MS: i64 = 6_000;
 const PAGE: usize = 10;
+/// How far back `T` looks for a line with a trace or request id.
+const TRACE_SCAN_LIMIT: usize = 50_000;
 
 impl App {
     pub fn update(&mut self, msg: Msg) -> Vec<Command> {
@@ -67,6 +70,51 @@ impl App {
             Msg::Agent(ev) => {
                 self.dirty = true;
                 self.on_agent_event(ev);
+                Vec::new()
+            }
+            Msg::Compare(ev) => {
+                self.on_compare_event(ev);
+                Vec::new()
+            }
+            Msg::CompareDone(result) => {
+                self.dirty = true;
+                let now = self.now;
+                if let Some(view) = &mut self.comparison {
+                    let status = match &result {
+                        Ok(r) if r.assessment.thresholds_passed => StageStatus::Succeeded,
+                        Ok(r) => StageStatus::Failed(r.assessment.verdict.label().to_string()),
+                        Err(e) => StageStatus::Failed(e.clone()),
+                    };
+                    view.run.finish(status, now);
+                    let text = match &result {
+                        Ok(r) => format!(
+                            "compare {} → {}: {} (v shows it)",
+                            view.old,
+                            view.new,
+                            r.assessment.verdict.label()
+                        ),
+                        Err(e) => format!("compare {} → {} failed: {e}", view.old, view.new),
+                    };
+                    let severity = if result.is_ok() {
+                        Severity::Success
+                    } else {
+                        Severity::Error
+                    };
+                    view.outcome = Some(result);
+                    self.flash(text, severity);
+                }
+                Vec::new()
+            }
+            Msg::FaultsStillApplied(n) => {
+                self.dirty = true;
+                let key = self.keymap.keys_for(Action::UndoFaults).first().cloned();
+                self.flash(
+                    format!(
+                        "{n} fault(s) still applied (a run that was killed may have left them): press {} to undo them all",
+                        key.unwrap_or_else(|| "u".into())
+                    ),
+                    Severity::Warning,
+                );
                 Vec::new()
             }
             Msg::Signal(name) => {
@@ -338,12 +386,31 @@ impl App {
                         p.selected = (p.selected + p.items.len().max(1) - 1) % p.items.len().max(1);
                         self.mode = Mode::Picker(p);
                     }
-                    KeyCode::Enter => self.pick(&p),
+                    KeyCode::Enter => return self.pick(&p),
                     _ => {}
                 }
                 Vec::new()
             }
             Mode::AgentInput => self.on_agent_key(key),
+            Mode::Comparison { scroll } => {
+                match key.code {
+                    KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('v') | KeyCode::Enter => {
+                        self.mode = Mode::Normal
+                    }
+                    KeyCode::Down | KeyCode::Char('j') => {
+                        self.mode = Mode::Comparison {
+                            scroll: scroll.saturating_add(1),
+                        }
+                    }
+                    KeyCode::Up | KeyCode::Char('k') => {
+                        self.mode = Mode::Comparison {
+                            scroll: scroll.saturating_sub(1),
+                        }
+                    }
+                    _ => {}
+                }
+                Vec::new()
+            }
         }
     }
 
@@ -402,6 +469,18 @@ impl App {
             Action::SwitchTraffic => self.ask_switch(),
             Action::Chaos => self.open_chaos_picker(),
             Action::UndoFaults => self.ask_undo(),
+            Action::LoadTest => return self.start_load_test(),
+            Action::Compare => self.open_compare_picker(),
+            Action::ShowComparison => {
+                if self.comparison.is_some() {
+                    self.mode = Mode::Comparison { scroll: 0 };
+                } else {
+                    self.flash(
+                        "no comparison yet: press C to compare a candidate version",
+                        Severity::Info,
+                    );
+                }
+            }
             Action::LogFilter => {
                 self.mode = Mode::LogFilter {
                     input: self.log_view.filter_text.clone(),
@@ -411,6 +490,7 @@ impl App {
             Action::ClearFilter => {
                 self.set_filter("");
             }
+            Action::FollowTrace => self.follow_trace(),
             Action::ToggleFollow => self.toggle_follow(),
             Action::ToggleWrap => self.log_view.wrap = !self.log_view.wrap,
             Action::ToggleTimestamps => {
@@ -500,7 +580,71 @@ impl App {
     }
 
     /// Compile and apply a log filter; an invalid regex keeps the old filter and reports why.
+    /// Filter the Logs pane to the trace/request id of the newest line the
+    /// view shows that has one, in every environment and source.
+    fn follow_trace(&mut self) {
+        let store = &self.logs;
+        let view = &self.log_view;
+        let end = if view.follow {
+            store.end_seq()
+        } else {
+            view.paused_end.clamp(store.first_seq(), store.end_seq())
+        };
+        let env = view
+            .only_selected_env
+            .then(|| self.selected_env().map(|e| e.name.clone()))
+            .flatten();
+        let mut skip = if view.follow {
+            0
+        } else {
+            view.scroll_from_bottom
+        };
+        let mut found = None;
+        let mut seq = end;
+        let mut scanned = 0usize;
+        while seq > store.first_seq() && scanned < TRACE_SCAN_LIMIT {
+            seq -= 1;
+            scanned += 1;
+            let Some(line) = store.get(seq) else { break };
+            let shown = env.as_deref().is_none_or(|e| *line.env == *e)
+                && view
+                    .filter
+                    .as_ref()
+                    .is_none_or(|re| re.is_match(&line.text));
+            if !shown {
+                continue;
+            }
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            if let Some(c) = crate::domain::logs::correlation_id(&line.text) {
+                found = Some(c);
+                break;
+            }
+        }
+        let Some(c) = found else {
+            self.flash(
+                "no trace or request id in the lines shown (trace_id=…, request_id=…)",
+                Severity::Warning,
+            );
+            return;
+        };
+        if self.set_filter(&regex::escape(&c.id)) {
+            self.log_view.only_selected_env = false;
+            self.log_view.trace = Some(c.id.clone());
+            self.flash(
+                format!(
+                    "following {} {} in every environment and source (esc clears)",
+                    c.key, c.id
+                ),
+                Severity::Info,
+            );
+        }
+    }
+
     fn set_filter(&mut self, text: &str) -> bool {
+        self.log_view.trace = None;
         if text.is_empty() {
             self.log_view.filter = None;
             self.log_view.filter_text.clear();
@@ -585,6 +729,15 @@ impl App {
         });
     }
 
+    /// The scenarios the attached runtime can run (containers offer more).
+    fn chaos_scenarios(&self) -> Vec<ScenarioKind> {
+        let mut kinds = ScenarioKind::ALL.to_vec();
+        if self.runtime_name.starts_with("docker") {
+            kinds.extend_from_slice(&ScenarioKind::DOCKER_ONLY);
+        }
+        kinds
+    }
+
     fn open_chaos_picker(&mut self) {
         let Some(env) = self.selected_env_name() else {
             self.flash("no environment for chaos yet", Severity::Warning);
@@ -594,24 +747,31 @@ impl App {
             purpose: PickerPurpose::ChaosScenario,
             title: format!("Chaos against {env}"),
             env,
-            items: ScenarioKind::ALL
+            items: self
+                .chaos_scenarios()
                 .iter()
                 .map(|k| (k.name().to_string(), k.description().to_string()))
                 .collect(),
-            selected: self.chaos_selected.min(ScenarioKind::ALL.len() - 1),
+            selected: self
+                .chaos_selected
+                .min(self.chaos_scenarios().len().saturating_sub(1)),
         });
     }
 
-    fn pick(&mut self, p: &Picker) {
+    fn pick(&mut self, p: &Picker) -> Vec<Command> {
         let Some((value, _)) = p.items.get(p.selected) else {
             self.mode = Mode::Normal;
-            return;
+            return Vec::new();
         };
         match p.purpose {
             PickerPurpose::DeployVersion => self.ask(PendingAction::Deploy {
                 env: p.env.clone(),
                 version: value.clone(),
             }),
+            PickerPurpose::CompareVersion => {
+                self.mode = Mode::Normal;
+                return self.start_comparison(&p.env, value);
+            }
             PickerPurpose::ChaosScenario => match value.parse::<ScenarioKind>() {
                 Ok(scenario) => {
                     self.chaos_selected = p.selected;
@@ -626,6 +786,112 @@ impl App {
                 }
             },
         }
+        Vec::new()
+    }
+
+    // ----- load tests and comparisons (not destructive: separate load) -----
+
+    fn start_load_test(&mut self) -> Vec<Command> {
+        let Some(env) = self.selected_env_name() else {
+            self.flash("no environment to load-test yet", Severity::Warning);
+            return Vec::new();
+        };
+        self.flash(
+            format!("load test of {env} started (Pipeline and Metrics panes)"),
+            Severity::Info,
+        );
+        vec![Command::LoadTest { env }]
+    }
+
+    fn open_compare_picker(&mut self) {
+        if self
+            .comparison
+            .as_ref()
+            .is_some_and(ComparisonView::running)
+        {
+            self.flash(
+                "a comparison is already running: v shows it",
+                Severity::Warning,
+            );
+            return;
+        }
+        let Some(env) = self.selected_env_name() else {
+            self.flash("no environment to compare against yet", Severity::Warning);
+            return;
+        };
+        let Some(stable) = self.selected_env().and_then(|e| e.traffic.stable.clone()) else {
+            self.flash(
+                format!("{env} has no stable version to compare with"),
+                Severity::Warning,
+            );
+            return;
+        };
+        // The same candidates as deploy offers.
+        self.open_deploy_picker();
+        let Mode::Picker(mut p) = self.mode.clone() else {
+            return;
+        };
+        p.purpose = PickerPurpose::CompareVersion;
+        p.title = format!("Compare with {} (stable) of", stable.as_str());
+        self.mode = Mode::Picker(p);
+    }
+
+    fn start_comparison(&mut self, env: &str, new: &str) -> Vec<Command> {
+        let Some(old) = self
+            .envs
+            .iter()
+            .find(|e| e.name == env)
+            .and_then(|e| e.traffic.stable.clone())
+        else {
+            self.flash(format!("{env} has no stable version"), Severity::Warning);
+            return Vec::new();
+        };
+        let old = old.as_str().to_string();
+        let cap = self.config.console.metric_points;
+        let run = PipelineRun::new(
+            0,
+            PipelineKind::Comparison,
+            env,
+            &format!("compare {old} → {new}"),
+            &crate::compare::STAGES,
+            self.now,
+        );
+        self.comparison = Some(ComparisonView {
+            env: env.to_string(),
+            old: old.clone(),
+            new: new.to_string(),
+            run,
+            old_series: MetricSeries::new(cap),
+            new_series: MetricSeries::new(cap),
+            outcome: None,
+        });
+        self.mode = Mode::Comparison { scroll: 0 };
+        vec![Command::Compare {
+            env: env.to_string(),
+            old,
+            new: new.to_string(),
+        }]
+    }
+
+    fn on_compare_event(&mut self, ev: crate::compare::CompareEvent) {
+        use crate::compare::{CompareEvent, Side};
+        let now = self.now;
+        let Some(view) = &mut self.comparison else {
+            return;
+        };
+        match ev {
+            CompareEvent::StageStarted(i) => view.run.start_stage(i, now),
+            CompareEvent::StageEnded {
+                index,
+                status,
+                detail,
+            } => view.run.finish_stage(index, status, detail, now),
+            CompareEvent::Point { side, point } => match side {
+                Side::Old => view.old_series.push(point),
+                Side::New => view.new_series.push(point),
+            },
+        }
+        self.dirty = true;
     }
 
     fn ask_promote(&mut self) {
@@ -1141,6 +1407,75 @@ mod tests {
 
     fn chars(app: &mut App, s: &str) -> Vec<Command> {
         s.chars().flat_map(|c| key(app, KeyCode::Char(c))).collect()
+    }
+
+    #[test]
+    fn leftover_faults_are_announced_with_the_undo_key() {
+        let mut a = app(false);
+        a.update(Msg::FaultsStillApplied(3));
+        let f = a.flash.as_ref().expect("a flash");
+        assert!(f.text.starts_with("3 fault(s) still applied"), "{}", f.text);
+        assert!(f.text.contains("press u to undo them all"), "{}", f.text);
+    }
+
+    #[test]
+    fn t_follows_a_trace_across_environments() {
+        let mut a = app(false);
+        a.focus = PaneId::Logs;
+        let line = |ts: i64, env: &str, text: &str| LogLine {
+            ts,
+            env: env.into(),
+            version: "v1".into(),
+            instance: format!("{env}-v1-1").into(),
+            level: Level::Info,
+            text: text.into(),
+        };
+        a.on_runtime_event(RuntimeEvent::Log {
+            line: line(1, "staging", "edge in trace_id=4bf92f3577b3 path=/hello"),
+        });
+        a.on_runtime_event(RuntimeEvent::Log {
+            line: line(
+                2,
+                "production",
+                r#"{"msg":"db call","trace_id":"4bf92f3577b3"}"#,
+            ),
+        });
+        a.on_runtime_event(RuntimeEvent::Log {
+            line: line(3, "staging", "other request_id=zzz999aaa"),
+        });
+        a.on_runtime_event(RuntimeEvent::Log {
+            line: line(4, "staging", "GET /health 200"),
+        });
+        // The newest line with an id (the health check has none) wins.
+        chars(&mut a, "T");
+        assert_eq!(a.log_view.trace.as_deref(), Some("zzz999aaa"));
+        // Pause and scroll up past it: the next one up is followed, in every env.
+        key(&mut a, KeyCode::Esc);
+        assert_eq!(a.log_view.trace, None);
+        a.log_view.only_selected_env = true;
+        chars(&mut a, "f");
+        a.log_view.scroll_from_bottom = 2;
+        a.log_view.only_selected_env = false;
+        chars(&mut a, "T");
+        assert_eq!(a.log_view.trace.as_deref(), Some("4bf92f3577b3"));
+        assert!(!a.log_view.only_selected_env);
+        let re = a.log_view.filter.clone().expect("a filter");
+        let shown: Vec<i64> = a
+            .logs
+            .iter()
+            .filter(|l| re.is_match(&l.text))
+            .map(|l| l.ts)
+            .collect();
+        assert_eq!(shown, vec![1, 2]);
+        // No id anywhere: a warning, the filter unchanged.
+        let mut b = app(false);
+        b.focus = PaneId::Logs;
+        b.on_runtime_event(RuntimeEvent::Log {
+            line: line(1, "staging", "GET /health 200"),
+        });
+        chars(&mut b, "T");
+        assert!(b.log_view.filter.is_none());
+        assert!(b.flash.as_ref().unwrap().text.contains("no trace"));
     }
 
     #[test]

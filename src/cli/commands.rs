@@ -54,11 +54,11 @@ impl<'a> Streams<'a> {
 
     /// A progress or diagnostic line on stderr. Failing to write stderr is
     /// not actionable, so it is ignored.
-    fn note(&mut self, line: &str) {
+    pub(crate) fn note(&mut self, line: &str) {
         let _ = writeln!(self.err, "{}", strip_all(line));
     }
 
-    fn put(&mut self, text: &str) -> io::Result<()> {
+    pub(crate) fn put(&mut self, text: &str) -> io::Result<()> {
         self.out.write_all(text.as_bytes())?;
         self.out.flush()
     }
@@ -70,14 +70,14 @@ impl<'a> Streams<'a> {
         self.out.flush()
     }
 
-    fn put_json<T: Serialize + ?Sized>(&mut self, value: &T) -> io::Result<()> {
+    pub(crate) fn put_json<T: Serialize + ?Sized>(&mut self, value: &T) -> io::Result<()> {
         let doc = json_document(value).map_err(io::Error::other)?;
         self.put(&doc)
     }
 
     /// Print a runtime error (and in JSON mode `{"error": ...}` on stdout);
     /// returns its exit code.
-    fn error(&mut self, e: &RuntimeError) -> i32 {
+    pub(crate) fn error(&mut self, e: &RuntimeError) -> i32 {
         self.note(&format!("error: {e}"));
         if self.mode == OutputMode::Json {
             let _ = self.put_json(&ErrorDoc { error: e });
@@ -93,7 +93,7 @@ struct ErrorDoc<'a> {
 
 /// The exit code, unless writing stdout failed for a reason other than the
 /// reader going away (`| head` is fine).
-fn done(code: i32, written: io::Result<()>) -> i32 {
+pub(crate) fn done(code: i32, written: io::Result<()>) -> i32 {
     match written {
         Ok(()) => code,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => code,
@@ -155,6 +155,8 @@ pub struct LogsOptions {
     pub tail: usize,
     /// Colour levels and keep the lines' own (sanitised) colours.
     pub color: bool,
+    /// Only lines of the last this long.
+    pub since: Option<std::time::Duration>,
 }
 
 /// Lines already printed from the recent buffer, so following does not
@@ -222,7 +224,7 @@ pub async fn logs(rt: &SharedRuntime, opts: &LogsOptions, s: &mut Streams<'_>) -
     } else {
         None
     };
-    let fetch = if opts.grep.is_some() {
+    let fetch = if opts.grep.is_some() || opts.since.is_some() {
         opts.tail
             .saturating_mul(GREP_WINDOW_FACTOR)
             .clamp(opts.tail.min(MAX_FETCH), MAX_FETCH)
@@ -242,7 +244,27 @@ pub async fn logs(rt: &SharedRuntime, opts: &LogsOptions, s: &mut Streams<'_>) -
             .as_ref()
             .is_none_or(|re| re.is_match(&strip_all(&l.text)))
     };
-    let mut shown: Vec<&LogLine> = recent.iter().filter(|l| matches(l)).collect();
+    let cutoff = opts.since.map(|d| {
+        chrono::Utc::now().timestamp_millis() - i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+    });
+    let mut shown: Vec<&LogLine> = recent
+        .iter()
+        .filter(|l| matches(l) && cutoff.is_none_or(|c| l.ts >= c))
+        .collect();
+    // The buffer was the limit, not --since: say that older lines are gone.
+    if let (Some(c), Some(first)) = (cutoff, recent.first()) {
+        if first.ts > c && recent.len() >= fetch && fetch > 0 {
+            s.note(&format!(
+                "note: only the newest {fetch} lines were read; lines before {} are not shown",
+                chrono::DateTime::from_timestamp_millis(first.ts)
+                    .map(|t| t
+                        .with_timezone(&chrono::Local)
+                        .format("%H:%M:%S")
+                        .to_string())
+                    .unwrap_or_default()
+            ));
+        }
+    }
     let skip = shown.len().saturating_sub(opts.tail);
     shown.drain(..skip);
     let style = LogStyle { color: opts.color };
@@ -743,11 +765,15 @@ pub async fn down(path: &Path, s: &mut Streams<'_>) -> i32 {
         Err(e) => return s.error(&RuntimeError::from(e)),
     };
     let pid = remote.info().pid;
+    let what = match remote.info().runtime.as_str() {
+        "sandbox" => "sandbox".to_string(),
+        other => format!("{} runtime", strip_all(other)),
+    };
     if let Err(e) = remote.request_shutdown().await {
         return s.error(&RuntimeError::from(e));
     }
     let written = match s.mode {
-        OutputMode::Table => s.put_lines(&[format!("sandbox stopped (pid {pid})")]),
+        OutputMode::Table => s.put_lines(&[format!("{what} stopped (pid {pid})")]),
         OutputMode::Json => s.put_json(&serde_json::json!({ "stopped": true, "pid": pid })),
     };
     done(exit::OK, written)

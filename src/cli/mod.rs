@@ -10,6 +10,7 @@
 //! per line.
 
 pub mod commands;
+pub mod loki_logs;
 pub mod output;
 
 use std::io::{IsTerminal, Write};
@@ -26,6 +27,38 @@ pub enum OutputMode {
 }
 
 /// Process exit codes.
+/// Where `logs` reads from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogSource {
+    /// Loki when `loki.url` is set, else the running runtime.
+    Auto,
+    /// The running runtime's own buffer and stream (sandbox or Docker).
+    #[value(alias = "sandbox", alias = "docker")]
+    Runtime,
+    Loki,
+}
+
+/// `30s`, `15m`, `2h`, `1d` (or bare seconds) for `--since`.
+pub fn parse_since(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration like 30s, 15m, 2h or 1d"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        "d" => n.saturating_mul(86_400),
+        _ => return Err(format!("`{s}`: unknown unit `{unit}` (use s, m, h or d)")),
+    };
+    if secs == 0 {
+        return Err("--since must be above 0".into());
+    }
+    Ok(std::time::Duration::from_secs(secs))
+}
+
 pub mod exit {
     pub const OK: i32 = 0;
     /// Analysis failed and the change was rolled back, or the action failed.
@@ -66,28 +99,39 @@ pub async fn cmd_status(rt: &SharedRuntime, mode: OutputMode, out: &mut dyn Writ
     commands::status(rt, &mut Streams::new(mode, out, &mut err)).await
 }
 
-/// `logs`: recent lines, then with `follow` new ones until Ctrl-C. An
-/// unknown `env` is refused with the known ones listed.
-#[allow(clippy::too_many_arguments)] // one positional argument per CLI flag
+/// `logs`: from Loki (`--source loki`, or `auto` with `loki.url` set) or
+/// from the running sandbox; recent lines, then with `follow` new ones until
+/// Ctrl-C. An unknown environment is refused with the known ones listed.
 pub async fn cmd_logs(
-    rt: &SharedRuntime,
-    env: Option<&str>,
-    follow: bool,
-    grep: Option<&regex::Regex>,
-    tail: usize,
+    config: &crate::config::Config,
+    source: LogSource,
+    control_socket: &std::path::Path,
+    opts: &LogsOptions,
     mode: OutputMode,
     out: &mut dyn Write,
-    color: bool,
 ) -> i32 {
-    let opts = LogsOptions {
-        env: env.map(str::to_string),
-        follow,
-        grep: grep.cloned(),
-        tail,
-        color,
-    };
     let mut err = std::io::stderr();
-    commands::logs(rt, &opts, &mut Streams::new(mode, out, &mut err)).await
+    let mut s = Streams::new(mode, out, &mut err);
+    let loki_set = !config.loki.url.trim().is_empty();
+    let use_loki = match source {
+        LogSource::Loki => true,
+        LogSource::Runtime => false,
+        LogSource::Auto => loki_set,
+    };
+    if use_loki {
+        if !loki_set {
+            let e = RuntimeError::Refused(
+                "--source loki needs `loki.url` in blissful-infra.yaml".into(),
+            );
+            return s.error(&e);
+        }
+        return loki_logs::logs(config, opts, &mut s).await;
+    }
+    let rt = match commands::connect(control_socket, &mut s).await {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    commands::logs(&rt, opts, &mut s).await
 }
 
 /// `deploy`: with `wait`, follow the rollout; OK if promoted, FAILED if rolled back.
@@ -205,6 +249,19 @@ pub async fn cmd_down(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn since_takes_seconds_to_days() {
+        use std::time::Duration;
+        assert_eq!(parse_since("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_since("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(parse_since("2h").unwrap(), Duration::from_secs(7200));
+        assert_eq!(parse_since("1d").unwrap(), Duration::from_secs(86_400));
+        assert_eq!(parse_since("45").unwrap(), Duration::from_secs(45));
+        for bad in ["", "0m", "m", "1w", "-1h", "1.5h"] {
+            assert!(parse_since(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn errors_map_to_exit_codes() {

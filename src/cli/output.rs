@@ -573,6 +573,7 @@ staging: Progressing: canary at 20%
             p50_ms: 50.0,
             p95_ms: 150.0,
             p99_ms: 612.0,
+            ..Default::default()
         };
         analyze(&canary, None, &Thresholds::default())
     }
@@ -585,7 +586,7 @@ staging: Progressing: canary at 20%
             &RolloutOutcome::RolledBack {
                 version: Version::new("v1"),
                 reason: v.summary(),
-                verdict: Some(v.clone()),
+                verdict: Some(Box::new(v.clone())),
             },
         );
         assert_eq!(

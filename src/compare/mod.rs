@@ -46,6 +46,8 @@ use crate::domain::comparison::{
     RESERVOIR_CAPACITY,
 };
 use crate::domain::environment::{EnvironmentStatus, Version};
+use crate::domain::metrics::MetricPoint;
+use crate::domain::pipeline::StageStatus;
 use crate::domain::sanitize::sanitize_str;
 use crate::paths::StatePaths;
 use crate::perf::generator::{self, Live};
@@ -55,7 +57,85 @@ use crate::perf::{
 use crate::runtime::{Actor, Runtime, RuntimeEvent};
 use crate::sandbox::{SandboxOptions, SandboxRuntime};
 
-pub use report::{ChaosLine, ComparisonReport, LoadDescription, Promotion};
+mod git;
+
+pub use report::{ChaosLine, ComparisonReport, LoadDescription, Promotion, SideSeries};
+
+/// Stages of a comparison, as shown in the Pipeline pane and the console's
+/// comparison view.
+pub const STAGES: [&str; 5] = ["start both", "warm-up", "measure", "statistics", "verdict"];
+pub const STAGE_START: usize = 0;
+pub const STAGE_WARMUP: usize = 1;
+pub const STAGE_MEASURE: usize = 2;
+pub const STAGE_STATISTICS: usize = 3;
+pub const STAGE_VERDICT: usize = 4;
+
+/// Which of the two versions a point belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Old,
+    New,
+}
+
+/// Progress of a comparison for whoever watches it (the console, or the CLI
+/// relaying it to consoles attached to the sandbox).
+#[derive(Clone, Debug, PartialEq)]
+pub enum CompareEvent {
+    StageStarted(usize),
+    StageEnded {
+        index: usize,
+        status: StageStatus,
+        detail: String,
+    },
+    /// One second of load on one side (client-side numbers).
+    Point {
+        side: Side,
+        point: MetricPoint,
+    },
+}
+
+/// Sends progress without ever waiting: a watcher that falls behind loses
+/// points (counted), never the comparison.
+#[derive(Clone, Debug, Default)]
+pub struct Watcher {
+    tx: Option<mpsc::Sender<CompareEvent>>,
+    dropped: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Watcher {
+    pub fn new(tx: mpsc::Sender<CompareEvent>) -> Self {
+        Watcher {
+            tx: Some(tx),
+            dropped: Arc::default(),
+        }
+    }
+
+    fn send(&self, ev: CompareEvent) {
+        if let Some(tx) = &self.tx {
+            if tx.try_send(ev).is_err() {
+                self.dropped
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn started(&self, index: usize) {
+        self.send(CompareEvent::StageStarted(index));
+    }
+
+    fn ended(&self, index: usize, status: StageStatus, detail: impl Into<String>) {
+        self.send(CompareEvent::StageEnded {
+            index,
+            status,
+            detail: detail.into(),
+        });
+    }
+
+    /// Progress events the watcher could not take.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
 
 /// Environment names inside the comparison sandbox.
 pub const OLD_ENV: &str = "compare-old";
@@ -133,6 +213,24 @@ pub struct CompareArgs {
     pub chaos: Option<String>,
 }
 
+impl CompareArgs {
+    /// The flags' defaults for comparing `old` with `new` (the console's `C`);
+    /// `env` is where an automatic promotion would go.
+    pub fn for_versions(old: &str, new: &str, env: Option<&str>) -> CompareArgs {
+        CompareArgs {
+            old: old.to_string(),
+            new: new.to_string(),
+            duration: Duration::from_secs(10),
+            concurrency: 4,
+            rate: None,
+            warmup: Duration::from_secs(2),
+            timeout: Duration::from_secs(10),
+            env: env.map(str::to_string),
+            chaos: None,
+        }
+    }
+}
+
 /// What the command needs besides its flags.
 #[derive(Clone, Debug)]
 pub struct CompareContext {
@@ -177,8 +275,14 @@ fn check_version(flag: &str, v: &str) -> Result<(), CompareError> {
 }
 
 fn plan(args: &CompareArgs, config: &Config) -> Result<Plan, CompareError> {
-    check_version("old", &args.old)?;
-    check_version("new", &args.new)?;
+    if config.service.command.trim().is_empty() {
+        check_version("old", &args.old)?;
+        check_version("new", &args.new)?;
+    } else {
+        // A project's own service: the two sides are git refs.
+        git::check_ref("old", &args.old)?;
+        git::check_ref("new", &args.new)?;
+    }
     let pacing =
         crate::perf::pacing_from_flags(args.concurrency, args.rate).map_err(CompareError::Usage)?;
     if args.duration.is_zero() {
@@ -250,17 +354,23 @@ pub async fn cmd_compare(
     ctx: &CompareContext,
     mode: OutputMode,
     out: &mut dyn Write,
-    err: &mut dyn Write,
+    err: &mut (dyn Write + Send),
 ) -> i32 {
-    let plan = match plan(args, &ctx.config) {
-        Ok(p) => p,
-        Err(e) => return fail(&e, mode, out, err),
-    };
-    let mut report = match run_isolated(&plan, ctx, err).await {
+    let (tx, rx) = mpsc::channel(256);
+    let relay = tokio::spawn(relay_to_sandbox(
+        ctx.state.control_socket(),
+        args.clone(),
+        rx,
+    ));
+    let result = run(args, ctx, &Watcher::new(tx), err).await;
+    // The watcher's sender is gone with `run`; the relay ends after the last event.
+    if let Ok(Some(problem)) = relay.await {
+        let _ = writeln!(err, "note: consoles do not show this comparison: {problem}");
+    }
+    let report = match result {
         Ok(r) => r,
         Err(e) => return fail(&e, mode, out, err),
     };
-    report.promotion = promote(args, ctx, &report).await;
     let written = match mode {
         OutputMode::Table => out.write_all(report.table().as_bytes()),
         OutputMode::Json => serde_json::to_string_pretty(&report)
@@ -275,7 +385,98 @@ pub async fn cmd_compare(
     }
 }
 
-fn fail(e: &CompareError, mode: OutputMode, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+/// Plan, measure in a separate sandbox, decide, and promote when allowed:
+/// everything `compare` does but the printing. The console calls this too.
+pub async fn run(
+    args: &CompareArgs,
+    ctx: &CompareContext,
+    watch: &Watcher,
+    err: &mut (dyn Write + Send),
+) -> Result<ComparisonReport, CompareError> {
+    let plan = plan(args, &ctx.config)?;
+    let mut report = run_isolated(&plan, ctx, watch, err).await?;
+    report.promotion = promote(args, ctx, &report).await;
+    let detail = format!(
+        "{} ({}){}",
+        report.assessment.verdict.label(),
+        if report.assessment.thresholds_passed {
+            "thresholds hold"
+        } else {
+            "a threshold failed"
+        },
+        if report.promotion.promoted {
+            format!("; {}", report.promotion.message)
+        } else {
+            String::new()
+        }
+    );
+    let status = if report.assessment.thresholds_passed {
+        StageStatus::Succeeded
+    } else {
+        StageStatus::Failed(detail.clone())
+    };
+    watch.started(STAGE_VERDICT);
+    watch.ended(STAGE_VERDICT, status, detail);
+    Ok(report)
+}
+
+/// Show a CLI comparison to consoles attached to the running sandbox, if
+/// there is one. Returns why it could not, when it tried and failed.
+async fn relay_to_sandbox(
+    socket: PathBuf,
+    args: CompareArgs,
+    mut rx: mpsc::Receiver<CompareEvent>,
+) -> Option<String> {
+    use crate::runtime::publisher::RunPublisher;
+    let remote = match crate::daemon::client::RemoteRuntime::connect(&socket).await {
+        Ok(r) => r,
+        Err(_) => {
+            // No sandbox running: nobody to show it to. Drain and stop.
+            while rx.recv().await.is_some() {}
+            return None;
+        }
+    };
+    let env = args.env.clone().unwrap_or_else(|| "-".into());
+    let mut publisher = RunPublisher::start(
+        Arc::new(remote),
+        Actor::current("cli"),
+        crate::domain::pipeline::PipelineKind::Comparison,
+        &env,
+        &format!("compare {} → {}", args.old, args.new),
+        &STAGES,
+        None,
+        now_millis(),
+    );
+    let mut failed = None;
+    while let Some(ev) = rx.recv().await {
+        match ev {
+            CompareEvent::StageStarted(i) => publisher.start_stage(i, now_millis()),
+            CompareEvent::StageEnded {
+                index,
+                status,
+                detail,
+            } => {
+                if let StageStatus::Failed(why) = &status {
+                    failed = Some(why.clone());
+                }
+                publisher.end_stage(index, status, &detail, now_millis());
+            }
+            CompareEvent::Point { .. } => {}
+        }
+    }
+    let status = match failed {
+        Some(why) => StageStatus::Failed(why),
+        None => StageStatus::Succeeded,
+    };
+    publisher.finish(status, now_millis()).await.problem
+}
+
+fn fail(
+    e: &CompareError,
+    mode: OutputMode,
+    out: &mut dyn Write,
+    err: &mut (dyn Write + Send),
+) -> i32 {
     crate::cli::output::report_error(e.kind(), &e.to_string(), e.exit_code(), mode, out, err)
 }
 
@@ -284,7 +485,25 @@ fn fail(e: &CompareError, mode: OutputMode, out: &mut dyn Write, err: &mut dyn W
 async fn run_isolated(
     plan: &Plan,
     ctx: &CompareContext,
-    err: &mut dyn Write,
+    watch: &Watcher,
+    err: &mut (dyn Write + Send),
+) -> Result<ComparisonReport, CompareError> {
+    watch.started(STAGE_START);
+    let result = run_isolated_inner(plan, ctx, watch, err).await;
+    if let Err(e) = &result {
+        // Whatever stage was running ends with the error.
+        for i in [STAGE_START, STAGE_WARMUP, STAGE_MEASURE, STAGE_STATISTICS] {
+            watch.ended(i, StageStatus::Failed(e.to_string()), "");
+        }
+    }
+    result
+}
+
+async fn run_isolated_inner(
+    plan: &Plan,
+    ctx: &CompareContext,
+    watch: &Watcher,
+    err: &mut (dyn Write + Send),
 ) -> Result<ComparisonReport, CompareError> {
     let dir = ctx
         .state
@@ -299,6 +518,32 @@ async fn run_isolated(
     tokio::fs::create_dir_all(&dir)
         .await
         .map_err(|e| CompareError::Failed(format!("creating {}: {e}", dir.display())))?;
+    // Git refs: worktrees (and builds) first; Ctrl-C stops a long build too.
+    let prepared = tokio::select! {
+        p = git::prepare(&ctx.config, &ctx.config_dir, &plan.old, &plan.new, &dir, err) => p,
+        _ = tokio::signal::ctrl_c() => Err(CompareError::Interrupted),
+    };
+    let prepared = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = tokio::fs::remove_dir_all(&dir).await;
+            let _ = git_prune(&ctx.config_dir).await;
+            return Err(e);
+        }
+    };
+    let mut plan = plan.clone();
+    plan.old = prepared.old.clone();
+    plan.new = prepared.new.clone();
+    let plan = &plan;
+    let mut config = comparison_config(&ctx.config, &plan.old, &plan.new);
+    for (version, workdir) in &prepared.workdirs {
+        config
+            .service
+            .versions
+            .entry(version.clone())
+            .or_default()
+            .workdir = workdir.display().to_string();
+    }
     let _ = writeln!(
         err,
         "starting {} (old) and {} (new) side by side in {}",
@@ -307,7 +552,7 @@ async fn run_isolated(
         dir.display()
     );
     let opts = SandboxOptions {
-        config: Arc::new(comparison_config(&ctx.config, &plan.old, &plan.new)),
+        config: Arc::new(config),
         config_dir: ctx.config_dir.clone(),
         service_program: ctx.service_program.clone(),
         state: StatePaths::at(&dir),
@@ -319,7 +564,7 @@ async fn run_isolated(
         ))),
         Ok(rt) => {
             let result = tokio::select! {
-                r = measure(&rt, plan, &ctx.config, err) => r,
+                r = measure(&rt, plan, &ctx.config, watch, err) => r,
                 _ = tokio::signal::ctrl_c() => Err(CompareError::Interrupted),
             };
             if tokio::time::timeout(SHUTDOWN_TIMEOUT, rt.shutdown())
@@ -335,12 +580,25 @@ async fn run_isolated(
             result
         }
     };
+    prepared.cleanup(err).await;
     if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
         if e.kind() != std::io::ErrorKind::NotFound {
             let _ = writeln!(err, "warning: could not remove {}: {e}", dir.display());
         }
     }
     result
+}
+
+/// After a failed preparation some worktrees may be half made: let git
+/// forget the ones whose directories are gone.
+async fn git_prune(config_dir: &std::path::Path) -> std::io::Result<()> {
+    tokio::process::Command::new("git")
+        .arg("-C")
+        .arg(config_dir)
+        .args(["worktree", "prune"])
+        .output()
+        .await
+        .map(|_| ())
 }
 
 /// Everything the event collector saw.
@@ -454,11 +712,14 @@ fn router(envs: &[EnvironmentStatus], name: &str) -> Result<SocketAddr, CompareE
     crate::perf::router_target(envs, name).map_err(|e| CompareError::Failed(e.to_string()))
 }
 
-fn live_with_reservoir(seed: u64) -> Arc<Live> {
-    Arc::new(Live {
+fn live_with_reservoir(seed: u64) -> Result<Arc<Live>, CompareError> {
+    let window = generator::new_histogram()
+        .map_err(|e| CompareError::Failed(format!("latency histogram: {e}")))?;
+    Ok(Arc::new(Live {
         samples: Some(Mutex::new(Reservoir::new(RESERVOIR_CAPACITY, seed))),
+        window: Some(Mutex::new(window)),
         ..Live::default()
-    })
+    }))
 }
 
 /// Latency samples in ms, taken out of a run's reservoir.
@@ -535,7 +796,8 @@ async fn measure(
     rt: &SandboxRuntime,
     plan: &Plan,
     config: &Config,
-    err: &mut dyn Write,
+    watch: &Watcher,
+    err: &mut (dyn Write + Send),
 ) -> Result<ComparisonReport, CompareError> {
     let events = rt
         .subscribe()
@@ -544,6 +806,12 @@ async fn measure(
     let (stop_tx, stop_rx) = oneshot::channel();
     let collector = tokio::spawn(collect(events, stop_rx));
     let envs = wait_ready(rt).await?;
+    watch.ended(
+        STAGE_START,
+        StageStatus::Succeeded,
+        format!("{} and {} Ready", plan.old, plan.new),
+    );
+    watch.started(STAGE_WARMUP);
     let targets = [router(&envs, OLD_ENV)?, router(&envs, NEW_ENV)?];
     let spec = |addr: SocketAddr| LoadSpec {
         target: Target {
@@ -558,7 +826,7 @@ async fn measure(
         timeout: plan.timeout,
     };
     let (spec_old, spec_new) = (spec(targets[0]), spec(targets[1]));
-    let (live_old, live_new) = (live_with_reservoir(1), live_with_reservoir(2));
+    let (live_old, live_new) = (live_with_reservoir(1)?, live_with_reservoir(2)?);
     let _ = writeln!(
         err,
         "both Ready; warming up {:.1}s, then measuring {:.1}s",
@@ -573,12 +841,21 @@ async fn measure(
             None => Vec::new(),
         }
     };
+    let (ticker_stop, ticker_stopped) = oneshot::channel();
+    let ticker = tokio::spawn(tick_points(
+        [live_old.clone(), live_new.clone()],
+        plan.warmup,
+        watch.clone(),
+        ticker_stopped,
+    ));
     let (run_old, run_new, injected) = tokio::join!(
         generator::run(&spec_old, live_old.clone()),
         generator::run(&spec_new, live_new.clone()),
         chaos
     );
     let window_end = now_millis();
+    let _ = ticker_stop.send(());
+    let series = ticker.await.unwrap_or_default();
     let run_old = run_old.map_err(|e| CompareError::Failed(format!("load on old: {e}")))?;
     let run_new = run_new.map_err(|e| CompareError::Failed(format!("load on new: {e}")))?;
     // A last metrics tick may still be on its way.
@@ -607,6 +884,15 @@ async fn measure(
     (new.cpu_pct, new.mem_mib) = resource_means(&collected, NEW_ENV, window_start, window_end);
     let error_rate_p_value = two_proportion_p(old.errors, old.requests, new.errors, new.requests);
     let _ = writeln!(err, "measured; computing statistics");
+    watch.ended(
+        STAGE_MEASURE,
+        StageStatus::Succeeded,
+        format!(
+            "{} {:.0} req/s p95 {:.1}ms · {} {:.0} req/s p95 {:.1}ms",
+            plan.old, old.rps, old.p95_ms, plan.new, new.rps, new.p95_ms
+        ),
+    );
+    watch.started(STAGE_STATISTICS);
     // Ranking and 1000 bootstrap resamples are CPU work: off the executor.
     let (mann_whitney, p95_ci) = tokio::task::spawn_blocking(move || {
         (
@@ -635,6 +921,11 @@ async fn measure(
         min_throughput_ratio: config.comparison.min_throughput_ratio,
     };
     let assessment = assess(&old, &new, &thresholds, &evidence);
+    watch.ended(
+        STAGE_STATISTICS,
+        StageStatus::Succeeded,
+        "Mann-Whitney U, bootstrap CI of the p95 difference",
+    );
     let chaos = plan.chaos.map(|scenario| {
         [OLD_ENV, NEW_ENV]
             .iter()
@@ -665,7 +956,94 @@ async fn measure(
         chaos,
         events_lost: collected.lagged + collected.dropped_points,
         promotion: Promotion::default(),
+        series,
     })
+}
+
+/// Longest series kept per side (one point a second).
+const MAX_SERIES_POINTS: usize = 3600;
+
+/// One point a second per side from the generators' live counters, sent to
+/// the watcher and kept for the report, until `stop`.
+async fn tick_points(
+    lives: [Arc<Live>; 2],
+    warmup: Duration,
+    watch: Watcher,
+    mut stop: oneshot::Receiver<()>,
+) -> SideSeries {
+    let mut series = SideSeries::default();
+    let mut last = [(0u64, 0u64); 2];
+    let mut was_measuring = false;
+    let started = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = &mut stop => return series,
+            _ = tick.tick() => {}
+        }
+        let measuring = lives[0]
+            .measuring
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if measuring && !was_measuring {
+            // The counters restart when measuring starts.
+            was_measuring = true;
+            last = [(0, 0); 2];
+            watch.ended(
+                STAGE_WARMUP,
+                StageStatus::Succeeded,
+                format!(
+                    "{:.1}s",
+                    warmup.as_secs_f64().max(started.elapsed().as_secs_f64())
+                ),
+            );
+            watch.started(STAGE_MEASURE);
+        }
+        for (i, (live, side)) in lives.iter().zip([Side::Old, Side::New]).enumerate() {
+            let reqs = live.requests.load(std::sync::atomic::Ordering::Relaxed);
+            let errs = live.errors.load(std::sync::atomic::Ordering::Relaxed);
+            let dreq = reqs.saturating_sub(last[i].0);
+            let derr = errs.saturating_sub(last[i].1);
+            last[i] = (reqs, errs);
+            let (p50, p95, p99) = live
+                .window
+                .as_ref()
+                .map(|w| {
+                    let mut h = w.lock().unwrap_or_else(|p| p.into_inner());
+                    let q = |p: f64| h.value_at_quantile(p) as f64 / 1000.0;
+                    let r = if h.is_empty() {
+                        (0.0, 0.0, 0.0)
+                    } else {
+                        (q(0.50), q(0.95), q(0.99))
+                    };
+                    h.reset();
+                    r
+                })
+                .unwrap_or_default();
+            let point = MetricPoint {
+                ts: now_millis(),
+                rps: dreq as f64,
+                error_rate: if dreq > 0 {
+                    derr as f64 / dreq as f64
+                } else {
+                    0.0
+                },
+                p50_ms: p50,
+                p95_ms: p95,
+                p99_ms: p99,
+                cpu_pct: 0.0,
+                mem_mib: 0.0,
+            };
+            let kept = match side {
+                Side::Old => &mut series.old,
+                Side::New => &mut series.new,
+            };
+            if kept.len() < MAX_SERIES_POINTS {
+                kept.push(point.clone());
+            }
+            watch.send(CompareEvent::Point { side, point });
+        }
+    }
 }
 
 /// Deploy the new version to `--env` of the running sandbox when the

@@ -103,6 +103,15 @@ pub struct ComparisonReport {
     /// Runtime events lost while measuring (CPU/memory means may be thinner).
     pub events_lost: u64,
     pub promotion: Promotion,
+    /// One client-side point a second per side, warm-up included.
+    pub series: SideSeries,
+}
+
+/// Per-second load numbers of both sides, for sparklines.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SideSeries {
+    pub old: Vec<crate::domain::metrics::MetricPoint>,
+    pub new: Vec<crate::domain::metrics::MetricPoint>,
 }
 
 fn num(v: Option<f64>, decimals: usize) -> String {
@@ -363,6 +372,7 @@ mod tests {
             assessment,
             chaos: None,
             events_lost: 0,
+            series: SideSeries::default(),
             promotion: Promotion {
                 message: "comparison.auto_promote is off in the config".into(),
                 ..Promotion::default()

@@ -317,6 +317,15 @@ impl Config {
         let at = |leaf| [S::K("rollout"), S::K("analysis"), S::K(leaf)];
         v.fraction(&at("max_error_rate"), t.max_error_rate);
         v.fraction(&at("min_success_rate"), t.min_success_rate);
+        v.fraction(&at("max_server_error_rate"), t.max_server_error_rate);
+        v.positive(&at("max_cpu_pct"), t.max_cpu_pct);
+        v.positive(&at("max_memory_pct"), t.max_memory_pct);
+        if t.saturation_secs == 0 || t.saturation_secs > 86_400 {
+            v.push(
+                &at("saturation_secs"),
+                format!("{} must be 1..=86400", t.saturation_secs),
+            );
+        }
         v.positive(&at("max_p95_ms"), t.max_p95_ms);
         v.positive(&at("max_p99_ms"), t.max_p99_ms);
         v.positive(&at("max_latency_ratio"), t.max_latency_ratio);
@@ -330,6 +339,14 @@ impl Config {
             v.push(
                 &[S::K("rollout"), S::K("max_extensions")],
                 format!("{} is more than 100", self.rollout.max_extensions),
+            );
+        }
+        if self.rollout.analysis_source == super::AnalysisSource::Prometheus
+            && self.prometheus.url.trim().is_empty()
+        {
+            v.push(
+                &[S::K("rollout"), S::K("analysis_source")],
+                "`prometheus` needs `prometheus.url` to be set".to_string(),
             );
         }
     }
@@ -432,6 +449,42 @@ impl Config {
         ] {
             if x == 0 {
                 v.push(&[S::K("prometheus"), S::K(leaf)], "must be > 0".into());
+            }
+        }
+        let loki = &self.loki;
+        if !loki.url.is_empty() {
+            if let Err(why) = http_url(&loki.url) {
+                v.push(
+                    &[S::K("loki"), S::K("url")],
+                    format!("`{}` {why}", strip_all(&loki.url)),
+                );
+            }
+        }
+        for (leaf, x) in [
+            ("timeout_ms", loki.timeout_ms),
+            ("page_limit", loki.page_limit as u64),
+        ] {
+            if x == 0 {
+                v.push(&[S::K("loki"), S::K(leaf)], "must be > 0".into());
+            }
+        }
+        let l = &loki.labels;
+        for (leaf, name) in [
+            ("env", &l.env),
+            ("version", &l.version),
+            ("instance", &l.instance),
+            ("level", &l.level),
+        ] {
+            let mut chars = name.chars();
+            let ok = chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !ok {
+                v.push(
+                    &[S::K("loki"), S::K("labels"), S::K(leaf)],
+                    format!("`{}` is not a label name", strip_all(name)),
+                );
             }
         }
         if self.project.trim().is_empty() {
@@ -861,6 +914,22 @@ keymap:
             .unwrap();
         assert_eq!(c.perf.p95_ms, 150.0);
         assert_eq!(c.perf.max_error_rate, 0.02);
+    }
+
+    #[test]
+    fn prometheus_analysis_needs_a_url() {
+        let ps = invalid("rollout:\n  analysis_source: prometheus\n");
+        let p = problem(&ps, "rollout.analysis_source");
+        assert!(p.message.contains("prometheus.url"), "{}", p.message);
+        let c = Config::from_yaml_str(
+            "rollout:\n  analysis_source: prometheus\nprometheus:\n  url: http://127.0.0.1:9090\n",
+            FILE_NAME,
+        )
+        .unwrap();
+        assert_eq!(
+            c.rollout.analysis_source,
+            crate::config::AnalysisSource::Prometheus
+        );
     }
 
     #[test]

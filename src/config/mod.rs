@@ -29,6 +29,11 @@ pub struct Config {
     pub agent: AgentConfig,
     pub console: ConsoleConfig,
     pub prometheus: PrometheusConfig,
+    pub loki: LokiConfig,
+    /// Used when `runtime: docker`.
+    pub docker: DockerConfig,
+    /// The CI stages of the project (the same list as its Jenkinsfile).
+    pub pipeline: PipelineConfig,
     /// Action name -> key(s), e.g. `deploy: "D"` or `scroll_down: ["j", "down"]`.
     pub keymap: BTreeMap<String, KeyBinding>,
     /// Theme name (a file in `themes/`, without `.toml`) or a path to a TOML theme.
@@ -98,6 +103,9 @@ pub struct ServiceConfig {
     pub command: String,
     /// Working directory for `command` (relative to the config file).
     pub workdir: String,
+    /// Optional shell command that builds the service, run in the working
+    /// directory (`compare` runs it in each git worktree before starting).
+    pub build: String,
     /// Behaviour given to versions of the built-in sample service.
     pub versions: BTreeMap<String, VersionBehaviour>,
     /// Readiness path polled on each instance.
@@ -131,6 +139,7 @@ impl Default for ServiceConfig {
         ServiceConfig {
             command: String::new(),
             workdir: String::new(),
+            build: String::new(),
             versions,
             ready_path: "/ready".into(),
         }
@@ -146,6 +155,10 @@ pub struct VersionBehaviour {
     pub error_rate: f64,
     /// Memory the process keeps allocating.
     pub memory_growth_mib_per_min: f64,
+    /// With `service.command`: run this version from here instead of
+    /// `service.workdir` (relative to the config file, or absolute; `compare`
+    /// sets it to a git worktree of the ref being compared).
+    pub workdir: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -172,6 +185,17 @@ pub struct RolloutConfig {
     pub analysis: Thresholds,
     /// Times a step may be extended when the analysis lacks samples.
     pub max_extensions: u32,
+    /// Where each step's samples come from: the sandbox's edge `router`
+    /// (default), or `prometheus` (the `prometheus.queries`, needs `prometheus.url`).
+    pub analysis_source: AnalysisSource,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnalysisSource {
+    #[default]
+    Router,
+    Prometheus,
 }
 
 impl Default for RolloutConfig {
@@ -180,6 +204,7 @@ impl Default for RolloutConfig {
             steps: CanaryPlan::default(),
             analysis: Thresholds::default(),
             max_extensions: 3,
+            analysis_source: AnalysisSource::Router,
         }
     }
 }
@@ -293,6 +318,53 @@ impl Default for ConsoleConfig {
     }
 }
 
+/// The Docker runtime (`runtime: docker`): a Compose project on the local engine.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DockerConfig {
+    /// Compose file, relative to the config file.
+    pub compose_file: String,
+    /// Compose project name; empty means `project`.
+    pub project_name: String,
+    /// The service that progressive delivery deploys (canary and blue/green).
+    pub app_service: String,
+    /// Host port of the edge router in front of the app service (127.0.0.1); 0 picks one.
+    pub router_port: u16,
+    /// Seconds `up` waits for every service to become healthy.
+    pub up_timeout_secs: u64,
+}
+
+impl Default for DockerConfig {
+    fn default() -> Self {
+        DockerConfig {
+            compose_file: "docker-compose.yml".into(),
+            project_name: String::new(),
+            app_service: "app".into(),
+            router_port: 0,
+            up_timeout_secs: 60,
+        }
+    }
+}
+
+/// `pipeline:`: the stages a project's CI runs, in order; generated projects
+/// keep this list equal to the stages of their Jenkinsfile so the same
+/// stages can run locally.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PipelineConfig {
+    pub stages: Vec<PipelineStage>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PipelineStage {
+    pub name: String,
+    /// Shell command, run from the config file's directory.
+    pub command: String,
+    /// A failure of an optional stage does not fail the pipeline.
+    pub optional: bool,
+}
+
 /// An external Prometheus to read metrics from (`sources::prometheus`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -345,6 +417,13 @@ pub struct PrometheusQueries {
     pub requests: String,
     /// Failed requests over `{range}` (canary analysis).
     pub errors: String,
+    /// 5xx answers over `{range}` (canary analysis); empty disables the check.
+    pub server_errors: String,
+    /// Lowest CPU percent over `{range}` = `rollout.analysis.saturation_secs`
+    /// (above the limit the whole time fails the canary); empty disables it.
+    pub cpu_saturation: String,
+    /// Lowest memory percent of the limit over the saturation window.
+    pub memory_saturation: String,
 }
 
 impl Default for PrometheusQueries {
@@ -377,8 +456,86 @@ impl Default for PrometheusQueries {
             errors: format!(
                 "sum by (env, version) (increase(blissful_router_errors_total{SEL}[{{range}}]))"
             ),
+            server_errors: r#"sum by (env, version) (increase(blissful_router_requests_total{env=~"{env}",version=~"{version}",code=~"5.."}[{range}]))"#.to_string(),
+            cpu_saturation: format!(
+                "min_over_time((sum by (env, version) (rate(process_cpu_seconds_total{SEL}[1m])) * 100)[{{range}}:15s])"
+            ),
+            memory_saturation: format!(
+                "min_over_time((sum by (env, version) (container_memory_working_set_bytes{SEL}) \
+                 / sum by (env, version) (container_spec_memory_limit_bytes{SEL}) * 100)[{{range}}:15s])"
+            ),
         }
     }
+}
+
+/// An external Loki to read logs from (`sources::loki`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LokiConfig {
+    /// Base URL, e.g. `http://127.0.0.1:3100`; empty disables the source.
+    pub url: String,
+    /// Sent as the `Authorization` header, e.g. `Bearer xyz`; empty sends none.
+    pub auth_header: String,
+    /// Sent as `X-Scope-OrgID` (multi-tenant Loki); empty sends none.
+    pub tenant: String,
+    /// Per-request timeout, also for opening the tail.
+    pub timeout_ms: u64,
+    /// Most entries asked for in one request; keep it at or below Loki's
+    /// `max_entries_limit_per_query` (5000 by default). Longer reads page.
+    pub page_limit: usize,
+    /// Stream selector the queries start from, e.g. `{namespace="shop"}`;
+    /// `{}` means `{app="<project>"}`.
+    pub selector: String,
+    pub labels: LokiLabels,
+    pub tls: TlsConfig,
+}
+
+impl Default for LokiConfig {
+    fn default() -> Self {
+        LokiConfig {
+            url: String::new(),
+            auth_header: String::new(),
+            tenant: String::new(),
+            timeout_ms: 5_000,
+            page_limit: 1_000,
+            selector: "{}".into(),
+            labels: LokiLabels::default(),
+            tls: TlsConfig::default(),
+        }
+    }
+}
+
+/// Which Loki labels fill the log pane's columns.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LokiLabels {
+    pub env: String,
+    pub version: String,
+    /// Falls back to `pod`, then `container`, when a stream lacks it.
+    pub instance: String,
+    /// Falls back to `detected_level`, then to a `level` field in JSON or
+    /// logfmt lines.
+    pub level: String,
+}
+
+impl Default for LokiLabels {
+    fn default() -> Self {
+        LokiLabels {
+            env: "env".into(),
+            version: "version".into(),
+            instance: "instance".into(),
+            level: "level".into(),
+        }
+    }
+}
+
+/// TLS for an `https://` URL: `ca_file` (PEM) is trusted in addition to the
+/// built-in roots; `insecure_skip_verify` turns certificate checks off.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    pub ca_file: String,
+    pub insecure_skip_verify: bool,
 }
 
 impl Default for Config {
@@ -410,6 +567,9 @@ impl Default for Config {
             agent: AgentConfig::default(),
             console: ConsoleConfig::default(),
             prometheus: PrometheusConfig::default(),
+            loki: LokiConfig::default(),
+            docker: DockerConfig::default(),
+            pipeline: PipelineConfig::default(),
             keymap: BTreeMap::new(),
             theme: "dark".into(),
         }

@@ -17,7 +17,9 @@ use super::DaemonError;
 use crate::domain::chaos::{Experiment, FaultParams, ScenarioKind};
 use crate::domain::environment::{EnvironmentStatus, Version};
 use crate::domain::logs::LogLine;
-use crate::runtime::{ActionAccepted, Actor, History, Runtime, RuntimeError, RuntimeEvent};
+use crate::runtime::{
+    ActionAccepted, Actor, History, Published, Runtime, RuntimeError, RuntimeEvent,
+};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const PING_TIMEOUT: Duration = Duration::from_secs(5);
@@ -316,6 +318,10 @@ impl Runtime for RemoteRuntime {
 
     async fn subscribe(&self) -> Result<mpsc::Receiver<RuntimeEvent>, RuntimeError> {
         Ok(self.open_subscription().await?)
+    }
+
+    async fn publish(&self, actor: &Actor, item: Published) -> Result<u64, RuntimeError> {
+        self.call(actor, Op::Publish { item }).await
     }
 
     /// The trait gives no way to report failure; use

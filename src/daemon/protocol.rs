@@ -76,6 +76,9 @@ pub enum Op {
         limit: usize,
     },
     History,
+    Publish {
+        item: crate::runtime::Published,
+    },
     Subscribe,
     Shutdown,
     Ping,
@@ -94,6 +97,7 @@ impl Op {
             Op::Undo { .. } => "undo",
             Op::RecentLogs { .. } => "recent_logs",
             Op::History => "history",
+            Op::Publish { .. } => "publish",
             Op::Subscribe => "subscribe",
             Op::Shutdown => "shutdown",
             Op::Ping => "ping",

@@ -390,6 +390,7 @@ async fn handle_connection(stream: UnixStream, shared: Arc<Shared>, stop: watch:
         Op::Undo { experiment_id } => encode(rt.undo(actor, &experiment_id).await),
         Op::RecentLogs { env, limit } => encode(rt.recent_logs(env.as_deref(), limit).await),
         Op::History => encode(rt.history().await),
+        Op::Publish { item } => encode(rt.publish(actor, item).await),
     };
     write_reply(&mut wr, &line).await;
 }

@@ -17,6 +17,15 @@ pub struct Thresholds {
     pub latency_slack_ms: f64,
     /// Fewer canary requests than this makes the verdict inconclusive.
     pub min_samples: u64,
+    /// Largest share of 5xx answers; checked when the source counts them.
+    pub max_server_error_rate: f64,
+    /// CPU (percent) that, held for all of `saturation_secs`, fails the
+    /// canary; checked when the source measures it.
+    pub max_cpu_pct: f64,
+    /// Memory (percent of the limit) held for all of `saturation_secs`.
+    pub max_memory_pct: f64,
+    /// How long CPU or memory must stay above its limit to count.
+    pub saturation_secs: u64,
 }
 
 impl Default for Thresholds {
@@ -29,6 +38,10 @@ impl Default for Thresholds {
             max_latency_ratio: 1.5,
             latency_slack_ms: 20.0,
             min_samples: 10,
+            max_server_error_rate: 0.005,
+            max_cpu_pct: 90.0,
+            max_memory_pct: 90.0,
+            saturation_secs: 300,
         }
     }
 }
@@ -41,6 +54,16 @@ pub struct VersionSample {
     pub p50_ms: f64,
     pub p95_ms: f64,
     pub p99_ms: f64,
+    /// 5xx answers, when the source tells them apart from other errors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_errors: Option<u64>,
+    /// Lowest CPU percent over the saturation window (so above the limit
+    /// means above it the whole time), when measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_pct: Option<f64>,
+    /// Lowest memory percent of the limit over the saturation window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_pct: Option<f64>,
 }
 
 impl VersionSample {
@@ -60,6 +83,15 @@ impl VersionSample {
             self.requests.saturating_sub(self.errors) as f64 / self.requests as f64
         }
     }
+    /// Share of 5xx answers, when counted.
+    pub fn server_error_rate(&self) -> Option<f64> {
+        let n = self.server_errors?;
+        Some(if self.requests == 0 {
+            0.0
+        } else {
+            n as f64 / self.requests as f64
+        })
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +103,9 @@ pub enum Metric {
     P99Latency,
     P95VsStable,
     Samples,
+    ServerErrorRate,
+    CpuSaturation,
+    MemorySaturation,
 }
 
 impl Metric {
@@ -82,6 +117,9 @@ impl Metric {
             Metric::P99Latency => "p99 latency",
             Metric::P95VsStable => "p95 vs stable",
             Metric::Samples => "samples",
+            Metric::ServerErrorRate => "5xx rate",
+            Metric::CpuSaturation => "sustained cpu",
+            Metric::MemorySaturation => "sustained memory",
         }
     }
 }
@@ -140,12 +178,20 @@ impl Check {
 }
 
 fn is_rate(m: Metric) -> bool {
-    matches!(m, Metric::ErrorRate | Metric::SuccessRate)
+    matches!(
+        m,
+        Metric::ErrorRate | Metric::SuccessRate | Metric::ServerErrorRate
+    )
+}
+
+fn is_percent(m: Metric) -> bool {
+    matches!(m, Metric::CpuSaturation | Metric::MemorySaturation)
 }
 
 pub fn fmt_value(m: Metric, v: f64) -> String {
     match m {
         _ if is_rate(m) => format!("{:.2}%", v * 100.0),
+        _ if is_percent(m) => format!("{v:.0}%"),
         Metric::Samples => format!("{v:.0}"),
         Metric::P95VsStable => format!("{v:.0}ms"),
         _ => format!("{v:.0}ms"),
@@ -157,6 +203,7 @@ fn fmt_delta(m: Metric, d: f64) -> String {
     let a = d.abs();
     match m {
         _ if is_rate(m) => format!("{sign}{:.2}pp", a * 100.0),
+        _ if is_percent(m) => format!("{sign}{a:.0}pp"),
         Metric::Samples => format!("{sign}{a:.0}"),
         _ => format!("{sign}{a:.0}ms"),
     }
@@ -176,6 +223,13 @@ pub struct Verdict {
     pub checks: Vec<Check>,
     pub canary: VersionSample,
     pub stable: Option<VersionSample>,
+    /// Where the samples came from (`router`, `prometheus`); `None` when
+    /// the caller did not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The query behind each check, when the samples came from a query.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queries: Vec<(Metric, String)>,
 }
 
 impl Verdict {
@@ -224,6 +278,8 @@ pub fn analyze(canary: &VersionSample, stable: Option<&VersionSample>, t: &Thres
             checks: vec![samples],
             canary: canary.clone(),
             stable: stable.cloned(),
+            source: None,
+            queries: Vec::new(),
         };
     }
     let mut checks = vec![
@@ -242,6 +298,31 @@ pub fn analyze(canary: &VersionSample, stable: Option<&VersionSample>, t: &Thres
         Check::new(Metric::P95Latency, canary.p95_ms, t.max_p95_ms, Bound::Max),
         Check::new(Metric::P99Latency, canary.p99_ms, t.max_p99_ms, Bound::Max),
     ];
+    // Checked only where the source measures them.
+    if let Some(r) = canary.server_error_rate() {
+        checks.push(Check::new(
+            Metric::ServerErrorRate,
+            r,
+            t.max_server_error_rate,
+            Bound::Max,
+        ));
+    }
+    if let Some(c) = canary.cpu_pct.filter(|v| v.is_finite()) {
+        checks.push(Check::new(
+            Metric::CpuSaturation,
+            c,
+            t.max_cpu_pct,
+            Bound::Max,
+        ));
+    }
+    if let Some(m) = canary.memory_pct.filter(|v| v.is_finite()) {
+        checks.push(Check::new(
+            Metric::MemorySaturation,
+            m,
+            t.max_memory_pct,
+            Bound::Max,
+        ));
+    }
     if let Some(s) = stable.filter(|s| s.requests >= t.min_samples) {
         let limit = s.p95_ms * t.max_latency_ratio + t.latency_slack_ms;
         checks.push(Check::new(
@@ -261,12 +342,52 @@ pub fn analyze(canary: &VersionSample, stable: Option<&VersionSample>, t: &Thres
         checks,
         canary: canary.clone(),
         stable: stable.cloned(),
+        source: None,
+        queries: Vec::new(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_errors_and_saturation_are_checked_when_measured() {
+        let mut canary = VersionSample {
+            requests: 1000,
+            errors: 8,
+            p50_ms: 5.0,
+            p95_ms: 10.0,
+            p99_ms: 20.0,
+            ..Default::default()
+        };
+        let t = Thresholds::default();
+        // Not measured: no such checks, and 0.8% errors fail only the error-free ones.
+        let v = analyze(&canary, None, &t);
+        assert!(v.checks.iter().all(|c| !matches!(
+            c.metric,
+            Metric::ServerErrorRate | Metric::CpuSaturation | Metric::MemorySaturation
+        )));
+        assert_eq!(v.outcome, Outcome::Pass, "{v:?}");
+        // 6 of the 8 were 5xx: 0.6% > 0.5%.
+        canary.server_errors = Some(6);
+        canary.cpu_pct = Some(95.0);
+        canary.memory_pct = Some(40.0);
+        let v = analyze(&canary, None, &t);
+        assert_eq!(v.outcome, Outcome::Fail);
+        let failed: Vec<String> = v.failed_checks().map(|c| c.describe()).collect();
+        assert_eq!(
+            failed,
+            vec![
+                "5xx rate 0.60% > 0.50% (+0.10pp)".to_string(),
+                "sustained cpu 95% > 90% (+5pp)".to_string()
+            ]
+        );
+        assert!(v
+            .checks
+            .iter()
+            .any(|c| c.metric == Metric::MemorySaturation && c.passed));
+    }
 
     fn sample(requests: u64, errors: u64, p95: f64, p99: f64) -> VersionSample {
         VersionSample {
@@ -275,6 +396,7 @@ mod tests {
             p50_ms: p95 / 2.0,
             p95_ms: p95,
             p99_ms: p99,
+            ..Default::default()
         }
     }
 

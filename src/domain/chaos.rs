@@ -14,9 +14,20 @@ pub enum ScenarioKind {
     ErrorInjection,
     ConnectionDrop,
     CpuStress,
+    /// Docker runtime: cut a container off its network.
+    NetworkPartition,
+    /// Docker runtime: drop a share of a container's inbound packets.
+    PacketLoss,
+    /// Docker runtime: hold memory inside a container.
+    MemoryPressure,
+    /// Docker runtime: stop the Kafka (broker) dependency container.
+    KafkaDown,
+    /// Docker runtime: stop the database dependency container.
+    DbDown,
 }
 
 impl ScenarioKind {
+    /// The scenarios every runtime supports (the sandbox's set, shown in the Chaos pane).
     pub const ALL: [ScenarioKind; 5] = [
         ScenarioKind::PodKill,
         ScenarioKind::NetworkLatency,
@@ -25,6 +36,20 @@ impl ScenarioKind {
         ScenarioKind::CpuStress,
     ];
 
+    /// Scenarios only the Docker runtime implements.
+    pub const DOCKER_ONLY: [ScenarioKind; 5] = [
+        ScenarioKind::NetworkPartition,
+        ScenarioKind::PacketLoss,
+        ScenarioKind::MemoryPressure,
+        ScenarioKind::KafkaDown,
+        ScenarioKind::DbDown,
+    ];
+
+    /// Every scenario, in `ALL` then `DOCKER_ONLY` order.
+    pub fn every() -> impl Iterator<Item = ScenarioKind> {
+        Self::ALL.into_iter().chain(Self::DOCKER_ONLY)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             ScenarioKind::PodKill => "pod-kill",
@@ -32,6 +57,11 @@ impl ScenarioKind {
             ScenarioKind::ErrorInjection => "error-injection",
             ScenarioKind::ConnectionDrop => "connection-drop",
             ScenarioKind::CpuStress => "cpu-stress",
+            ScenarioKind::NetworkPartition => "network-partition",
+            ScenarioKind::PacketLoss => "packet-loss",
+            ScenarioKind::MemoryPressure => "memory-pressure",
+            ScenarioKind::KafkaDown => "kafka-down",
+            ScenarioKind::DbDown => "db-down",
         }
     }
 
@@ -42,6 +72,11 @@ impl ScenarioKind {
             ScenarioKind::ErrorInjection => "answer a share of requests with HTTP 503",
             ScenarioKind::ConnectionDrop => "close a share of connections without answering",
             ScenarioKind::CpuStress => "burn CPU next to the instances",
+            ScenarioKind::NetworkPartition => "disconnect a container from its network",
+            ScenarioKind::PacketLoss => "drop a share of a container's inbound packets",
+            ScenarioKind::MemoryPressure => "hold memory inside a container",
+            ScenarioKind::KafkaDown => "stop the Kafka dependency container",
+            ScenarioKind::DbDown => "stop the database dependency container",
         }
     }
 }
@@ -53,14 +88,13 @@ impl fmt::Display for ScenarioKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown chaos scenario `{0}` (known: pod-kill, network-latency, error-injection, connection-drop, cpu-stress)")]
+#[error("unknown chaos scenario `{0}` (known: pod-kill, network-latency, error-injection, connection-drop, cpu-stress; docker only: network-partition, packet-loss, memory-pressure, kafka-down, db-down)")]
 pub struct UnknownScenario(pub String);
 
 impl FromStr for ScenarioKind {
     type Err = UnknownScenario;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ScenarioKind::ALL
-            .into_iter()
+        ScenarioKind::every()
             .find(|k| k.name() == s)
             .ok_or_else(|| UnknownScenario(s.to_string()))
     }
@@ -76,6 +110,10 @@ pub struct FaultParams {
     pub rate: f64,
     /// Threads burning CPU for cpu-stress.
     pub cpu_workers: u32,
+    /// MiB held by memory-pressure.
+    pub memory_mib: u64,
+    /// Service (container) the fault targets; empty means the runtime's default.
+    pub target: String,
 }
 
 impl Default for FaultParams {
@@ -85,6 +123,8 @@ impl Default for FaultParams {
             latency_ms: 300,
             rate: 0.3,
             cpu_workers: 1,
+            memory_mib: 256,
+            target: String::new(),
         }
     }
 }
@@ -286,7 +326,7 @@ mod tests {
 
     #[test]
     fn scenario_names_round_trip() {
-        for k in ScenarioKind::ALL {
+        for k in ScenarioKind::every() {
             assert_eq!(k.name().parse::<ScenarioKind>(), Ok(k));
             assert_eq!(k.to_string(), k.name());
         }

@@ -55,6 +55,36 @@ pub struct LogLine {
     pub text: String,
 }
 
+/// A trace or request id found in a line (JSON field or `key=value`), for
+/// following one request across environments and sources.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CorrelationId {
+    /// The key as written (`trace_id`, `requestId`, `x-request-id`, ...).
+    pub key: String,
+    pub id: String,
+}
+
+fn correlation_pattern() -> Option<&'static regex::Regex> {
+    static RE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        regex::Regex::new(
+            r#"(?i)"?\b((?:x[-_])?(?:trace|request|correlation)[-_]?id|traceparent)"?\s*[:=]\s*"?([A-Za-z0-9][A-Za-z0-9._:-]{5,127})"#,
+        )
+        .ok()
+    })
+    .as_ref()
+}
+
+/// The first trace/request/correlation id in `text`, if any. Ids are 6 to
+/// 128 characters of letters, digits, `.`, `_`, `:` and `-`.
+pub fn correlation_id(text: &str) -> Option<CorrelationId> {
+    let caps = correlation_pattern()?.captures(text)?;
+    Some(CorrelationId {
+        key: caps.get(1)?.as_str().to_string(),
+        id: caps.get(2)?.as_str().to_string(),
+    })
+}
+
 /// Bounded ring of log lines that counts what it had to drop.
 #[derive(Clone, Debug)]
 pub struct LogStore {
@@ -136,6 +166,35 @@ impl LogStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn correlation_ids_from_json_and_logfmt() {
+        let id = |t: &str| correlation_id(t).map(|c| (c.key, c.id));
+        assert_eq!(
+            id(r#"{"level":"info","msg":"served","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}"#),
+            Some(("trace_id".into(), "4bf92f3577b34da6a3ce929d0e0e4736".into()))
+        );
+        assert_eq!(
+            id("level=info msg=ok request_id=req-7f3a9c path=/hello"),
+            Some(("request_id".into(), "req-7f3a9c".into()))
+        );
+        assert_eq!(
+            id(r#"{"requestId": "abc-123456"}"#).map(|c| c.1),
+            Some("abc-123456".into())
+        );
+        assert_eq!(
+            id("X-Request-Id: 9f1c2e3d4b5a").map(|c| c.1),
+            Some("9f1c2e3d4b5a".into())
+        );
+        // Too short, or no id at all.
+        assert_eq!(id("trace_id=ab"), None);
+        assert_eq!(id("GET /hello 200 12ms"), None);
+        // Hostile bytes stop the id.
+        assert_eq!(
+            id("trace_id=abcdef123\u{1b}[2J").map(|c| c.1),
+            Some("abcdef123".into())
+        );
+    }
 
     fn line(n: i64) -> LogLine {
         let label: Arc<str> = Arc::from("staging");

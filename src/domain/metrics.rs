@@ -21,6 +21,25 @@ pub struct MetricPoint {
     pub mem_mib: f64,
 }
 
+/// Separates a version from the source of its points in a series name
+/// (`v2@prometheus`): the same version seen by the runtime and by Prometheus
+/// keeps two series instead of interleaving their points.
+pub const SOURCE_SEPARATOR: char = '@';
+
+/// The series name of `version`'s points from `source`.
+pub fn series_name(version: &str, source: &str) -> String {
+    format!("{version}{SOURCE_SEPARATOR}{source}")
+}
+
+/// `(version, Some(source))` for `v2@prometheus`, `(version, None)` for the
+/// runtime's own series.
+pub fn split_series(name: &str) -> (&str, Option<&str>) {
+    match name.rsplit_once(SOURCE_SEPARATOR) {
+        Some((v, s)) if !v.is_empty() && !s.is_empty() => (v, Some(s)),
+        _ => (name, None),
+    }
+}
+
 /// A bounded series: the oldest point leaves when a new one arrives at capacity.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MetricSeries {
@@ -63,6 +82,15 @@ impl MetricSeries {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn series_names_keep_the_source_apart() {
+        assert_eq!(series_name("v2", "prometheus"), "v2@prometheus");
+        assert_eq!(split_series("v2@prometheus"), ("v2", Some("prometheus")));
+        assert_eq!(split_series("v2"), ("v2", None));
+        assert_eq!(split_series("@x"), ("@x", None));
+        assert_eq!(split_series("v2@"), ("v2@", None));
+    }
 
     fn point(ts: EpochMillis) -> MetricPoint {
         MetricPoint {

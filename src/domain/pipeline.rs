@@ -71,6 +71,19 @@ pub enum PipelineKind {
     Rollback,
     Chaos,
     Ci,
+    /// A `perf` load test, published by whoever ran it.
+    Perf,
+    /// A `compare` run (old vs new), published by whoever ran it.
+    Comparison,
+    /// A container lifecycle event (start, die, OOM kill, health change) of the Docker runtime.
+    Container,
+}
+
+impl PipelineKind {
+    /// Runs that happen outside the runtime and are only reported to it.
+    pub fn is_external(self) -> bool {
+        matches!(self, PipelineKind::Perf | PipelineKind::Comparison)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -147,6 +147,7 @@ mod tests {
             p50_ms: 5.0,
             p95_ms: 10.0,
             p99_ms: 20.0,
+            ..Default::default()
         };
         analyze(&s, None, &Thresholds::default())
     }

@@ -8,14 +8,18 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tokio::net::TcpStream;
+
+use futures::FutureExt;
 use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
-use hyper::client::conn::http1::SendRequest;
+use hyper::client::conn::http1::{Connection, SendRequest};
 use hyper_util::rt::TokioIo;
 use serde::Serialize;
 
@@ -80,6 +84,18 @@ pub struct LoadSpec {
     pub timeout: Duration,
 }
 
+impl LoadSpec {
+    /// `10 connections` or `200 req/s over 10 connections`.
+    pub fn pacing_label(&self) -> String {
+        match self.pacing {
+            Pacing::Closed => format!("{} connections", self.concurrency),
+            Pacing::Open { rate } => {
+                format!("{rate:.0} req/s over {} connections", self.concurrency)
+            }
+        }
+    }
+}
+
 /// Why a request got no HTTP response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -115,6 +131,9 @@ pub struct Live {
     /// measured response is offered here, e.g. for statistical tests that
     /// need raw samples rather than a histogram.
     pub samples: Option<Mutex<Reservoir>>,
+    /// When set, the corrected latency (µs) of every response, warm-up
+    /// included, for live percentiles; whoever reads it resets it.
+    pub window: Option<Mutex<Histogram<u64>>>,
 }
 
 /// What the measured phase saw.
@@ -163,7 +182,16 @@ struct Phase {
     live: Arc<Live>,
 }
 
-type Conn = Option<SendRequest<Empty<Bytes>>>;
+/// A worker's HTTP/1.1 connection. The worker drives the connection itself
+/// (no task of its own), so a request and its response never cross tasks.
+struct Http1 {
+    sender: SendRequest<Empty<Bytes>>,
+    driver: Pin<Box<Connection<TokioIo<TcpStream>, Empty<Bytes>>>>,
+    /// The driver completed (it must not be polled again).
+    finished: bool,
+}
+
+type Conn = Option<Http1>;
 
 /// Run the warmup (if any), then the measured phase, over the same connections.
 pub async fn run(spec: &LoadSpec, live: Arc<Live>) -> Result<RunStats, PerfError> {
@@ -359,6 +387,11 @@ fn record(
             s.corrected.saturating_record(micros(corrected));
             s.uncorrected.saturating_record(micros(uncorrected));
             *s.statuses.entry(*status).or_default() += 1;
+            if let Some(w) = &phase.live.window {
+                w.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .saturating_record(micros(corrected));
+            }
             if let Some(r) = &phase.live.samples {
                 if phase.live.measuring.load(Ordering::Relaxed) {
                     r.lock()
@@ -386,31 +419,53 @@ fn micros(d: Duration) -> u64 {
 /// One request on the worker's connection (made first when there is none).
 /// Returns the status after the body was read to its end.
 async fn request(conn: &mut Conn, phase: &Phase, path: &str) -> Result<u16, ErrorKind> {
-    if conn.as_ref().is_none_or(|c| c.is_closed()) {
+    // A connection the server closed while idle is replaced before use.
+    let stale = match conn.as_mut() {
+        None => true,
+        Some(c) => c.finished || c.sender.is_closed() || c.driver.as_mut().now_or_never().is_some(),
+    };
+    if stale {
         *conn = Some(connect(phase.spec.target.addr).await?);
     }
-    let Some(sender) = conn.as_mut() else {
+    let Some(Http1 {
+        sender,
+        driver,
+        finished,
+    }) = conn.as_mut()
+    else {
         return Err(ErrorKind::Connect);
     };
-    if sender.ready().await.is_err() {
-        // The server closed the idle connection; one fresh attempt.
-        *conn = Some(connect(phase.spec.target.addr).await?);
-    }
-    let Some(sender) = conn.as_mut() else {
-        return Err(ErrorKind::Connect);
+    let exchange = async {
+        sender.ready().await.map_err(hyper_kind)?;
+        let req = hyper::Request::get(path)
+            .header(hyper::header::HOST, phase.spec.target.host.as_str())
+            .body(Empty::<Bytes>::new())
+            .map_err(|_| ErrorKind::Protocol)?;
+        let resp = sender.send_request(req).await.map_err(hyper_kind)?;
+        let status = resp.status().as_u16();
+        // Drain without keeping the body: memory stays flat whatever the size.
+        let mut body = resp.into_body();
+        while let Some(frame) = body.frame().await {
+            frame.map_err(hyper_kind)?;
+        }
+        Ok(status)
     };
-    let req = hyper::Request::get(path)
-        .header(hyper::header::HOST, phase.spec.target.host.as_str())
-        .body(Empty::<Bytes>::new())
-        .map_err(|_| ErrorKind::Protocol)?;
-    let resp = sender.send_request(req).await.map_err(hyper_kind)?;
-    let status = resp.status().as_u16();
-    // Drain without keeping the body: memory stays flat whatever the size.
-    let mut body = resp.into_body();
-    while let Some(frame) = body.frame().await {
-        frame.map_err(hyper_kind)?;
+    let mut exchange = std::pin::pin!(exchange);
+    let ended = tokio::select! {
+        biased;
+        r = &mut exchange => return r,
+        r = driver.as_mut() => r,
+    };
+    // The connection ended first (e.g. `Connection: close` after the answer):
+    // what was read still completes the exchange; otherwise it fails.
+    *finished = true;
+    match exchange.await {
+        Ok(status) => Ok(status),
+        Err(kind) => Err(match ended {
+            Err(e) => hyper_kind(e),
+            Ok(()) => kind,
+        }),
     }
-    Ok(status)
 }
 
 fn hyper_kind(e: hyper::Error) -> ErrorKind {
@@ -421,7 +476,7 @@ fn hyper_kind(e: hyper::Error) -> ErrorKind {
     }
 }
 
-async fn connect(addr: SocketAddr) -> Result<SendRequest<Empty<Bytes>>, ErrorKind> {
+async fn connect(addr: SocketAddr) -> Result<Http1, ErrorKind> {
     let stream = tokio::net::TcpStream::connect(addr)
         .await
         .map_err(|e| match e.kind() {
@@ -432,12 +487,11 @@ async fn connect(addr: SocketAddr) -> Result<SendRequest<Empty<Bytes>>, ErrorKin
     let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|_| ErrorKind::Connect)?;
-    // Ends when the sender is dropped or the peer closes; errors surface on
-    // the sender, so the result here carries nothing new.
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    Ok(sender)
+    Ok(Http1 {
+        sender,
+        driver: Box::pin(connection),
+        finished: false,
+    })
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! it against the thresholds (`perf:` in config, overridden by flags).
 
 pub mod generator;
+pub mod k6;
 pub mod report;
 
 use std::io::Write;
@@ -12,13 +13,17 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::pin::pin;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::cli::{exit, OutputMode};
 use crate::config::Config;
 use crate::domain::environment::EnvironmentStatus;
+use crate::domain::metrics::MetricPoint;
+use crate::domain::pipeline::{PipelineKind, StageStatus};
 use crate::domain::sanitize::sanitize_str;
+use crate::runtime::publisher::RunPublisher;
+use crate::runtime::{Actor, SharedRuntime, LOAD_TEST_SERIES};
 
 pub use generator::{Endpoint, ErrorKind, LoadSpec, Pacing, RunStats, Stop, Target};
 pub use report::{Summary, Thresholds};
@@ -55,6 +60,8 @@ pub enum PerfError {
     UnknownEnvironment(String),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("{0}")]
+    Failed(String),
 }
 
 impl PerfError {
@@ -65,13 +72,16 @@ impl PerfError {
             PerfError::Unavailable(_) => "unavailable",
             PerfError::UnknownEnvironment(_) => "unknown_environment",
             PerfError::Internal(_) => "internal",
+            PerfError::Failed(_) => "failed",
         }
     }
 
     pub fn exit_code(&self) -> i32 {
         match self {
             PerfError::Usage(_) => exit::USAGE,
-            PerfError::Unreachable(_) | PerfError::Internal(_) => exit::FAILED,
+            PerfError::Unreachable(_) | PerfError::Internal(_) | PerfError::Failed(_) => {
+                exit::FAILED
+            }
             PerfError::Unavailable(_) => exit::UNAVAILABLE,
             PerfError::UnknownEnvironment(_) => exit::REFUSED,
         }
@@ -116,6 +126,52 @@ pub struct PerfArgs {
     /// Fail when the error rate (0..1) is above this (default: perf.max_error_rate).
     #[arg(long)]
     pub max_error_rate: Option<f64>,
+    /// `builtin`, or `k6` to run the project's k6 scripts (their own
+    /// options apply; the target reaches them as BASE_URL).
+    #[arg(long, value_enum, default_value_t = Engine::Builtin)]
+    pub engine: Engine,
+    /// k6 script to run, repeatable (default: every k6/*.js next to the config).
+    #[arg(long = "script", value_name = "FILE")]
+    pub scripts: Vec<std::path::PathBuf>,
+}
+
+/// Who generates the load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    Builtin,
+    K6,
+}
+
+impl PerfArgs {
+    /// The flags' defaults, aimed at environment `env` (the console's `L`).
+    pub fn for_env(env: &str) -> PerfArgs {
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            args: PerfArgs,
+        }
+        use clap::Parser;
+        match Defaults::try_parse_from(["perf", "--env", env]) {
+            Ok(d) => d.args,
+            // Only a name clap cannot take as a value (none in practice):
+            // the same defaults, written out.
+            Err(_) => PerfArgs {
+                env: Some(env.to_string()),
+                url: None,
+                duration: Duration::from_secs(10),
+                requests: None,
+                concurrency: 10,
+                rate: None,
+                warmup: Duration::from_secs(2),
+                endpoints: Vec::new(),
+                timeout: Duration::from_secs(10),
+                p95_ms: None,
+                max_error_rate: None,
+                engine: Engine::Builtin,
+                scripts: Vec::new(),
+            },
+        }
+    }
 }
 
 /// `10s`, `500ms`, `2m`, `1.5s`, or bare seconds.
@@ -398,46 +454,131 @@ async fn probe(plan: &Plan) -> Result<(), PerfError> {
     }
 }
 
-/// Run a plan, updating a progress line on `err` when `progress` is set.
+/// Stages of a load test as shown in the Pipeline pane.
+pub const STAGES: [&str; 3] = ["warm-up", "load", "thresholds"];
+const STAGE_WARMUP: usize = 0;
+const STAGE_LOAD: usize = 1;
+const STAGE_THRESHOLDS: usize = 2;
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Live numbers of the last interval, for the Metrics pane.
+fn interval_point(live: &generator::Live, rps: f64, err_rate: f64) -> MetricPoint {
+    let (p50, p95, p99) = live
+        .window
+        .as_ref()
+        .map(|w| {
+            let mut h = w.lock().unwrap_or_else(|p| p.into_inner());
+            let q = |p: f64| h.value_at_quantile(p) as f64 / 1000.0;
+            let r = if h.is_empty() {
+                (0.0, 0.0, 0.0)
+            } else {
+                (q(0.50), q(0.95), q(0.99))
+            };
+            h.reset();
+            r
+        })
+        .unwrap_or((0.0, 0.0, 0.0));
+    MetricPoint {
+        ts: now_ms(),
+        rps,
+        error_rate: err_rate,
+        p50_ms: p50,
+        p95_ms: p95,
+        p99_ms: p99,
+        cpu_pct: 0.0,
+        mem_mib: 0.0,
+    }
+}
+
+/// How far the measured phase is, 0..1.
+fn load_progress(spec: &LoadSpec, measured: Duration, requests: u64) -> f64 {
+    match spec.stop {
+        Stop::Duration(d) if !d.is_zero() => measured.as_secs_f64() / d.as_secs_f64(),
+        Stop::Requests(n) if n > 0 => requests as f64 / n as f64,
+        _ => 0.0,
+    }
+}
+
+/// Run a plan, updating a progress line on `err` when `progress` is set and
+/// reporting stages and live numbers to `publisher` (the console) if given.
 pub async fn execute(
     plan: &Plan,
-    err: &mut dyn Write,
+    err: &mut (dyn Write + Send),
     progress: bool,
+    mut publisher: Option<&mut RunPublisher>,
 ) -> Result<Summary, PerfError> {
-    probe(plan).await?;
-    let live = Arc::new(generator::Live::default());
+    if let Some(p) = publisher.as_deref_mut() {
+        p.start_stage(STAGE_WARMUP, now_ms());
+    }
+    if let Err(e) = probe(plan).await {
+        if let Some(p) = publisher.as_deref_mut() {
+            p.end_stage(
+                STAGE_WARMUP,
+                StageStatus::Failed(e.to_string()),
+                "",
+                now_ms(),
+            );
+        }
+        return Err(e);
+    }
+    let live = Arc::new(generator::Live {
+        window: publisher
+            .is_some()
+            .then(|| generator::new_histogram().map(Mutex::new))
+            .transpose()?,
+        ..generator::Live::default()
+    });
     let mut run = pin!(generator::run(&plan.spec, live.clone()));
-    let stats = if progress {
-        let started = Instant::now();
-        // Counters restart when measuring starts, about `warmup` after `started`.
-        let measure_start = started + plan.spec.warmup;
-        let mut was_measuring = false;
-        let mut last = (Instant::now(), 0u64);
-        let mut rps = 0.0;
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
-        let stats = loop {
-            tokio::select! {
-                res = &mut run => break res,
-                _ = tick.tick() => {
-                    let measuring = live.measuring.load(Ordering::Relaxed);
-                    let reqs = live.requests.load(Ordering::Relaxed);
-                    let errs = live.errors.load(Ordering::Relaxed);
-                    let now = Instant::now();
-                    if measuring && !was_measuring {
-                        // The counters were reset in between: no rate this tick.
-                        was_measuring = true;
-                    } else {
-                        let dt = (now - last.0).as_secs_f64();
-                        if dt > 0.0 {
-                            rps = reqs.saturating_sub(last.1) as f64 / dt;
-                        }
+    let watching = progress || publisher.is_some();
+    let started = Instant::now();
+    // Counters restart when measuring starts, about `warmup` after `started`.
+    let measure_start = started + plan.spec.warmup;
+    let mut was_measuring = false;
+    let mut last = (Instant::now(), 0u64, 0u64);
+    let mut rps = 0.0;
+    let mut err_rate = 0.0;
+    let mut ticks = 0u64;
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let stats = loop {
+        tokio::select! {
+            res = &mut run => break res,
+            _ = tick.tick(), if watching => {
+                ticks += 1;
+                let measuring = live.measuring.load(Ordering::Relaxed);
+                let reqs = live.requests.load(Ordering::Relaxed);
+                let errs = live.errors.load(Ordering::Relaxed);
+                let now = Instant::now();
+                let started_measuring = measuring && !was_measuring;
+                if started_measuring {
+                    // The counters were reset in between: no rate this tick.
+                    was_measuring = true;
+                    if let Some(p) = publisher.as_deref_mut() {
+                        let warm = format!("{:.1}s", plan.spec.warmup.as_secs_f64());
+                        p.end_stage(STAGE_WARMUP, StageStatus::Succeeded, &warm, now_ms());
+                        p.start_stage(STAGE_LOAD, now_ms());
                     }
-                    last = (now, reqs);
-                    let measure_started = measuring.then_some(measure_start);
-                    let line = match measure_started {
+                } else {
+                    let dt = (now - last.0).as_secs_f64();
+                    let dreq = reqs.saturating_sub(last.1);
+                    if dt > 0.0 {
+                        rps = dreq as f64 / dt;
+                    }
+                    err_rate = if dreq > 0 {
+                        errs.saturating_sub(last.2) as f64 / dreq as f64
+                    } else {
+                        0.0
+                    };
+                }
+                last = (now, reqs, errs);
+                let measured = measuring.then(|| now.saturating_duration_since(measure_start));
+                if progress {
+                    let line = match measured {
                         Some(m) => format!(
                             "{:6.1}s  {reqs:>9} requests  {rps:>9.0} req/s  {errs} errors",
-                            now.saturating_duration_since(m).as_secs_f64()
+                            m.as_secs_f64()
                         ),
                         None => format!(
                             "warmup {:4.1}s  {rps:>9.0} req/s",
@@ -447,25 +588,84 @@ pub async fn execute(
                     let _ = write!(err, "\r{line:<70}");
                     let _ = err.flush();
                 }
+                if let Some(p) = publisher.as_deref_mut() {
+                    if ticks % 4 == 0 {
+                        p.point(interval_point(&live, rps, err_rate));
+                        if let Some(m) = measured {
+                            let detail = format!("{reqs} requests, {rps:.0} req/s, {errs} errors");
+                            p.progress(STAGE_LOAD, load_progress(&plan.spec, m, reqs), &detail);
+                        } else {
+                            let frac = (now - started).as_secs_f64()
+                                / plan.spec.warmup.as_secs_f64().max(0.001);
+                            p.progress(STAGE_WARMUP, frac, &format!("{rps:.0} req/s"));
+                        }
+                    }
+                }
             }
-        };
+        }
+    };
+    if progress {
         let _ = write!(err, "\r{:<70}\r", "");
         let _ = err.flush();
-        stats
-    } else {
-        run.await
-    }?;
-    Ok(Summary::build(
+    }
+    let stats = match stats {
+        Ok(s) => s,
+        Err(e) => {
+            if let Some(p) = publisher.as_deref_mut() {
+                let stage = if was_measuring {
+                    STAGE_LOAD
+                } else {
+                    STAGE_WARMUP
+                };
+                p.end_stage(stage, StageStatus::Failed(e.to_string()), "", now_ms());
+            }
+            return Err(e);
+        }
+    };
+    let summary = Summary::build(
         &plan.label,
         plan.spec.pacing,
         plan.spec.concurrency,
         &plan.spec.endpoints,
         &stats,
         plan.thresholds,
-    ))
+    );
+    if let Some(p) = publisher {
+        let now = now_ms();
+        if !was_measuring {
+            let skipped = if plan.spec.warmup.is_zero() {
+                StageStatus::Skipped
+            } else {
+                StageStatus::Succeeded
+            };
+            p.end_stage(STAGE_WARMUP, skipped, "", now);
+        }
+        let detail = format!(
+            "{} requests, {:.0} req/s, p95 {}, errors {:.2}%",
+            summary.requests,
+            summary.rps,
+            report::ms(summary.latency_ms.p95),
+            summary.error_rate * 100.0
+        );
+        p.end_stage(STAGE_LOAD, StageStatus::Succeeded, &detail, now);
+        let status = if summary.thresholds.passed {
+            StageStatus::Succeeded
+        } else {
+            let why: Vec<&str> = summary
+                .thresholds
+                .failures
+                .iter()
+                .map(|f| f.message.as_str())
+                .collect();
+            StageStatus::Failed(why.join("; "))
+        };
+        p.start_stage(STAGE_THRESHOLDS, now);
+        p.end_stage(STAGE_THRESHOLDS, status, "", now);
+    }
+    Ok(summary)
 }
 
-fn fail(e: &PerfError, mode: OutputMode, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+fn fail(e: &PerfError, mode: OutputMode, out: &mut dyn Write, err: &mut (dyn Write + Send)) -> i32 {
     crate::cli::output::report_error(e.kind(), &e.to_string(), e.exit_code(), mode, out, err)
 }
 
@@ -473,27 +673,43 @@ fn fail(e: &PerfError, mode: OutputMode, out: &mut dyn Write, err: &mut dyn Writ
 /// Results go to `out`; progress, notes and threshold failures to `err`.
 /// Exit codes: 0 passed, 1 a threshold failed or the target is unreachable,
 /// 2 unknown environment, 3 no sandbox running, 64 bad flags.
+#[allow(clippy::too_many_arguments)]
 pub async fn cmd_perf(
     args: &PerfArgs,
     config: &Config,
+    project_dir: &Path,
     control_socket: &Path,
     mode: OutputMode,
     out: &mut dyn Write,
-    err: &mut dyn Write,
+    err: &mut (dyn Write + Send),
     progress: bool,
 ) -> i32 {
-    let router = match &args.env {
-        None => None,
-        Some(name) => match env_router(control_socket, name).await {
-            Ok(a) => Some(a),
-            Err(e) => return fail(&e, mode, out, err),
+    if args.engine == Engine::K6 {
+        return cmd_perf_k6(args, config, project_dir, control_socket, mode, out, err).await;
+    }
+    let result = match &args.env {
+        Some(name) => {
+            let rt = match connect(control_socket).await {
+                Ok(rt) => rt,
+                Err(e) => return fail(&e, mode, out, err),
+            };
+            match run_on_env(rt, name, args, config, Actor::current("cli"), err, progress).await {
+                Ok((summary, problem)) => {
+                    if let Some(problem) = problem {
+                        let _ =
+                            writeln!(err, "note: the console does not show this run: {problem}");
+                    }
+                    Ok(summary)
+                }
+                Err(e) => Err(e),
+            }
+        }
+        None => match plan(args, config, None).await {
+            Ok(p) => execute(&p, err, progress, None).await,
+            Err(e) => Err(e),
         },
     };
-    let plan = match plan(args, config, router).await {
-        Ok(p) => p,
-        Err(e) => return fail(&e, mode, out, err),
-    };
-    let summary = match execute(&plan, err, progress).await {
+    let summary = match result {
         Ok(s) => s,
         Err(e) => return fail(&e, mode, out, err),
     };
@@ -534,16 +750,132 @@ pub async fn cmd_perf(
     }
 }
 
-async fn env_router(control_socket: &Path, name: &str) -> Result<SocketAddr, PerfError> {
-    use crate::runtime::Runtime;
+/// `perf --engine k6`: the same target and thresholds, k6 generating the load.
+async fn cmd_perf_k6(
+    args: &PerfArgs,
+    config: &Config,
+    project_dir: &Path,
+    control_socket: &Path,
+    mode: OutputMode,
+    out: &mut dyn Write,
+    err: &mut (dyn Write + Send),
+) -> i32 {
+    let k6 = match k6::find_k6() {
+        Ok(k) => k,
+        Err(e) => return fail(&e, mode, out, err),
+    };
+    let scripts = match k6::find_scripts(&args.scripts, project_dir) {
+        Ok(s) => s,
+        Err(e) => return fail(&e, mode, out, err),
+    };
+    let base_url = match (&args.env, &args.url) {
+        (Some(env), _) => {
+            let routed = async {
+                let rt = connect(control_socket).await?;
+                let envs = rt
+                    .status()
+                    .await
+                    .map_err(|e| PerfError::Unavailable(e.to_string()))?;
+                router_target(&envs, env)
+            };
+            match routed.await {
+                Ok(addr) => format!("http://{addr}"),
+                Err(e) => return fail(&e, mode, out, err),
+            }
+        }
+        (None, Some(url)) => url.trim_end_matches('/').to_string(),
+        (None, None) => {
+            return fail(
+                &PerfError::Usage("give --env or --url".into()),
+                mode,
+                out,
+                err,
+            )
+        }
+    };
+    let limits = Thresholds {
+        p95_ms: args.p95_ms.unwrap_or(config.perf.p95_ms),
+        max_error_rate: args.max_error_rate.unwrap_or(config.perf.max_error_rate),
+    };
+    let mut runs = Vec::with_capacity(scripts.len());
+    for script in &scripts {
+        let _ = writeln!(err, "k6: running {} against {base_url}", script.display());
+        match k6::run_script(&k6, script, &base_url, limits).await {
+            Ok(run) => runs.push(run),
+            Err(e) => return fail(&e, mode, out, err),
+        }
+    }
+    let written = match mode {
+        OutputMode::Table => runs.iter().try_for_each(|r| {
+            writeln!(out, "script  {}", sanitize_str(&r.script))?;
+            out.write_all(r.summary.table().as_bytes())
+        }),
+        OutputMode::Json => serde_json::to_string_pretty(&runs)
+            .map_err(std::io::Error::other)
+            .and_then(|s| writeln!(out, "{s}")),
+    };
+    let _ = out.flush();
+    for r in &runs {
+        for f in &r.summary.thresholds.failures {
+            let _ = writeln!(
+                err,
+                "threshold failed ({}): {}",
+                sanitize_str(&r.script),
+                f.message
+            );
+        }
+    }
+    let passed = runs.iter().all(|r| r.summary.thresholds.passed);
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => exit::FAILED,
+        _ if !passed => exit::FAILED,
+        _ => exit::OK,
+    }
+}
+
+async fn connect(control_socket: &Path) -> Result<SharedRuntime, PerfError> {
     let rt = crate::daemon::client::RemoteRuntime::connect(control_socket)
         .await
         .map_err(|e| PerfError::Unavailable(format!("{e} (start it with `blissful-infra up`)")))?;
+    Ok(Arc::new(rt))
+}
+
+/// Load-test environment `env` of `rt` and show the run to every console
+/// attached to it (Pipeline pane, and a `load test` series in Metrics).
+/// Returns the summary and, if the runtime would not show the run, why.
+pub async fn run_on_env(
+    rt: SharedRuntime,
+    env: &str,
+    args: &PerfArgs,
+    config: &Config,
+    actor: Actor,
+    err: &mut (dyn Write + Send),
+    progress: bool,
+) -> Result<(Summary, Option<String>), PerfError> {
     let envs = rt
         .status()
         .await
         .map_err(|e| PerfError::Unavailable(e.to_string()))?;
-    router_target(&envs, name)
+    let router = router_target(&envs, env)?;
+    let plan = plan(args, config, Some(router)).await?;
+    let mut publisher = RunPublisher::start(
+        rt,
+        actor,
+        PipelineKind::Perf,
+        env,
+        &format!("perf {env} ({})", plan.spec.pacing_label()),
+        &STAGES,
+        Some(LOAD_TEST_SERIES),
+        now_ms(),
+    );
+    let result = execute(&plan, err, progress, Some(&mut publisher)).await;
+    let status = match &result {
+        Ok(s) if s.thresholds.passed => StageStatus::Succeeded,
+        Ok(_) => StageStatus::Failed("a threshold failed".into()),
+        Err(e) => StageStatus::Failed(e.to_string()),
+    };
+    let outcome = publisher.finish(status, now_ms()).await;
+    result.map(|s| (s, outcome.problem))
 }
 
 #[cfg(test)]
@@ -641,6 +973,16 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn console_defaults_are_the_flags_defaults() {
+        let a = PerfArgs::for_env("staging");
+        assert_eq!(a.env.as_deref(), Some("staging"));
+        assert_eq!(a.duration, Duration::from_secs(10));
+        assert_eq!(a.concurrency, 10);
+        assert_eq!(a.warmup, Duration::from_secs(2));
+        assert_eq!(a.engine, Engine::Builtin);
+    }
+
     #[tokio::test]
     async fn env_plan_uses_config_paths_and_thresholds() {
         let args = PerfArgs {
@@ -655,6 +997,8 @@ mod tests {
             timeout: Duration::from_secs(1),
             p95_ms: None,
             max_error_rate: Some(0.05),
+            engine: Engine::Builtin,
+            scripts: vec![],
         };
         let cfg = Config::default();
         let p = plan(&args, &cfg, Some("127.0.0.1:8180".parse().unwrap()))

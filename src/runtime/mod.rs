@@ -2,6 +2,8 @@
 //! (the embedded sandbox today; Docker and Kubernetes next). Callers hold a
 //! `SharedRuntime` and never know which implementation is behind it.
 
+pub mod publisher;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -93,7 +95,8 @@ pub enum RolloutOutcome {
     RolledBack {
         version: Version,
         reason: String,
-        verdict: Option<Verdict>,
+        /// Boxed: a verdict is large and most outcomes carry none.
+        verdict: Option<Box<Verdict>>,
     },
     Aborted {
         reason: String,
@@ -220,8 +223,38 @@ pub trait Runtime: Send + Sync {
     /// A stream of events; when the subscriber lags, a `Lagged` event says how many were lost.
     async fn subscribe(&self) -> Result<mpsc::Receiver<RuntimeEvent>, RuntimeError>;
 
+    /// Show work done outside the runtime (a `perf` or `compare` run) to
+    /// everyone attached to it. Returns the pipeline id (a new one when the
+    /// published run has id 0). Runtimes that cannot relay such reports say so.
+    async fn publish(&self, actor: &Actor, item: Published) -> Result<u64, RuntimeError> {
+        let _ = (actor, item);
+        Err(RuntimeError::Unavailable(format!(
+            "the {} runtime does not relay perf or compare runs",
+            self.name()
+        )))
+    }
+
     /// Stop everything this runtime started (instances, routers, faults).
     async fn shutdown(&self);
+}
+
+/// Name of the metric series that carries a load test's live numbers
+/// (next to the version series of the environment it loads).
+pub const LOAD_TEST_SERIES: &str = "load test";
+
+/// Reports of external work, relayed to subscribers as ordinary events.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Published {
+    /// A pipeline run of an external kind (`perf`, `comparison`); id 0 asks
+    /// for a new id, any other id must be one this runtime handed out.
+    Run { run: PipelineRun },
+    /// One point of a named series of an environment (e.g. [`LOAD_TEST_SERIES`]).
+    Metrics {
+        env: String,
+        series: String,
+        point: MetricPoint,
+    },
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -822,11 +822,25 @@ pub fn spawn_memory_growth(state: Arc<SampleServiceState>) -> Option<JoinHandle<
 // ---------------------------------------------------------------------------
 // Process entry point
 
-/// Serve the sample service on 127.0.0.1 until SIGTERM/SIGINT, then shut down
-/// gracefully (readiness goes false first, in-flight requests get 10 s).
+/// Environment variable naming the address to listen on instead of 127.0.0.1
+/// (container images set `0.0.0.0` so a published port reaches the service).
+pub const BIND_ENV: &str = "BLISSFUL_SAMPLE_BIND";
+
+/// Serve the sample service on 127.0.0.1 (or `$BLISSFUL_SAMPLE_BIND`) until
+/// SIGTERM/SIGINT, then shut down gracefully (readiness goes false first,
+/// in-flight requests get 10 s).
 pub async fn run_sample_service(opts: SampleServiceOptions) -> std::io::Result<()> {
     let opts = opts.normalized();
-    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, opts.port)).await?;
+    let ip = match std::env::var(BIND_ENV) {
+        Ok(v) if !v.is_empty() => v.parse::<std::net::IpAddr>().map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{BIND_ENV}={v:?} is not an IP address: {e}"),
+            )
+        })?,
+        _ => Ipv4Addr::LOCALHOST.into(),
+    };
+    let listener = tokio::net::TcpListener::bind((ip, opts.port)).await?;
     let local = listener.local_addr()?;
     let signalled = shutdown_signal()?;
 

@@ -1,6 +1,7 @@
 //! Pure render functions: read `App` and a theme, draw, no IO, no clock
 //! (`app.now` is the time), no mutation.
 
+pub mod comparison;
 pub mod confirm;
 pub mod header;
 pub mod help;
@@ -47,6 +48,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         Mode::Palette(p) => palette::palette(frame, area, app, theme, p),
         Mode::Confirm(c) => confirm::confirm(frame, area, app, theme, c),
         Mode::Picker(p) => picker::picker(frame, area, app, theme, p),
+        Mode::Comparison { scroll } => comparison::comparison(frame, area, app, theme, *scroll),
         Mode::Normal | Mode::LogFilter { .. } | Mode::AgentInput => {}
     }
     if theme.monochrome {

@@ -193,7 +193,9 @@ pub fn status_bar(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 )]
             }
             None => match &app.mode {
-                Mode::Help { .. } => fixed_hints(&[("j/k", "scroll"), ("esc", "close")], theme),
+                Mode::Help { .. } | Mode::Comparison { .. } => {
+                    fixed_hints(&[("j/k", "scroll"), ("esc", "close")], theme)
+                }
                 Mode::Palette(_) => fixed_hints(&[("enter", "run"), ("esc", "cancel")], theme),
                 Mode::Confirm(c) if c.require_typed.is_some() => {
                     fixed_hints(&[("type the name", "then enter"), ("esc", "cancel")], theme)

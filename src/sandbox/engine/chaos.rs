@@ -31,6 +31,9 @@ pub(super) struct LiveFault {
 
 fn validate_params(scenario: ScenarioKind, p: &FaultParams) -> Result<(), RuntimeError> {
     let refuse = |m: String| Err(RuntimeError::Refused(m));
+    if ScenarioKind::DOCKER_ONLY.contains(&scenario) {
+        return refuse(format!("{scenario} needs the docker runtime"));
+    }
     if scenario != ScenarioKind::PodKill && !(1..=MAX_DURATION_SECS).contains(&p.duration_secs) {
         return refuse(format!(
             "duration must be 1..={MAX_DURATION_SECS}s, not {}s",
@@ -273,6 +276,18 @@ impl Engine {
                 }
                 // Workers die with us anyway (PDEATHSIG); a failed write is only logged.
                 self.save_journal_or_log().await;
+            }
+            ScenarioKind::NetworkPartition
+            | ScenarioKind::PacketLoss
+            | ScenarioKind::MemoryPressure
+            | ScenarioKind::KafkaDown
+            | ScenarioKind::DbDown => {
+                // Refused by validate_params; never leave a journal entry behind.
+                self.journal.faults.retain(|r| r.id != id);
+                self.save_journal_or_log().await;
+                return Err(RuntimeError::Refused(format!(
+                    "{scenario} needs the docker runtime"
+                )));
             }
         }
         if scenario != ScenarioKind::PodKill {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 use super::core::{Ctl, Internal};
+use crate::config::PrometheusQueries;
 use crate::config::RolloutConfig;
 use crate::domain::analysis::{analyze, Verdict};
 use crate::domain::environment::Version;
@@ -15,6 +16,7 @@ use crate::domain::pipeline::{PipelineRun, StageStatus};
 use crate::domain::rollout::{decide, Decision};
 use crate::sandbox::router::RouterHandle;
 use crate::sandbox::supervisor::now_ms;
+use crate::sources::prometheus::{analyze_versions, PrometheusClient};
 
 /// How long new instances get to become ready before the operation fails.
 pub(super) const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -32,7 +34,7 @@ pub(super) enum Conclusion {
     /// Give up: remove the canary (or the rollback target).
     Abort {
         reason: String,
-        verdict: Option<Verdict>,
+        verdict: Option<Box<Verdict>>,
     },
 }
 
@@ -42,7 +44,21 @@ pub(super) struct OpCtx {
     pub tx: mpsc::Sender<Internal>,
     pub router: RouterHandle,
     pub replicas: u32,
+    /// Set when `rollout.analysis_source` is `prometheus`: each step is
+    /// judged on the configured PromQL instead of the router's own counters.
+    pub prometheus: Option<PrometheusAnalysis>,
 }
+
+/// What a Prometheus-based analysis needs.
+#[derive(Clone)]
+pub(super) struct PrometheusAnalysis {
+    pub client: PrometheusClient,
+    pub queries: PrometheusQueries,
+}
+
+/// Shortest window a Prometheus analysis looks back over (two scrapes at
+/// the usual 15 s interval make a rate).
+const MIN_PROM_WINDOW: Duration = Duration::from_secs(30);
 
 /// The engine stopped or dropped this operation; the task just ends.
 struct Gone;
@@ -226,19 +242,52 @@ async fn rollout(
         run.start_stage(stage, now_ms());
         ctx.set_weight(s.weight, Some((step, total))).await?;
         ctx.router.reset_analysis();
+        let step_started = std::time::Instant::now();
         let mut extensions = 0u32;
         loop {
             ctx.hold(&mut run, stage, s.pause_secs).await?;
-            let canary_sample = ctx.router.analysis_sample(canary.as_str());
-            let stable_sample = ctx.router.analysis_sample(stable.as_str());
-            let verdict = analyze(&canary_sample, Some(&stable_sample), &cfg.analysis);
-            let summary = verdict.summary();
+            let router_verdict = || {
+                let canary_sample = ctx.router.analysis_sample(canary.as_str());
+                let stable_sample = ctx.router.analysis_sample(stable.as_str());
+                let mut v = analyze(&canary_sample, Some(&stable_sample), &cfg.analysis);
+                v.source = Some("router".into());
+                v
+            };
+            let (verdict, note) = match &ctx.prometheus {
+                None => (router_verdict(), None),
+                Some(p) => {
+                    let window = step_started.elapsed().max(MIN_PROM_WINDOW);
+                    match analyze_versions(
+                        &p.client,
+                        &p.queries,
+                        &ctx.env,
+                        canary.as_str(),
+                        Some(stable.as_str()),
+                        window,
+                        &cfg.analysis,
+                    )
+                    .await
+                    {
+                        Ok(pv) => (pv.verdict, None),
+                        // A failing Prometheus must not decide a rollout:
+                        // judge this step on the router and say so.
+                        Err(e) => (
+                            router_verdict(),
+                            Some(format!("prometheus failed ({e}); judged on the router")),
+                        ),
+                    }
+                }
+            };
+            let summary = match note {
+                Some(n) => format!("{}; {n}", verdict.summary()),
+                None => verdict.summary(),
+            };
             ctx.tx
                 .send(Internal::Ctl(Ctl::Verdict {
                     env: ctx.env.clone(),
                     op_id: ctx.op_id,
                     step,
-                    verdict: verdict.clone(),
+                    verdict: Box::new(verdict.clone()),
                 }))
                 .await
                 .map_err(|_| Gone)?;
@@ -265,7 +314,7 @@ async fn rollout(
                     ctx.publish(&run).await?;
                     ctx.conclude(Conclusion::Abort {
                         reason,
-                        verdict: Some(verdict),
+                        verdict: Some(Box::new(verdict)),
                     })
                     .await;
                     return Ok(());

@@ -21,8 +21,10 @@ use crate::domain::chaos::Experiment;
 use crate::domain::environment::{EnvironmentStatus, InstancePhase, InstanceStatus, Version};
 use crate::domain::logs::{Level, LogLine, LogStore};
 use crate::domain::pipeline::{PipelineKind, PipelineRun, StageStatus};
-use crate::domain::sanitize::sanitize_str;
-use crate::runtime::{ActionAccepted, Actor, History, RolloutOutcome, RuntimeError, RuntimeEvent};
+use crate::domain::sanitize::{sanitize_str, strip_all};
+use crate::runtime::{
+    ActionAccepted, Actor, History, Published, RolloutOutcome, RuntimeError, RuntimeEvent,
+};
 use crate::sandbox::journal::{
     reconcile_leftover_faults, write_fault_journal, AuditLog, FaultJournal, ProcessRef,
 };
@@ -81,7 +83,8 @@ pub(super) enum Ctl {
         env: Arc<str>,
         op_id: u64,
         step: usize,
-        verdict: Verdict,
+        /// Boxed: a verdict is large, the other messages are small.
+        verdict: Box<Verdict>,
     },
     Conclude {
         env: Arc<str>,
@@ -100,6 +103,8 @@ pub(super) struct Inbox {
 pub(super) struct Engine {
     pub opts: SandboxOptions,
     pub cfg: Arc<Config>,
+    /// Set when `rollout.analysis_source` is `prometheus`.
+    pub prometheus_analysis: Option<controller::PrometheusAnalysis>,
     pub events: broadcast::Sender<RuntimeEvent>,
     pub envs: Vec<EnvState>,
     pub logs: LogStore,
@@ -208,6 +213,18 @@ impl Engine {
     ) -> Result<JoinHandle<()>, SandboxError> {
         let cfg = opts.config.clone();
         validate_config(&cfg)?;
+        // Before anything starts, so a bad setting leaves nothing behind.
+        let prometheus_analysis = match cfg.rollout.analysis_source {
+            crate::config::AnalysisSource::Router => None,
+            crate::config::AnalysisSource::Prometheus => {
+                let client = crate::sources::prometheus::PrometheusClient::new(&cfg.prometheus)
+                    .map_err(|e| SandboxError::Config(format!("prometheus: {e}")))?;
+                Some(controller::PrometheusAnalysis {
+                    client,
+                    queries: cfg.prometheus.queries.clone(),
+                })
+            }
+        };
         let state = opts.state.clone();
         let leftovers = tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&state.dir).map_err(|e| {
@@ -260,6 +277,7 @@ impl Engine {
         let mut engine = Engine {
             opts,
             cfg: cfg.clone(),
+            prometheus_analysis,
             events,
             envs,
             logs: LogStore::new(LOG_RING),
@@ -407,6 +425,9 @@ impl Engine {
             Command::RecentLogs { env, limit, reply } => {
                 let _ = reply.send(self.recent_logs(env.as_deref(), limit));
             }
+            Command::Publish { item, reply } => {
+                let _ = reply.send(self.publish(item));
+            }
             Command::History(reply) => {
                 let _ = reply.send(History {
                     pipelines: self.pipelines.iter().cloned().collect(),
@@ -513,6 +534,50 @@ impl Engine {
         }
     }
 
+    /// Relay a report of external work (perf, compare) to subscribers.
+    fn publish(&mut self, item: Published) -> Result<u64, RuntimeError> {
+        match item {
+            Published::Run { mut run } => {
+                if !run.kind.is_external() {
+                    return Err(RuntimeError::Refused(
+                        "only perf and comparison runs can be published".into(),
+                    ));
+                }
+                if run.id == 0 {
+                    run.id = self.next_pipeline_id();
+                } else if !self
+                    .pipelines
+                    .iter()
+                    .any(|r| r.id == run.id && r.kind.is_external())
+                {
+                    return Err(RuntimeError::NotFound(format!(
+                        "published run {} (ids come from a first publish with id 0)",
+                        run.id
+                    )));
+                }
+                tidy_published_run(&mut run);
+                let id = run.id;
+                self.upsert_pipeline(run);
+                Ok(id)
+            }
+            Published::Metrics { env, series, point } => {
+                if self.env_index(&env).is_none() {
+                    return Err(RuntimeError::UnknownEnvironment(strip_all(&env)));
+                }
+                let series: String = strip_all(&series)
+                    .chars()
+                    .take(MAX_PUBLISHED_TEXT)
+                    .collect();
+                self.emit(RuntimeEvent::Metrics {
+                    env,
+                    version: series,
+                    point,
+                });
+                Ok(0)
+            }
+        }
+    }
+
     fn next_pipeline_id(&mut self) -> u64 {
         let id = self.next_pipeline;
         self.next_pipeline += 1;
@@ -555,9 +620,15 @@ impl Engine {
                 behaviour: svc.versions.get(v.as_str()).cloned().unwrap_or_default(),
             }
         } else {
+            let workdir = svc
+                .versions
+                .get(v.as_str())
+                .map(|b| b.workdir.as_str())
+                .filter(|w| !w.is_empty())
+                .unwrap_or(&svc.workdir);
             Launch::Shell {
                 command: svc.command.clone(),
-                cwd: self.opts.config_dir.join(&svc.workdir),
+                cwd: self.opts.config_dir.join(workdir),
             }
         }
     }
@@ -761,6 +832,7 @@ impl Engine {
                     if self.verdicts.len() >= VERDICT_RING {
                         self.verdicts.pop_front();
                     }
+                    let verdict = *verdict;
                     self.verdicts.push_back((env.to_string(), verdict.clone()));
                     let text = format!("canary analysis step {}: {}", step + 1, verdict.summary());
                     self.log(Level::Info, &env, text);
@@ -913,6 +985,7 @@ impl Engine {
             tx: self.internal_tx.clone(),
             router,
             replicas,
+            prometheus: self.prometheus_analysis.clone(),
         };
         let task = tokio::spawn(controller::run_rollout(
             ctx,
@@ -1082,6 +1155,7 @@ impl Engine {
             tx: self.internal_tx.clone(),
             router: e.router.clone(),
             replicas: e.cfg.replicas,
+            prometheus: None,
         };
         let task = tokio::spawn(controller::run_rollback(ctx, run, target.clone()));
         self.envs[i].op = Some(Op {
@@ -1505,6 +1579,29 @@ impl Engine {
                 path: self.opts.state.fault_journal(),
                 message: format!("writer task failed: {e}"),
             })?
+    }
+}
+
+/// Longest title, stage name or detail kept from a published run.
+const MAX_PUBLISHED_TEXT: usize = 200;
+/// Most stages kept from a published run.
+const MAX_PUBLISHED_STAGES: usize = 16;
+
+/// Published runs come over the control socket: clean and bound their text.
+fn tidy_published_run(run: &mut PipelineRun) {
+    let tidy = |s: &str| -> String { strip_all(s).chars().take(MAX_PUBLISHED_TEXT).collect() };
+    run.env = tidy(&run.env);
+    run.title = tidy(&run.title);
+    run.stages.truncate(MAX_PUBLISHED_STAGES);
+    for stage in &mut run.stages {
+        stage.name = tidy(&stage.name);
+        stage.detail = tidy(&stage.detail);
+        if let StageStatus::Failed(why) = &stage.status {
+            stage.status = StageStatus::Failed(tidy(why));
+        }
+    }
+    if let StageStatus::Failed(why) = &run.status {
+        run.status = StageStatus::Failed(tidy(why));
     }
 }
 

@@ -20,7 +20,9 @@ use super::{SandboxError, SandboxOptions};
 use crate::domain::chaos::{Experiment, FaultParams, ScenarioKind};
 use crate::domain::environment::{EnvironmentStatus, Version};
 use crate::domain::logs::LogLine;
-use crate::runtime::{ActionAccepted, Actor, History, Runtime, RuntimeError, RuntimeEvent};
+use crate::runtime::{
+    ActionAccepted, Actor, History, Published, Runtime, RuntimeError, RuntimeEvent,
+};
 
 /// Events buffered for slow subscribers before they lag (and are told so).
 pub const EVENT_CAPACITY: usize = 8192;
@@ -71,6 +73,10 @@ pub(crate) enum Command {
         reply: oneshot::Sender<Vec<LogLine>>,
     },
     History(oneshot::Sender<History>),
+    Publish {
+        item: Published,
+        reply: oneshot::Sender<Result<u64, RuntimeError>>,
+    },
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -235,6 +241,11 @@ impl Runtime for SandboxRuntime {
             reply,
         })
         .await
+    }
+
+    async fn publish(&self, _actor: &Actor, item: Published) -> Result<u64, RuntimeError> {
+        self.request(|reply| Command::Publish { item, reply })
+            .await?
     }
 
     async fn history(&self) -> Result<History, RuntimeError> {

@@ -144,6 +144,7 @@ impl LatencyAcc {
             p50_ms: self.quantile_ms(0.50),
             p95_ms: self.quantile_ms(0.95),
             p99_ms: self.quantile_ms(0.99),
+            ..Default::default()
         }
     }
 

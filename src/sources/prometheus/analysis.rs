@@ -20,19 +20,48 @@ pub struct VersionQueries {
     pub p50: String,
     pub p95: String,
     pub p99: String,
+    /// `None` when the query is configured empty (check disabled).
+    pub server_errors: Option<String>,
+    pub cpu_saturation: Option<String>,
+    pub memory_saturation: Option<String>,
 }
 
 impl VersionQueries {
-    pub fn new(q: &PrometheusQueries, env: &str, version: &str, window: Duration) -> Self {
+    /// `window` is the analysis window; `saturation` the one CPU and memory
+    /// must stay above their limits for.
+    pub fn new(
+        q: &PrometheusQueries,
+        env: &str,
+        version: &str,
+        window: Duration,
+        saturation: Duration,
+    ) -> Self {
         let (env, version) = (literal_regex(env), literal_regex(version));
         let r = |t: &str| render(t, &env, &version, window);
+        let optional =
+            |t: &str, w: Duration| (!t.trim().is_empty()).then(|| render(t, &env, &version, w));
         VersionQueries {
             requests: r(&q.requests),
             errors: r(&q.errors),
             p50: r(&q.p50),
             p95: r(&q.p95),
             p99: r(&q.p99),
+            server_errors: optional(&q.server_errors, window),
+            cpu_saturation: optional(&q.cpu_saturation, saturation),
+            memory_saturation: optional(&q.memory_saturation, saturation),
         }
+    }
+}
+
+/// Run an optional query; `None` when it is disabled.
+async fn optional(
+    client: &PrometheusClient,
+    query: Option<&str>,
+    at: Option<chrono::DateTime<Utc>>,
+) -> Result<Option<Vec<Sample>>, PromError> {
+    match query {
+        None => Ok(None),
+        Some(q) => client.instant_at(q, at).await.map(Some),
     }
 }
 
@@ -81,7 +110,8 @@ pub async fn version_sample(
     version: &str,
     window: Duration,
 ) -> Result<VersionSample, PromError> {
-    version_sample_with_queries(client, queries, env, version, window)
+    let saturation = Duration::from_secs(Thresholds::default().saturation_secs);
+    version_sample_with_queries(client, queries, env, version, window, saturation)
         .await
         .map(|(s, _)| s)
 }
@@ -93,26 +123,37 @@ pub async fn version_sample_with_queries(
     env: &str,
     version: &str,
     window: Duration,
+    saturation: Duration,
 ) -> Result<(VersionSample, VersionQueries), PromError> {
-    let vq = VersionQueries::new(queries, env, version, window);
-    // One evaluation time for all five, so the values describe the same window.
+    let vq = VersionQueries::new(queries, env, version, window, saturation);
+    // One evaluation time for all of them, so the values describe the same window.
     let at = Some(Utc::now());
-    let (requests, errors, p50, p95, p99) = futures::try_join!(
+    let (requests, errors, p50, p95, p99, server_errors, cpu, memory) = futures::try_join!(
         client.instant_at(&vq.requests, at),
         client.instant_at(&vq.errors, at),
         client.instant_at(&vq.p50, at),
         client.instant_at(&vq.p95, at),
         client.instant_at(&vq.p99, at),
+        optional(client, vq.server_errors.as_deref(), at),
+        optional(client, vq.cpu_saturation.as_deref(), at),
+        optional(client, vq.memory_saturation.as_deref(), at),
     )?;
     // `increase` extrapolates, so counts are rounded; errors never exceed requests.
     let requests = total(&requests).round() as u64;
     let errors = (total(&errors).round() as u64).min(requests);
+    // No 5xx series means none were answered; no CPU or memory series
+    // means they are not measured (not that they are 0%).
+    let server_errors = server_errors.map(|s| (total(&s).round() as u64).min(requests));
+    let saturated = |s: Option<Vec<Sample>>| s.filter(|v| !v.is_empty()).map(|v| worst(&v));
     let sample = VersionSample {
         requests,
         errors,
         p50_ms: worst(&p50),
         p95_ms: worst(&p95),
         p99_ms: worst(&p99),
+        server_errors,
+        cpu_pct: saturated(cpu),
+        memory_pct: saturated(memory),
     };
     Ok((sample, vq))
 }
@@ -128,13 +169,16 @@ pub async fn analyze_versions(
     window: Duration,
     thresholds: &Thresholds,
 ) -> Result<PromVerdict, PromError> {
+    let saturation = Duration::from_secs(thresholds.saturation_secs.max(1));
     let (canary_sample, cq) =
-        version_sample_with_queries(client, queries, env, canary, window).await?;
+        version_sample_with_queries(client, queries, env, canary, window, saturation).await?;
     let stable_data = match stable {
-        Some(v) => Some(version_sample_with_queries(client, queries, env, v, window).await?),
+        Some(v) => {
+            Some(version_sample_with_queries(client, queries, env, v, window, saturation).await?)
+        }
         None => None,
     };
-    let verdict = analyze(
+    let mut verdict = analyze(
         &canary_sample,
         stable_data.as_ref().map(|(s, _)| s),
         thresholds,
@@ -150,6 +194,9 @@ pub async fn analyze_versions(
                 Metric::SuccessRate => rate(&format!("({}) - ({})", cq.requests, cq.errors)),
                 Metric::P95Latency => cq.p95.clone(),
                 Metric::P99Latency => cq.p99.clone(),
+                Metric::ServerErrorRate => rate(cq.server_errors.as_deref().unwrap_or_default()),
+                Metric::CpuSaturation => cq.cpu_saturation.clone().unwrap_or_default(),
+                Metric::MemorySaturation => cq.memory_saturation.clone().unwrap_or_default(),
                 Metric::P95VsStable => match &stable_data {
                     Some((_, sq)) => format!("{} vs {}", cq.p95, sq.p95),
                     None => cq.p95.clone(),
@@ -157,7 +204,9 @@ pub async fn analyze_versions(
             };
             (c.metric, q)
         })
-        .collect();
+        .collect::<Vec<_>>();
+    verdict.source = Some("prometheus".into());
+    verdict.queries = queries.clone();
     Ok(PromVerdict { verdict, queries })
 }
 
@@ -193,7 +242,29 @@ mod tests {
             "staging",
             "v1.2",
             Duration::from_secs(45),
+            Duration::from_secs(300),
         );
+        let cpu = q.cpu_saturation.as_deref().unwrap();
+        assert!(
+            cpu.starts_with("min_over_time(") && cpu.contains("[300s:15s]"),
+            "{cpu}"
+        );
+        let five = q.server_errors.as_deref().unwrap();
+        assert!(
+            five.contains(r#"code=~"5..""#) && five.contains("[45s]"),
+            "{five}"
+        );
+        let none = VersionQueries::new(
+            &PrometheusQueries {
+                cpu_saturation: String::new(),
+                ..Default::default()
+            },
+            "e",
+            "v",
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+        );
+        assert_eq!(none.cpu_saturation, None);
         for text in [&q.requests, &q.errors, &q.p50, &q.p95, &q.p99] {
             assert!(text.contains(r#"env=~"staging""#), "{text}");
             assert!(text.contains(r#"version=~"v1\\.2""#), "{text}");

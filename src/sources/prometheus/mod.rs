@@ -10,7 +10,7 @@ mod source;
 pub use analysis::{
     analyze_versions, version_sample, version_sample_with_queries, PromVerdict, VersionQueries,
 };
-pub use source::{spawn_metrics_source, SOURCE_NAME};
+pub use source::{spawn_metrics_source, spawn_metrics_source_with_history, SOURCE_NAME};
 
 use std::collections::BTreeMap;
 use std::time::Duration;

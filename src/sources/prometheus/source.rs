@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 
 use super::{PromError, PrometheusClient, Sample};
 use crate::config::PrometheusConfig;
-use crate::domain::metrics::MetricPoint;
+use crate::domain::metrics::{series_name, MetricPoint};
 use crate::runtime::{RuntimeEvent, SourceState};
 use crate::sources::queries::{any_of, render, ANY};
 
@@ -164,10 +164,74 @@ pub fn spawn_metrics_source(
     envs: Vec<String>,
     tx: mpsc::Sender<RuntimeEvent>,
 ) -> JoinHandle<()> {
-    tokio::spawn(run(cfg, envs, tx))
+    tokio::spawn(run(cfg, envs, Duration::ZERO, tx))
 }
 
-async fn run(cfg: PrometheusConfig, envs: Vec<String>, tx: mpsc::Sender<RuntimeEvent>) {
+/// Like [`spawn_metrics_source`], first filling `history` (the pane's time
+/// window) with range queries at the same step, so sparklines start full.
+pub fn spawn_metrics_source_with_history(
+    cfg: PrometheusConfig,
+    envs: Vec<String>,
+    history: Duration,
+    tx: mpsc::Sender<RuntimeEvent>,
+) -> JoinHandle<()> {
+    tokio::spawn(run(cfg, envs, history, tx))
+}
+
+/// Most points one backfill sends (per series, it is `history / step`).
+const MAX_BACKFILL_POINTS: usize = 100_000;
+
+/// The window before now, one point per `step` per (env, version), oldest first.
+async fn backfill(
+    client: &PrometheusClient,
+    queries: &LiveQueries,
+    history: Duration,
+    step: Duration,
+) -> Result<Vec<((String, String), MetricPoint)>, PromError> {
+    let end = Utc::now();
+    let start = end - chrono::Duration::from_std(history).unwrap_or(chrono::Duration::zero());
+    let results = futures::future::join_all(
+        queries
+            .0
+            .iter()
+            .map(|(_, q)| client.range(q, start, end, step)),
+    )
+    .await;
+    let mut points: BTreeMap<(i64, String, String), MetricPoint> = BTreeMap::new();
+    for ((field, _), result) in queries.0.iter().zip(results) {
+        for series in result? {
+            let (Some(env), Some(version)) =
+                (series.labels.get("env"), series.labels.get("version"))
+            else {
+                continue;
+            };
+            for (t, v) in series.points {
+                let ts = (t * 1000.0).round() as i64;
+                if points.len() >= MAX_BACKFILL_POINTS {
+                    break;
+                }
+                let p = points
+                    .entry((ts, env.clone(), version.clone()))
+                    .or_insert_with(|| MetricPoint {
+                        ts,
+                        ..Default::default()
+                    });
+                field.set(p, v);
+            }
+        }
+    }
+    Ok(points
+        .into_iter()
+        .map(|((_, env, version), p)| ((env, version), p))
+        .collect())
+}
+
+async fn run(
+    cfg: PrometheusConfig,
+    envs: Vec<String>,
+    history: Duration,
+    tx: mpsc::Sender<RuntimeEvent>,
+) {
     let mut state = StateReporter { tx, last: None };
     if !state.set(SourceState::Connecting).await {
         return;
@@ -182,6 +246,24 @@ async fn run(cfg: PrometheusConfig, envs: Vec<String>, tx: mpsc::Sender<RuntimeE
     };
     let queries = LiveQueries::new(&cfg, &envs);
     let step = Duration::from_secs(cfg.step_secs.max(1));
+    if !history.is_zero() {
+        // History is a bonus: if it fails, the live rounds report why.
+        let timeout = Duration::from_millis(cfg.timeout_ms.max(1)) * 2;
+        if let Ok(Ok(points)) =
+            tokio::time::timeout(timeout, backfill(&client, &queries, history, step)).await
+        {
+            for ((env, version), point) in points {
+                let ev = RuntimeEvent::Metrics {
+                    env,
+                    version: series_name(&version, SOURCE_NAME),
+                    point,
+                };
+                if state.tx.send(ev).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
     let mut backoff = step;
     loop {
         let started = Instant::now();
@@ -199,9 +281,10 @@ async fn run(cfg: PrometheusConfig, envs: Vec<String>, tx: mpsc::Sender<RuntimeE
                     return;
                 }
                 for ((env, version), point) in r.points {
+                    // Keyed by source: the runtime may report the same version.
                     let ev = RuntimeEvent::Metrics {
                         env,
-                        version,
+                        version: series_name(&version, SOURCE_NAME),
                         point,
                     };
                     if state.tx.send(ev).await.is_err() {

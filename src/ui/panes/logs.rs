@@ -392,7 +392,14 @@ fn title_info(app: &App, scan_limited: bool, theme: &Theme) -> Vec<Span<'static>
             theme.warn(),
         ));
     }
-    if !view.filter_text.is_empty() {
+    if let Some(trace) = &view.trace {
+        sep(&mut parts);
+        parts.push(Span::styled("trace: ", theme.muted()));
+        parts.push(Span::styled(
+            truncate(&clean(trace), 40).into_owned(),
+            theme.accent(),
+        ));
+    } else if !view.filter_text.is_empty() {
         sep(&mut parts);
         parts.push(Span::styled("filter: ", theme.muted()));
         parts.push(Span::styled(

@@ -12,7 +12,8 @@ use super::{pane_frame, placeholder, render_lines, wrap_lines};
 use crate::app::state::{App, PaneId};
 use crate::domain::analysis::{Outcome, Thresholds};
 use crate::domain::environment::EnvironmentStatus;
-use crate::domain::metrics::{MetricPoint, MetricSeries};
+use crate::domain::metrics::{split_series, MetricPoint, MetricSeries};
+use crate::runtime::LOAD_TEST_SERIES;
 use crate::ui::text::{clean, fit, fit_right, format_count};
 use crate::ui::theme::Theme;
 
@@ -129,36 +130,44 @@ fn versions<'a>(app: &'a App, env: &EnvironmentStatus) -> Vec<(&'a str, &'a Metr
         .filter(|((e, _), _)| *e == env.name)
         .map(|((_, ver), s)| (ver.as_str(), s))
         .collect();
-    let rank = |ver: &str| {
-        if env
-            .traffic
-            .stable
-            .as_ref()
-            .is_some_and(|s| s.as_str() == ver)
-        {
-            0
-        } else if env
-            .traffic
-            .canary
-            .as_ref()
-            .is_some_and(|c| c.as_str() == ver)
-        {
-            1
-        } else {
-            2
-        }
+    let rank = |name: &str| {
+        let (ver, source) = split_series(name);
+        let by_source = if source.is_some() { 10 } else { 0 };
+        by_source
+            + if env
+                .traffic
+                .stable
+                .as_ref()
+                .is_some_and(|s| s.as_str() == ver)
+            {
+                0
+            } else if env
+                .traffic
+                .canary
+                .as_ref()
+                .is_some_and(|c| c.as_str() == ver)
+            {
+                1
+            } else if ver == LOAD_TEST_SERIES {
+                3
+            } else {
+                2
+            }
     };
-    v.sort_by_key(|(ver, _)| rank(ver));
+    v.sort_by_key(|(name, _)| rank(name));
     v
 }
 
 fn column_header(
     env: &EnvironmentStatus,
-    ver: &str,
+    name: &str,
     series: &MetricSeries,
     theme: &Theme,
 ) -> Line<'static> {
-    let (role, style) = if env
+    let (ver, source) = split_series(name);
+    let (role, style) = if ver == LOAD_TEST_SERIES {
+        ("· perf client side".to_string(), theme.warn())
+    } else if env
         .traffic
         .canary
         .as_ref()
@@ -182,6 +191,12 @@ fn column_header(
         Span::styled(clean(ver).into_owned(), style.add_modifier(Modifier::BOLD)),
         Span::styled(format!(" {role}"), style),
     ];
+    if let Some(source) = source {
+        spans.push(Span::styled(
+            format!(" ({})", clean(source)),
+            theme.accent(),
+        ));
+    }
     if let Some(p) = series.last() {
         spans.push(Span::styled(
             format!(" · p50 {:.0} p99 {:.0}ms", p.p50_ms, p.p99_ms),
@@ -241,7 +256,9 @@ fn draw_column(
         let row_y = y;
         y += h;
         let y = row_y;
-        let last = series.last().map(row.value);
+        // A load test measures from the client: it has no CPU or memory.
+        let client_side = ver == LOAD_TEST_SERIES && matches!(row.label, "cpu" | "mem");
+        let last = series.last().map(row.value).filter(|_| !client_side);
         let value = last.map_or("-".to_string(), row.show);
         let style = row_style(row.label, last.unwrap_or(0.0), t, theme);
         let label = Line::from(vec![
@@ -263,7 +280,7 @@ fn draw_column(
             vec![label],
         );
         let spark_w = area.width.saturating_sub(label_w);
-        if spark_w == 0 {
+        if spark_w == 0 || client_side {
             continue;
         }
         let data = spark_scale(&series.tail(spark_w as usize, row.value), row.zero_based);
@@ -301,18 +318,35 @@ fn verdict_lines(
             outcome_label(verdict.outcome),
             outcome_style(verdict.outcome, theme),
         ),
-        Span::styled(format!(" step {}/{} · ", step + 1, total), theme.muted()),
+        Span::styled(
+            format!(
+                " step {}/{}{} · ",
+                step + 1,
+                total,
+                verdict
+                    .source
+                    .as_deref()
+                    .map(|s| format!(" on {}", clean(s)))
+                    .unwrap_or_default()
+            ),
+            theme.muted(),
+        ),
         Span::styled(clean(&verdict.summary()).into_owned(), theme.text()),
     ]);
-    let failed = verdict
-        .failed_checks()
-        .map(|c| {
-            Line::from(vec![
-                Span::styled("  ✗ ", theme.error()),
-                Span::styled(clean(&c.describe()).into_owned(), theme.text()),
-            ])
-        })
-        .collect();
+    let mut failed = Vec::new();
+    for c in verdict.failed_checks() {
+        failed.push(Line::from(vec![
+            Span::styled("  ✗ ", theme.error()),
+            Span::styled(clean(&c.describe()).into_owned(), theme.text()),
+        ]));
+        // The query behind the value, when it came from Prometheus.
+        if let Some((_, q)) = verdict.queries.iter().find(|(m, _)| *m == c.metric) {
+            failed.push(Line::from(vec![
+                Span::styled("    query ", theme.muted()),
+                Span::styled(clean(q).into_owned(), theme.muted()),
+            ]));
+        }
+    }
     (head, failed)
 }
 

@@ -12,7 +12,7 @@ pub use agent::agent;
 pub use chaos::chaos;
 pub use environments::environments;
 pub use logs::{logs, visible_log_lines, VisibleLogs, FILTER_SCAN_LIMIT};
-pub use metrics::metrics;
+pub use metrics::{metrics, spark_scale};
 pub use pipeline::pipeline;
 
 use ratatui::layout::Rect;

@@ -33,6 +33,9 @@ pub fn kind_label(k: PipelineKind) -> &'static str {
         PipelineKind::Rollback => "rollback",
         PipelineKind::Chaos => "chaos",
         PipelineKind::Ci => "ci",
+        PipelineKind::Perf => "perf",
+        PipelineKind::Comparison => "compare",
+        PipelineKind::Container => "container",
     }
 }
 

@@ -1,0 +1,116 @@
+//! Long console jobs that are not runtime actions: a load test of an
+//! environment and a comparison of two versions. Each runs on its own task
+//! and reports back with messages, like every other command.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use super::msg::Msg;
+use crate::compare::{CompareArgs, CompareContext, Watcher};
+use crate::config::Config;
+use crate::runtime::{Actor, SharedRuntime};
+
+/// What the jobs need besides the runtime.
+#[derive(Clone, Debug)]
+pub struct JobContext {
+    pub config: Arc<Config>,
+    /// `None` where comparisons cannot run (no binary to start instances).
+    pub compare: Option<CompareContext>,
+}
+
+/// Load-test `env` with the CLI's defaults; the run shows up through the
+/// runtime (Pipeline pane, `load test` series); the summary comes back as a flash.
+pub fn spawn_load_test(
+    runtime: SharedRuntime,
+    ctx: &JobContext,
+    env: String,
+    tx: mpsc::Sender<Msg>,
+) {
+    let config = ctx.config.clone();
+    tokio::spawn(async move {
+        let args = crate::perf::PerfArgs::for_env(&env);
+        let mut sink = std::io::sink();
+        let actor = Actor::current("console");
+        let result =
+            crate::perf::run_on_env(runtime, &env, &args, &config, actor, &mut sink, false).await;
+        let result = match result {
+            Ok((s, problem)) => {
+                let verdict = if s.thresholds.passed {
+                    "thresholds hold".to_string()
+                } else {
+                    let why: Vec<&str> = s
+                        .thresholds
+                        .failures
+                        .iter()
+                        .map(|f| f.message.as_str())
+                        .collect();
+                    format!("FAILED: {}", why.join("; "))
+                };
+                let shown = problem
+                    .map(|p| format!(" (not shown: {p})"))
+                    .unwrap_or_default();
+                if s.thresholds.passed {
+                    Ok(format!(
+                        "{:.0} req/s, p95 {}, errors {:.2}%, {verdict}{shown}",
+                        s.rps,
+                        crate::perf::report::ms(s.latency_ms.p95),
+                        s.error_rate * 100.0
+                    ))
+                } else {
+                    Err(format!(
+                        "{:.0} req/s, p95 {}, errors {:.2}%, {verdict}{shown}",
+                        s.rps,
+                        crate::perf::report::ms(s.latency_ms.p95),
+                        s.error_rate * 100.0
+                    ))
+                }
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        let _ = tx
+            .send(Msg::ActionDone {
+                label: format!("load test of {env}"),
+                result,
+            })
+            .await;
+    });
+}
+
+/// Compare `new` against `old` in a separate sandbox, streaming progress.
+pub fn spawn_comparison(
+    ctx: &JobContext,
+    env: String,
+    old: String,
+    new: String,
+    tx: mpsc::Sender<Msg>,
+) {
+    let Some(compare_ctx) = ctx.compare.clone() else {
+        let _ = tx.try_send(Msg::CompareDone(Err(
+            "comparisons are not available in this console".into(),
+        )));
+        return;
+    };
+    tokio::spawn(async move {
+        let (events_tx, mut events_rx) = mpsc::channel(256);
+        let forward = {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while let Some(ev) = events_rx.recv().await {
+                    if tx.send(Msg::Compare(ev)).await.is_err() {
+                        return;
+                    }
+                }
+            })
+        };
+        let args = CompareArgs::for_versions(&old, &new, Some(&env));
+        let mut sink = std::io::sink();
+        let result = crate::compare::run(&args, &compare_ctx, &Watcher::new(events_tx), &mut sink)
+            .await
+            .map(Box::new)
+            .map_err(|e| e.to_string());
+        // Every progress event is delivered before the result.
+        let _ = forward.await;
+        let _ = tx.send(Msg::CompareDone(result)).await;
+    });
+}

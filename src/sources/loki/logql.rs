@@ -1,0 +1,498 @@
+//! LogQL from the log pane's filter.
+//!
+//! The query is a stream selector (the configured `loki.selector`, or
+//! `{app="<project>"}` when it is `{}`) with equality matchers for the
+//! environment and version, then an unanchored line filter `|~` for the grep
+//! text and a label filter on the level label:
+//!
+//! ```text
+//! {app="shop", env="staging", version="v2"} |~ "timeout" | level=~"(?i)(warn|warning|error|...)"
+//! ```
+//!
+//! Every value goes into a double-quoted LogQL string with Go's escapes, so
+//! no value (a hostile environment name, a regex with quotes) can change the
+//! query's shape. Label names are checked, not escaped: LogQL has no quoting
+//! for them.
+
+use crate::config::LokiConfig;
+use crate::domain::logs::Level;
+use crate::domain::sanitize::strip_all;
+
+/// What to read: the log pane's (or `logs`') filter.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LogQuery {
+    /// The project; the default selector is `{app="<project>"}`.
+    pub project: String,
+    /// Only this environment (matched on `loki.labels.env`).
+    pub env: Option<String>,
+    /// Only this version (matched on `loki.labels.version`).
+    pub version: Option<String>,
+    /// Only lines at this level or above, by the level label. `Trace` and
+    /// `Unknown` filter nothing.
+    pub min_level: Option<Level>,
+    /// A regex the raw line must contain a match of (RE2 syntax, LogQL `|~`).
+    pub grep: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LogQlError {
+    #[error(
+        "`{0}` is not a Loki label name (ASCII letters, digits and `_`, not starting with a digit)"
+    )]
+    LabelName(String),
+    #[error("loki.selector `{selector}` is not a stream selector: {reason}")]
+    Selector { selector: String, reason: String },
+    #[error("regex `{regex}` is invalid: {reason}")]
+    Regex { regex: String, reason: String },
+    #[error("no stream selector: the project name is empty and loki.selector is `{{}}`")]
+    NoMatcher,
+}
+
+/// The label matched against the project by the default selector.
+pub const PROJECT_LABEL: &str = "app";
+
+/// `s` as a double-quoted LogQL string (Go syntax): backslash, quote and
+/// every control character are escaped.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A valid LogQL label name.
+pub fn is_label_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn label_name(s: &str) -> Result<&str, LogQlError> {
+    if is_label_name(s) {
+        Ok(s)
+    } else {
+        Err(LogQlError::LabelName(strip_all(s)))
+    }
+}
+
+/// The spellings `Level::parse` reads as each level.
+fn spellings(level: Level) -> &'static [&'static str] {
+    match level {
+        Level::Trace => &["trace"],
+        Level::Debug => &["debug", "dbg"],
+        Level::Info => &["info", "information", "notice"],
+        Level::Warn => &["warn", "warning"],
+        Level::Error => &["error", "err", "fatal", "critical", "crit", "panic"],
+        Level::Unknown => &[],
+    }
+}
+
+/// A case-insensitive regex for the level label matching `min` and above,
+/// or `None` when that is every line.
+pub fn level_regex(min: Level) -> Option<String> {
+    if matches!(min, Level::Trace | Level::Unknown) {
+        return None;
+    }
+    let names: Vec<&str> = [Level::Debug, Level::Info, Level::Warn, Level::Error]
+        .into_iter()
+        .filter(|l| *l >= min)
+        .flat_map(spellings)
+        .copied()
+        .collect();
+    Some(format!("(?i)({})", names.join("|")))
+}
+
+/// The matchers inside the configured selector, as written (`name op "value"`).
+fn selector_matchers(selector: &str) -> Result<Vec<String>, LogQlError> {
+    let bad = |reason: &str| LogQlError::Selector {
+        selector: strip_all(selector),
+        reason: reason.to_string(),
+    };
+    let s = selector.trim();
+    if s.is_empty() {
+        return Ok(Vec::new());
+    }
+    let inner = s
+        .strip_prefix('{')
+        .and_then(|r| r.strip_suffix('}'))
+        .ok_or_else(|| bad("it must be `{...}` with matchers only, no pipeline"))?;
+    let mut p = Parser { s: inner, i: 0 };
+    let mut out = Vec::new();
+    loop {
+        p.skip_ws();
+        if p.done() {
+            break;
+        }
+        let name = p.ident().ok_or_else(|| bad("expected a label name"))?;
+        p.skip_ws();
+        let op = p.op().ok_or_else(|| bad("expected =, !=, =~ or !~"))?;
+        p.skip_ws();
+        let value = p.string().map_err(bad)?;
+        out.push(format!("{name}{op}{value}"));
+        p.skip_ws();
+        if p.done() {
+            break;
+        }
+        if !p.eat(',') {
+            return Err(bad("expected `,` between matchers"));
+        }
+    }
+    Ok(out)
+}
+
+/// Just enough of LogQL's lexer to check a selector.
+struct Parser<'a> {
+    s: &'a str,
+    i: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn rest(&self) -> &'a str {
+        &self.s[self.i..]
+    }
+    fn done(&self) -> bool {
+        self.i >= self.s.len()
+    }
+    fn skip_ws(&mut self) {
+        let r = self.rest();
+        self.i += r.len() - r.trim_start().len();
+    }
+    fn eat(&mut self, c: char) -> bool {
+        if self.rest().starts_with(c) {
+            self.i += c.len_utf8();
+            true
+        } else {
+            false
+        }
+    }
+    fn ident(&mut self) -> Option<&'a str> {
+        let r = self.rest();
+        let len = r
+            .char_indices()
+            .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
+            .map_or(r.len(), |(i, _)| i);
+        let name = &r[..len];
+        if !is_label_name(name) {
+            return None;
+        }
+        self.i += len;
+        Some(name)
+    }
+    fn op(&mut self) -> Option<&'static str> {
+        for op in ["=~", "!~", "!=", "="] {
+            if self.rest().starts_with(op) {
+                self.i += op.len();
+                return Some(op);
+            }
+        }
+        None
+    }
+    /// A double-quoted string with valid Go escapes, or a backtick string.
+    fn string(&mut self) -> Result<&'a str, &'static str> {
+        let r = self.rest();
+        let len = if let Some(body) = r.strip_prefix('`') {
+            body.find('`').ok_or("unterminated `string`")? + 2
+        } else if let Some(body) = r.strip_prefix('"') {
+            let mut chars = body.char_indices();
+            let mut end = None;
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '"' => {
+                        end = Some(i);
+                        break;
+                    }
+                    '\n' => return Err("newline in a string"),
+                    '\\' => {
+                        let (_, e) = chars.next().ok_or("unterminated string")?;
+                        let hex = match e {
+                            'a' | 'b' | 'f' | 'n' | 'r' | 't' | 'v' | '\\' | '"' => 0,
+                            'x' => 2,
+                            'u' => 4,
+                            'U' => 8,
+                            '0'..='7' => {
+                                for _ in 0..2 {
+                                    match chars.next() {
+                                        Some((_, '0'..='7')) => {}
+                                        _ => return Err("bad octal escape"),
+                                    }
+                                }
+                                0
+                            }
+                            _ => return Err("unknown escape in a string"),
+                        };
+                        for _ in 0..hex {
+                            match chars.next() {
+                                Some((_, h)) if h.is_ascii_hexdigit() => {}
+                                _ => return Err("bad hex escape"),
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            end.ok_or("unterminated string")? + 2
+        } else {
+            return Err("expected a quoted value");
+        };
+        let out = &r[..len];
+        self.i += len;
+        Ok(out)
+    }
+}
+
+/// Build the LogQL for `q` with the configured selector and label names.
+pub fn build(cfg: &LokiConfig, q: &LogQuery) -> Result<String, LogQlError> {
+    let labels = &cfg.labels;
+    let mut matchers = selector_matchers(&cfg.selector)?;
+    if matchers.is_empty() {
+        if q.project.is_empty() {
+            return Err(LogQlError::NoMatcher);
+        }
+        matchers.push(format!("{PROJECT_LABEL}={}", quote(&q.project)));
+    }
+    if let Some(env) = &q.env {
+        matchers.push(format!("{}={}", label_name(&labels.env)?, quote(env)));
+    }
+    if let Some(version) = &q.version {
+        matchers.push(format!(
+            "{}={}",
+            label_name(&labels.version)?,
+            quote(version)
+        ));
+    }
+    let mut out = format!("{{{}}}", matchers.join(", "));
+    if let Some(re) = q.grep.as_deref().filter(|g| !g.is_empty()) {
+        regex::Regex::new(re).map_err(|e| LogQlError::Regex {
+            regex: strip_all(re),
+            reason: strip_all(&e.to_string()),
+        })?;
+        out.push_str(" |~ ");
+        out.push_str(&quote(re));
+    }
+    if let Some(re) = q.min_level.and_then(level_regex) {
+        out.push_str(&format!(
+            " | {}=~{}",
+            label_name(&labels.level)?,
+            quote(&re)
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Undo [`quote`] the way Go's `strconv.Unquote` reads the escapes it uses.
+    fn unquote(s: &str) -> String {
+        let body = s.strip_prefix('"').unwrap().strip_suffix('"').unwrap();
+        let mut out = String::new();
+        let mut it = body.chars();
+        while let Some(c) = it.next() {
+            assert_ne!(c, '"', "unescaped quote in {s:?}");
+            assert!(!c.is_control(), "raw control {c:?} in {s:?}");
+            if c != '\\' {
+                out.push(c);
+                continue;
+            }
+            match it.next().unwrap() {
+                '\\' => out.push('\\'),
+                '"' => out.push('"'),
+                'n' => out.push('\n'),
+                'r' => out.push('\r'),
+                't' => out.push('\t'),
+                'u' => {
+                    let hex: String = it.by_ref().take(4).collect();
+                    out.push(char::from_u32(u32::from_str_radix(&hex, 16).unwrap()).unwrap());
+                }
+                other => panic!("unexpected escape \\{other} in {s:?}"),
+            }
+        }
+        out
+    }
+
+    fn cfg() -> LokiConfig {
+        LokiConfig::default()
+    }
+
+    fn query() -> LogQuery {
+        LogQuery {
+            project: "shop".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn default_selector_is_the_project() {
+        assert_eq!(build(&cfg(), &query()).unwrap(), r#"{app="shop"}"#);
+    }
+
+    #[test]
+    fn full_filter() {
+        let q = LogQuery {
+            env: Some("staging".into()),
+            version: Some("v2".into()),
+            min_level: Some(Level::Warn),
+            grep: Some("time(out)?".into()),
+            ..query()
+        };
+        assert_eq!(
+            build(&cfg(), &q).unwrap(),
+            r#"{app="shop", env="staging", version="v2"} |~ "time(out)?" | level=~"(?i)(warn|warning|error|err|fatal|critical|crit|panic)""#
+        );
+    }
+
+    #[test]
+    fn configured_labels_and_selector_are_used() {
+        let mut c = cfg();
+        c.selector = r#" { namespace = "shop" ,cluster=~`eu-.*`, job!="x\"y\\" } "#.into();
+        c.labels.env = "deployment_environment".into();
+        c.labels.version = "service_version".into();
+        c.labels.level = "detected_level".into();
+        let q = LogQuery {
+            env: Some("prod".into()),
+            version: Some("1.2.3".into()),
+            min_level: Some(Level::Error),
+            ..query()
+        };
+        assert_eq!(
+            build(&c, &q).unwrap(),
+            r#"{namespace="shop", cluster=~`eu-.*`, job!="x\"y\\", deployment_environment="prod", service_version="1.2.3"} | detected_level=~"(?i)(error|err|fatal|critical|crit|panic)""#
+        );
+    }
+
+    #[test]
+    fn hostile_values_stay_inside_their_strings() {
+        let hostile = "a\"} |= \"x\" or {app=~\".+\x1b[2J\n\\";
+        let q = LogQuery {
+            project: hostile.into(),
+            env: Some(hostile.into()),
+            version: Some("`v1`".into()),
+            grep: Some(r#"a"b\d+"#.into()),
+            ..Default::default()
+        };
+        let logql = build(&cfg(), &q).unwrap();
+        assert!(
+            !logql.contains('\n') && !logql.contains('\x1b'),
+            "{logql:?}"
+        );
+        // Take the query apart on its own grammar: every quoted string comes
+        // back as the value that went in.
+        let selector_end = logql.find("} |~ ").expect("selector then line filter");
+        let inner = &logql[1..selector_end];
+        let mut p = Parser { s: inner, i: 0 };
+        let mut values = Vec::new();
+        loop {
+            p.skip_ws();
+            let name = p.ident().unwrap().to_string();
+            let op = p.op().unwrap();
+            let v = p.string().unwrap();
+            values.push((name, op, unquote(v)));
+            p.skip_ws();
+            if p.done() {
+                break;
+            }
+            assert!(p.eat(','));
+        }
+        assert_eq!(
+            values,
+            vec![
+                ("app".into(), "=", hostile.to_string()),
+                ("env".into(), "=", hostile.to_string()),
+                ("version".into(), "=", "`v1`".to_string()),
+            ]
+        );
+        let grep = &logql[selector_end + "} |~ ".len()..];
+        assert_eq!(unquote(grep), r#"a"b\d+"#);
+    }
+
+    #[test]
+    fn quote_escapes_every_control() {
+        for s in [
+            "plain",
+            "",
+            "\\",
+            "\"",
+            "\u{0}\u{7}\u{1b}\u{7f}\u{85}\u{9b}",
+            "é✓🚀",
+        ] {
+            let q = quote(s);
+            assert_eq!(unquote(&q), s, "{q}");
+        }
+        assert_eq!(quote("a\u{1b}b"), r#""a\u001bb""#);
+    }
+
+    #[test]
+    fn bad_label_names_and_selectors_are_refused() {
+        let mut c = cfg();
+        c.labels.env = "env\"} or {x=\"".into();
+        let q = LogQuery {
+            env: Some("a".into()),
+            ..query()
+        };
+        assert!(matches!(build(&c, &q), Err(LogQlError::LabelName(_))));
+        for sel in [
+            r#"app="x""#,
+            r#"{app="x"} |= "y""#,
+            r#"{app="x" env="y"}"#,
+            r#"{app=="x"}"#,
+            r#"{app="x}"#,
+            r#"{app="\q"}"#,
+            r#"{1app="x"}"#,
+            "{app=`x}",
+            "{app=\"a\nb\"}",
+        ] {
+            let mut c = cfg();
+            c.selector = sel.into();
+            let err = build(&c, &query()).unwrap_err();
+            assert!(matches!(err, LogQlError::Selector { .. }), "{sel}: {err:?}");
+        }
+        let none = LogQuery::default();
+        assert_eq!(build(&cfg(), &none), Err(LogQlError::NoMatcher));
+        let mut empty = cfg();
+        empty.selector = String::new();
+        assert_eq!(build(&empty, &query()).unwrap(), r#"{app="shop"}"#);
+    }
+
+    #[test]
+    fn invalid_grep_is_refused_locally() {
+        let q = LogQuery {
+            grep: Some("(unclosed".into()),
+            ..query()
+        };
+        assert!(matches!(build(&cfg(), &q), Err(LogQlError::Regex { .. })));
+        let empty = LogQuery {
+            grep: Some(String::new()),
+            ..query()
+        };
+        assert_eq!(build(&cfg(), &empty).unwrap(), r#"{app="shop"}"#);
+    }
+
+    #[test]
+    fn level_regexes_cover_the_level_and_above() {
+        assert_eq!(level_regex(Level::Trace), None);
+        assert_eq!(level_regex(Level::Unknown), None);
+        let info = level_regex(Level::Info).unwrap();
+        let re = regex::Regex::new(&format!("^(?:{info})$")).unwrap();
+        for yes in ["INFO", "info", "Warning", "ERR", "fatal", "notice"] {
+            assert!(re.is_match(yes), "{yes}");
+            assert!(Level::parse(yes) >= Level::Info);
+        }
+        for no in ["debug", "DBG", "trace", "information-ish", ""] {
+            assert!(!re.is_match(no), "{no}");
+        }
+    }
+}
