@@ -1005,21 +1005,7 @@ async fn tick_points(
             let dreq = reqs.saturating_sub(last[i].0);
             let derr = errs.saturating_sub(last[i].1);
             last[i] = (reqs, errs);
-            let (p50, p95, p99) = live
-                .window
-                .as_ref()
-                .map(|w| {
-                    let mut h = w.lock().unwrap_or_else(|p| p.into_inner());
-                    let q = |p: f64| h.value_at_quantile(p) as f64 / 1000.0;
-                    let r = if h.is_empty() {
-                        (0.0, 0.0, 0.0)
-                    } else {
-                        (q(0.50), q(0.95), q(0.99))
-                    };
-                    h.reset();
-                    r
-                })
-                .unwrap_or_default();
+            let (p50, p95, p99) = live.take_window_quantiles();
             let point = MetricPoint {
                 ts: now_millis(),
                 rps: dreq as f64,

@@ -701,7 +701,7 @@ impl Runtime for DockerRuntime {
         let _ = tx.try_send(RuntimeEvent::Environment {
             status: self.inner.env_status(),
         });
-        tokio::spawn(forward_events(rx, tx));
+        tokio::spawn(crate::runtime::forward_events(rx, tx));
         Ok(out)
     }
 
@@ -718,23 +718,6 @@ impl Runtime for DockerRuntime {
             t.abort();
         }
         stop_followers(&self.inner);
-    }
-}
-
-async fn forward_events(mut rx: broadcast::Receiver<RuntimeEvent>, tx: mpsc::Sender<RuntimeEvent>) {
-    loop {
-        let ev = tokio::select! {
-            _ = tx.closed() => return,
-            ev = rx.recv() => ev,
-        };
-        let ev = match ev {
-            Ok(ev) => ev,
-            Err(broadcast::error::RecvError::Lagged(count)) => RuntimeEvent::Lagged { count },
-            Err(broadcast::error::RecvError::Closed) => return,
-        };
-        if tx.send(ev).await.is_err() {
-            return;
-        }
     }
 }
 

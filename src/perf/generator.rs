@@ -136,6 +136,25 @@ pub struct Live {
     pub window: Option<Mutex<Histogram<u64>>>,
 }
 
+impl Live {
+    /// p50, p95 and p99 (ms) of the responses since the last call, from
+    /// `window`, which is reset; zeros without a window or responses.
+    pub fn take_window_quantiles(&self) -> (f64, f64, f64) {
+        let Some(w) = &self.window else {
+            return (0.0, 0.0, 0.0);
+        };
+        let mut h = w.lock().unwrap_or_else(|p| p.into_inner());
+        let q = |p: f64| h.value_at_quantile(p) as f64 / 1000.0;
+        let r = if h.is_empty() {
+            (0.0, 0.0, 0.0)
+        } else {
+            (q(0.50), q(0.95), q(0.99))
+        };
+        h.reset();
+        r
+    }
+}
+
 /// What the measured phase saw.
 #[derive(Clone, Debug)]
 pub struct RunStats {

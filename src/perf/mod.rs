@@ -466,21 +466,7 @@ fn now_ms() -> i64 {
 
 /// Live numbers of the last interval, for the Metrics pane.
 fn interval_point(live: &generator::Live, rps: f64, err_rate: f64) -> MetricPoint {
-    let (p50, p95, p99) = live
-        .window
-        .as_ref()
-        .map(|w| {
-            let mut h = w.lock().unwrap_or_else(|p| p.into_inner());
-            let q = |p: f64| h.value_at_quantile(p) as f64 / 1000.0;
-            let r = if h.is_empty() {
-                (0.0, 0.0, 0.0)
-            } else {
-                (q(0.50), q(0.95), q(0.99))
-            };
-            h.reset();
-            r
-        })
-        .unwrap_or((0.0, 0.0, 0.0));
+    let (p50, p95, p99) = live.take_window_quantiles();
     MetricPoint {
         ts: now_ms(),
         rps,

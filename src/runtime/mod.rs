@@ -238,6 +238,29 @@ pub trait Runtime: Send + Sync {
     async fn shutdown(&self);
 }
 
+/// Copy a runtime's broadcast events to one subscriber; a lag becomes a
+/// `Lagged` event saying how many were lost, and the stream goes on.
+pub async fn forward_events(
+    mut rx: tokio::sync::broadcast::Receiver<RuntimeEvent>,
+    tx: mpsc::Sender<RuntimeEvent>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let ev = tokio::select! {
+            _ = tx.closed() => return,
+            ev = rx.recv() => ev,
+        };
+        let ev = match ev {
+            Ok(ev) => ev,
+            Err(RecvError::Lagged(count)) => RuntimeEvent::Lagged { count },
+            Err(RecvError::Closed) => return,
+        };
+        if tx.send(ev).await.is_err() {
+            return;
+        }
+    }
+}
+
 /// Name of the metric series that carries a load test's live numbers
 /// (next to the version series of the environment it loads).
 pub const LOAD_TEST_SERIES: &str = "load test";

@@ -117,25 +117,6 @@ impl SandboxRuntime {
     }
 }
 
-/// Copy broadcast events to one subscriber; a lag becomes a `Lagged` event
-/// saying how many were lost, and the stream goes on.
-async fn forward_events(mut rx: broadcast::Receiver<RuntimeEvent>, tx: mpsc::Sender<RuntimeEvent>) {
-    loop {
-        let ev = tokio::select! {
-            _ = tx.closed() => return,
-            ev = rx.recv() => ev,
-        };
-        let ev = match ev {
-            Ok(ev) => ev,
-            Err(broadcast::error::RecvError::Lagged(count)) => RuntimeEvent::Lagged { count },
-            Err(broadcast::error::RecvError::Closed) => return,
-        };
-        if tx.send(ev).await.is_err() {
-            return;
-        }
-    }
-}
-
 fn stopped() -> RuntimeError {
     RuntimeError::Unavailable("the sandbox engine has stopped".into())
 }
@@ -258,7 +239,7 @@ impl Runtime for SandboxRuntime {
         }
         let rx = self.events.subscribe();
         let (tx, out) = mpsc::channel(SUBSCRIBER_BUFFER);
-        tokio::spawn(forward_events(rx, tx));
+        tokio::spawn(crate::runtime::forward_events(rx, tx));
         Ok(out)
     }
 
@@ -296,7 +277,7 @@ mod tests {
             btx.send(ev(n)).unwrap();
         }
         let (tx, mut rx) = mpsc::channel(16);
-        let task = tokio::spawn(forward_events(brx, tx));
+        let task = tokio::spawn(crate::runtime::forward_events(brx, tx));
         assert_eq!(rx.recv().await, Some(RuntimeEvent::Lagged { count: 6 }));
         for n in 6..10 {
             assert_eq!(rx.recv().await, Some(ev(n)));
