@@ -732,22 +732,14 @@ fn try_deploy(
     inner.docker()?;
     router_ready(inner)?;
     let mut s = inner.delivery.st();
-    if let Some(op) = &s.op {
-        return Err(RuntimeError::Refused(format!(
-            "pipeline #{} is already running in {ENV_NAME}; wait for it or roll back",
-            op.id
-        )));
-    }
-    if s.stable.as_ref() == Some(version) {
-        return Err(RuntimeError::Refused(format!(
-            "{version} is already stable in {ENV_NAME}"
-        )));
-    }
-    if let Some(c) = s.canary.as_ref().filter(|c| *c != version) {
-        return Err(RuntimeError::Refused(format!(
-            "canary {c} is still held in {ENV_NAME}; roll back or deploy {c} again first"
-        )));
-    }
+    crate::domain::rollout::check_deploy(
+        ENV_NAME,
+        s.op.as_ref().map(|op| op.id),
+        s.stable.as_ref(),
+        s.canary.as_ref(),
+        version,
+    )
+    .map_err(RuntimeError::Refused)?;
     let stable = s.stable.clone();
     let plan = inner.opts.config.rollout.steps.clone();
     let mut stages: Vec<String> = Vec::new();

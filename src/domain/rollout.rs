@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::analysis::{Outcome, Verdict};
+use super::environment::Version;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -123,9 +124,60 @@ pub fn decide(
     }
 }
 
+/// Whether `version` may be deployed to `env` now: one pipeline at a time,
+/// not the stable version again, and not over a different held canary.
+/// The error says what to do instead.
+pub fn check_deploy(
+    env: &str,
+    running_pipeline: Option<u64>,
+    stable: Option<&Version>,
+    canary: Option<&Version>,
+    version: &Version,
+) -> Result<(), String> {
+    if let Some(id) = running_pipeline {
+        return Err(format!(
+            "pipeline #{id} is already running in {env}; wait for it or roll back"
+        ));
+    }
+    if stable == Some(version) {
+        return Err(format!("{version} is already stable in {env}"));
+    }
+    if let Some(c) = canary.filter(|c| *c != version) {
+        return Err(format!(
+            "canary {c} is still held in {env}; roll back or deploy {c} again first"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deploys_are_refused_with_what_to_do() {
+        let v = |s: &str| Version::new(s);
+        assert_eq!(
+            check_deploy("e", None, Some(&v("v1")), None, &v("v2")),
+            Ok(())
+        );
+        assert!(check_deploy("e", Some(7), None, None, &v("v2"))
+            .unwrap_err()
+            .contains("pipeline #7 is already running in e"));
+        assert!(check_deploy("e", None, Some(&v("v2")), None, &v("v2"))
+            .unwrap_err()
+            .contains("already stable"));
+        assert!(
+            check_deploy("e", None, Some(&v("v1")), Some(&v("v3")), &v("v2"))
+                .unwrap_err()
+                .contains("canary v3 is still held")
+        );
+        // Deploying the held canary again is allowed.
+        assert_eq!(
+            check_deploy("e", None, Some(&v("v1")), Some(&v("v2")), &v("v2")),
+            Ok(())
+        );
+    }
     use crate::domain::analysis::{analyze, Thresholds, VersionSample};
 
     fn plan(weights: &[u8]) -> CanaryPlan {

@@ -937,22 +937,14 @@ impl Engine {
             .ok_or_else(|| RuntimeError::UnknownEnvironment(env.to_string()))?;
         validate_version(version)?;
         let e = &self.envs[i];
-        if let Some(op) = &e.op {
-            return Err(RuntimeError::Refused(format!(
-                "pipeline #{} is already running in {env}; wait for it or roll back",
-                op.id
-            )));
-        }
-        if e.stable.as_ref() == Some(version) {
-            return Err(RuntimeError::Refused(format!(
-                "{version} is already stable in {env}"
-            )));
-        }
-        if let Some(c) = e.canary.as_ref().filter(|c| *c != version) {
-            return Err(RuntimeError::Refused(format!(
-                "canary {c} is still held in {env}; roll back or deploy {c} again first"
-            )));
-        }
+        crate::domain::rollout::check_deploy(
+            env,
+            e.op.as_ref().map(|op| op.id),
+            e.stable.as_ref(),
+            e.canary.as_ref(),
+            version,
+        )
+        .map_err(RuntimeError::Refused)?;
         let stable = e.stable.clone();
         let replicas = e.cfg.replicas;
         let router = e.router.clone();
