@@ -479,6 +479,23 @@ fn interval_point(live: &generator::Live, rps: f64, err_rate: f64) -> MetricPoin
     }
 }
 
+/// `[#########-----------]  45%` for the progress line.
+fn progress_bar(fraction: f64) -> String {
+    const WIDTH: usize = 20;
+    let f = if fraction.is_finite() {
+        fraction.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let done = (f * WIDTH as f64).round() as usize;
+    format!(
+        "[{}{}] {:3.0}%",
+        "#".repeat(done),
+        "-".repeat(WIDTH - done),
+        f * 100.0
+    )
+}
+
 /// How far the measured phase is, 0..1.
 fn load_progress(spec: &LoadSpec, measured: Duration, requests: u64) -> f64 {
     match spec.stop {
@@ -563,15 +580,17 @@ pub async fn execute(
                 if progress {
                     let line = match measured {
                         Some(m) => format!(
-                            "{:6.1}s  {reqs:>9} requests  {rps:>9.0} req/s  {errs} errors",
+                            "{} {:6.1}s  {reqs:>9} requests  {rps:>9.0} req/s  {errs} errors",
+                            progress_bar(load_progress(&plan.spec, m, reqs)),
                             m.as_secs_f64()
                         ),
                         None => format!(
-                            "warmup {:4.1}s  {rps:>9.0} req/s",
+                            "{} warmup {:4.1}s  {rps:>9.0} req/s",
+                            progress_bar(0.0),
                             (now - started).as_secs_f64()
                         ),
                     };
-                    let _ = write!(err, "\r{line:<70}");
+                    let _ = write!(err, "\r{line:<90}");
                     let _ = err.flush();
                 }
                 if let Some(p) = publisher.as_deref_mut() {
@@ -591,7 +610,7 @@ pub async fn execute(
         }
     };
     if progress {
-        let _ = write!(err, "\r{:<70}\r", "");
+        let _ = write!(err, "\r{:<90}\r", "");
         let _ = err.flush();
     }
     let stats = match stats {
@@ -957,6 +976,14 @@ mod tests {
             router_target(&envs, "prod"),
             Err(PerfError::Unavailable(_))
         ));
+    }
+
+    #[test]
+    fn progress_bars_fill_with_the_run() {
+        assert_eq!(progress_bar(0.0), "[--------------------]   0%");
+        assert_eq!(progress_bar(0.45), "[#########-----------]  45%");
+        assert_eq!(progress_bar(1.7), "[####################] 100%");
+        assert_eq!(progress_bar(f64::NAN), "[--------------------]   0%");
     }
 
     #[test]
