@@ -741,17 +741,11 @@ fn try_deploy(
     )
     .map_err(RuntimeError::Refused)?;
     let stable = s.stable.clone();
-    let plan = inner.opts.config.rollout.steps.clone();
-    let mut stages: Vec<String> = Vec::new();
-    if stable.is_some() {
-        stages.push(format!("start canary ({version})"));
-        for (n, st) in plan.steps.iter().enumerate() {
-            stages.push(format!("step {}: {}%", n + 1, st.weight));
-        }
-    } else {
-        stages.push(format!("start {version}"));
-    }
-    stages.push("promote".into());
+    let stages = crate::domain::rollout::rollout_stages(
+        &inner.opts.config.rollout.steps,
+        version,
+        stable.is_some(),
+    );
     let refs: Vec<&str> = stages.iter().map(String::as_str).collect();
     let id = inner.next_id();
     let title = format!("deploy {version} to {ENV_NAME}");
@@ -1245,22 +1239,11 @@ async fn try_rollback(inner: &Arc<Inner>, actor: &Actor) -> Result<ActionAccepte
             message: text,
         });
     }
-    let Some(current) = stable else {
-        return Err(RuntimeError::Refused(format!(
-            "{ENV_NAME} has no version to roll back from"
-        )));
-    };
-    let Some(target) = previous.filter(|p| *p != current) else {
-        return Err(RuntimeError::Refused(format!(
-            "{ENV_NAME} has no previous version to roll back to"
-        )));
-    };
+    let (current, target) =
+        crate::domain::rollout::rollback_target(ENV_NAME, stable.as_ref(), previous.as_ref())
+            .map_err(RuntimeError::Refused)?;
     let id = inner.next_id();
-    let stages = [
-        format!("start {target}"),
-        format!("switch traffic to {target}"),
-        format!("stop {current}"),
-    ];
+    let stages = crate::domain::rollout::rollback_stages(&current, &target);
     let refs: Vec<&str> = stages.iter().map(String::as_str).collect();
     let title = format!("roll back {ENV_NAME} from {current} to {target}");
     let run = PipelineRun::new(

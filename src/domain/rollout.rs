@@ -124,6 +124,47 @@ pub fn decide(
     }
 }
 
+/// Stage names of a rollout of `version`: the canary steps of `plan` when
+/// a stable version runs, a plain start otherwise; then promotion.
+pub fn rollout_stages(plan: &CanaryPlan, version: &Version, has_stable: bool) -> Vec<String> {
+    let mut stages = Vec::with_capacity(plan.len() + 2);
+    if has_stable {
+        stages.push(format!("start canary ({version})"));
+        for (n, s) in plan.steps.iter().enumerate() {
+            stages.push(format!("step {}: {}%", n + 1, s.weight));
+        }
+    } else {
+        stages.push(format!("start {version}"));
+    }
+    stages.push("promote".to_string());
+    stages
+}
+
+/// The version a rollback of `env` leaves (`current`) and the one it returns
+/// to (`previous`), or why there is none.
+pub fn rollback_target(
+    env: &str,
+    stable: Option<&Version>,
+    previous: Option<&Version>,
+) -> Result<(Version, Version), String> {
+    let Some(current) = stable else {
+        return Err(format!("{env} has no version to roll back from"));
+    };
+    let Some(target) = previous.filter(|p| *p != current) else {
+        return Err(format!("{env} has no previous version to roll back to"));
+    };
+    Ok((current.clone(), target.clone()))
+}
+
+/// Stage names of a rollback from `current` to `target`.
+pub fn rollback_stages(current: &Version, target: &Version) -> [String; 3] {
+    [
+        format!("start {target}"),
+        format!("switch traffic to {target}"),
+        format!("stop {current}"),
+    ]
+}
+
 /// Whether `version` may be deployed to `env` now: one pipeline at a time,
 /// not the stable version again, and not over a different held canary.
 /// The error says what to do instead.
@@ -153,6 +194,34 @@ pub fn check_deploy(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rollout_and_rollback_stages() {
+        let v = |s: &str| Version::new(s);
+        let plan = CanaryPlan::default();
+        let with = rollout_stages(&plan, &v("v2"), true);
+        assert_eq!(with.first().map(String::as_str), Some("start canary (v2)"));
+        assert_eq!(with.len(), plan.len() + 2);
+        assert_eq!(with.last().map(String::as_str), Some("promote"));
+        assert_eq!(
+            rollout_stages(&plan, &v("v1"), false),
+            vec!["start v1", "promote"]
+        );
+        assert_eq!(
+            rollback_target("e", Some(&v("v2")), Some(&v("v1"))),
+            Ok((v("v2"), v("v1")))
+        );
+        assert!(rollback_target("e", None, Some(&v("v1")))
+            .unwrap_err()
+            .contains("no version to roll back from"));
+        assert!(rollback_target("e", Some(&v("v1")), Some(&v("v1")))
+            .unwrap_err()
+            .contains("no previous version"));
+        assert_eq!(
+            rollback_stages(&v("v2"), &v("v1")),
+            ["start v1", "switch traffic to v1", "stop v2"].map(String::from)
+        );
+    }
 
     #[test]
     fn deploys_are_refused_with_what_to_do() {

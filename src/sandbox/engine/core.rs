@@ -950,17 +950,11 @@ impl Engine {
         let router = e.router.clone();
         let name = e.name.clone();
         let id = self.next_pipeline_id();
-        let plan = self.cfg.rollout.steps.clone();
-        let mut stages: Vec<String> = Vec::with_capacity(plan.len() + 2);
-        if stable.is_some() {
-            stages.push(format!("start canary ({version})"));
-            for (n, s) in plan.steps.iter().enumerate() {
-                stages.push(format!("step {}: {}%", n + 1, s.weight));
-            }
-        } else {
-            stages.push(format!("start {version}"));
-        }
-        stages.push("promote".to_string());
+        let stages = crate::domain::rollout::rollout_stages(
+            &self.cfg.rollout.steps,
+            version,
+            stable.is_some(),
+        );
         let stage_refs: Vec<&str> = stages.iter().map(String::as_str).collect();
         let (kind, title) = match promoted_from {
             Some(from) => (
@@ -1113,22 +1107,14 @@ impl Engine {
                 message: text,
             });
         }
-        let Some(current) = stable else {
-            return Err(RuntimeError::Refused(format!(
-                "{env} has no version to roll back from"
-            )));
-        };
-        let Some(target) = self.envs[i].previous.clone().filter(|p| *p != current) else {
-            return Err(RuntimeError::Refused(format!(
-                "{env} has no previous version to roll back to"
-            )));
-        };
+        let (current, target) = crate::domain::rollout::rollback_target(
+            env,
+            stable.as_ref(),
+            self.envs[i].previous.as_ref(),
+        )
+        .map_err(RuntimeError::Refused)?;
         let id = self.next_pipeline_id();
-        let stages = [
-            format!("start {target}"),
-            format!("switch traffic to {target}"),
-            format!("stop {current}"),
-        ];
+        let stages = crate::domain::rollout::rollback_stages(&current, &target);
         let stage_refs: Vec<&str> = stages.iter().map(String::as_str).collect();
         let title = format!("roll back {env} from {current} to {target}");
         let run = PipelineRun::new(
