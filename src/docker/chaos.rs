@@ -44,10 +44,7 @@ use crate::sandbox::supervisor::now_ms;
 pub const JOURNAL_FILE: &str = "docker-faults.json";
 const JOURNAL_FORMAT: u32 = 1;
 const MAX_JOURNAL_BYTES: u64 = 4 * 1024 * 1024;
-const MAX_DURATION_SECS: u64 = 3600;
-const MAX_LATENCY_MS: u64 = 60_000;
 const MAX_CPU_WORKERS: u32 = 16;
-const MAX_MEMORY_MIB: u64 = 16 * 1024;
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a burner gets to show up in `/proc` after its exec starts.
 const BURNER_START: Duration = Duration::from_secs(5);
@@ -263,39 +260,7 @@ impl Chaos {
 }
 
 fn validate(scenario: ScenarioKind, p: &FaultParams) -> Result<(), RuntimeError> {
-    let refuse = |m: String| Err(RuntimeError::Refused(m));
-    if scenario != ScenarioKind::PodKill && !(1..=MAX_DURATION_SECS).contains(&p.duration_secs) {
-        return refuse(format!(
-            "duration must be 1..={MAX_DURATION_SECS}s, not {}s",
-            p.duration_secs
-        ));
-    }
-    match scenario {
-        ScenarioKind::NetworkLatency if !(1..=MAX_LATENCY_MS).contains(&p.latency_ms) => {
-            refuse(format!(
-                "latency must be 1..={MAX_LATENCY_MS}ms, not {}ms",
-                p.latency_ms
-            ))
-        }
-        ScenarioKind::PacketLoss | ScenarioKind::ErrorInjection | ScenarioKind::ConnectionDrop
-            if !(p.rate > 0.0 && p.rate <= 1.0) =>
-        {
-            refuse(format!("rate must be within (0, 1], not {}", p.rate))
-        }
-        ScenarioKind::CpuStress if !(1..=MAX_CPU_WORKERS).contains(&p.cpu_workers) => {
-            refuse(format!(
-                "cpu_workers must be 1..={MAX_CPU_WORKERS}, not {}",
-                p.cpu_workers
-            ))
-        }
-        ScenarioKind::MemoryPressure if !(1..=MAX_MEMORY_MIB).contains(&p.memory_mib) => {
-            refuse(format!(
-                "memory_mib must be 1..={MAX_MEMORY_MIB}, not {}",
-                p.memory_mib
-            ))
-        }
-        _ => Ok(()),
-    }
+    crate::domain::chaos::check_params(scenario, p, MAX_CPU_WORKERS).map_err(RuntimeError::Refused)
 }
 
 /// Service names taken as the database or the broker when no container

@@ -306,9 +306,88 @@ impl Experiment {
     }
 }
 
+/// Longest fault, in seconds.
+pub const MAX_FAULT_SECS: u64 = 3600;
+/// Largest added latency, in ms.
+pub const MAX_FAULT_LATENCY_MS: u64 = 60_000;
+/// Largest memory a memory-pressure fault holds, in MiB.
+pub const MAX_FAULT_MEMORY_MIB: u64 = 16 * 1024;
+
+/// Whether `p` is usable for `scenario`; `max_cpu_workers` is the runtime's
+/// own limit. The error names the parameter and its range.
+pub fn check_params(
+    scenario: ScenarioKind,
+    p: &FaultParams,
+    max_cpu_workers: u32,
+) -> Result<(), String> {
+    if scenario != ScenarioKind::PodKill && !(1..=MAX_FAULT_SECS).contains(&p.duration_secs) {
+        return Err(format!(
+            "duration must be 1..={MAX_FAULT_SECS}s, not {}s",
+            p.duration_secs
+        ));
+    }
+    match scenario {
+        ScenarioKind::NetworkLatency if !(1..=MAX_FAULT_LATENCY_MS).contains(&p.latency_ms) => {
+            Err(format!(
+                "latency must be 1..={MAX_FAULT_LATENCY_MS}ms, not {}ms",
+                p.latency_ms
+            ))
+        }
+        ScenarioKind::PacketLoss | ScenarioKind::ErrorInjection | ScenarioKind::ConnectionDrop
+            if !(p.rate > 0.0 && p.rate <= 1.0) =>
+        {
+            Err(format!("rate must be within (0, 1], not {}", p.rate))
+        }
+        ScenarioKind::CpuStress if !(1..=max_cpu_workers).contains(&p.cpu_workers) => Err(format!(
+            "cpu_workers must be 1..={max_cpu_workers}, not {}",
+            p.cpu_workers
+        )),
+        ScenarioKind::MemoryPressure if !(1..=MAX_FAULT_MEMORY_MIB).contains(&p.memory_mib) => {
+            Err(format!(
+                "memory_mib must be 1..={MAX_FAULT_MEMORY_MIB}, not {}",
+                p.memory_mib
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fault_parameters_are_checked_with_their_range() {
+        let ok = FaultParams::default();
+        assert_eq!(check_params(ScenarioKind::CpuStress, &ok, 8), Ok(()));
+        let p = FaultParams {
+            duration_secs: 0,
+            ..ok.clone()
+        };
+        assert!(check_params(ScenarioKind::NetworkLatency, &p, 8)
+            .unwrap_err()
+            .contains("duration must be 1..=3600s"));
+        // pod-kill has no duration.
+        assert_eq!(check_params(ScenarioKind::PodKill, &p, 8), Ok(()));
+        let p = FaultParams {
+            rate: 1.5,
+            ..ok.clone()
+        };
+        assert!(check_params(ScenarioKind::PacketLoss, &p, 8).is_err());
+        let p = FaultParams {
+            cpu_workers: 12,
+            ..ok.clone()
+        };
+        assert!(check_params(ScenarioKind::CpuStress, &p, 8)
+            .unwrap_err()
+            .contains("1..=8"));
+        assert_eq!(check_params(ScenarioKind::CpuStress, &p, 16), Ok(()));
+        let p = FaultParams {
+            memory_mib: 0,
+            ..ok
+        };
+        assert!(check_params(ScenarioKind::MemoryPressure, &p, 8).is_err());
+    }
 
     const T0: EpochMillis = 1_000_000;
 

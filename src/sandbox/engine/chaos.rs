@@ -19,8 +19,6 @@ use crate::sandbox::supervisor::{configure_child, now_ms, signal_group};
 /// What a cpu-stress worker runs (also how a leftover worker is recognised).
 pub(super) const STRESS_SCRIPT: &str = "while :; do :; done";
 const MAX_CPU_WORKERS: u32 = 8;
-const MAX_DURATION_SECS: u64 = 3600;
-const MAX_LATENCY_MS: u64 = 60_000;
 
 pub(super) struct LiveFault {
     pub experiment: Experiment,
@@ -30,36 +28,12 @@ pub(super) struct LiveFault {
 }
 
 fn validate_params(scenario: ScenarioKind, p: &FaultParams) -> Result<(), RuntimeError> {
-    let refuse = |m: String| Err(RuntimeError::Refused(m));
     if ScenarioKind::DOCKER_ONLY.contains(&scenario) {
-        return refuse(format!("{scenario} needs the docker runtime"));
+        return Err(RuntimeError::Refused(format!(
+            "{scenario} needs the docker runtime"
+        )));
     }
-    if scenario != ScenarioKind::PodKill && !(1..=MAX_DURATION_SECS).contains(&p.duration_secs) {
-        return refuse(format!(
-            "duration must be 1..={MAX_DURATION_SECS}s, not {}s",
-            p.duration_secs
-        ));
-    }
-    match scenario {
-        ScenarioKind::NetworkLatency if !(1..=MAX_LATENCY_MS).contains(&p.latency_ms) => {
-            refuse(format!(
-                "latency must be 1..={MAX_LATENCY_MS}ms, not {}ms",
-                p.latency_ms
-            ))
-        }
-        ScenarioKind::ErrorInjection | ScenarioKind::ConnectionDrop
-            if !(p.rate > 0.0 && p.rate <= 1.0) =>
-        {
-            refuse(format!("rate must be within (0, 1], not {}", p.rate))
-        }
-        ScenarioKind::CpuStress if !(1..=MAX_CPU_WORKERS).contains(&p.cpu_workers) => {
-            refuse(format!(
-                "cpu_workers must be 1..={MAX_CPU_WORKERS}, not {}",
-                p.cpu_workers
-            ))
-        }
-        _ => Ok(()),
-    }
+    crate::domain::chaos::check_params(scenario, p, MAX_CPU_WORKERS).map_err(RuntimeError::Refused)
 }
 
 fn spawn_stress_worker() -> std::io::Result<(Child, u32)> {
