@@ -1192,14 +1192,7 @@ async fn try_rollback(inner: &Arc<Inner>, actor: &Actor) -> Result<ActionAccepte
         let reason = format!("rollback requested by {}", actor.user);
         if let Some(id) = aborted {
             if let Some(mut run) = inner.pipeline(id) {
-                if let Some(st) = run
-                    .stages
-                    .iter_mut()
-                    .find(|s| s.status == StageStatus::Running)
-                {
-                    st.detail = reason.clone();
-                }
-                run.finish(StageStatus::Cancelled, now_ms());
+                run.cancel(&reason, now_ms());
                 inner.upsert_pipeline(run);
             }
             inner.emit(RuntimeEvent::RolloutFinished {
@@ -1468,14 +1461,7 @@ fn try_switch(
     let reason = format!("traffic switched by {}", actor.user);
     if let Some(id) = aborted {
         if let Some(mut run) = inner.pipeline(id) {
-            if let Some(st) = run
-                .stages
-                .iter_mut()
-                .find(|s| s.status == StageStatus::Running)
-            {
-                st.detail = reason.clone();
-            }
-            run.finish(StageStatus::Cancelled, now_ms());
+            run.cancel(&reason, now_ms());
             inner.upsert_pipeline(run);
         }
         inner.emit(RuntimeEvent::RolloutFinished {

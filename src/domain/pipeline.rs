@@ -165,6 +165,18 @@ impl PipelineRun {
     }
 
     /// Close the run; stages never reached are marked skipped (or cancelled on failure).
+    /// Stop the run: the running stage says why, and the run is cancelled.
+    pub fn cancel(&mut self, reason: &str, now: EpochMillis) {
+        if let Some(s) = self
+            .stages
+            .iter_mut()
+            .find(|s| s.status == StageStatus::Running)
+        {
+            s.detail = reason.to_string();
+        }
+        self.finish(StageStatus::Cancelled, now);
+    }
+
     pub fn finish(&mut self, status: StageStatus, now: EpochMillis) {
         let leftover = if matches!(status, StageStatus::Succeeded) {
             StageStatus::Skipped
@@ -185,6 +197,16 @@ impl PipelineRun {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cancelling_names_the_reason_on_the_running_stage() {
+        let mut run = PipelineRun::new(3, PipelineKind::Rollout, "e", "t", &["a", "b"], 0);
+        run.start_stage(0, 1);
+        run.cancel("rollback requested by ann", 5);
+        assert_eq!(run.status, StageStatus::Cancelled);
+        assert_eq!(run.stages[0].detail, "rollback requested by ann");
+        assert_eq!(run.finished_at, Some(5));
+    }
 
     fn run() -> PipelineRun {
         PipelineRun::new(

@@ -1285,14 +1285,7 @@ impl Engine {
         op.task.abort();
         let now = now_ms();
         if let Some(mut run) = self.pipeline(op.id) {
-            if let Some(s) = run
-                .stages
-                .iter_mut()
-                .find(|s| s.status == StageStatus::Running)
-            {
-                s.detail = reason.to_string();
-            }
-            run.finish(StageStatus::Cancelled, now);
+            run.cancel(reason, now);
             self.upsert_pipeline(run);
         }
         let env = self.envs[i].cfg.name.clone();
