@@ -929,3 +929,32 @@ async fn logs_command_reads_loki_with_since_and_grep() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("loki.url"));
 }
+
+/// The console's Loki stream follows the Logs pane's settled filter: after
+/// a refilter the tail Loki serves asks for that environment and regex.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_stream_refilters_with_the_pane() {
+    let fake = FakeLoki::start().await;
+    let mut config = Config {
+        project: "shop".into(),
+        ..Config::default()
+    };
+    config.loki = cfg(&fake);
+    let (tx, _rx) = mpsc::channel(1024);
+    let mut logs = blissful_infra::app::jobs::ExternalLogs::start(&config, tx);
+    fake.wait_open_tails(1).await;
+    logs.refilter(Some("staging".into()), Some("timeout".into()));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let tails = fake.received_at("tail");
+        let last = tails.last().and_then(|r| r.params.get("query").cloned());
+        if let Some(q) = last.filter(|q| q.contains("timeout")) {
+            assert!(q.contains(r#"env="staging""#), "{q}");
+            assert!(q.contains(r#"app="shop""#), "{q}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no refiltered tail: {tails:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(logs);
+}

@@ -114,3 +114,70 @@ pub fn spawn_comparison(
         let _ = tx.send(Msg::CompareDone(result)).await;
     });
 }
+
+/// The console's external log source (Loki, when `loki.url` is set). Its
+/// LogQL follows the Logs pane's settled filter: on a change the old
+/// stream stops and a new one tails the matching lines from now on (lines
+/// already in the pane stay, so nothing is shown twice).
+pub struct ExternalLogs {
+    cfg: Option<crate::config::LokiConfig>,
+    project: String,
+    events: mpsc::Sender<crate::runtime::RuntimeEvent>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl ExternalLogs {
+    /// Start with the project's recent history, unfiltered.
+    pub fn start(config: &Config, events: mpsc::Sender<crate::runtime::RuntimeEvent>) -> Self {
+        let cfg = (!config.loki.url.trim().is_empty()).then(|| config.loki.clone());
+        let mut me = ExternalLogs {
+            cfg,
+            project: config.project.clone(),
+            events,
+            task: None,
+        };
+        me.spawn(None, None, crate::sources::loki::LiveOptions::default());
+        me
+    }
+
+    /// Follow only `env` and lines matching `grep` from now on.
+    pub fn refilter(&mut self, env: Option<String>, grep: Option<String>) {
+        let from_now = crate::sources::loki::LiveOptions {
+            since: std::time::Duration::ZERO,
+            history_limit: 0,
+        };
+        self.spawn(env, grep, from_now);
+    }
+
+    fn spawn(
+        &mut self,
+        env: Option<String>,
+        grep: Option<String>,
+        opts: crate::sources::loki::LiveOptions,
+    ) {
+        let Some(cfg) = &self.cfg else { return };
+        if let Some(old) = self.task.take() {
+            old.abort();
+        }
+        let query = crate::sources::loki::LogQuery {
+            project: self.project.clone(),
+            env,
+            grep,
+            ..Default::default()
+        };
+        self.task = Some(crate::sources::loki::spawn_log_source(
+            cfg.clone(),
+            query,
+            opts,
+            self.events.clone(),
+        ));
+    }
+}
+
+impl Drop for ExternalLogs {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}

@@ -98,6 +98,12 @@ pub enum Command {
     LoadTest {
         env: String,
     },
+    /// The Logs pane's filter changed: ask the external log source (Loki)
+    /// for just these lines from now on (LogQL built from them).
+    FilterLogSource {
+        env: Option<String>,
+        grep: Option<String>,
+    },
     /// Compare `new` with `old` in a separate sandbox; `env` is where an
     /// automatic promotion would go.
     Compare {

@@ -74,20 +74,9 @@ pub async fn run(
             events_tx.clone(),
         );
     }
-    if !app.config.loki.url.trim().is_empty() {
-        // The project's lines from Loki (Docker or Kubernetes environments)
-        // join the runtime's in the same bounded Logs pane.
-        let query = crate::sources::loki::LogQuery {
-            project: app.config.project.clone(),
-            ..Default::default()
-        };
-        crate::sources::loki::spawn_log_source(
-            app.config.loki.clone(),
-            query,
-            crate::sources::loki::LiveOptions::default(),
-            events_tx.clone(),
-        );
-    }
+    // The project's lines from Loki (Docker or Kubernetes environments)
+    // join the runtime's in the same bounded Logs pane.
+    let mut external_logs = super::jobs::ExternalLogs::start(&app.config, events_tx.clone());
     spawn_runtime_feed(runtime.clone(), events_tx, internal_tx.clone());
     let mut agent = Agent::start(app.config.agent.clone(), internal_tx.clone());
 
@@ -128,7 +117,7 @@ pub async fn run(
                         last_input = Instant::now();
                         let cmds = app.update(Msg::Key(key));
                         draw_now = true;
-                        if execute(cmds, &runtime, &jobs, &mut agent, &internal_tx) { break; }
+                        if execute(cmds, &runtime, &jobs, &mut external_logs, &mut agent, &internal_tx) { break; }
                     }
                     Some(Ok(Event::Paste(text))) => { app.update(Msg::Paste(text)); draw_now = true; }
                     Some(Ok(Event::Resize(_, _))) => {
@@ -143,7 +132,7 @@ pub async fn run(
             }
             Some(msg) = internal_rx.recv() => {
                 let cmds = app.update(msg);
-                if execute(cmds, &runtime, &jobs, &mut agent, &internal_tx) { break; }
+                if execute(cmds, &runtime, &jobs, &mut external_logs, &mut agent, &internal_tx) { break; }
             }
             Some(ev) = events_rx.recv() => {
                 app.update(Msg::Runtime(Box::new(ev)));
@@ -190,6 +179,7 @@ fn execute(
     cmds: Vec<Command>,
     runtime: &SharedRuntime,
     jobs: &JobContext,
+    external_logs: &mut super::jobs::ExternalLogs,
     agent: &mut Agent,
     tx: &mpsc::Sender<Msg>,
 ) -> bool {
@@ -198,6 +188,7 @@ fn execute(
         match cmd {
             Command::Quit => quit = true,
             Command::AskAgent { history, context } => agent.ask(history, context),
+            Command::FilterLogSource { env, grep } => external_logs.refilter(env, grep),
             Command::LoadTest { env } => {
                 super::jobs::spawn_load_test(runtime.clone(), jobs, env, tx.clone())
             }

@@ -247,6 +247,8 @@ pub struct App {
     pub sources: BTreeMap<String, SourceState>,
     /// The last comparison started from the console.
     pub comparison: Option<ComparisonView>,
+    /// The filter the external log source was last asked for (env, regex).
+    pub log_source_filter: (Option<String>, Option<String>),
     pub focus: PaneId,
     pub zoomed: bool,
     pub mode: Mode,
@@ -305,6 +307,7 @@ impl App {
             agent,
             sources: BTreeMap::new(),
             comparison: None,
+            log_source_filter: (None, None),
             focus: PaneId::Environments,
             zoomed: false,
             mode: Mode::Normal,

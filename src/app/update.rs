@@ -27,7 +27,9 @@ impl App {
                     return Vec::new();
                 }
                 self.dirty = true;
-                self.on_key(key)
+                let mut cmds = self.on_key(key);
+                cmds.extend(self.log_source_filter_changed());
+                cmds
             }
             Msg::Paste(text) => {
                 self.dirty = true;
@@ -580,6 +582,33 @@ impl App {
     }
 
     /// Compile and apply a log filter; an invalid regex keeps the old filter and reports why.
+    /// With Loki configured: once a filter is settled (not while it is being
+    /// typed), ask the source for the pane's environment and regex only.
+    fn log_source_filter_changed(&mut self) -> Option<Command> {
+        if self.config.loki.url.trim().is_empty() || matches!(self.mode, Mode::LogFilter { .. }) {
+            return None;
+        }
+        let env = self
+            .log_view
+            .only_selected_env
+            .then(|| self.selected_env_name())
+            .flatten();
+        let grep = self
+            .log_view
+            .filter
+            .as_ref()
+            .map(|re| re.as_str().to_string());
+        let wanted = (env, grep);
+        if wanted == self.log_source_filter {
+            return None;
+        }
+        self.log_source_filter = wanted.clone();
+        Some(Command::FilterLogSource {
+            env: wanted.0,
+            grep: wanted.1,
+        })
+    }
+
     /// Filter the Logs pane to the trace/request id of the newest line the
     /// view shows that has one, in every environment and source.
     fn follow_trace(&mut self) {
@@ -1407,6 +1436,44 @@ mod tests {
 
     fn chars(app: &mut App, s: &str) -> Vec<Command> {
         s.chars().flat_map(|c| key(app, KeyCode::Char(c))).collect()
+    }
+
+    #[test]
+    fn a_settled_log_filter_is_sent_to_loki_once() {
+        let keymap = Keymap::build(&Default::default()).expect("default keymap");
+        let mut cfg = Config::default();
+        cfg.loki.url = "http://127.0.0.1:3100".into();
+        let mut a = App::new(Arc::new(cfg), "sandbox", false, keymap, 1_000);
+        a.on_runtime_event(RuntimeEvent::Environment {
+            status: env("staging", "v1", None),
+        });
+        a.focus = PaneId::Logs;
+        let sent = |cmds: &[Command]| {
+            cmds.iter()
+                .filter_map(|c| match c {
+                    Command::FilterLogSource { env, grep } => Some((env.clone(), grep.clone())),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        // Typing sends nothing; Enter sends the regex.
+        let mut cmds = chars(&mut a, "/time");
+        assert!(sent(&cmds).is_empty(), "{cmds:?}");
+        cmds = key(&mut a, KeyCode::Enter);
+        assert_eq!(sent(&cmds), vec![(None, Some("time".to_string()))]);
+        // Nothing changed: nothing sent again.
+        assert!(sent(&key(&mut a, KeyCode::Down)).is_empty());
+        // Only the selected environment.
+        cmds = chars(&mut a, "e");
+        assert_eq!(
+            sent(&cmds),
+            vec![(Some("staging".to_string()), Some("time".to_string()))]
+        );
+        // Without Loki, never.
+        let mut b = app(false);
+        b.focus = PaneId::Logs;
+        chars(&mut b, "/x");
+        assert!(sent(&key(&mut b, KeyCode::Enter)).is_empty());
     }
 
     #[test]
