@@ -11,6 +11,7 @@
 pub mod agent;
 pub mod app;
 pub mod cli;
+pub mod clock;
 pub mod compare;
 pub mod config;
 pub mod daemon;

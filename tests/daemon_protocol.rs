@@ -31,8 +31,8 @@ use blissful_infra::domain::environment::{
 use blissful_infra::domain::logs::{Level, LogLine};
 use blissful_infra::domain::pipeline::{PipelineKind, PipelineRun, StageStatus};
 use blissful_infra::runtime::{
-    ActionAccepted, Actor, History, RolloutOutcome, Runtime, RuntimeError, RuntimeEvent,
-    SharedRuntime,
+    ActionAccepted, Actor, Capabilities, DeliveryMode, History, Intent, IntentKind, RolloutOutcome,
+    Runtime, RuntimeError, RuntimeEvent, SharedRuntime,
 };
 
 // ---------------------------------------------------------------------------
@@ -285,6 +285,36 @@ fn emit_to(subs: &Subscribers, undelivered: &AtomicU64, ev: RuntimeEvent) {
 impl Runtime for RecordingRuntime {
     fn name(&self) -> &str {
         "recording"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::with(
+            DeliveryMode::Driven,
+            &[IntentKind::Deploy, IntentKind::Undo, IntentKind::Switch],
+            |k| format!("the recording runtime has no {}", k.name()),
+        )
+    }
+
+    async fn intent(
+        &self,
+        actor: &Actor,
+        env: &str,
+        intent: Intent,
+    ) -> Result<ActionAccepted, RuntimeError> {
+        match intent {
+            Intent::Deploy { version } => self.deploy(actor, env, &version).await,
+            Intent::Undo { to_revision: None } => self.rollback(actor, env).await,
+            Intent::Switch { to_canary } => self.switch_traffic(actor, env, to_canary).await,
+            other => {
+                self.record(format!("intent {} {env}", other.describe()));
+                Err(RuntimeError::Refused(
+                    self.capabilities()
+                        .check(other.kind())
+                        .err()
+                        .unwrap_or_default(),
+                ))
+            }
+        }
     }
 
     async fn status(&self) -> Result<Vec<EnvironmentStatus>, RuntimeError> {

@@ -15,10 +15,11 @@ use super::protocol::{
 };
 use super::DaemonError;
 use crate::domain::chaos::{Experiment, FaultParams, ScenarioKind};
-use crate::domain::environment::{EnvironmentStatus, Version};
+use crate::domain::environment::EnvironmentStatus;
 use crate::domain::logs::LogLine;
 use crate::runtime::{
-    ActionAccepted, Actor, History, Published, Runtime, RuntimeError, RuntimeEvent,
+    ActionAccepted, Actor, Capabilities, History, Intent, Published, Runtime, RuntimeError,
+    RuntimeEvent,
 };
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -229,15 +230,19 @@ impl Runtime for RemoteRuntime {
         self.call(&self.actor, Op::Status).await
     }
 
-    async fn deploy(
+    fn capabilities(&self) -> Capabilities {
+        self.info.capabilities.clone()
+    }
+
+    async fn intent(
         &self,
         actor: &Actor,
         env: &str,
-        version: &Version,
+        intent: Intent,
     ) -> Result<ActionAccepted, RuntimeError> {
-        let op = Op::Deploy {
+        let op = Op::Intent {
             env: env.to_string(),
-            version: version.clone(),
+            intent,
         };
         self.call(actor, op).await
     }
@@ -251,29 +256,6 @@ impl Runtime for RemoteRuntime {
         let op = Op::Promote {
             from: from.to_string(),
             to: to.to_string(),
-        };
-        self.call(actor, op).await
-    }
-
-    async fn rollback(&self, actor: &Actor, env: &str) -> Result<ActionAccepted, RuntimeError> {
-        self.call(
-            actor,
-            Op::Rollback {
-                env: env.to_string(),
-            },
-        )
-        .await
-    }
-
-    async fn switch_traffic(
-        &self,
-        actor: &Actor,
-        env: &str,
-        to_canary: bool,
-    ) -> Result<ActionAccepted, RuntimeError> {
-        let op = Op::SwitchTraffic {
-            env: env.to_string(),
-            to_canary,
         };
         self.call(actor, op).await
     }

@@ -61,6 +61,11 @@ pub enum Op {
         env: String,
         to_canary: bool,
     },
+    /// Any rollout intent (`deploy`, `pause`, `abort`, `undo`, ...).
+    Intent {
+        env: String,
+        intent: crate::runtime::Intent,
+    },
     Inject {
         env: String,
         scenario: ScenarioKind,
@@ -93,6 +98,7 @@ impl Op {
             Op::Promote { .. } => "promote",
             Op::Rollback { .. } => "rollback",
             Op::SwitchTraffic { .. } => "switch_traffic",
+            Op::Intent { .. } => "intent",
             Op::Inject { .. } => "inject",
             Op::Undo { .. } => "undo",
             Op::RecentLogs { .. } => "recent_logs",
@@ -141,6 +147,8 @@ pub struct PingInfo {
     pub runtime: String,
     pub project: String,
     pub started_at: EpochMillis,
+    /// What the served runtime can do, so a client greys out the rest.
+    pub capabilities: crate::runtime::Capabilities,
 }
 
 /// Parse one request line. Errors read `invalid request at column N: ...`.

@@ -141,6 +141,7 @@ impl ControlServer {
             runtime: info.runtime,
             project: info.project,
             started_at: info.started_at,
+            capabilities: runtime.capabilities(),
         };
         Ok(ControlServer {
             listener,
@@ -379,6 +380,7 @@ async fn handle_connection(stream: UnixStream, shared: Arc<Shared>, stop: watch:
         Op::Deploy { env, version } => encode(rt.deploy(actor, &env, &version).await),
         Op::Promote { from, to } => encode(rt.promote(actor, &from, &to).await),
         Op::Rollback { env } => encode(rt.rollback(actor, &env).await),
+        Op::Intent { env, intent } => encode(rt.intent(actor, &env, intent).await),
         Op::SwitchTraffic { env, to_canary } => {
             encode(rt.switch_traffic(actor, &env, to_canary).await)
         }

@@ -38,7 +38,8 @@ use crate::domain::sanitize::{sanitize_str, strip_all};
 use crate::domain::EpochMillis;
 use crate::paths::StatePaths;
 use crate::runtime::{
-    ActionAccepted, Actor, History, Runtime, RuntimeError, RuntimeEvent, SourceState,
+    ActionAccepted, Actor, Capabilities, DeliveryMode, History, Intent, IntentKind, Runtime,
+    RuntimeError, RuntimeEvent, SourceState,
 };
 use crate::sandbox::journal::AuditLog;
 use crate::sandbox::supervisor::{now_ms, parse_log_line};
@@ -608,14 +609,32 @@ impl Runtime for DockerRuntime {
         Ok(vec![self.inner.env_status()])
     }
 
-    async fn deploy(
+    fn capabilities(&self) -> Capabilities {
+        docker_capabilities()
+    }
+
+    async fn intent(
         &self,
         actor: &Actor,
         env: &str,
-        version: &Version,
+        intent: Intent,
     ) -> Result<ActionAccepted, RuntimeError> {
         check_env(env)?;
-        delivery::deploy(&self.inner, actor, version).await
+        match intent {
+            Intent::Deploy { version } => delivery::deploy(&self.inner, actor, &version).await,
+            Intent::Promote { full: true } => delivery::promote_now(&self.inner, actor).await,
+            Intent::Undo { to_revision: None } => delivery::rollback(&self.inner, actor).await,
+            Intent::Switch { to_canary } => {
+                delivery::switch_traffic(&self.inner, actor, to_canary).await
+            }
+            other => {
+                let reason = docker_capabilities()
+                    .check(other.kind())
+                    .err()
+                    .unwrap_or_else(|| format!("`{}` is not supported", other.describe()));
+                Err(RuntimeError::Refused(reason))
+            }
+        }
     }
 
     async fn promote(
@@ -627,21 +646,6 @@ impl Runtime for DockerRuntime {
         check_env(from)?;
         check_env(to)?;
         delivery::promote_now(&self.inner, actor).await
-    }
-
-    async fn rollback(&self, actor: &Actor, env: &str) -> Result<ActionAccepted, RuntimeError> {
-        check_env(env)?;
-        delivery::rollback(&self.inner, actor).await
-    }
-
-    async fn switch_traffic(
-        &self,
-        actor: &Actor,
-        env: &str,
-        to_canary: bool,
-    ) -> Result<ActionAccepted, RuntimeError> {
-        check_env(env)?;
-        delivery::switch_traffic(&self.inner, actor, to_canary).await
     }
 
     async fn inject(
@@ -725,6 +729,20 @@ impl Runtime for DockerRuntime {
 // The source: connection, listing, events
 
 /// Resolves when the stop flag turns true (or its sender is gone).
+/// What the Docker runtime's delivery offers today.
+fn docker_capabilities() -> Capabilities {
+    Capabilities::with(
+        DeliveryMode::Driven,
+        &[
+            IntentKind::Deploy,
+            IntentKind::PromoteFull,
+            IntentKind::Undo,
+            IntentKind::Switch,
+        ],
+        |k| format!("the Docker runtime's delivery has no {} yet", k.name()),
+    )
+}
+
 async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }

@@ -31,6 +31,11 @@ impl fmt::Display for Version {
 pub enum Health {
     Healthy,
     Progressing(String),
+    /// A rollout holds its weight until resumed (by a person or a pause step).
+    Paused(String),
+    /// A person (or a script) aborted the rollout; the reason is theirs.
+    /// Kept apart from `Degraded`, which is what the service itself shows.
+    Aborted(String),
     Degraded(String),
     Down(String),
     Unknown,
@@ -41,6 +46,8 @@ impl Health {
         match self {
             Health::Healthy => "Healthy",
             Health::Progressing(_) => "Progressing",
+            Health::Paused(_) => "Paused",
+            Health::Aborted(_) => "Aborted",
             Health::Degraded(_) => "Degraded",
             Health::Down(_) => "Down",
             Health::Unknown => "Unknown",
@@ -48,7 +55,11 @@ impl Health {
     }
     pub fn reason(&self) -> Option<&str> {
         match self {
-            Health::Progressing(r) | Health::Degraded(r) | Health::Down(r) => Some(r),
+            Health::Progressing(r)
+            | Health::Paused(r)
+            | Health::Aborted(r)
+            | Health::Degraded(r)
+            | Health::Down(r) => Some(r),
             _ => None,
         }
     }

@@ -2,7 +2,10 @@
 //! (the embedded sandbox today; Docker and Kubernetes next). Callers hold a
 //! `SharedRuntime` and never know which implementation is behind it.
 
+pub mod intent;
 pub mod publisher;
+
+pub use intent::{Capabilities, DeliveryMode, Intent, IntentKind, Support};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -171,15 +174,30 @@ pub trait Runtime: Send + Sync {
 
     async fn status(&self) -> Result<Vec<EnvironmentStatus>, RuntimeError>;
 
-    /// Start a canary rollout of `version` in `env`; returns once accepted.
+    /// What this runtime can do, and who steps its rollouts.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Ask for a change to the rollout of `env`. A runtime refuses an intent
+    /// its capabilities do not offer, with the reason.
+    async fn intent(
+        &self,
+        actor: &Actor,
+        env: &str,
+        intent: Intent,
+    ) -> Result<ActionAccepted, RuntimeError>;
+
+    /// Start a rollout of `version` in `env`; returns once accepted.
     async fn deploy(
         &self,
         actor: &Actor,
         env: &str,
         version: &Version,
-    ) -> Result<ActionAccepted, RuntimeError>;
+    ) -> Result<ActionAccepted, RuntimeError> {
+        let version = version.clone();
+        self.intent(actor, env, Intent::Deploy { version }).await
+    }
 
-    /// Roll the stable version of `from` out to `to` (as a canary rollout there).
+    /// Roll the stable version of `from` out to `to` (as a rollout there).
     async fn promote(
         &self,
         actor: &Actor,
@@ -188,7 +206,10 @@ pub trait Runtime: Send + Sync {
     ) -> Result<ActionAccepted, RuntimeError>;
 
     /// Return `env` to its previous stable version at once (aborting any rollout).
-    async fn rollback(&self, actor: &Actor, env: &str) -> Result<ActionAccepted, RuntimeError>;
+    async fn rollback(&self, actor: &Actor, env: &str) -> Result<ActionAccepted, RuntimeError> {
+        self.intent(actor, env, Intent::Undo { to_revision: None })
+            .await
+    }
 
     /// Blue/green: send all traffic to the canary now (`to_canary`) or back to stable.
     async fn switch_traffic(
@@ -196,7 +217,9 @@ pub trait Runtime: Send + Sync {
         actor: &Actor,
         env: &str,
         to_canary: bool,
-    ) -> Result<ActionAccepted, RuntimeError>;
+    ) -> Result<ActionAccepted, RuntimeError> {
+        self.intent(actor, env, Intent::Switch { to_canary }).await
+    }
 
     /// Start a chaos experiment; the fault is journalled before it is applied.
     async fn inject(

@@ -232,11 +232,16 @@ mod tests {
         ) -> Result<Vec<crate::domain::environment::EnvironmentStatus>, RuntimeError> {
             Ok(vec![])
         }
-        async fn deploy(
+        fn capabilities(&self) -> crate::runtime::Capabilities {
+            crate::runtime::Capabilities::with(crate::runtime::DeliveryMode::Driven, &[], |_| {
+                "n/a".into()
+            })
+        }
+        async fn intent(
             &self,
             _: &Actor,
             _: &str,
-            _: &crate::domain::environment::Version,
+            _: crate::runtime::Intent,
         ) -> Result<ActionAccepted, RuntimeError> {
             Err(RuntimeError::Failed("n/a".into()))
         }
@@ -245,17 +250,6 @@ mod tests {
             _: &Actor,
             _: &str,
             _: &str,
-        ) -> Result<ActionAccepted, RuntimeError> {
-            Err(RuntimeError::Failed("n/a".into()))
-        }
-        async fn rollback(&self, _: &Actor, _: &str) -> Result<ActionAccepted, RuntimeError> {
-            Err(RuntimeError::Failed("n/a".into()))
-        }
-        async fn switch_traffic(
-            &self,
-            _: &Actor,
-            _: &str,
-            _: bool,
         ) -> Result<ActionAccepted, RuntimeError> {
             Err(RuntimeError::Failed("n/a".into()))
         }

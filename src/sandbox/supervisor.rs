@@ -38,9 +38,7 @@ const PROBE_FAILURES_TO_UNREADY: u32 = 3;
 /// Time a stopping child gets between SIGTERM and SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(3);
 
-pub fn now_ms() -> EpochMillis {
-    chrono::Utc::now().timestamp_millis()
-}
+pub use crate::clock::now_ms;
 
 /// How an instance's process is started.
 #[derive(Clone, Debug, PartialEq)]

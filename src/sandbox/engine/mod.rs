@@ -21,7 +21,8 @@ use crate::domain::chaos::{Experiment, FaultParams, ScenarioKind};
 use crate::domain::environment::{EnvironmentStatus, Version};
 use crate::domain::logs::LogLine;
 use crate::runtime::{
-    ActionAccepted, Actor, History, Published, Runtime, RuntimeError, RuntimeEvent,
+    ActionAccepted, Actor, Capabilities, DeliveryMode, History, Intent, IntentKind, Published,
+    Runtime, RuntimeError, RuntimeEvent,
 };
 
 /// Events buffered for slow subscribers before they lag (and are told so).
@@ -117,6 +118,22 @@ impl SandboxRuntime {
     }
 }
 
+/// What the sandbox's delivery controller offers today.
+fn driven_capabilities() -> Capabilities {
+    Capabilities::with(
+        DeliveryMode::Driven,
+        &[IntentKind::Deploy, IntentKind::Undo, IntentKind::Switch],
+        |k| format!("the sandbox's delivery controller has no {} yet", k.name()),
+    )
+}
+
+fn refuse(intent: &Intent) -> RuntimeError {
+    match driven_capabilities().check(intent.kind()) {
+        Err(reason) => RuntimeError::Refused(reason),
+        Ok(()) => RuntimeError::Refused(format!("`{}` is not supported", intent.describe())),
+    }
+}
+
 fn stopped() -> RuntimeError {
     RuntimeError::Unavailable("the sandbox engine has stopped".into())
 }
@@ -131,19 +148,42 @@ impl Runtime for SandboxRuntime {
         self.request(Command::Status).await
     }
 
-    async fn deploy(
+    fn capabilities(&self) -> Capabilities {
+        driven_capabilities()
+    }
+
+    async fn intent(
         &self,
         actor: &Actor,
         env: &str,
-        version: &Version,
+        intent: Intent,
     ) -> Result<ActionAccepted, RuntimeError> {
-        self.request(|reply| Command::Deploy {
-            actor: actor.clone(),
-            env: env.to_string(),
-            version: version.clone(),
-            reply,
-        })
-        .await?
+        let (actor, env) = (actor.clone(), env.to_string());
+        match intent {
+            Intent::Deploy { version } => {
+                self.request(|reply| Command::Deploy {
+                    actor,
+                    env,
+                    version,
+                    reply,
+                })
+                .await?
+            }
+            Intent::Undo { to_revision: None } => {
+                self.request(|reply| Command::Rollback { actor, env, reply })
+                    .await?
+            }
+            Intent::Switch { to_canary } => {
+                self.request(|reply| Command::SwitchTraffic {
+                    actor,
+                    env,
+                    to_canary,
+                    reply,
+                })
+                .await?
+            }
+            other => Err(refuse(&other)),
+        }
     }
 
     async fn promote(
@@ -156,30 +196,6 @@ impl Runtime for SandboxRuntime {
             actor: actor.clone(),
             from: from.to_string(),
             to: to.to_string(),
-            reply,
-        })
-        .await?
-    }
-
-    async fn rollback(&self, actor: &Actor, env: &str) -> Result<ActionAccepted, RuntimeError> {
-        self.request(|reply| Command::Rollback {
-            actor: actor.clone(),
-            env: env.to_string(),
-            reply,
-        })
-        .await?
-    }
-
-    async fn switch_traffic(
-        &self,
-        actor: &Actor,
-        env: &str,
-        to_canary: bool,
-    ) -> Result<ActionAccepted, RuntimeError> {
-        self.request(|reply| Command::SwitchTraffic {
-            actor: actor.clone(),
-            env: env.to_string(),
-            to_canary,
             reply,
         })
         .await?

@@ -20,6 +20,8 @@ pub fn health_style(h: &Health, theme: &Theme) -> Style {
     match h {
         Health::Healthy => theme.ok(),
         Health::Progressing(_) => theme.info(),
+        Health::Paused(_) => theme.warn(),
+        Health::Aborted(_) => theme.error(),
         Health::Degraded(_) => theme.warn(),
         Health::Down(_) => theme.error(),
         Health::Unknown => theme.muted(),
