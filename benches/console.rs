@@ -3,6 +3,7 @@
 //! - log store ingest rate (sanitise + push) and RSS after one million lines;
 //! - first frame render time at 120x40;
 //! - key-to-frame latency while 10,000 log lines/s stream into the app.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::collections::BTreeMap;
 use std::hint::black_box;

@@ -22,6 +22,9 @@ fi
 # Validators for the generated manifests (tests/templates.rs); the fastapi
 # template's venv is created by tests/templates_fastapi.rs (cached in target/).
 bash ../shared/tools/setup-validators target/validate-venv
+# Style gates: formatting and lints (unwrap/expect/panic denied outside tests).
+cargo fmt --check
+cargo clippy --locked --all-targets -- -D warnings
 # The binary must exist before the tests that drive it.
 cargo build --locked --bins
 # Local images for the Docker runtime tests, where an engine answers

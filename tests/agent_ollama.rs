@@ -1,4 +1,5 @@
 //! The agent source against a fake Ollama (tests/support/fake_ollama.rs).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod support;
 

@@ -1,5 +1,6 @@
 //! The command line against a real sandbox daemon: `up`, the operations with
 //! their tables, JSON and exit codes, and `down`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,6 +1,7 @@
 //! The control socket end to end: a real Unix socket in a temp dir, served
 //! by `ControlServer` over `RecordingRuntime` (a deterministic in-memory test
 //! double defined below), driven by `RemoteRuntime` and the CLI runners.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

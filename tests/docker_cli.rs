@@ -2,6 +2,7 @@
 //! up and starts the daemon, `status`, `logs --env local --since` and a
 //! canary `deploy` go through it, and `down --volumes` leaves nothing of the
 //! project behind. Skipped (with a printed reason) without a Docker Engine.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod docker_common;
 

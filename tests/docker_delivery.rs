@@ -2,6 +2,7 @@
 //! to the current one, traffic shifted by the host edge router, analysis and
 //! automatic rollback, promote, rollback and the blue/green switch. Skipped
 //! (with a printed reason) when no engine is reachable.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod docker_common;
 

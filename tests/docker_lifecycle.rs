@@ -2,6 +2,7 @@
 //! and readiness waits, URLs, port conflicts that name their holder, a
 //! failing service's logs, and `down` leaving nothing behind. Skipped (with a
 //! printed reason) when no engine is reachable.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod docker_common;
 

@@ -5,6 +5,7 @@
 //! blissful-infra killed mid-experiment whose leftovers are found and undone,
 //! and `down` leaving nothing behind. Skipped with a printed reason when no
 //! engine is reachable.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod docker_common;
 

@@ -1,5 +1,6 @@
 //! End-to-end: the real binary in tmux, driven with send-keys and read with
 //! capture-pane, the way a person uses it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

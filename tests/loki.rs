@@ -1,5 +1,6 @@
 //! The Loki source against a fake Loki (tests/support/fake_loki.rs): Loki
 //! itself cannot run on the test machines.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod support;
 

@@ -1,5 +1,6 @@
 //! The load generator and `blissful-infra perf` against in-test servers on
 //! 127.0.0.1 (ephemeral ports).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -1,6 +1,7 @@
 //! The Prometheus source against a real Prometheus scraping the real sandbox
 //! router. Needs the `prometheus` binary (scripts/test.sh installs it); the
 //! test fails, rather than skipping, when it is missing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;

@@ -1,6 +1,7 @@
 //! HTTP building blocks of the sandbox: the sample service served in-process,
 //! the edge router in front of it, the traffic generator and /proc sampling.
 //! Everything listens on 127.0.0.1 port 0, so tests run in parallel.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use blissful_infra::sandbox::procstat::ProcSampler;
 use blissful_infra::sandbox::router::{RouterConfig, RouterFault, RouterHandle};

@@ -1,6 +1,7 @@
 //! End-to-end tests of the sandbox runtime: real child processes of the
 //! built `blissful-infra sample-service`, real routers on 127.0.0.1 (ephemeral
 //! ports), real journals in a temporary state directory.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -18,6 +18,7 @@
 //! `kubectl`, `docker-compose` and `tmux` parts are skipped, saying so, only
 //! when the tool is not installed.
 //! Accept new snapshots with `INSTA_UPDATE=always cargo test --test templates`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;

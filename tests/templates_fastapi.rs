@@ -9,6 +9,7 @@
 //!
 //! Skipped, saying why, only when no python3 >= 3.10 is installed; a failed
 //! `pip install` fails the tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

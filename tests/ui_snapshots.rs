@@ -1,6 +1,7 @@
 //! Snapshot tests of the console: a rich, deterministic `App` rendered with
 //! `TestBackend` at 120x40 and 80x24, every pane zoomed and every overlay.
 //! Accept new snapshots with `INSTA_UPDATE=always cargo test --test ui_snapshots`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::sync::Arc;
 
