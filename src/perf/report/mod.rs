@@ -1,5 +1,11 @@
 //! The summary of a run: figures, threshold checks, table and JSON.
 
+mod table;
+mod thresholds;
+
+pub use table::ms;
+pub use thresholds::{check, ThresholdFailure, ThresholdReport, Thresholds};
+
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
@@ -40,31 +46,6 @@ impl Latency {
             mean: h.mean() / 1000.0,
         }
     }
-}
-
-/// Pass/fail limits for a run.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-pub struct Thresholds {
-    pub p95_ms: f64,
-    pub max_error_rate: f64,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ThresholdFailure {
-    /// `p95_ms` or `error_rate`.
-    pub threshold: &'static str,
-    pub limit: f64,
-    pub actual: f64,
-    pub over_by: f64,
-    pub message: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ThresholdReport {
-    pub p95_ms: f64,
-    pub max_error_rate: f64,
-    pub passed: bool,
-    pub failures: Vec<ThresholdFailure>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -163,156 +144,12 @@ impl Summary {
             .map(|(_, v)| *v)
             .sum()
     }
-
-    /// A two-column table, one fact per row.
-    pub fn table(&self) -> String {
-        let mut rows: Vec<(String, String)> = Vec::new();
-        let load = match self.rate {
-            Some(r) => format!(
-                "open loop, {} req/s target, {} connections",
-                num(r),
-                self.concurrency
-            ),
-            None => format!("closed loop, {} connections", self.concurrency),
-        };
-        rows.push(("target".into(), format!("{} ({load})", self.target)));
-        let eps: Vec<String> = self
-            .endpoints
-            .iter()
-            .map(|e| format!("{}={}", e.path, e.weight))
-            .collect();
-        rows.push(("endpoints".into(), eps.join(" ")));
-        rows.push(("requests".into(), self.requests.to_string()));
-        rows.push(("duration".into(), format!("{:.3}s", self.duration_secs)));
-        rows.push(("rps".into(), num(self.rps)));
-        let l = &self.latency_ms;
-        for (name, v) in [
-            ("p50", l.p50),
-            ("p90", l.p90),
-            ("p95", l.p95),
-            ("p99", l.p99),
-            ("max", l.max),
-        ] {
-            rows.push((format!("latency {name}"), ms(v)));
-        }
-        if self.rate.is_some() {
-            rows.push((
-                "uncorrected p99".into(),
-                ms(self.uncorrected_latency_ms.p99),
-            ));
-        }
-        rows.push((
-            "error rate".into(),
-            format!(
-                "{:.2}% ({} of {})",
-                self.error_rate * 100.0,
-                self.errors,
-                self.requests
-            ),
-        ));
-        let statuses: Vec<String> = self
-            .status_counts
-            .iter()
-            .map(|(k, v)| format!("{k}: {v}"))
-            .collect();
-        rows.push((
-            "status codes".into(),
-            if statuses.is_empty() {
-                "-".into()
-            } else {
-                statuses.join(", ")
-            },
-        ));
-        if !self.error_kinds.is_empty() {
-            let kinds: Vec<String> = self
-                .error_kinds
-                .iter()
-                .map(|(k, v)| format!("{k}: {v}"))
-                .collect();
-            rows.push(("errors by kind".into(), kinds.join(", ")));
-        }
-        let t = &self.thresholds;
-        rows.push((
-            "thresholds".into(),
-            format!(
-                "p95 <= {}, error rate <= {:.2}%: {}",
-                ms(t.p95_ms),
-                t.max_error_rate * 100.0,
-                if t.passed { "passed" } else { "FAILED" }
-            ),
-        ));
-        let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-        let mut out = String::new();
-        for (k, v) in rows {
-            out.push_str(&format!("{k:<width$}  {v}\n"));
-        }
-        out
-    }
-}
-
-/// Compare a run against its limits; each failure says by how much.
-pub fn check(limits: Thresholds, p95_ms: f64, error_rate: f64) -> ThresholdReport {
-    let mut failures = Vec::new();
-    if p95_ms > limits.p95_ms {
-        let over = p95_ms - limits.p95_ms;
-        failures.push(ThresholdFailure {
-            threshold: "p95_ms",
-            limit: limits.p95_ms,
-            actual: p95_ms,
-            over_by: over,
-            message: format!(
-                "p95 latency {} is above the limit {} by {}",
-                ms(p95_ms),
-                ms(limits.p95_ms),
-                ms(over)
-            ),
-        });
-    }
-    if error_rate > limits.max_error_rate {
-        let over = error_rate - limits.max_error_rate;
-        failures.push(ThresholdFailure {
-            threshold: "error_rate",
-            limit: limits.max_error_rate,
-            actual: error_rate,
-            over_by: over,
-            message: format!(
-                "error rate {:.2}% is above the limit {:.2}% by {:.2} percentage points",
-                error_rate * 100.0,
-                limits.max_error_rate * 100.0,
-                over * 100.0
-            ),
-        });
-    }
-    ThresholdReport {
-        p95_ms: limits.p95_ms,
-        max_error_rate: limits.max_error_rate,
-        passed: failures.is_empty(),
-        failures,
-    }
-}
-
-/// Milliseconds with a precision that suits the size.
-pub fn ms(v: f64) -> String {
-    if v >= 1000.0 {
-        format!("{:.2}s", v / 1000.0)
-    } else if v >= 10.0 {
-        format!("{v:.1}ms")
-    } else {
-        format!("{v:.2}ms")
-    }
-}
-
-fn num(v: f64) -> String {
-    if v >= 100.0 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.1}")
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use crate::perf::generator::{new_histogram, ErrorKind};
     use std::time::Duration;
 
@@ -378,30 +215,9 @@ mod tests {
     }
 
     #[test]
-    fn passing_run_has_no_failures() {
-        let r = check(
-            Thresholds {
-                p95_ms: 200.0,
-                max_error_rate: 0.01,
-            },
-            200.0,
-            0.01,
-        );
-        assert!(r.passed);
-        assert!(r.failures.is_empty());
-    }
-
-    #[test]
     fn empty_histogram_gives_zeros() {
         let l = Latency::from_histogram(&new_histogram().unwrap());
         assert_eq!(l.p99, 0.0);
         assert_eq!(l.max, 0.0);
-    }
-
-    #[test]
-    fn ms_formatting() {
-        assert_eq!(ms(0.42), "0.42ms");
-        assert_eq!(ms(12.34), "12.3ms");
-        assert_eq!(ms(1500.0), "1.50s");
     }
 }
