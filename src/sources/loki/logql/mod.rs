@@ -14,6 +14,16 @@
 //! query's shape. Label names are checked, not escaped: LogQL has no quoting
 //! for them.
 
+mod level;
+mod quote;
+mod selector;
+
+pub use level::level_regex;
+pub use quote::{is_label_name, quote};
+
+use quote::label_name;
+use selector::selector_matchers;
+
 use crate::config::LokiConfig;
 use crate::domain::logs::Level;
 use crate::domain::sanitize::strip_all;
@@ -50,208 +60,6 @@ pub enum LogQlError {
 
 /// The label matched against the project by the default selector.
 pub const PROJECT_LABEL: &str = "app";
-
-/// `s` as a double-quoted LogQL string (Go syntax): backslash, quote and
-/// every control character are escaped.
-pub fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// A valid LogQL label name.
-pub fn is_label_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-fn label_name(s: &str) -> Result<&str, LogQlError> {
-    if is_label_name(s) {
-        Ok(s)
-    } else {
-        Err(LogQlError::LabelName(strip_all(s)))
-    }
-}
-
-/// The spellings `Level::parse` reads as each level.
-fn spellings(level: Level) -> &'static [&'static str] {
-    match level {
-        Level::Trace => &["trace"],
-        Level::Debug => &["debug", "dbg"],
-        Level::Info => &["info", "information", "notice"],
-        Level::Warn => &["warn", "warning"],
-        Level::Error => &["error", "err", "fatal", "critical", "crit", "panic"],
-        Level::Unknown => &[],
-    }
-}
-
-/// A case-insensitive regex for the level label matching `min` and above,
-/// or `None` when that is every line.
-pub fn level_regex(min: Level) -> Option<String> {
-    if matches!(min, Level::Trace | Level::Unknown) {
-        return None;
-    }
-    let names: Vec<&str> = [Level::Debug, Level::Info, Level::Warn, Level::Error]
-        .into_iter()
-        .filter(|l| *l >= min)
-        .flat_map(spellings)
-        .copied()
-        .collect();
-    Some(format!("(?i)({})", names.join("|")))
-}
-
-/// The matchers inside the configured selector, as written (`name op "value"`).
-fn selector_matchers(selector: &str) -> Result<Vec<String>, LogQlError> {
-    let bad = |reason: &str| LogQlError::Selector {
-        selector: strip_all(selector),
-        reason: reason.to_string(),
-    };
-    let s = selector.trim();
-    if s.is_empty() {
-        return Ok(Vec::new());
-    }
-    let inner = s
-        .strip_prefix('{')
-        .and_then(|r| r.strip_suffix('}'))
-        .ok_or_else(|| bad("it must be `{...}` with matchers only, no pipeline"))?;
-    let mut p = Parser { s: inner, i: 0 };
-    let mut out = Vec::new();
-    loop {
-        p.skip_ws();
-        if p.done() {
-            break;
-        }
-        let name = p.ident().ok_or_else(|| bad("expected a label name"))?;
-        p.skip_ws();
-        let op = p.op().ok_or_else(|| bad("expected =, !=, =~ or !~"))?;
-        p.skip_ws();
-        let value = p.string().map_err(bad)?;
-        out.push(format!("{name}{op}{value}"));
-        p.skip_ws();
-        if p.done() {
-            break;
-        }
-        if !p.eat(',') {
-            return Err(bad("expected `,` between matchers"));
-        }
-    }
-    Ok(out)
-}
-
-/// Just enough of LogQL's lexer to check a selector.
-struct Parser<'a> {
-    s: &'a str,
-    i: usize,
-}
-
-impl<'a> Parser<'a> {
-    fn rest(&self) -> &'a str {
-        &self.s[self.i..]
-    }
-    fn done(&self) -> bool {
-        self.i >= self.s.len()
-    }
-    fn skip_ws(&mut self) {
-        let r = self.rest();
-        self.i += r.len() - r.trim_start().len();
-    }
-    fn eat(&mut self, c: char) -> bool {
-        if self.rest().starts_with(c) {
-            self.i += c.len_utf8();
-            true
-        } else {
-            false
-        }
-    }
-    fn ident(&mut self) -> Option<&'a str> {
-        let r = self.rest();
-        let len = r
-            .char_indices()
-            .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
-            .map_or(r.len(), |(i, _)| i);
-        let name = &r[..len];
-        if !is_label_name(name) {
-            return None;
-        }
-        self.i += len;
-        Some(name)
-    }
-    fn op(&mut self) -> Option<&'static str> {
-        for op in ["=~", "!~", "!=", "="] {
-            if self.rest().starts_with(op) {
-                self.i += op.len();
-                return Some(op);
-            }
-        }
-        None
-    }
-    /// A double-quoted string with valid Go escapes, or a backtick string.
-    fn string(&mut self) -> Result<&'a str, &'static str> {
-        let r = self.rest();
-        let len = if let Some(body) = r.strip_prefix('`') {
-            body.find('`').ok_or("unterminated `string`")? + 2
-        } else if let Some(body) = r.strip_prefix('"') {
-            let mut chars = body.char_indices();
-            let mut end = None;
-            while let Some((i, c)) = chars.next() {
-                match c {
-                    '"' => {
-                        end = Some(i);
-                        break;
-                    }
-                    '\n' => return Err("newline in a string"),
-                    '\\' => {
-                        let (_, e) = chars.next().ok_or("unterminated string")?;
-                        let hex = match e {
-                            'a' | 'b' | 'f' | 'n' | 'r' | 't' | 'v' | '\\' | '"' => 0,
-                            'x' => 2,
-                            'u' => 4,
-                            'U' => 8,
-                            '0'..='7' => {
-                                for _ in 0..2 {
-                                    match chars.next() {
-                                        Some((_, '0'..='7')) => {}
-                                        _ => return Err("bad octal escape"),
-                                    }
-                                }
-                                0
-                            }
-                            _ => return Err("unknown escape in a string"),
-                        };
-                        for _ in 0..hex {
-                            match chars.next() {
-                                Some((_, h)) if h.is_ascii_hexdigit() => {}
-                                _ => return Err("bad hex escape"),
-                            }
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            end.ok_or("unterminated string")? + 2
-        } else {
-            return Err("expected a quoted value");
-        };
-        let out = &r[..len];
-        self.i += len;
-        Ok(out)
-    }
-}
 
 /// Build the LogQL for `q` with the configured selector and label names.
 pub fn build(cfg: &LokiConfig, q: &LogQuery) -> Result<String, LogQlError> {
@@ -294,6 +102,7 @@ pub fn build(cfg: &LokiConfig, q: &LogQuery) -> Result<String, LogQlError> {
 
 #[cfg(test)]
 mod tests {
+    use super::selector::Parser;
     use super::*;
 
     /// Undo [`quote`] the way Go's `strconv.Unquote` reads the escapes it uses.
@@ -479,20 +288,5 @@ mod tests {
             ..query()
         };
         assert_eq!(build(&cfg(), &empty).unwrap(), r#"{app="shop"}"#);
-    }
-
-    #[test]
-    fn level_regexes_cover_the_level_and_above() {
-        assert_eq!(level_regex(Level::Trace), None);
-        assert_eq!(level_regex(Level::Unknown), None);
-        let info = level_regex(Level::Info).unwrap();
-        let re = regex::Regex::new(&format!("^(?:{info})$")).unwrap();
-        for yes in ["INFO", "info", "Warning", "ERR", "fatal", "notice"] {
-            assert!(re.is_match(yes), "{yes}");
-            assert!(Level::parse(yes) >= Level::Info);
-        }
-        for no in ["debug", "DBG", "trace", "information-ish", ""] {
-            assert!(!re.is_match(no), "{no}");
-        }
     }
 }
