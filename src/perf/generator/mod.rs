@@ -11,6 +11,7 @@ mod http1;
 mod record;
 mod spec;
 mod stats;
+mod worker;
 
 pub use engine::run;
 pub use spec::{Endpoint, LoadSpec, Pacing, Stop, Target};
