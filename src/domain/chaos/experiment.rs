@@ -184,8 +184,6 @@ impl Experiment {
     }
 }
 
-/// Longest fault, in seconds.
-
 #[cfg(test)]
 mod tests {
     use super::*;
