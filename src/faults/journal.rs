@@ -27,6 +27,13 @@ pub struct JournalError {
     pub message: String,
 }
 
+/// Any journal, of any format, read only for its format and its size.
+#[derive(Deserialize)]
+struct JournalHead {
+    format: u32,
+    faults: Vec<serde_json::Value>,
+}
+
 #[derive(Serialize, Deserialize)]
 struct JournalFile<U> {
     format: u32,
@@ -87,17 +94,25 @@ impl<U: Serialize + DeserializeOwned + Clone + PartialEq> Journal<U> {
         if text.trim().is_empty() {
             return Ok(Vec::new());
         }
-        let file: JournalFile<U> = serde_json::from_str(&text).map_err(|e| {
+        let torn = |e: serde_json::Error| {
             self.err(format!(
                 "cannot parse ({e}); the file is torn or corrupt: check the faults it names by hand, then remove it"
             ))
-        })?;
-        if file.format != FAULT_JOURNAL_FORMAT {
+        };
+        // The format first: an older journal with no faults in it (what
+        // every clean shutdown of an older release leaves) is simply empty.
+        let head: JournalHead = serde_json::from_str(&text).map_err(torn)?;
+        if head.format != FAULT_JOURNAL_FORMAT {
+            if head.faults.is_empty() {
+                return Ok(Vec::new());
+            }
             return Err(self.err(format!(
-                "format {} is not the supported {FAULT_JOURNAL_FORMAT}",
-                file.format
+                "format {} is not the supported {FAULT_JOURNAL_FORMAT}; undo its {} fault(s) by hand, then remove it",
+                head.format,
+                head.faults.len()
             )));
         }
+        let file: JournalFile<U> = serde_json::from_str(&text).map_err(torn)?;
         Ok(file.faults)
     }
 
@@ -265,12 +280,18 @@ mod tests {
     }
 
     #[test]
-    fn another_format_is_refused_with_both_numbers() {
+    fn an_older_format_is_empty_when_it_holds_no_fault_and_refused_when_it_does() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("faults.json");
+        let j = Journal::<String>::at(&path);
         std::fs::write(&path, r#"{"format":1,"faults":[]}"#).unwrap();
-        let err = Journal::<String>::at(&path).read().unwrap_err().to_string();
-        assert!(err.contains("format 1 is not the supported 2"), "{err}");
+        assert!(j.read().unwrap().is_empty());
+        std::fs::write(&path, r#"{"format":1,"faults":[{"id":"cpu-stress-1"}]}"#).unwrap();
+        let err = j.read().unwrap_err().to_string();
+        assert!(
+            err.contains("format 1 is not the supported 2; undo its 1 fault(s) by hand"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@
 
 mod apply;
 mod netns;
+mod network;
 mod steps;
 mod targets;
 mod undo;
