@@ -68,11 +68,13 @@ pub trait FaultApplier: Send {
         journal: &Journal<Self::Undo>,
     ) -> Result<Applied<Self::Handle>, String>;
 
-    /// Remove a fault this process applied.
+    /// Remove a fault this process applied. The applier takes the live
+    /// resources from `handle` once they are no longer needed; what it
+    /// leaves there stays with the fault (an undo that failed keeps them).
     async fn undo(
         &mut self,
         record: &FaultRecord<Self::Undo>,
-        handle: Option<Self::Handle>,
+        handle: &mut Option<Self::Handle>,
     ) -> UndoResult;
 
     /// Remove a fault from its journal record alone, after the process that

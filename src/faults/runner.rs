@@ -160,7 +160,7 @@ where
         let applied = match applier.apply(&mut record, &self.journal).await {
             Ok(a) => a,
             Err(e) => {
-                let note = match applier.undo(&record, None).await {
+                let note = match applier.undo(&record, &mut None).await {
                     Ok(_) => String::new(),
                     Err(f) => format!(" (cleanup failed: {})", f.join("; ")),
                 };
@@ -213,10 +213,9 @@ where
         if !l.applied {
             return Ok(Vec::new());
         }
-        let handle = l.handle.take();
         let record = l.record.clone();
         let done = applier
-            .undo(&record, handle)
+            .undo(&record, &mut l.handle)
             .await
             .map_err(|failed| format!("could not remove the fault: {}", failed.join("; ")))?;
         l.applied = false;

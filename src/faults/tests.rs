@@ -59,16 +59,17 @@ impl FaultApplier for Fake {
         })
     }
 
-    async fn undo(&mut self, record: &FaultRecord<String>, handle: Option<u32>) -> UndoResult {
+    async fn undo(&mut self, record: &FaultRecord<String>, handle: &mut Option<u32>) -> UndoResult {
         if self.fail_undo {
             return Err(vec!["engine unreachable".into()]);
         }
-        self.undone.push(format!("{} {handle:?}", record.id));
+        self.undone
+            .push(format!("{} {:?}", record.id, handle.take()));
         Ok(record.undo.clone())
     }
 
     async fn undo_leftover(&mut self, record: &FaultRecord<String>) -> UndoResult {
-        self.undo(record, None).await
+        self.undo(record, &mut None).await
     }
 }
 
@@ -230,4 +231,36 @@ async fn reconcile_undoes_orphans_keeps_live_owners_and_retries_failures() {
     assert_eq!(ids, vec!["other-project", "owned"]);
     alive.kill().unwrap();
     alive.wait().unwrap();
+}
+
+#[tokio::test]
+async fn a_failed_undo_keeps_the_fault_applied_journalled_and_its_handle() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal: Journal<String> = Journal::at(dir.path().join("faults.json"));
+    let mut runner = FaultRunner::new(journal.clone());
+    let mut fake = Fake::default();
+    let x = runner
+        .inject(
+            &mut fake,
+            ("p", "env"),
+            ScenarioKind::NetworkLatency,
+            params(),
+            0,
+        )
+        .await
+        .unwrap();
+    let id = x.experiment.id;
+    fake.fail_undo = true;
+    let err = runner.remove(&mut fake, &id, 5_000).await.unwrap_err();
+    assert!(err.contains("engine unreachable"), "{err}");
+    let l = runner.get(&id).unwrap();
+    assert!(l.applied);
+    assert_eq!(l.handle, Some(7));
+    assert_eq!(journal.read().unwrap().len(), 1);
+    assert_eq!(runner.active(Some("p")).len(), 1);
+    // Once the backend can undo it, it goes.
+    fake.fail_undo = false;
+    runner.remove(&mut fake, &id, 6_000).await.unwrap();
+    assert!(journal.read().unwrap().is_empty());
+    assert_eq!(fake.undone, vec![format!("{id} Some(7)")]);
 }

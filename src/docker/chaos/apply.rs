@@ -272,14 +272,17 @@ impl FaultApplier for DockerApplier<'_> {
         })
     }
 
-    async fn undo(&mut self, record: &Record, relay: Option<DelayRelay>) -> UndoResult {
+    async fn undo(&mut self, record: &Record, relay: &mut Option<DelayRelay>) -> UndoResult {
         if record.undo.contains(&UndoStep::ClearRouterFault) {
             delivery::clear_router_fault(self.inner);
         }
-        // The relay stops when dropped, after its REDIRECT rules are gone.
         let docker = self.inner.docker().ok();
         let r = undo_steps(docker.as_ref(), &record.undo).await;
-        drop(relay);
+        // The relay stops when dropped: only once its REDIRECT rules are
+        // gone, or connections would be sent to a closed port.
+        if r.is_ok() {
+            relay.take();
+        }
         self.refresh(record).await;
         r
     }

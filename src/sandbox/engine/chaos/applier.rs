@@ -226,9 +226,10 @@ impl FaultApplier for SandboxApplier {
     async fn undo(
         &mut self,
         record: &FaultRecord<SandboxUndo>,
-        handle: Option<SandboxHandle>,
+        handle: &mut Option<SandboxHandle>,
     ) -> UndoResult {
-        let handle = handle.unwrap_or_default();
+        // Workers and router faults end here whatever else happens.
+        let handle = handle.take().unwrap_or_default();
         let mut done = Vec::new();
         if record.undo.contains(&SandboxUndo::ClearRouterFault) {
             self.set_router(None);
