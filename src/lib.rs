@@ -17,6 +17,7 @@ pub mod config;
 pub mod daemon;
 pub mod docker;
 pub mod domain;
+pub mod faults;
 pub mod paths;
 pub mod perf;
 pub mod runtime;

@@ -171,9 +171,17 @@ fn operations_from_the_command_line() {
         "--rate",
         "0.5",
     ]);
-    assert_eq!(chaos.status.code(), Some(0), "{}", text(&chaos));
+    // Half the requests failing breaks the 5% error-rate SLO: the verdict
+    // says so, each figure beside its limit, and the exit code fails.
+    assert_eq!(chaos.status.code(), Some(1), "{}", text(&chaos));
+    let out = String::from_utf8_lossy(&chaos.stdout);
     assert!(
-        String::from_utf8_lossy(&chaos.stdout).contains("error-injection"),
+        out.contains("error-injection") && out.contains("SLO breached"),
+        "{}",
+        text(&chaos)
+    );
+    assert!(
+        String::from_utf8_lossy(&chaos.stderr).contains("(limit 5.0%) ✗"),
         "{}",
         text(&chaos)
     );

@@ -241,7 +241,8 @@ fn console_deploy_promote_rollback_chaos_and_quit() {
                 l.contains("pod-kill")
                     && (l.contains("resilient")
                         || l.contains("no impact")
-                        || l.contains("not recovered"))
+                        || l.contains("not recovered")
+                        || l.contains("SLO breached"))
             })
         },
     );

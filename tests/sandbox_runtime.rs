@@ -13,16 +13,20 @@ use blissful_infra::domain::chaos::{ExperimentState, FaultParams, ScenarioKind};
 use blissful_infra::domain::environment::{EnvironmentStatus, Health, InstancePhase, Version};
 use blissful_infra::domain::pipeline::{PipelineRun, StageStatus};
 use blissful_infra::domain::rollout::{CanaryPlan, CanaryStep};
+use blissful_infra::faults::{FaultRecord, Journal, ProcessRef};
 use blissful_infra::paths::StatePaths;
 use blissful_infra::runtime::{Actor, Runtime, RuntimeError, RuntimeEvent};
-use blissful_infra::sandbox::journal::{
-    read_audit_journal, read_fault_journal, write_fault_journal, FaultJournal, FaultRecord,
-    ProcessRef, FAULT_JOURNAL_FORMAT,
-};
+use blissful_infra::sandbox::fault_steps::SandboxUndo;
+use blissful_infra::sandbox::journal::read_audit_journal;
 use blissful_infra::sandbox::{SandboxOptions, SandboxRuntime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const ENV: &str = "staging";
+
+/// The records of the sandbox's fault journal.
+fn fault_records(path: &std::path::Path) -> Vec<FaultRecord<SandboxUndo>> {
+    Journal::at(path).read().unwrap()
+}
 
 fn config(replicas: u32, steps: &[(u8, u64)]) -> Config {
     let mut c = Config {
@@ -428,10 +432,7 @@ async fn killed_instance_is_restarted_and_the_experiment_recovers() {
         done.detection_ms.is_some(),
         "a missing instance is an impact: {done:#?}"
     );
-    assert!(read_fault_journal(&sb.state.fault_journal())
-        .unwrap()
-        .faults
-        .is_empty());
+    assert!(fault_records(&sb.state.fault_journal()).is_empty());
     rt.shutdown().await;
 }
 
@@ -454,10 +455,10 @@ async fn router_faults_change_what_clients_see_and_are_removed() {
         .inject(&actor(), ENV, ScenarioKind::ErrorInjection, params)
         .await
         .unwrap();
-    let j = read_fault_journal(&journal).unwrap();
-    assert_eq!(j.faults.len(), 1);
-    assert_eq!(j.faults[0].id, exp.id);
-    assert_eq!(j.faults[0].owner.pid, std::process::id());
+    let j = fault_records(&journal);
+    assert_eq!(j.len(), 1);
+    assert_eq!(j[0].id, exp.id);
+    assert_eq!(j[0].owner.pid, std::process::id());
     assert_eq!(get(&addr, "/hello").await.unwrap().0, 503);
     let s = env_status(rt).await;
     assert_eq!(s.faults.len(), 1);
@@ -472,7 +473,7 @@ async fn router_faults_change_what_clients_see_and_are_removed() {
         .await;
     assert!(matches!(dup, Err(RuntimeError::Refused(_))), "{dup:?}");
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !read_fault_journal(&journal).unwrap().faults.is_empty() {
+    while !fault_records(&journal).is_empty() {
         assert!(Instant::now() < deadline, "the fault was never removed");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -497,7 +498,7 @@ async fn router_faults_change_what_clients_see_and_are_removed() {
         t.elapsed()
     );
     rt.undo(&actor(), &exp.id).await.unwrap();
-    assert!(read_fault_journal(&journal).unwrap().faults.is_empty());
+    assert!(fault_records(&journal).is_empty());
     let t = Instant::now();
     assert_eq!(get(&addr, "/hello").await.unwrap().0, 200);
     assert!(
@@ -524,10 +525,11 @@ async fn router_faults_change_what_clients_see_and_are_removed() {
         .inject(&actor(), ENV, ScenarioKind::CpuStress, params)
         .await
         .unwrap();
-    let j = read_fault_journal(&journal).unwrap();
-    let workers: Vec<u32> = j.faults[0].processes.iter().map(|p| p.pid).collect();
+    let j = fault_records(&journal);
+    let processes = SandboxUndo::processes(&j[0].undo);
+    let workers: Vec<u32> = processes.iter().map(|p| p.pid).collect();
     assert_eq!(workers.len(), 1);
-    assert!(j.faults[0].processes[0].is_alive());
+    assert!(processes[0].is_alive());
     // The burner's CPU shows up in the environment's metrics.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -545,7 +547,7 @@ async fn router_faults_change_what_clients_see_and_are_removed() {
     }
     rt.undo(&actor(), &exp.id).await.unwrap();
     wait_gone(&workers).await;
-    assert!(read_fault_journal(&journal).unwrap().faults.is_empty());
+    assert!(fault_records(&journal).is_empty());
 
     rt.shutdown().await;
     let audit = read_audit_journal(&sb.state.audit_journal()).unwrap();
@@ -576,23 +578,25 @@ async fn leftover_fault_of_a_crashed_sandbox_is_undone_at_start() {
         .arg("60")
         .spawn()
         .unwrap();
-    let journal = FaultJournal {
-        format: FAULT_JOURNAL_FORMAT,
-        faults: vec![FaultRecord {
-            id: "cpu-stress-7".into(),
-            env: ENV.into(),
-            scenario: ScenarioKind::CpuStress,
-            params: FaultParams::default(),
-            started_at: 0,
-            owner: ProcessRef {
-                pid: dead_pid,
-                start_time: None,
-                cmdline: vec![],
-            },
+    let record = FaultRecord {
+        id: "cpu-stress-7".into(),
+        backend: "sandbox".into(),
+        scope: ENV.into(),
+        scenario: ScenarioKind::CpuStress,
+        params: FaultParams::default(),
+        started_at: 0,
+        ends_at: 30_000,
+        owner: ProcessRef {
+            pid: dead_pid,
+            start_time: None,
+            cmdline: vec![],
+        },
+        targets: vec![ENV.into()],
+        undo: vec![SandboxUndo::KillProcesses {
             processes: vec![ProcessRef::of_pid(stress.id())],
         }],
     };
-    write_fault_journal(&state.fault_journal(), &journal).unwrap();
+    Journal::at(state.fault_journal()).insert(&record).unwrap();
 
     let sb = start_in(config(1, &[(100, 1)]), false, dir).await;
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -608,10 +612,7 @@ async fn leftover_fault_of_a_crashed_sandbox_is_undone_at_start() {
     };
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(libc::SIGKILL));
-    assert!(read_fault_journal(&sb.state.fault_journal())
-        .unwrap()
-        .faults
-        .is_empty());
+    assert!(fault_records(&sb.state.fault_journal()).is_empty());
     let logs = sb.rt.recent_logs(Some("sandbox"), 100).await.unwrap();
     assert!(
         logs.iter().any(|l| l.text.contains("cpu-stress-7")),

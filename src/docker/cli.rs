@@ -179,8 +179,9 @@ pub async fn down(
 
 /// Open the Docker runtime for `runtime: docker` (console, daemon or a CLI
 /// command): connects (an unreachable engine is reported by the source and
-/// retried, not fatal) and reports fault leftovers of a blissful-infra that
-/// died, with how to undo them (`DockerRuntime::undo_leftovers` undoes all).
+/// retried, not fatal) and reports the faults a blissful-infra that died
+/// left applied: those undone at start, and those that could not be (with
+/// how to undo them; `DockerRuntime::undo_leftovers` undoes all).
 pub async fn open_runtime(
     config: std::sync::Arc<crate::config::Config>,
     config_dir: &std::path::Path,
@@ -206,11 +207,22 @@ pub async fn open_runtime(
     if let crate::runtime::SourceState::Degraded(r) = rt.source_state() {
         let _ = writeln!(err, "warning: Docker Engine: {}", strip_all(&r));
     }
+    let undone = rt.reconciled_faults().await;
+    if !undone.is_empty() {
+        let _ = writeln!(
+            err,
+            "undid {} fault(s) left by a blissful-infra that did not stop cleanly:",
+            undone.len()
+        );
+        for line in &undone {
+            let _ = writeln!(err, "  {}", strip_all(line));
+        }
+    }
     let left = rt.leftover_faults().await;
     if !left.is_empty() {
         let _ = writeln!(
             err,
-            "found {} fault(s) left by a blissful-infra that did not stop cleanly:",
+            "{} fault(s) left by a blissful-infra that did not stop cleanly could not be undone:",
             left.len()
         );
         for r in &left {

@@ -501,6 +501,7 @@ impl DockerRuntime {
         };
         let _ = tokio::time::timeout(FIRST_SYNC_TIMEOUT, first).await;
         delivery::start(&inner).await;
+        chaos::reconcile_at_start(&inner).await;
         Ok(Arc::new(DockerRuntime { inner }))
     }
 
@@ -530,6 +531,11 @@ impl DockerRuntime {
     /// Faults a previous run journalled and never undid (after a crash).
     pub async fn leftover_faults(&self) -> Vec<chaos::FaultRecord> {
         self.inner.chaos.lock().await.leftovers()
+    }
+
+    /// What the start-up reconcile did with faults a dead run left applied.
+    pub async fn reconciled_faults(&self) -> Vec<String> {
+        self.inner.chaos.lock().await.reconciled().to_vec()
     }
 
     /// Undo every leftover fault with one call; returns one line per fault.
@@ -731,7 +737,7 @@ impl Runtime for DockerRuntime {
 /// Resolves when the stop flag turns true (or its sender is gone).
 /// What the Docker runtime's delivery offers today.
 fn docker_capabilities() -> Capabilities {
-    Capabilities::with(
+    let mut caps = Capabilities::with(
         DeliveryMode::Driven,
         &[
             IntentKind::Deploy,
@@ -740,7 +746,9 @@ fn docker_capabilities() -> Capabilities {
             IntentKind::Switch,
         ],
         |k| format!("the Docker runtime's delivery has no {} yet", k.name()),
-    )
+    );
+    caps.scenarios = chaos::scenario_support();
+    caps
 }
 
 async fn stopped(rx: &mut watch::Receiver<bool>) {

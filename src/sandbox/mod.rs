@@ -7,6 +7,7 @@
 //! it over a channel (see `engine`).
 
 pub mod engine;
+pub mod fault_steps;
 pub mod journal;
 pub mod procstat;
 pub mod router;
@@ -18,7 +19,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use engine::SandboxRuntime;
-pub use journal::{reconcile_leftover_faults, LeftoverFault};
 
 use crate::config::Config;
 use crate::paths::StatePaths;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::chaos::LiveFault;
+use super::chaos::{self as chaos_faults, SandboxFaults};
 use super::controller::{self, Conclusion, OpCtx};
 use super::metrics;
 use super::state::{EnvState, Instance, Op, OpKind};
@@ -25,9 +25,7 @@ use crate::domain::sanitize::{sanitize_str, strip_all};
 use crate::runtime::{
     ActionAccepted, Actor, History, Published, RolloutOutcome, RuntimeError, RuntimeEvent,
 };
-use crate::sandbox::journal::{
-    reconcile_leftover_faults, write_fault_journal, AuditLog, FaultJournal, ProcessRef,
-};
+use crate::sandbox::journal::AuditLog;
 use crate::sandbox::router::{RouterConfig, RouterHandle, WindowStats};
 use crate::sandbox::supervisor::{now_ms, spawn_instance, InstanceSpec, InstanceUpdate, Launch};
 use crate::sandbox::traffic::TrafficGenerator;
@@ -111,16 +109,12 @@ pub(super) struct Engine {
     pub pipelines: VecDeque<PipelineRun>,
     pub experiments: VecDeque<Experiment>,
     pub verdicts: VecDeque<(String, Verdict)>,
-    /// Experiments still running or recovering, by id.
-    pub live: BTreeMap<String, LiveFault>,
-    /// In-memory copy of the fault journal; written through on every change.
-    pub journal: FaultJournal,
+    /// Experiments and their faults, with the fault journal (the fault engine).
+    pub faults: SandboxFaults,
     pub audit: AuditLog,
     pub audit_task: Option<JoinHandle<()>>,
-    pub me: ProcessRef,
     pub next_pipeline: u64,
     pub next_token: u64,
-    pub next_experiment: u64,
     pub update_tx: mpsc::Sender<InstanceUpdate>,
     pub internal_tx: mpsc::Sender<Internal>,
     pub log_tx: mpsc::Sender<LogLine>,
@@ -225,20 +219,8 @@ impl Engine {
                 })
             }
         };
-        let state = opts.state.clone();
-        let leftovers = tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(&state.dir).map_err(|e| {
-                SandboxError::io(
-                    format!("cannot create state directory {}", state.dir.display()),
-                    e,
-                )
-            })?;
-            reconcile_leftover_faults(&state)
-        })
-        .await
-        .map_err(|e| {
-            SandboxError::io("leftover fault check", std::io::Error::other(e.to_string()))
-        })??;
+        let leftovers = chaos_faults::reconcile_at_start(&opts.state).await?;
+        let faults = chaos_faults::open_faults(&opts.state);
 
         let mut routers: Vec<RouterHandle> = Vec::with_capacity(cfg.environments.len());
         for ec in &cfg.environments {
@@ -284,14 +266,11 @@ impl Engine {
             pipelines: VecDeque::new(),
             experiments: VecDeque::new(),
             verdicts: VecDeque::new(),
-            live: BTreeMap::new(),
-            journal: FaultJournal::default(),
+            faults,
             audit,
             audit_task: Some(audit_task),
-            me: ProcessRef::current(),
             next_pipeline: 1,
             next_token: 1,
-            next_experiment: 1,
             update_tx,
             internal_tx,
             log_tx,
@@ -300,8 +279,8 @@ impl Engine {
             traffic_stop,
             traffic_tasks: Vec::new(),
         };
-        for l in &leftovers {
-            engine.log(Level::Info, "sandbox", l.describe());
+        for line in leftovers {
+            engine.log(Level::Info, "sandbox", line);
         }
         for (i, pids_rx) in pid_watches.into_iter().enumerate() {
             let v = Version::new(engine.envs[i].cfg.initial_version.clone());
@@ -1523,14 +1502,6 @@ impl Engine {
         for env in &self.envs {
             env.router.shutdown().await;
         }
-        self.journal.faults.clear();
-        if let Err(e) = self.save_journal().await {
-            self.log(
-                Level::Error,
-                "sandbox",
-                format!("could not clear the fault journal: {e}"),
-            );
-        }
         for i in 0..self.envs.len() {
             self.touch(i);
         }
@@ -1539,17 +1510,6 @@ impl Engine {
         if let Some(t) = self.audit_task.take() {
             t.abort();
         }
-    }
-
-    pub(super) async fn save_journal(&self) -> Result<(), SandboxError> {
-        let path = self.opts.state.fault_journal();
-        let journal = self.journal.clone();
-        tokio::task::spawn_blocking(move || write_fault_journal(&path, &journal))
-            .await
-            .map_err(|e| SandboxError::Journal {
-                path: self.opts.state.fault_journal(),
-                message: format!("writer task failed: {e}"),
-            })?
     }
 }
 

@@ -120,11 +120,13 @@ impl SandboxRuntime {
 
 /// What the sandbox's delivery controller offers today.
 fn driven_capabilities() -> Capabilities {
-    Capabilities::with(
+    let mut caps = Capabilities::with(
         DeliveryMode::Driven,
         &[IntentKind::Deploy, IntentKind::Undo, IntentKind::Switch],
         |k| format!("the sandbox's delivery controller has no {} yet", k.name()),
-    )
+    );
+    caps.scenarios = chaos::scenario_support();
+    caps
 }
 
 fn refuse(intent: &Intent) -> RuntimeError {

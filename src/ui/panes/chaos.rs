@@ -18,6 +18,7 @@ fn result_cell(e: &Experiment, theme: &Theme) -> (String, Style) {
         (_, Some(ExperimentResult::Resilient)) => ("✓ resilient".into(), theme.ok()),
         (_, Some(ExperimentResult::NoImpact)) => ("○ no impact".into(), theme.info()),
         (_, Some(ExperimentResult::NotRecovered)) => ("✗ not recovered".into(), theme.error()),
+        (_, Some(ExperimentResult::SloBreached)) => ("✗ SLO breached".into(), theme.error()),
         (ExperimentState::Recovering, None) => ("recovering".into(), theme.info()),
         (_, None) => ("running".into(), theme.info()),
     }

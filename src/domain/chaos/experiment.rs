@@ -1,152 +1,9 @@
-//! Chaos scenarios, experiments and their results.
+//! A chaos experiment: its fault window, what was observed, and its verdict.
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
-use super::EpochMillis;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ScenarioKind {
-    PodKill,
-    NetworkLatency,
-    ErrorInjection,
-    ConnectionDrop,
-    CpuStress,
-    /// Docker runtime: cut a container off its network.
-    NetworkPartition,
-    /// Docker runtime: drop a share of a container's inbound packets.
-    PacketLoss,
-    /// Docker runtime: hold memory inside a container.
-    MemoryPressure,
-    /// Docker runtime: stop the Kafka (broker) dependency container.
-    KafkaDown,
-    /// Docker runtime: stop the database dependency container.
-    DbDown,
-}
-
-impl ScenarioKind {
-    /// The scenarios every runtime supports (the sandbox's set, shown in the Chaos pane).
-    pub const ALL: [ScenarioKind; 5] = [
-        ScenarioKind::PodKill,
-        ScenarioKind::NetworkLatency,
-        ScenarioKind::ErrorInjection,
-        ScenarioKind::ConnectionDrop,
-        ScenarioKind::CpuStress,
-    ];
-
-    /// Scenarios only the Docker runtime implements.
-    pub const DOCKER_ONLY: [ScenarioKind; 5] = [
-        ScenarioKind::NetworkPartition,
-        ScenarioKind::PacketLoss,
-        ScenarioKind::MemoryPressure,
-        ScenarioKind::KafkaDown,
-        ScenarioKind::DbDown,
-    ];
-
-    /// Every scenario, in `ALL` then `DOCKER_ONLY` order.
-    pub fn every() -> impl Iterator<Item = ScenarioKind> {
-        Self::ALL.into_iter().chain(Self::DOCKER_ONLY)
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ScenarioKind::PodKill => "pod-kill",
-            ScenarioKind::NetworkLatency => "network-latency",
-            ScenarioKind::ErrorInjection => "error-injection",
-            ScenarioKind::ConnectionDrop => "connection-drop",
-            ScenarioKind::CpuStress => "cpu-stress",
-            ScenarioKind::NetworkPartition => "network-partition",
-            ScenarioKind::PacketLoss => "packet-loss",
-            ScenarioKind::MemoryPressure => "memory-pressure",
-            ScenarioKind::KafkaDown => "kafka-down",
-            ScenarioKind::DbDown => "db-down",
-        }
-    }
-
-    pub fn description(self) -> &'static str {
-        match self {
-            ScenarioKind::PodKill => "kill one instance; the supervisor must bring it back",
-            ScenarioKind::NetworkLatency => "add latency to every request at the router",
-            ScenarioKind::ErrorInjection => "answer a share of requests with HTTP 503",
-            ScenarioKind::ConnectionDrop => "close a share of connections without answering",
-            ScenarioKind::CpuStress => "burn CPU next to the instances",
-            ScenarioKind::NetworkPartition => "disconnect a container from its network",
-            ScenarioKind::PacketLoss => "drop a share of a container's inbound packets",
-            ScenarioKind::MemoryPressure => "hold memory inside a container",
-            ScenarioKind::KafkaDown => "stop the Kafka dependency container",
-            ScenarioKind::DbDown => "stop the database dependency container",
-        }
-    }
-}
-
-impl fmt::Display for ScenarioKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown chaos scenario `{0}` (known: pod-kill, network-latency, error-injection, connection-drop, cpu-stress; docker only: network-partition, packet-loss, memory-pressure, kafka-down, db-down)")]
-pub struct UnknownScenario(pub String);
-
-impl FromStr for ScenarioKind {
-    type Err = UnknownScenario;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ScenarioKind::every()
-            .find(|k| k.name() == s)
-            .ok_or_else(|| UnknownScenario(s.to_string()))
-    }
-}
-
-/// Parameters of an injection; unused fields are ignored by a scenario.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct FaultParams {
-    pub duration_secs: u64,
-    pub latency_ms: u64,
-    /// Fraction 0..1 for error-injection and connection-drop.
-    pub rate: f64,
-    /// Threads burning CPU for cpu-stress.
-    pub cpu_workers: u32,
-    /// MiB held by memory-pressure.
-    pub memory_mib: u64,
-    /// Service (container) the fault targets; empty means the runtime's default.
-    pub target: String,
-}
-
-impl Default for FaultParams {
-    fn default() -> Self {
-        FaultParams {
-            duration_secs: 30,
-            latency_ms: 300,
-            rate: 0.3,
-            cpu_workers: 1,
-            memory_mib: 256,
-            target: String::new(),
-        }
-    }
-}
-
-/// Chaos SLOs: what counts as impact, and how fast recovery must be.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ChaosSlo {
-    pub max_error_rate: f64,
-    pub max_p99_ms: f64,
-    pub max_recovery_secs: u64,
-}
-
-impl Default for ChaosSlo {
-    fn default() -> Self {
-        ChaosSlo {
-            max_error_rate: 0.05,
-            max_p99_ms: 250.0,
-            max_recovery_secs: 30,
-        }
-    }
-}
+use super::{ChaosSlo, FaultParams, ScenarioKind, SloCheck};
+use crate::domain::EpochMillis;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -161,12 +18,14 @@ pub enum ExperimentState {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExperimentResult {
-    /// Impact seen and recovered within the SLO.
+    /// Impact seen (instances missing) but every SLO held, recovery included.
     Resilient,
     /// No impact seen at all.
     NoImpact,
     /// Recovery took longer than the SLO, or never came.
     NotRecovered,
+    /// Recovered in time, but the peak error rate or p99 broke its SLO.
+    SloBreached,
 }
 
 impl ExperimentResult {
@@ -175,6 +34,7 @@ impl ExperimentResult {
             ExperimentResult::Resilient => "resilient",
             ExperimentResult::NoImpact => "no impact",
             ExperimentResult::NotRecovered => "not recovered",
+            ExperimentResult::SloBreached => "SLO breached",
         }
     }
 }
@@ -202,6 +62,10 @@ pub struct Experiment {
     pub impacted_since: Option<EpochMillis>,
     #[serde(default)]
     pub last_impact_at: Option<EpochMillis>,
+    /// The figures the verdict was taken from, each beside its limit
+    /// (filled when the experiment completes).
+    #[serde(default)]
+    pub slo_checks: Vec<SloCheck>,
 }
 
 impl Experiment {
@@ -229,6 +93,7 @@ impl Experiment {
             result: None,
             impacted_since: None,
             last_impact_at: None,
+            slo_checks: Vec::new(),
         }
     }
 
@@ -271,21 +136,29 @@ impl Experiment {
                 } else {
                     0
                 });
-                self.state = ExperimentState::Completed;
-                self.result = Some(if self.detection_ms.is_some() {
-                    if self.recovery_ms.unwrap_or(0) <= (slo.max_recovery_secs as i64) * 1000 {
-                        ExperimentResult::Resilient
-                    } else {
-                        ExperimentResult::NotRecovered
-                    }
-                } else {
-                    ExperimentResult::NoImpact
-                });
+                self.complete(slo);
             } else if now - fault_end > (slo.max_recovery_secs as i64) * 1000 {
-                self.state = ExperimentState::Completed;
-                self.result = Some(ExperimentResult::NotRecovered);
+                self.complete(slo);
             }
         }
+    }
+
+    /// Judge the experiment: every figure against its SLO. A breach of the
+    /// error rate or p99 is never "resilient", however fast recovery was.
+    fn complete(&mut self, slo: &ChaosSlo) {
+        use super::SloMetric;
+        self.state = ExperimentState::Completed;
+        self.slo_checks = slo.checks(self.peak_error_rate, self.peak_p99_ms, self.recovery_ms);
+        let failed = |m: SloMetric| self.slo_checks.iter().any(|c| c.metric == m && !c.passed);
+        self.result = Some(if failed(SloMetric::Recovery) {
+            ExperimentResult::NotRecovered
+        } else if failed(SloMetric::ErrorRate) || failed(SloMetric::P99) {
+            ExperimentResult::SloBreached
+        } else if self.detection_ms.is_some() {
+            ExperimentResult::Resilient
+        } else {
+            ExperimentResult::NoImpact
+        });
     }
 
     /// The fault has been removed; from now on the experiment waits for recovery.
@@ -296,7 +169,12 @@ impl Experiment {
         }
     }
 
+    /// The impact; once judged, each figure beside its limit.
     pub fn impact_summary(&self) -> String {
+        if !self.slo_checks.is_empty() {
+            let checks: Vec<String> = self.slo_checks.iter().map(SloCheck::describe).collect();
+            return format!("{}, {} failed", checks.join(", "), self.failed_requests);
+        }
         format!(
             "peak err {:.1}%, peak p99 {:.0}ms, {} failed",
             self.peak_error_rate * 100.0,
@@ -306,88 +184,9 @@ impl Experiment {
     }
 }
 
-/// Longest fault, in seconds.
-pub const MAX_FAULT_SECS: u64 = 3600;
-/// Largest added latency, in ms.
-pub const MAX_FAULT_LATENCY_MS: u64 = 60_000;
-/// Largest memory a memory-pressure fault holds, in MiB.
-pub const MAX_FAULT_MEMORY_MIB: u64 = 16 * 1024;
-
-/// Whether `p` is usable for `scenario`; `max_cpu_workers` is the runtime's
-/// own limit. The error names the parameter and its range.
-pub fn check_params(
-    scenario: ScenarioKind,
-    p: &FaultParams,
-    max_cpu_workers: u32,
-) -> Result<(), String> {
-    if scenario != ScenarioKind::PodKill && !(1..=MAX_FAULT_SECS).contains(&p.duration_secs) {
-        return Err(format!(
-            "duration must be 1..={MAX_FAULT_SECS}s, not {}s",
-            p.duration_secs
-        ));
-    }
-    match scenario {
-        ScenarioKind::NetworkLatency if !(1..=MAX_FAULT_LATENCY_MS).contains(&p.latency_ms) => {
-            Err(format!(
-                "latency must be 1..={MAX_FAULT_LATENCY_MS}ms, not {}ms",
-                p.latency_ms
-            ))
-        }
-        ScenarioKind::PacketLoss | ScenarioKind::ErrorInjection | ScenarioKind::ConnectionDrop
-            if !(p.rate > 0.0 && p.rate <= 1.0) =>
-        {
-            Err(format!("rate must be within (0, 1], not {}", p.rate))
-        }
-        ScenarioKind::CpuStress if !(1..=max_cpu_workers).contains(&p.cpu_workers) => Err(format!(
-            "cpu_workers must be 1..={max_cpu_workers}, not {}",
-            p.cpu_workers
-        )),
-        ScenarioKind::MemoryPressure if !(1..=MAX_FAULT_MEMORY_MIB).contains(&p.memory_mib) => {
-            Err(format!(
-                "memory_mib must be 1..={MAX_FAULT_MEMORY_MIB}, not {}",
-                p.memory_mib
-            ))
-        }
-        _ => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fault_parameters_are_checked_with_their_range() {
-        let ok = FaultParams::default();
-        assert_eq!(check_params(ScenarioKind::CpuStress, &ok, 8), Ok(()));
-        let p = FaultParams {
-            duration_secs: 0,
-            ..ok.clone()
-        };
-        assert!(check_params(ScenarioKind::NetworkLatency, &p, 8)
-            .unwrap_err()
-            .contains("duration must be 1..=3600s"));
-        // pod-kill has no duration.
-        assert_eq!(check_params(ScenarioKind::PodKill, &p, 8), Ok(()));
-        let p = FaultParams {
-            rate: 1.5,
-            ..ok.clone()
-        };
-        assert!(check_params(ScenarioKind::PacketLoss, &p, 8).is_err());
-        let p = FaultParams {
-            cpu_workers: 12,
-            ..ok.clone()
-        };
-        assert!(check_params(ScenarioKind::CpuStress, &p, 8)
-            .unwrap_err()
-            .contains("1..=8"));
-        assert_eq!(check_params(ScenarioKind::CpuStress, &p, 16), Ok(()));
-        let p = FaultParams {
-            memory_mib: 0,
-            ..ok
-        };
-        assert!(check_params(ScenarioKind::MemoryPressure, &p, 8).is_err());
-    }
 
     const T0: EpochMillis = 1_000_000;
 
@@ -422,7 +221,7 @@ mod tests {
     }
 
     #[test]
-    fn resilient_with_detection_and_recovery_times() {
+    fn error_impact_breaches_the_slo_with_detection_and_recovery_times() {
         let mut e = exp(ScenarioKind::ErrorInjection);
         let s = slo();
         e.observe(T0 + 1_000, 0.01, 100.0, 1, false, &s);
@@ -439,13 +238,13 @@ mod tests {
         e.observe(T0 + 14_000, 0.0, 90.0, 0, false, &s);
         assert_eq!(e.state, ExperimentState::Completed);
         assert_eq!(e.recovery_ms, Some(4_000));
-        assert_eq!(e.result, Some(ExperimentResult::Resilient));
+        assert_eq!(e.result, Some(ExperimentResult::SloBreached));
         assert_eq!(e.peak_error_rate, 0.30);
         assert_eq!(e.peak_p99_ms, 300.0);
         assert_eq!(e.failed_requests, 61);
         assert_eq!(
             e.impact_summary(),
-            "peak err 30.0%, peak p99 300ms, 61 failed"
+            "error rate 30.0% (limit 5.0%) ✗, p99 300ms (limit 250ms) ✗, recovery 4.0s (limit 30.0s) ✓, 61 failed"
         );
         // Completed experiments ignore further observations.
         e.observe(T0 + 15_000, 0.9, 900.0, 100, true, &s);
@@ -459,7 +258,8 @@ mod tests {
         e.fault_removed(T0 + 5_000);
         e.observe(T0 + 6_000, 0.0, 50.0, 0, false, &slo());
         assert_eq!(e.recovery_ms, Some(0));
-        assert_eq!(e.result, Some(ExperimentResult::Resilient));
+        // The p99 broke its SLO while the fault was on.
+        assert_eq!(e.result, Some(ExperimentResult::SloBreached));
         assert_eq!(e.detection_ms, Some(500));
     }
 
@@ -504,9 +304,9 @@ mod tests {
 
         // Recovered, but later than the SLO allows (observations were sparse).
         let mut e = exp(ScenarioKind::ErrorInjection);
-        e.observe(T0 + 1_000, 0.5, 10.0, 5, false, &s);
+        e.observe(T0 + 1_000, 0.0, 10.0, 0, true, &s);
         e.fault_removed(T0 + 2_000);
-        e.observe(T0 + 20_000, 0.5, 10.0, 5, false, &s);
+        e.observe(T0 + 20_000, 0.0, 10.0, 0, true, &s);
         e.observe(T0 + 32_000, 0.0, 10.0, 0, false, &s);
         assert_eq!(e.recovery_ms, Some(30_000));
         assert_eq!(
@@ -515,12 +315,38 @@ mod tests {
             "at the limit counts"
         );
         let mut e = exp(ScenarioKind::ErrorInjection);
-        e.observe(T0 + 1_000, 0.5, 10.0, 5, false, &s);
+        e.observe(T0 + 1_000, 0.0, 10.0, 0, true, &s);
         e.fault_removed(T0 + 2_000);
-        e.observe(T0 + 31_000, 0.5, 10.0, 5, false, &s);
+        e.observe(T0 + 31_000, 0.0, 10.0, 0, true, &s);
         e.observe(T0 + 32_001, 0.0, 10.0, 0, false, &s);
         assert_eq!(e.recovery_ms, Some(30_001));
         assert_eq!(e.result, Some(ExperimentResult::NotRecovered));
+    }
+
+    #[test]
+    fn pod_kill_with_a_100_percent_error_peak_is_not_resilient() {
+        // The case from the field: a pod-kill whose error rate peaked at 100%
+        // with 31 failed requests was reported "resilient".
+        let mut e = exp(ScenarioKind::PodKill);
+        e.fault_removed(T0 + 100);
+        e.observe(T0 + 1_000, 1.0, 40.0, 31, true, &slo());
+        e.observe(T0 + 3_100, 0.0, 12.0, 0, false, &slo());
+        assert_eq!(e.state, ExperimentState::Completed);
+        assert_eq!(e.failed_requests, 31);
+        assert_eq!(e.result, Some(ExperimentResult::SloBreached));
+        assert_ne!(e.result, Some(ExperimentResult::Resilient));
+        let summary = e.impact_summary();
+        assert!(
+            summary.contains("error rate 100.0% (limit 5.0%) ✗"),
+            "{summary}"
+        );
+        assert!(summary.contains("p99 40ms (limit 250ms) ✓"), "{summary}");
+        assert!(
+            summary.contains("recovery 3.0s (limit 30.0s) ✓"),
+            "{summary}"
+        );
+        assert!(summary.ends_with("31 failed"), "{summary}");
+        assert_eq!(ExperimentResult::SloBreached.label(), "SLO breached");
     }
 
     #[test]

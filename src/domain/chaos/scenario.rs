@@ -1,0 +1,99 @@
+//! The kinds of chaos scenario and their names.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScenarioKind {
+    PodKill,
+    NetworkLatency,
+    ErrorInjection,
+    ConnectionDrop,
+    CpuStress,
+    /// Docker runtime: cut a container off its network.
+    NetworkPartition,
+    /// Docker runtime: drop a share of a container's inbound packets.
+    PacketLoss,
+    /// Docker runtime: hold memory inside a container.
+    MemoryPressure,
+    /// Docker runtime: stop the Kafka (broker) dependency container.
+    KafkaDown,
+    /// Docker runtime: stop the database dependency container.
+    DbDown,
+}
+
+impl ScenarioKind {
+    /// The scenarios every runtime supports (the sandbox's set, shown in the Chaos pane).
+    pub const ALL: [ScenarioKind; 5] = [
+        ScenarioKind::PodKill,
+        ScenarioKind::NetworkLatency,
+        ScenarioKind::ErrorInjection,
+        ScenarioKind::ConnectionDrop,
+        ScenarioKind::CpuStress,
+    ];
+
+    /// Scenarios only the Docker runtime implements.
+    pub const DOCKER_ONLY: [ScenarioKind; 5] = [
+        ScenarioKind::NetworkPartition,
+        ScenarioKind::PacketLoss,
+        ScenarioKind::MemoryPressure,
+        ScenarioKind::KafkaDown,
+        ScenarioKind::DbDown,
+    ];
+
+    /// Every scenario, in `ALL` then `DOCKER_ONLY` order.
+    pub fn every() -> impl Iterator<Item = ScenarioKind> {
+        Self::ALL.into_iter().chain(Self::DOCKER_ONLY)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ScenarioKind::PodKill => "pod-kill",
+            ScenarioKind::NetworkLatency => "network-latency",
+            ScenarioKind::ErrorInjection => "error-injection",
+            ScenarioKind::ConnectionDrop => "connection-drop",
+            ScenarioKind::CpuStress => "cpu-stress",
+            ScenarioKind::NetworkPartition => "network-partition",
+            ScenarioKind::PacketLoss => "packet-loss",
+            ScenarioKind::MemoryPressure => "memory-pressure",
+            ScenarioKind::KafkaDown => "kafka-down",
+            ScenarioKind::DbDown => "db-down",
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            ScenarioKind::PodKill => "kill one instance; the supervisor must bring it back",
+            ScenarioKind::NetworkLatency => "add latency to every request at the router",
+            ScenarioKind::ErrorInjection => "answer a share of requests with HTTP 503",
+            ScenarioKind::ConnectionDrop => "close a share of connections without answering",
+            ScenarioKind::CpuStress => "burn CPU next to the instances",
+            ScenarioKind::NetworkPartition => "disconnect a container from its network",
+            ScenarioKind::PacketLoss => "drop a share of a container's inbound packets",
+            ScenarioKind::MemoryPressure => "hold memory inside a container",
+            ScenarioKind::KafkaDown => "stop the Kafka dependency container",
+            ScenarioKind::DbDown => "stop the database dependency container",
+        }
+    }
+}
+
+impl fmt::Display for ScenarioKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown chaos scenario `{0}` (known: pod-kill, network-latency, error-injection, connection-drop, cpu-stress; docker only: network-partition, packet-loss, memory-pressure, kafka-down, db-down)")]
+pub struct UnknownScenario(pub String);
+
+impl FromStr for ScenarioKind {
+    type Err = UnknownScenario;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ScenarioKind::every()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| UnknownScenario(s.to_string()))
+    }
+}

@@ -1,0 +1,304 @@
+//! The sandbox backend of the fault engine: faults at an environment's edge
+//! router, CPU burners next to its instances, and killed instances.
+
+use std::process::Stdio;
+
+use async_trait::async_trait;
+use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
+
+use crate::domain::chaos::{FaultParams, ScenarioKind};
+use crate::faults::{
+    kill_marked, new_marker, Applied, FaultApplier, FaultRecord, Journal, Prepared, ProcessRef,
+    UndoResult,
+};
+use crate::runtime::{RuntimeError, Support};
+use crate::sandbox::fault_steps::{undo_leftover_steps, SandboxUndo};
+use crate::sandbox::router::{RouterFault, RouterHandle};
+use crate::sandbox::supervisor::{configure_child, signal_group};
+
+/// What a cpu-stress worker runs (also how a leftover worker is recognised).
+pub(crate) const STRESS_SCRIPT: &str = "while :; do :; done";
+
+/// Live resources of an applied sandbox fault.
+#[derive(Default)]
+pub(crate) struct SandboxHandle {
+    pub router_fault: Option<RouterFault>,
+    pub stress: Vec<(Child, u32)>,
+}
+
+/// Applies faults to one environment. Built for each operation with what
+/// the engine knows right then: the router, the other router faults in
+/// force there (faults combine), and the instance a pod-kill will hit.
+#[derive(Default)]
+pub(crate) struct SandboxApplier {
+    pub router: Option<RouterHandle>,
+    pub other_router_faults: Vec<RouterFault>,
+    /// (pid, instance name) of the pod-kill victim.
+    pub victim: Option<(u32, String)>,
+    /// Reapers of killed workers, for the engine to await at shutdown.
+    pub reapers: Vec<JoinHandle<()>>,
+}
+
+/// Merge router faults into one: the worst of each.
+pub(crate) fn merge_faults<'a>(
+    faults: impl Iterator<Item = &'a RouterFault>,
+) -> Option<RouterFault> {
+    faults.fold(None, |acc: Option<RouterFault>, f| {
+        let a = acc.unwrap_or_default();
+        Some(RouterFault {
+            latency_ms: a.latency_ms.max(f.latency_ms),
+            error_rate: a.error_rate.max(f.error_rate),
+            drop_rate: a.drop_rate.max(f.drop_rate),
+        })
+    })
+}
+
+/// A busy loop in its own process group, `marker` on its command line.
+pub(crate) fn spawn_stress_worker(marker: &str) -> std::io::Result<(Child, u32)> {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(STRESS_SCRIPT)
+        .arg(marker)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    configure_child(&mut cmd);
+    let child = cmd.spawn()?;
+    let pid = child
+        .id()
+        .ok_or_else(|| std::io::Error::other("stress worker exited at once"))?;
+    Ok((child, pid))
+}
+
+fn router_fault_of(scenario: ScenarioKind, p: &FaultParams) -> Option<RouterFault> {
+    let base = RouterFault::default();
+    match scenario {
+        ScenarioKind::NetworkLatency => Some(RouterFault {
+            latency_ms: p.latency_ms,
+            ..base
+        }),
+        ScenarioKind::ErrorInjection => Some(RouterFault {
+            error_rate: p.rate,
+            ..base
+        }),
+        ScenarioKind::ConnectionDrop => Some(RouterFault {
+            drop_rate: p.rate,
+            ..base
+        }),
+        _ => None,
+    }
+}
+
+impl SandboxApplier {
+    fn set_router(&self, extra: Option<&RouterFault>) {
+        if let Some(r) = &self.router {
+            r.set_fault(merge_faults(self.other_router_faults.iter().chain(extra)));
+        }
+    }
+
+    fn kill_workers(&mut self, workers: Vec<(Child, u32)>) {
+        for (mut child, pid) in workers {
+            signal_group(pid, libc::SIGKILL);
+            self.reapers.push(tokio::spawn(async move {
+                let _ = child.wait().await;
+            }));
+        }
+    }
+
+    async fn start_stress(
+        &mut self,
+        record: &mut FaultRecord<SandboxUndo>,
+        journal: &Journal<SandboxUndo>,
+    ) -> Result<SandboxHandle, String> {
+        let marker = record
+            .undo
+            .iter()
+            .find_map(|s| match s {
+                SandboxUndo::KillMarked { marker } => Some(marker.clone()),
+                _ => None,
+            })
+            .ok_or("internal: the stress fault has no marker")?;
+        let mut handle = SandboxHandle::default();
+        for _ in 0..record.params.cpu_workers {
+            match spawn_stress_worker(&marker) {
+                Ok(w) => handle.stress.push(w),
+                Err(e) => {
+                    self.kill_workers(std::mem::take(&mut handle.stress));
+                    return Err(format!("cannot start a stress worker: {e}"));
+                }
+            }
+        }
+        // Their exact identity too; the marker alone already finds them.
+        let processes = handle
+            .stress
+            .iter()
+            .map(|(_, pid)| ProcessRef::of_pid(*pid))
+            .collect();
+        record.undo.push(SandboxUndo::KillProcesses { processes });
+        journal.replace(record).map_err(|e| e.to_string())?;
+        Ok(handle)
+    }
+}
+
+#[async_trait]
+impl FaultApplier for SandboxApplier {
+    type Undo = SandboxUndo;
+    type Handle = SandboxHandle;
+    const BACKEND: &'static str = "sandbox";
+    const MAX_CPU_WORKERS: u32 = 8;
+
+    fn support(kind: ScenarioKind) -> Support {
+        if ScenarioKind::ALL.contains(&kind) {
+            Support::Yes
+        } else {
+            Support::No(format!(
+                "{kind} needs the docker runtime (`runtime: docker`): the sandbox runs processes, not containers"
+            ))
+        }
+    }
+
+    async fn prepare(
+        &mut self,
+        scope: &str,
+        id: &str,
+        scenario: ScenarioKind,
+        _: &FaultParams,
+    ) -> Result<Prepared<SandboxUndo>, RuntimeError> {
+        let (targets, undo) = match scenario {
+            ScenarioKind::PodKill => {
+                let (_, name) = self.victim.clone().ok_or_else(|| {
+                    RuntimeError::Refused(format!("{scope} has no ready instance to kill"))
+                })?;
+                (vec![name], Vec::new())
+            }
+            ScenarioKind::CpuStress => (
+                vec![scope.to_string()],
+                vec![SandboxUndo::KillMarked {
+                    marker: new_marker(scope, id),
+                }],
+            ),
+            _ => (vec![scope.to_string()], vec![SandboxUndo::ClearRouterFault]),
+        };
+        Ok(Prepared { targets, undo })
+    }
+
+    async fn apply(
+        &mut self,
+        record: &mut FaultRecord<SandboxUndo>,
+        journal: &Journal<SandboxUndo>,
+    ) -> Result<Applied<SandboxHandle>, String> {
+        let p = record.params.clone();
+        match record.scenario {
+            ScenarioKind::PodKill => {
+                let (pid, name) = self.victim.clone().ok_or("internal: no victim chosen")?;
+                signal_group(pid, libc::SIGKILL);
+                Ok(Applied {
+                    what: format!("killed instance {name} (pid {pid})"),
+                    handle: None,
+                })
+            }
+            ScenarioKind::CpuStress => {
+                let handle = self.start_stress(record, journal).await?;
+                Ok(Applied {
+                    what: format!(
+                        "{} stress worker(s) for {}s",
+                        p.cpu_workers, p.duration_secs
+                    ),
+                    handle: Some(handle),
+                })
+            }
+            s => {
+                let fault =
+                    router_fault_of(s, &p).ok_or_else(|| format!("{s} is not a sandbox fault"))?;
+                self.set_router(Some(&fault));
+                Ok(Applied {
+                    what: format!("{s} applied for {}s", p.duration_secs),
+                    handle: Some(SandboxHandle {
+                        router_fault: Some(fault),
+                        stress: Vec::new(),
+                    }),
+                })
+            }
+        }
+    }
+
+    async fn undo(
+        &mut self,
+        record: &FaultRecord<SandboxUndo>,
+        handle: &mut Option<SandboxHandle>,
+    ) -> UndoResult {
+        // Workers and router faults end here whatever else happens.
+        let handle = handle.take().unwrap_or_default();
+        let mut done = Vec::new();
+        if record.undo.contains(&SandboxUndo::ClearRouterFault) {
+            self.set_router(None);
+            done.push("router fault cleared".to_string());
+        }
+        let n = handle.stress.len();
+        self.kill_workers(handle.stress);
+        // Anything started under the marker that the handle did not hold.
+        for step in &record.undo {
+            if let SandboxUndo::KillMarked { marker } = step {
+                kill_marked(marker);
+                done.push(format!("killed {n} stress worker(s)"));
+            }
+        }
+        Ok(done)
+    }
+
+    async fn undo_leftover(&mut self, record: &FaultRecord<SandboxUndo>) -> UndoResult {
+        undo_leftover_steps(&record.undo)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn router_faults_merge_to_the_worst_of_each() {
+        let a = RouterFault {
+            latency_ms: 300,
+            ..Default::default()
+        };
+        let b = RouterFault {
+            error_rate: 0.5,
+            latency_ms: 100,
+            ..Default::default()
+        };
+        let m = merge_faults([a, b].iter()).unwrap();
+        assert_eq!(m.latency_ms, 300);
+        assert_eq!(m.error_rate, 0.5);
+        assert_eq!(m.drop_rate, 0.0);
+        assert_eq!(merge_faults(std::iter::empty()), None);
+    }
+
+    #[test]
+    fn only_process_scenarios_are_supported_and_the_rest_say_why() {
+        for k in ScenarioKind::ALL {
+            assert_eq!(SandboxApplier::support(k), Support::Yes, "{k}");
+        }
+        for k in ScenarioKind::DOCKER_ONLY {
+            assert!(
+                matches!(SandboxApplier::support(k), Support::No(r) if r.contains("runtime: docker")),
+                "{k}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn stress_worker_burns_cpu_in_its_own_group_under_its_marker() {
+        let marker = new_marker("test", "stress");
+        let (mut child, pid) = spawn_stress_worker(&marker).unwrap();
+        let cmd = crate::faults::process_cmdline(pid).unwrap();
+        assert!(cmd.iter().any(|a| a == STRESS_SCRIPT), "{cmd:?}");
+        assert_eq!(crate::faults::marked_pids(&marker), vec![pid]);
+        // Own process group, so a group kill cannot reach us.
+        // SAFETY: getpgid on a child pid.
+        assert_eq!(unsafe { libc::getpgid(pid as i32) }, pid as i32);
+        assert_eq!(kill_marked(&marker), 1);
+        let status = child.wait().await.unwrap();
+        assert!(!status.success());
+    }
+}
