@@ -1,0 +1,245 @@
+//! The audit journal (`audit.jsonl` in the state directory): one
+//! `AuditEntry` per line for every change asked of a runtime, accepted or
+//! refused. Written by the [`super::audited::Audited`] decorator, so no
+//! runtime writes it itself.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use super::RuntimeEvent;
+use crate::domain::audit::AuditEntry;
+use crate::domain::logs::{Level, LogLine};
+
+enum AuditMsg {
+    Entry(AuditEntry),
+    Flush(oneshot::Sender<()>),
+}
+
+impl std::fmt::Debug for AuditMsg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuditMsg::Entry(e) => write!(f, "Entry({})", e.action),
+            AuditMsg::Flush(_) => f.write_str("Flush"),
+        }
+    }
+}
+
+/// Appends audit entries from a dedicated task so callers never block on the
+/// file. A failed write is reported as an error log event, never dropped silently.
+#[derive(Clone, Debug)]
+pub struct AuditLog {
+    tx: mpsc::Sender<AuditMsg>,
+    path: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("audit journal {path} is unavailable (its writer stopped); entry lost: {action} on {env}")]
+pub struct AuditUnavailable {
+    pub path: PathBuf,
+    pub action: String,
+    pub env: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditReadError {
+    #[error("cannot read audit journal {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("audit journal {path}, line {line}: {message}")]
+    Line {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+}
+
+impl AuditLog {
+    /// Start the appender task. `events` receives an error log line for each
+    /// entry that could not be written.
+    pub fn start(
+        path: PathBuf,
+        events: broadcast::Sender<RuntimeEvent>,
+    ) -> (AuditLog, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(1024);
+        let task = tokio::spawn(run_audit_writer(path.clone(), rx, events));
+        (AuditLog { tx, path }, task)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Queue one entry (waits when the queue is full rather than dropping it).
+    pub async fn append(&self, entry: AuditEntry) -> Result<(), AuditUnavailable> {
+        let (action, env) = (entry.action.clone(), entry.env.clone());
+        self.tx
+            .send(AuditMsg::Entry(entry))
+            .await
+            .map_err(|_| AuditUnavailable {
+                path: self.path.clone(),
+                action,
+                env,
+            })
+    }
+
+    /// Wait until every entry queued so far has been written (or reported).
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(AuditMsg::Flush(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+async fn run_audit_writer(
+    path: PathBuf,
+    mut rx: mpsc::Receiver<AuditMsg>,
+    events: broadcast::Sender<RuntimeEvent>,
+) {
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            AuditMsg::Flush(done) => {
+                let _ = done.send(());
+            }
+            AuditMsg::Entry(entry) => {
+                let p = path.clone();
+                let e = entry.clone();
+                let result = tokio::task::spawn_blocking(move || append_audit_line(&p, &e))
+                    .await
+                    .map_err(|e| std::io::Error::other(format!("audit writer task failed: {e}")))
+                    .and_then(|r| r);
+                if let Err(err) = result {
+                    let text = format!(
+                        "audit journal {}: entry lost ({} on {} by {}, {}): {err}",
+                        path.display(),
+                        entry.action,
+                        entry.env,
+                        entry.user,
+                        entry.outcome
+                    );
+                    let _ = events.send(RuntimeEvent::Log {
+                        line: LogLine {
+                            ts: crate::clock::now_ms(),
+                            env: "runtime".into(),
+                            version: "-".into(),
+                            instance: "audit".into(),
+                            level: Level::Error,
+                            text: crate::domain::sanitize::sanitize_str(&text),
+                        },
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Append one JSON line to the audit journal (blocking).
+pub fn append_audit_line(path: &Path, entry: &AuditEntry) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut line = serde_json::to_vec(entry).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    // One write call per line so concurrent appenders never interleave a line.
+    f.write_all(&line)?;
+    f.flush()
+}
+
+/// Read the audit journal (blocking); unparsable lines are returned as errors
+/// with their line number rather than skipped.
+pub fn read_audit_journal(path: &Path) -> Result<Vec<AuditEntry>, AuditReadError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(AuditReadError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| AuditReadError::Line {
+                path: path.to_path_buf(),
+                line: i + 1,
+                message: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(ts: i64, user: &str, action: &str) -> AuditEntry {
+        AuditEntry {
+            ts,
+            user: user.into(),
+            env: "staging".into(),
+            action: action.into(),
+            from_version: Some("v1".into()),
+            to_version: Some("v2".into()),
+            outcome: "accepted".into(),
+            detail: String::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn audit_entries_are_appended_as_json_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let (events, _rx) = broadcast::channel(16);
+        let (log, _task) = AuditLog::start(path.clone(), events);
+        for i in 0..3 {
+            log.append(entry(i, "alice", "deploy")).await.unwrap();
+        }
+        log.flush().await;
+        let entries = read_audit_journal(&path).unwrap();
+        assert_eq!(entries.len(), 3);
+        assert_eq!(entries[2].ts, 2);
+        assert_eq!(entries[0].user, "alice");
+    }
+
+    #[tokio::test]
+    async fn failed_audit_write_is_reported_as_an_error_event() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory where the file should be makes every append fail.
+        let path = dir.path().join("audit.jsonl");
+        std::fs::create_dir(&path).unwrap();
+        let (events, mut rx) = broadcast::channel(16);
+        let (log, _task) = AuditLog::start(path, events);
+        log.append(entry(0, "bob", "rollback")).await.unwrap();
+        log.flush().await;
+        match rx.try_recv().unwrap() {
+            RuntimeEvent::Log { line } => {
+                assert_eq!(line.level, Level::Error);
+                assert!(line.text.contains("entry lost"));
+            }
+            other => panic!("unexpected event {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_broken_line_is_an_error_with_its_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        std::fs::write(&path, "{\"ts\":1}\n").unwrap();
+        match read_audit_journal(&path) {
+            Err(AuditReadError::Line { line, .. }) => assert_eq!(line, 1),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
