@@ -374,7 +374,6 @@ async fn start_sandbox(
                 config_dir,
                 service_program: program,
                 state: state.clone(),
-                read_only: g.read_only,
             })
             .await
             .map_err(|e| eyre!("starting the sandbox: {e}"))?;
@@ -386,7 +385,6 @@ async fn start_sandbox(
                 config.clone(),
                 &config_dir,
                 state.clone(),
-                g.read_only,
                 &mut err,
             )
             .await
@@ -401,6 +399,9 @@ async fn start_sandbox(
             ))
         }
     };
+    // The owner of the runtime wraps it once: every client is audited once.
+    let sandbox =
+        blissful_infra::runtime::decorate(sandbox, g.read_only, state.audit_journal()).await;
     let shared: SharedRuntime = sandbox.clone();
     let info = ServerInfo {
         pid: std::process::id(),

@@ -56,7 +56,6 @@ fn options(p: &TestProject, cfg: Config) -> DockerRuntimeOptions {
         config: Arc::new(cfg),
         project: p.name().to_string(),
         state: StatePaths::at(p.state_dir()),
-        read_only: false,
         docker_host: None,
     }
 }
@@ -673,7 +672,6 @@ async fn chaos_helper_process() {
         config: Arc::new(cfg),
         project: project.into(),
         state: StatePaths::at(state),
-        read_only: false,
         docker_host: None,
     })
     .await
@@ -750,7 +748,6 @@ async fn leftover_faults_after_sigkill_are_found_and_undone() {
         Arc::new(cfg),
         p.dir.path(),
         StatePaths::at(p.state_dir()),
-        false,
         &mut err,
     )
     .await

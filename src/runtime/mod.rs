@@ -5,6 +5,7 @@
 pub mod audit_log;
 mod audit_watch;
 pub mod audited;
+mod decorate;
 #[cfg(test)]
 mod audited_tests;
 #[cfg(test)]
@@ -16,6 +17,7 @@ pub mod read_only;
 pub use audit_log::{read_audit_journal, AuditLog};
 pub use audit_watch::outcome_entry;
 pub use audited::Audited;
+pub use decorate::decorate;
 pub use intent::{Capabilities, DeliveryMode, Intent, IntentKind, Support};
 pub use read_only::ReadOnly;
 

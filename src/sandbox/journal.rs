@@ -1,22 +1,16 @@
-//! The two journals kept in the state directory:
-//! - the fault journal (`faults.json`): every fault applied right now, written
-//!   before the fault is applied, so a crashed sandbox's leftovers (stress
-//!   processes) can be found and undone at the next start;
-//! - the audit journal (`audit.jsonl`): one `AuditEntry` per line for every
-//!   destructive action, accepted or refused.
+//! The fault journal (`faults.json`) in the state directory: every fault
+//! applied right now, written before the fault is applied, so a crashed
+//! sandbox's leftovers (stress processes) can be found and undone at the
+//! next start. (The audit journal is written by `runtime::audited`.)
 
 use serde::{Deserialize, Serialize};
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use std::path::Path;
 
 use super::SandboxError;
-use crate::domain::audit::AuditEntry;
 use crate::domain::chaos::{FaultParams, ScenarioKind};
-use crate::domain::logs::{Level, LogLine};
 use crate::domain::EpochMillis;
 use crate::paths::StatePaths;
-use crate::runtime::RuntimeEvent;
 
 /// Bumped when the journal layout changes incompatibly.
 pub const FAULT_JOURNAL_FORMAT: u32 = 1;
@@ -313,160 +307,6 @@ pub fn process_cmdline(pid: u32) -> Option<Vec<String>> {
     Some(parts)
 }
 
-// ---------------------------------------------------------------------------
-// Audit journal
-
-enum AuditMsg {
-    Entry(AuditEntry),
-    Flush(oneshot::Sender<()>),
-}
-
-/// Appends audit entries from a dedicated task so callers never block on the
-/// file. A failed write is reported as an error log event, never dropped silently.
-#[derive(Clone, Debug)]
-pub struct AuditLog {
-    tx: mpsc::Sender<AuditMsg>,
-    path: PathBuf,
-}
-
-impl std::fmt::Debug for AuditMsg {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            AuditMsg::Entry(e) => write!(f, "Entry({})", e.action),
-            AuditMsg::Flush(_) => f.write_str("Flush"),
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("audit journal {path} is unavailable (its writer stopped); entry lost: {action} on {env}")]
-pub struct AuditUnavailable {
-    pub path: PathBuf,
-    pub action: String,
-    pub env: String,
-}
-
-impl AuditLog {
-    /// Start the appender task. `events` receives an error log line for each
-    /// entry that could not be written.
-    pub fn start(
-        path: PathBuf,
-        events: broadcast::Sender<RuntimeEvent>,
-    ) -> (AuditLog, tokio::task::JoinHandle<()>) {
-        let (tx, rx) = mpsc::channel(1024);
-        let task = tokio::spawn(run_audit_writer(path.clone(), rx, events));
-        (AuditLog { tx, path }, task)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Queue one entry (waits when the queue is full rather than dropping it).
-    pub async fn append(&self, entry: AuditEntry) -> Result<(), AuditUnavailable> {
-        let (action, env) = (entry.action.clone(), entry.env.clone());
-        self.tx
-            .send(AuditMsg::Entry(entry))
-            .await
-            .map_err(|_| AuditUnavailable {
-                path: self.path.clone(),
-                action,
-                env,
-            })
-    }
-
-    /// Wait until every entry queued so far has been written (or reported).
-    pub async fn flush(&self) {
-        let (tx, rx) = oneshot::channel();
-        if self.tx.send(AuditMsg::Flush(tx)).await.is_ok() {
-            let _ = rx.await;
-        }
-    }
-}
-
-async fn run_audit_writer(
-    path: PathBuf,
-    mut rx: mpsc::Receiver<AuditMsg>,
-    events: broadcast::Sender<RuntimeEvent>,
-) {
-    while let Some(msg) = rx.recv().await {
-        match msg {
-            AuditMsg::Flush(done) => {
-                let _ = done.send(());
-            }
-            AuditMsg::Entry(entry) => {
-                let p = path.clone();
-                let e = entry.clone();
-                let result = tokio::task::spawn_blocking(move || append_audit_line(&p, &e))
-                    .await
-                    .map_err(|e| std::io::Error::other(format!("audit writer task failed: {e}")))
-                    .and_then(|r| r);
-                if let Err(err) = result {
-                    let text = format!(
-                        "audit journal {}: entry lost ({} on {} by {}, {}): {err}",
-                        path.display(),
-                        entry.action,
-                        entry.env,
-                        entry.user,
-                        entry.outcome
-                    );
-                    let _ = events.send(RuntimeEvent::Log {
-                        line: LogLine {
-                            ts: chrono::Utc::now().timestamp_millis(),
-                            env: "sandbox".into(),
-                            version: "-".into(),
-                            instance: "audit".into(),
-                            level: Level::Error,
-                            text: crate::domain::sanitize::sanitize_str(&text),
-                        },
-                    });
-                }
-            }
-        }
-    }
-}
-
-/// Append one JSON line to the audit journal (blocking).
-pub fn append_audit_line(path: &Path, entry: &AuditEntry) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut line = serde_json::to_vec(entry).map_err(std::io::Error::other)?;
-    line.push(b'\n');
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    // One write call per line so concurrent appenders never interleave a line.
-    f.write_all(&line)?;
-    f.flush()
-}
-
-/// Read the audit journal (blocking); unparsable lines are returned as errors
-/// with their line number rather than skipped.
-pub fn read_audit_journal(path: &Path) -> Result<Vec<AuditEntry>, SandboxError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(SandboxError::io(
-                format!("cannot read audit journal {}", path.display()),
-                e,
-            ))
-        }
-    };
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| SandboxError::Journal {
-                path: path.to_path_buf(),
-                message: format!("audit line {}: {e}", i + 1),
-            })
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -621,62 +461,5 @@ mod tests {
         );
         other.kill().unwrap();
         other.wait().unwrap();
-    }
-
-    #[tokio::test]
-    async fn audit_entries_are_appended_as_json_lines() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("audit.jsonl");
-        let (events, _rx) = broadcast::channel(16);
-        let (log, _task) = AuditLog::start(path.clone(), events);
-        for i in 0..3 {
-            log.append(AuditEntry {
-                ts: i,
-                user: "alice".into(),
-                env: "staging".into(),
-                action: "deploy".into(),
-                from_version: Some("v1".into()),
-                to_version: Some("v2".into()),
-                outcome: "accepted".into(),
-                detail: String::new(),
-            })
-            .await
-            .unwrap();
-        }
-        log.flush().await;
-        let entries = read_audit_journal(&path).unwrap();
-        assert_eq!(entries.len(), 3);
-        assert_eq!(entries[2].ts, 2);
-        assert_eq!(entries[0].user, "alice");
-    }
-
-    #[tokio::test]
-    async fn failed_audit_write_is_reported_as_an_error_event() {
-        let dir = tempfile::tempdir().unwrap();
-        // A directory where the file should be makes every append fail.
-        let path = dir.path().join("audit.jsonl");
-        std::fs::create_dir(&path).unwrap();
-        let (events, mut rx) = broadcast::channel(16);
-        let (log, _task) = AuditLog::start(path, events);
-        log.append(AuditEntry {
-            ts: 0,
-            user: "bob".into(),
-            env: "production".into(),
-            action: "rollback".into(),
-            from_version: None,
-            to_version: None,
-            outcome: "accepted".into(),
-            detail: String::new(),
-        })
-        .await
-        .unwrap();
-        log.flush().await;
-        match rx.try_recv().unwrap() {
-            RuntimeEvent::Log { line } => {
-                assert_eq!(line.level, Level::Error);
-                assert!(line.text.contains("entry lost"));
-            }
-            other => panic!("unexpected event {other:?}"),
-        }
     }
 }

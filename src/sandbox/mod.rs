@@ -33,8 +33,6 @@ pub struct SandboxOptions {
     /// the built-in service (tests pass the built binary explicitly).
     pub service_program: PathBuf,
     pub state: StatePaths,
-    /// Refuse every destructive action (they are still audited).
-    pub read_only: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
