@@ -13,11 +13,11 @@ use blissful_infra::domain::environment::{EnvironmentStatus, Health, InstancePha
 use blissful_infra::domain::pipeline::{PipelineRun, StageStatus};
 use blissful_infra::domain::rollout::{CanaryPlan, CanaryStep};
 use blissful_infra::paths::StatePaths;
-use blissful_infra::runtime::{Actor, Runtime, RuntimeError, RuntimeEvent, SharedRuntime};
 use blissful_infra::runtime::read_audit_journal;
+use blissful_infra::runtime::{Actor, Runtime, RuntimeError, RuntimeEvent, SharedRuntime};
 use blissful_infra::sandbox::journal::{
-    read_fault_journal, write_fault_journal, FaultJournal, FaultRecord,
-    ProcessRef, FAULT_JOURNAL_FORMAT,
+    read_fault_journal, write_fault_journal, FaultJournal, FaultRecord, ProcessRef,
+    FAULT_JOURNAL_FORMAT,
 };
 use blissful_infra::sandbox::{SandboxOptions, SandboxRuntime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -104,7 +104,10 @@ async fn journal(
         }
         RuntimeEvent::Lagged { count } => {
             lost.count += count;
-            if lost.said_at.is_none_or(|t| t.elapsed() >= LOSS_NOTICE_EVERY) {
+            if lost
+                .said_at
+                .is_none_or(|t| t.elapsed() >= LOSS_NOTICE_EVERY)
+            {
                 notice(
                     notices,
                     format!(

@@ -38,7 +38,13 @@ async fn every_intent_is_written_with_its_outcome() {
     let paused = rt.intent(&a, "staging", Intent::Pause).await;
     assert!(matches!(paused, Err(RuntimeError::Refused(_))));
     let undo = rt
-        .intent(&a, "staging", Intent::Undo { to_revision: Some(3) })
+        .intent(
+            &a,
+            "staging",
+            Intent::Undo {
+                to_revision: Some(3),
+            },
+        )
         .await;
     assert!(undo.is_err());
     rt.flush().await;
@@ -51,9 +57,15 @@ async fn every_intent_is_written_with_its_outcome() {
     assert_eq!(entries[0].user, "alice");
     assert_eq!(entries[0].env, "staging");
     assert_eq!(entries[1].action, "pause");
-    assert_eq!(entries[1].outcome, "refused: refused: the fake cannot pause");
+    assert_eq!(
+        entries[1].outcome,
+        "refused: refused: the fake cannot pause"
+    );
     assert_eq!(entries[2].action, "rollback");
-    assert!(entries[2].detail.contains("--to-revision 3"), "{entries:#?}");
+    assert!(
+        entries[2].detail.contains("--to-revision 3"),
+        "{entries:#?}"
+    );
     // Each call reached the runtime once.
     assert_eq!(fake.calls().len(), 3);
 }
@@ -160,5 +172,8 @@ async fn subscribers_see_the_runtime_events() {
     }
     let notice = notice.expect("an audit notice");
     assert_eq!(&*notice.instance, "audit");
-    assert!(notice.text.contains("3 runtime events were lost"), "{notice:?}");
+    assert!(
+        notice.text.contains("3 runtime events were lost"),
+        "{notice:?}"
+    );
 }

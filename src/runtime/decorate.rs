@@ -7,7 +7,11 @@ use std::sync::Arc;
 
 use super::{Audited, ReadOnly, SharedRuntime};
 
-pub async fn decorate(runtime: SharedRuntime, read_only: bool, audit_path: PathBuf) -> SharedRuntime {
+pub async fn decorate(
+    runtime: SharedRuntime,
+    read_only: bool,
+    audit_path: PathBuf,
+) -> SharedRuntime {
     let inner: SharedRuntime = if read_only {
         Arc::new(ReadOnly::new(runtime))
     } else {

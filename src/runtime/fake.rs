@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use tokio::sync::{broadcast, mpsc};
 
 use super::{
-    forward_events, ActionAccepted, Actor, Capabilities, DeliveryMode, History, Intent,
-    IntentKind, Runtime, RuntimeError, RuntimeEvent,
+    forward_events, ActionAccepted, Actor, Capabilities, DeliveryMode, History, Intent, IntentKind,
+    Runtime, RuntimeError, RuntimeEvent,
 };
 use crate::domain::chaos::{Experiment, FaultParams, ScenarioKind};
 use crate::domain::environment::{EnvironmentStatus, Health, TrafficSplit, Version};

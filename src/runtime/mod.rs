@@ -5,9 +5,9 @@
 pub mod audit_log;
 mod audit_watch;
 pub mod audited;
-mod decorate;
 #[cfg(test)]
 mod audited_tests;
+mod decorate;
 #[cfg(test)]
 pub(crate) mod fake;
 pub mod intent;

@@ -141,9 +141,7 @@ mod tests {
                 version: Version::new("v2"),
             },
             Intent::Pause,
-            Intent::Abort {
-                reason: "x".into(),
-            },
+            Intent::Abort { reason: "x".into() },
             Intent::Undo {
                 to_revision: Some(2),
             },

@@ -1,0 +1,119 @@
+//! The rollout verbs (`pause`, `resume`, `abort`, `retry`, `undo
+//! --to-revision`, `promote --env [--full]`, `restart`): each is one
+//! [`Intent`] sent through [`crate::runtime::Runtime::intent`]. A verb the
+//! runtime cannot do is refused with the runtime's own reason before
+//! anything is asked or sent.
+
+use serde::Serialize;
+
+use super::commands::{done, Streams};
+use super::confirm::{confirm, Confirmation, Prompt};
+use super::output::Table;
+use super::{exit, OutputMode};
+use crate::runtime::{ActionAccepted, Actor, Intent, RuntimeError, SharedRuntime};
+
+/// One verb as the user typed it.
+pub struct IntentRequest<'a> {
+    pub env: &'a str,
+    pub intent: Intent,
+    /// The environment is `protected: true` in the config.
+    pub protected: bool,
+    /// `--yes`.
+    pub yes: bool,
+}
+
+/// What `--output json` prints for an accepted intent.
+#[derive(Serialize)]
+struct IntentReport<'a> {
+    intent: &'a Intent,
+    accepted: &'a ActionAccepted,
+}
+
+fn table(intent: &Intent, a: &ActionAccepted) -> String {
+    let mut t = Table::new(&["ENV", "INTENT", "PIPELINE", "FROM", "TO", "MESSAGE"]);
+    let v = |v: &Option<crate::domain::environment::Version>| {
+        v.as_ref()
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "-".into())
+    };
+    t.row([
+        a.env.clone(),
+        intent.describe(),
+        format!("#{}", a.pipeline_id),
+        v(&a.from_version),
+        v(&a.to_version),
+        a.message.clone(),
+    ]);
+    t.render()
+}
+
+/// Check the runtime can do it, ask, send, print. Returns the exit code.
+pub async fn run_intent(
+    rt: &SharedRuntime,
+    actor: &Actor,
+    req: IntentRequest<'_>,
+    prompt: &mut Prompt<'_>,
+    s: &mut Streams<'_>,
+) -> i32 {
+    let kind = req.intent.kind();
+    if let Err(reason) = rt.capabilities().check(kind) {
+        let e = RuntimeError::Refused(format!(
+            "the {} runtime cannot {}: {reason}",
+            rt.name(),
+            kind.name()
+        ));
+        return s.error(&e);
+    }
+    let what = req.intent.describe();
+    let c = Confirmation {
+        what: &what,
+        env: req.env,
+        protected: req.protected,
+        yes: req.yes,
+    };
+    if let Err(e) = confirm(&c, prompt, s.err) {
+        return s.error(&e);
+    }
+    let intent = req.intent.clone();
+    match rt.intent(actor, req.env, req.intent).await {
+        Ok(accepted) => {
+            let written = match s.mode {
+                OutputMode::Table => s.put(&table(&intent, &accepted)),
+                OutputMode::Json => s.put_json(&IntentReport {
+                    intent: &intent,
+                    accepted: &accepted,
+                }),
+            };
+            done(exit::OK, written)
+        }
+        Err(e) => s.error(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::environment::Version;
+
+    #[test]
+    fn the_table_names_the_intent_and_the_versions() {
+        let a = ActionAccepted {
+            pipeline_id: 4,
+            env: "staging".into(),
+            from_version: Some(Version::new("v2")),
+            to_version: Some(Version::new("v1")),
+            message: "undo to revision 1".into(),
+        };
+        let t = table(
+            &Intent::Undo {
+                to_revision: Some(1),
+            },
+            &a,
+        );
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[0].starts_with("ENV"));
+        assert!(lines[1].contains("undo --to-revision 1"), "{t}");
+        assert!(lines[1].contains("#4"));
+        assert!(lines[1].contains("v2"));
+    }
+}
