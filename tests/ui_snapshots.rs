@@ -475,6 +475,8 @@ fn overlays() -> Vec<(&'static str, PaneId, Mode)> {
             "confirm_typed",
             PaneId::Environments,
             Mode::Confirm(ConfirmDialog {
+                reason: None,
+                editing_reason: false,
                 action: PendingAction::Rollback {
                     env: "production".into(),
                 },

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::state::PaneId;
+use crate::runtime::IntentKind;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -33,6 +34,13 @@ pub enum Action {
     Promote,
     Rollback,
     SwitchTraffic,
+    PauseRollout,
+    ResumeRollout,
+    AbortRollout,
+    RetryRollout,
+    UndoRevision,
+    PromoteFull,
+    RestartEnv,
     Chaos,
     UndoFaults,
     LoadTest,
@@ -312,6 +320,69 @@ pub const ACTIONS: &[ActionSpec] = &[
         "Delivery",
     ),
     spec(
+        A::PauseRollout,
+        "pause",
+        &["P"],
+        "pause the selected environment's rollout at its current weight",
+        G,
+        true,
+        "Delivery",
+    ),
+    spec(
+        A::ResumeRollout,
+        "resume",
+        &["R"],
+        "resume a paused rollout",
+        G,
+        true,
+        "Delivery",
+    ),
+    spec(
+        A::AbortRollout,
+        "abort",
+        &["A"],
+        "abort the rollout: all traffic back to stable, with a reason",
+        G,
+        true,
+        "Delivery",
+    ),
+    spec(
+        A::RetryRollout,
+        "retry",
+        &["Y"],
+        "retry an aborted rollout from its first step",
+        G,
+        true,
+        "Delivery",
+    ),
+    spec(
+        A::UndoRevision,
+        "undo",
+        &["U"],
+        "undo the selected environment to an earlier revision",
+        G,
+        true,
+        "Delivery",
+    ),
+    spec(
+        A::PromoteFull,
+        "promote_full",
+        &["F"],
+        "promote --full: skip the remaining steps, the canary is stable now",
+        G,
+        true,
+        "Delivery",
+    ),
+    spec(
+        A::RestartEnv,
+        "restart",
+        &["X"],
+        "restart the selected environment's instances, one at a time",
+        G,
+        true,
+        "Delivery",
+    ),
+    spec(
         A::Chaos,
         "chaos",
         &["c"],
@@ -435,6 +506,23 @@ pub fn spec_of(action: Action) -> &'static ActionSpec {
         .iter()
         .find(|s| s.action == action)
         .unwrap_or(&ACTIONS[0])
+}
+
+/// The port intent an action sends, when it sends one: the runtime's
+/// capabilities for that intent decide whether the action is offered.
+pub fn intent_kind(action: Action) -> Option<IntentKind> {
+    Some(match action {
+        A::Deploy => IntentKind::Deploy,
+        A::Rollback | A::UndoRevision => IntentKind::Undo,
+        A::SwitchTraffic => IntentKind::Switch,
+        A::PauseRollout => IntentKind::Pause,
+        A::ResumeRollout => IntentKind::Resume,
+        A::AbortRollout => IntentKind::Abort,
+        A::RetryRollout => IntentKind::Retry,
+        A::PromoteFull => IntentKind::PromoteFull,
+        A::RestartEnv => IntentKind::Restart,
+        _ => return None,
+    })
 }
 
 pub fn spec_by_id(id: &str) -> Option<&'static ActionSpec> {

@@ -374,9 +374,16 @@ mod tests {
             Compare => 34,
             ShowComparison => 35,
             FollowTrace => 36,
+            PauseRollout => 37,
+            ResumeRollout => 38,
+            AbortRollout => 39,
+            RetryRollout => 40,
+            UndoRevision => 41,
+            PromoteFull => 42,
+            RestartEnv => 43,
         }
     }
-    const VARIANTS: usize = 37;
+    const VARIANTS: usize = 44;
 
     #[test]
     fn every_action_is_in_the_table_once() {

@@ -5,6 +5,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::actions::{spec_of, Action};
+use super::intents::intent_action;
 use super::keymap::KeyChord;
 use super::msg::{AgentEvent, Command, Msg, RuntimeCommand};
 use super::state::*;
@@ -436,6 +437,11 @@ impl App {
             );
             return Vec::new();
         }
+        if let Some(reason) = self.unsupported(action) {
+            let what = spec.id.replace('_', " ");
+            self.flash(format!("{what}: {reason}"), Severity::Warning);
+            return Vec::new();
+        }
         match action {
             Action::Quit => {
                 self.should_quit = true;
@@ -469,6 +475,13 @@ impl App {
             Action::Promote => self.ask_promote(),
             Action::Rollback => self.ask_rollback(),
             Action::SwitchTraffic => self.ask_switch(),
+            Action::PauseRollout
+            | Action::ResumeRollout
+            | Action::AbortRollout
+            | Action::RetryRollout
+            | Action::UndoRevision
+            | Action::PromoteFull
+            | Action::RestartEnv => self.ask_intent(action),
             Action::Chaos => self.open_chaos_picker(),
             Action::UndoFaults => self.ask_undo(),
             Action::LoadTest => return self.start_load_test(),
@@ -758,15 +771,6 @@ impl App {
         });
     }
 
-    /// The scenarios the attached runtime can run (containers offer more).
-    fn chaos_scenarios(&self) -> Vec<ScenarioKind> {
-        let mut kinds = ScenarioKind::ALL.to_vec();
-        if self.runtime_name.starts_with("docker") {
-            kinds.extend_from_slice(&ScenarioKind::DOCKER_ONLY);
-        }
-        kinds
-    }
-
     fn open_chaos_picker(&mut self) {
         let Some(env) = self.selected_env_name() else {
             self.flash("no environment for chaos yet", Severity::Warning);
@@ -988,7 +992,7 @@ impl App {
     }
 
     /// Open the confirm dialog for `action`; its wording comes from the action table.
-    fn ask(&mut self, action: PendingAction) {
+    pub(super) fn ask(&mut self, action: PendingAction) {
         let (spec_action, env, lines) = match &action {
             PendingAction::Deploy { env, version } => {
                 let stable = self
@@ -1080,6 +1084,18 @@ impl App {
                 String::new(),
                 vec![format!("Remove {} applied fault(s) now.", ids.len())],
             ),
+            PendingAction::Intent { env, intent } => (
+                intent_action(intent),
+                env.clone(),
+                self.intent_lines(env, intent),
+            ),
+        };
+        let reason = match &action {
+            PendingAction::Intent {
+                intent: crate::runtime::Intent::Abort { reason },
+                ..
+            } => Some(reason.clone()),
+            _ => None,
         };
         let spec = spec_of(spec_action);
         let require_typed = (!env.is_empty() && self.is_protected(&env)).then(|| env.clone());
@@ -1087,12 +1103,17 @@ impl App {
             action,
             title: format!("Confirm: {}", spec.id.replace('_', " ")),
             lines,
+            editing_reason: reason.is_some() && require_typed.is_none(),
             require_typed,
             typed: String::new(),
+            reason,
         });
     }
 
     fn on_confirm_key(&mut self, c: &mut ConfirmDialog, key: KeyEvent) -> Vec<Command> {
+        if let Some(cmds) = self.on_reason_key(c, &key) {
+            return cmds;
+        }
         let confirmed = match (&c.require_typed, key.code) {
             (_, KeyCode::Esc) => {
                 self.mode = Mode::Normal;
@@ -1149,6 +1170,9 @@ impl App {
                 params: self.config.chaos.defaults.clone(),
             },
             PendingAction::UndoFaults { ids } => RuntimeCommand::Undo { ids },
+            PendingAction::Intent { env, intent } => {
+                super::intents::confirmed_intent(env, intent, c)
+            }
         };
         self.flash(format!("{}…", cmd.label()), Severity::Info);
         vec![Command::Runtime(cmd)]
@@ -1177,10 +1201,22 @@ impl App {
         let guard = |app: &mut App, a: Action| -> Result<(), String> {
             if app.read_only && spec_of(a).destructive {
                 Err(format!("read-only mode: {} is disabled", spec_of(a).id))
+            } else if let Some(reason) = app.unsupported(a) {
+                Err(format!("{}: {reason}", spec_of(a).id))
             } else {
                 Ok(())
             }
         };
+        if let Some((action, env, intent)) = super::intents::palette_intent(&words) {
+            guard(self, action)?;
+            let env = env_ok(self, &env)?;
+            let intent = match intent.or_else(|| self.intent_for(action)) {
+                Some(i) => i,
+                None => return Err(format!("`{input}` is not a rollout verb")),
+            };
+            self.ask(PendingAction::Intent { env, intent });
+            return Ok(Vec::new());
+        }
         match words.as_slice() {
             [] => Ok(Vec::new()),
             ["q"] | ["quit"] => Ok(self.perform(Action::Quit)),
@@ -1237,7 +1273,7 @@ impl App {
                 }
             }
             _ => Err(format!(
-                "unknown command `{input}`; try: deploy <env> <version> · promote <from> <to> · rollback <env> · chaos <env> <scenario> · switch <env> canary|stable · undo · filter <regex> · quit"
+                "unknown command `{input}`; try: deploy <env> <version> · promote <from> <to> · promote <env> --full · rollback <env> · pause|resume|retry|restart <env> · abort <env> [reason] · undo <env> [revision] · chaos <env> <scenario> · switch <env> canary|stable · undo · filter <regex> · quit"
             )),
         }
     }

@@ -708,6 +708,7 @@ fn docker_capabilities() -> Capabilities {
         ],
         |k| format!("the Docker runtime's delivery has no {} yet", k.name()),
     )
+    .with_scenarios(crate::domain::chaos::ScenarioKind::every())
 }
 
 async fn stopped(rx: &mut watch::Receiver<bool>) {

@@ -125,6 +125,7 @@ fn driven_capabilities() -> Capabilities {
         &[IntentKind::Deploy, IntentKind::Undo, IntentKind::Switch],
         |k| format!("the sandbox's delivery controller has no {} yet", k.name()),
     )
+    .with_scenarios(crate::domain::chaos::ScenarioKind::ALL)
 }
 
 fn refuse(intent: &Intent) -> RuntimeError {
