@@ -262,7 +262,11 @@ async fn canary_splits_traffic_then_promotes_and_rollback_restores() {
         "{s:#?}"
     );
     assert_eq!(served_by(&addr, 10).await, vec!["v2"; 10]);
-    let v2_pids = s.instances.iter().filter_map(|i| i.pid).collect::<Vec<_>>();
+    let v2_pids = s
+        .instances
+        .iter()
+        .filter_map(|i| i.pid())
+        .collect::<Vec<_>>();
 
     let rb = rt.rollback(&actor(), ENV).await.unwrap();
     assert_eq!(rb.to_version, Some(Version::new("v1")));
@@ -274,7 +278,7 @@ async fn canary_splits_traffic_then_promotes_and_rollback_restores() {
     assert_eq!(served_by(&addr, 10).await, vec!["v1"; 10]);
     wait_gone(&v2_pids).await;
 
-    let pids: Vec<u32> = s.instances.iter().filter_map(|i| i.pid).collect();
+    let pids: Vec<u32> = s.instances.iter().filter_map(|i| i.pid()).collect();
     rt.shutdown().await;
     wait_gone(&pids).await;
     let audit = read_audit_journal(&sb.state.audit_journal()).unwrap();
@@ -405,7 +409,11 @@ async fn killed_instance_is_restarted_and_the_experiment_recovers() {
         .iter()
         .find(|i| i.id == restarted.id)
         .unwrap();
-    assert_ne!(restarted.pid, old.pid, "the instance runs as a new process");
+    assert_ne!(
+        restarted.pid(),
+        old.pid(),
+        "the instance runs as a new process"
+    );
     let deadline = Instant::now() + Duration::from_secs(25);
     let done = loop {
         let h = rt.history().await.unwrap();

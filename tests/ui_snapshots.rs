@@ -20,7 +20,8 @@ use blissful_infra::domain::chaos::{
     Experiment, ExperimentResult, ExperimentState, FaultParams, ScenarioKind,
 };
 use blissful_infra::domain::environment::{
-    ActiveFault, EnvironmentStatus, Health, InstancePhase, InstanceStatus, TrafficSplit, Version,
+    ActiveFault, EnvironmentStatus, Health, InstanceDetail, InstancePhase, InstanceStatus,
+    TrafficSplit, Version,
 };
 use blissful_infra::domain::logs::{Level, LogLine};
 use blissful_infra::domain::metrics::{MetricPoint, MetricSeries};
@@ -42,10 +43,9 @@ fn instance(
     InstanceStatus {
         id: id.into(),
         version: Version::new(version),
-        pid,
-        port,
         phase,
         restarts,
+        detail: InstanceDetail::Process { pid, port },
     }
 }
 

@@ -408,10 +408,12 @@ mod tests {
         InstanceStatus {
             id: id.into(),
             version: Version::new(version),
-            pid: Some(100),
-            port: 40000,
             phase,
             restarts,
+            detail: crate::domain::environment::InstanceDetail::Process {
+                pid: Some(100),
+                port: 40000,
+            },
         }
     }
 

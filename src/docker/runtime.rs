@@ -28,7 +28,8 @@ use crate::config::Config;
 use crate::domain::analysis::Verdict;
 use crate::domain::chaos::{Experiment, FaultParams, ScenarioKind};
 use crate::domain::environment::{
-    ActiveFault, EnvironmentStatus, Health, InstancePhase, InstanceStatus, TrafficSplit, Version,
+    ActiveFault, EnvironmentStatus, Health, InstanceDetail, InstancePhase, InstanceStatus,
+    TrafficSplit, Version,
 };
 use crate::domain::logs::{Level, LogLine};
 use crate::domain::metrics::MetricPoint;
@@ -284,10 +285,13 @@ impl Inner {
             .map(|c| InstanceStatus {
                 id: c.display.clone(),
                 version: Version::new(c.version.clone()),
-                pid: c.pid,
-                port: c.host_port(None).unwrap_or(0),
                 phase: phase_of(c, now),
                 restarts: c.restart_count,
+                detail: InstanceDetail::Container {
+                    id: c.id.clone(),
+                    host_port: c.host_port(None),
+                    pid: c.pid,
+                },
             })
             .collect();
         instances.sort_by(|a, b| a.id.cmp(&b.id));

@@ -133,7 +133,7 @@ impl Engine {
                 .filter(|(_, x)| x.status.phase == InstancePhase::Ready)
                 .filter_map(|(t, x)| {
                     x.status
-                        .pid
+                        .pid()
                         .map(|p| (*t, p, x.status.id.clone(), x.status.version.clone()))
                 })
                 // Prefer the stable version: that is what users see.

@@ -17,7 +17,9 @@ use super::Command;
 use crate::config::Config;
 use crate::domain::analysis::Verdict;
 use crate::domain::chaos::Experiment;
-use crate::domain::environment::{EnvironmentStatus, InstancePhase, InstanceStatus, Version};
+use crate::domain::environment::{
+    EnvironmentStatus, InstanceDetail, InstancePhase, InstanceStatus, Version,
+};
 use crate::domain::logs::{Level, LogLine, LogStore};
 use crate::domain::pipeline::{PipelineKind, PipelineRun, StageStatus};
 use crate::domain::sanitize::{sanitize_str, strip_all};
@@ -627,10 +629,9 @@ impl Engine {
                     status: InstanceStatus {
                         id,
                         version: v.clone(),
-                        pid: None,
-                        port: 0,
                         phase: InstancePhase::Starting,
                         restarts: 0,
+                        detail: InstanceDetail::Process { pid: None, port: 0 },
                     },
                     handle,
                 },
@@ -698,9 +699,11 @@ impl Engine {
             return;
         };
         let was_ready = inst.status.phase == InstancePhase::Ready;
-        let old_port = inst.status.port;
-        inst.status.pid = u.pid;
-        inst.status.port = u.port;
+        let old_port = inst.status.port().unwrap_or(0);
+        inst.status.detail = InstanceDetail::Process {
+            pid: u.pid,
+            port: u.port,
+        };
         inst.status.phase = u.phase;
         inst.status.restarts = u.restarts;
         let is_ready = inst.status.phase == InstancePhase::Ready;
