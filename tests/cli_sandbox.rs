@@ -126,6 +126,8 @@ fn operations_from_the_command_line() {
             .is_some_and(|h| h.contains("ENV") && h.contains("STABLE") && h.contains("HEALTH")),
         "{t}"
     );
+    // Under the table: what the runtime offers (from its capabilities).
+    assert!(t.contains("· offers: deploy"), "{t}");
     assert!(t.contains("staging") && t.contains("production"), "{t}");
 
     // A failing canary: exit 1, and the failed metric is named.

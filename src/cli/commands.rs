@@ -136,7 +136,10 @@ pub async fn status(rt: &SharedRuntime, s: &mut Streams<'_>) -> i32 {
         Err(e) => return s.error(&e),
     };
     let written = match s.mode {
-        OutputMode::Table => s.put(&status_table(&envs)),
+        OutputMode::Table => {
+            let caps = super::intents::capabilities_line(rt.name(), &rt.capabilities());
+            s.put(&format!("{}\n{caps}", status_table(&envs)))
+        }
         OutputMode::Json => s.put_json(&envs),
     };
     done(exit::OK, written)

@@ -10,7 +10,10 @@ use super::commands::{done, Streams};
 use super::confirm::{confirm, Confirmation, Prompt};
 use super::output::Table;
 use super::{exit, OutputMode};
-use crate::runtime::{ActionAccepted, Actor, Intent, RuntimeError, SharedRuntime};
+use crate::domain::sanitize::strip_all;
+use crate::runtime::{
+    ActionAccepted, Actor, Capabilities, Intent, IntentKind, RuntimeError, SharedRuntime,
+};
 
 /// One verb as the user typed it.
 pub struct IntentRequest<'a> {
@@ -45,6 +48,30 @@ fn table(intent: &Intent, a: &ActionAccepted) -> String {
         a.message.clone(),
     ]);
     t.render()
+}
+
+/// One line under the `status` table: who steps rollouts and which verbs
+/// the runtime offers (`runtime sandbox (driven) · offers: deploy, undo ·
+/// not offered: pause, …`). The reasons are given when a verb is refused.
+pub fn capabilities_line(runtime: &str, caps: &Capabilities) -> String {
+    let (yes, no): (Vec<IntentKind>, Vec<IntentKind>) =
+        IntentKind::ALL.into_iter().partition(|k| caps.supports(*k));
+    let names = |ks: &[IntentKind]| ks.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ");
+    let mut line = format!(
+        "runtime {} ({}) · offers: {}",
+        strip_all(runtime),
+        caps.mode.label(),
+        if yes.is_empty() {
+            "-".into()
+        } else {
+            names(&yes)
+        }
+    );
+    if !no.is_empty() {
+        line.push_str(&format!(" · not offered: {}", names(&no)));
+    }
+    line.push('\n');
+    line
 }
 
 /// Check the runtime can do it, ask, send, print. Returns the exit code.
@@ -94,6 +121,21 @@ pub async fn run_intent(
 mod tests {
     use super::*;
     use crate::domain::environment::Version;
+
+    #[test]
+    fn the_capabilities_line_names_what_is_offered_and_what_is_not() {
+        let caps = Capabilities::with(
+            crate::runtime::DeliveryMode::Driven,
+            &[IntentKind::Deploy, IntentKind::Undo],
+            |_| "later".into(),
+        );
+        let line = capabilities_line("sandbox", &caps);
+        assert!(
+            line.starts_with("runtime sandbox (driven) · offers: deploy, undo · not offered: "),
+            "{line}"
+        );
+        assert!(line.contains("pause"), "{line}");
+    }
 
     #[test]
     fn the_table_names_the_intent_and_the_versions() {
