@@ -14,6 +14,7 @@ pub mod confirm;
 pub mod intents;
 pub mod loki_logs;
 pub mod output;
+mod rollout;
 
 use std::io::{IsTerminal, Write};
 
