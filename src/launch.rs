@@ -249,6 +249,20 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
                 );
                 return Ok(exit::REFUSED);
             }
+            if let Some(verb) = crate::verbs::verb_of(&other, &actor.user) {
+                // Unknown from the config: ask for the name, the safe way.
+                let protected = load_config(&g, false)
+                    .ok()
+                    .and_then(|(cfg, _)| cfg.environment(&verb.env).map(|e| e.protected))
+                    .unwrap_or(true);
+                let req = cli::IntentRequest {
+                    env: &verb.env,
+                    intent: verb.intent,
+                    protected,
+                    yes: verb.yes,
+                };
+                return Ok(cli::cmd_intent(&runtime, &actor, req, mode, &mut out, &mut err).await);
+            }
             let code = match other {
                 Cmd::Status => cli::cmd_status(&runtime, mode, &mut out).await,
                 Cmd::Logs { .. } => exit::USAGE, // handled above
@@ -262,7 +276,12 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
                     )
                     .await
                 }
-                Cmd::Promote { from, to, no_wait } => {
+                Cmd::Promote {
+                    from: Some(from),
+                    to: Some(to),
+                    no_wait,
+                    ..
+                } => {
                     cli::cmd_promote(
                         &runtime, &actor, &from, &to, !no_wait, mode, &mut out, &mut err,
                     )
@@ -321,7 +340,7 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
                     )
                     .await
                 }
-                Cmd::Undo { id } => {
+                Cmd::Undo { id: Some(id), .. } => {
                     cli::cmd_undo(&runtime, &actor, &id, mode, &mut out, &mut err).await
                 }
                 _ => exit::USAGE,
@@ -340,6 +359,11 @@ fn is_destructive(cmd: &Cmd) -> bool {
             | Cmd::Chaos { .. }
             | Cmd::Switch { .. }
             | Cmd::Undo { .. }
+            | Cmd::Pause(_)
+            | Cmd::Resume(_)
+            | Cmd::Abort { .. }
+            | Cmd::Retry(_)
+            | Cmd::Restart(_)
     )
 }
 
@@ -374,7 +398,6 @@ async fn start_sandbox(
                 config_dir,
                 service_program: program,
                 state: state.clone(),
-                read_only: g.read_only,
             })
             .await
             .map_err(|e| eyre!("starting the sandbox: {e}"))?;
@@ -386,7 +409,6 @@ async fn start_sandbox(
                 config.clone(),
                 &config_dir,
                 state.clone(),
-                g.read_only,
                 &mut err,
             )
             .await
@@ -401,6 +423,9 @@ async fn start_sandbox(
             ))
         }
     };
+    // The owner of the runtime wraps it once: every client is audited once.
+    let sandbox =
+        blissful_infra::runtime::decorate(sandbox, g.read_only, state.audit_journal()).await;
     let shared: SharedRuntime = sandbox.clone();
     let info = ServerInfo {
         pid: std::process::id(),

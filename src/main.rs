@@ -1,6 +1,7 @@
 //! The `blissful-infra` binary: argument parsing and wiring only.
 
 mod launch;
+mod verbs;
 
 use std::path::PathBuf;
 
@@ -49,6 +50,22 @@ pub struct GlobalArgs {
 pub enum Output {
     Table,
     Json,
+}
+
+/// The environment a rollout verb acts on, and its confirmation.
+#[derive(Args, Debug, Clone)]
+pub struct EnvArgs {
+    #[arg(long, short)]
+    pub env: String,
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+}
+
+#[derive(Args, Debug, Clone, Copy)]
+pub struct ConfirmArgs {
+    /// Do not ask for confirmation (for scripts).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -108,15 +125,39 @@ pub enum Cmd {
         #[arg(long)]
         no_wait: bool,
     },
-    /// Roll one environment's stable version out to another.
+    /// Roll one environment's stable version out to another (--from/--to),
+    /// or move a rollout in --env to its next step (--full: finish it now).
     Promote {
-        #[arg(long)]
-        from: String,
-        #[arg(long)]
-        to: String,
+        #[arg(long, requires = "to", conflicts_with_all = ["env", "full"])]
+        from: Option<String>,
+        #[arg(long, requires = "from")]
+        to: Option<String>,
+        #[arg(long, short, required_unless_present = "from")]
+        env: Option<String>,
+        /// Skip every remaining step and analysis: the canary is stable now.
+        #[arg(long, requires = "env")]
+        full: bool,
         #[arg(long)]
         no_wait: bool,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
     },
+    /// Hold a rollout at its current weight until `resume`.
+    Pause(EnvArgs),
+    /// Go on with a paused rollout.
+    Resume(EnvArgs),
+    /// Stop a rollout and send all traffic back to stable.
+    Abort {
+        #[command(flatten)]
+        target: EnvArgs,
+        /// Why (shown as `Aborted: <reason>`); default `aborted by <user>`.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Start an aborted rollout again from its first step.
+    Retry(EnvArgs),
+    /// Restart every instance of an environment, one at a time.
+    Restart(EnvArgs),
     /// Return an environment to its previous version.
     Rollback {
         #[arg(long, short)]
@@ -149,10 +190,17 @@ pub enum Cmd {
         #[arg(long, value_enum)]
         to: SwitchTarget,
     },
-    /// Remove a chaos fault before its time is up (an experiment id from `chaos` or `status`).
+    /// Undo a rollout in --env (to the previous revision, or --to-revision N),
+    /// or remove a chaos fault early (--id, an experiment id from `chaos` or `status`).
     Undo {
-        #[arg(long)]
-        id: String,
+        #[arg(long, conflicts_with_all = ["env", "to_revision"], required_unless_present = "env")]
+        id: Option<String>,
+        #[arg(long, short)]
+        env: Option<String>,
+        #[arg(long, requires = "env")]
+        to_revision: Option<u32>,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
     },
     /// Load-test an environment's router (--env) or any http:// URL (--url).
     Perf(blissful_infra::perf::PerfArgs),

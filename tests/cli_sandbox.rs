@@ -127,6 +127,8 @@ fn operations_from_the_command_line() {
             .is_some_and(|h| h.contains("ENV") && h.contains("STABLE") && h.contains("HEALTH")),
         "{t}"
     );
+    // Under the table: what the runtime offers (from its capabilities).
+    assert!(t.contains("· offers: deploy"), "{t}");
     assert!(t.contains("staging") && t.contains("production"), "{t}");
 
     // A failing canary: exit 1, and the failed metric is named.
@@ -262,4 +264,174 @@ fn invalid_config_is_refused_with_its_location() {
     assert!(all.contains("blissful-infra.yaml:4:"), "{all}");
     assert!(all.contains("rollout.analysis.max_error_rate"), "{all}");
     assert!(!dir.path().join("state/sandbox.sock").exists());
+}
+
+/// What the running daemon's runtime says it can do (over its socket).
+fn capabilities(d: &Daemon) -> blissful_infra::runtime::Capabilities {
+    use blissful_infra::runtime::Runtime;
+    let socket = blissful_infra::paths::StatePaths::at(d.state()).control_socket();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+    rt.block_on(async {
+        let remote = blissful_infra::daemon::client::RemoteRuntime::connect(&socket)
+            .await
+            .expect("connect to the daemon");
+        remote.capabilities()
+    })
+}
+
+fn health_of(d: &Daemon, env: &str) -> serde_json::Value {
+    let status = json(&d.run(&["status", "--output", "json"]));
+    status
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["name"] == env))
+        .map(|e| e["health"].clone())
+        .unwrap_or_default()
+}
+
+fn wait_stable(d: &Daemon, env: &str, version: &str) {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while stable_of(d, env) != version {
+        assert!(
+            Instant::now() < deadline,
+            "{env} never became stable on {version}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Run a rollout verb and check it against the runtime's capabilities:
+/// accepted (exit 0, a table naming the intent) when supported, else
+/// refused (exit 2) with the runtime's own reason.
+fn verb(
+    d: &Daemon,
+    caps: &blissful_infra::runtime::Capabilities,
+    kind: IntentKind,
+    args: &[&str],
+) -> bool {
+    let out = d.run(args);
+    match caps.check(kind) {
+        Ok(()) => {
+            assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(stdout.starts_with("ENV"), "{args:?}: {}", text(&out));
+            assert!(stdout.contains(kind.name()), "{args:?}: {}", text(&out));
+            true
+        }
+        Err(reason) => {
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                stderr.contains(&reason),
+                "{args:?} should say `{reason}`: {}",
+                text(&out)
+            );
+            false
+        }
+    }
+}
+
+use blissful_infra::runtime::IntentKind;
+
+#[test]
+fn rollout_verbs_follow_the_runtime_capabilities() {
+    let d = Daemon::up();
+    wait_ready(&d);
+    let caps = capabilities(&d);
+    assert!(caps.supports(IntentKind::Deploy), "{caps:?}");
+
+    // A script without --yes is refused before anything is sent.
+    if caps.supports(IntentKind::Restart) {
+        let out = d.run(&["restart", "--env", "staging"]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--yes"));
+    }
+    // Read-only refuses every verb, supported or not.
+    let ro = d.run(&["--read-only", "pause", "--env", "staging", "--yes"]);
+    assert_eq!(ro.status.code(), Some(2), "{}", text(&ro));
+
+    // A rollout in flight: pause, resume, promote --full.
+    let dep = d.run(&["deploy", "--env", "staging", "--version", "v2", "--no-wait"]);
+    assert_eq!(dep.status.code(), Some(0), "{}", text(&dep));
+    if verb(
+        &d,
+        &caps,
+        IntentKind::Pause,
+        &["pause", "--env", "staging", "--yes"],
+    ) {
+        assert_eq!(health_of(&d, "staging")["state"], "paused");
+    }
+    verb(
+        &d,
+        &caps,
+        IntentKind::Resume,
+        &["resume", "--env", "staging", "--yes"],
+    );
+    verb(
+        &d,
+        &caps,
+        IntentKind::PromoteFull,
+        &["promote", "--env", "staging", "--full", "--yes"],
+    );
+    wait_stable(&d, "staging", "v2");
+
+    // Abort with a reason, shown apart from Degraded; then retry.
+    let dep = d.run(&["deploy", "--env", "staging", "--version", "v3", "--no-wait"]);
+    assert_eq!(dep.status.code(), Some(0), "{}", text(&dep));
+    let abort = [
+        "abort",
+        "--env",
+        "staging",
+        "--reason",
+        "p99 looks wrong",
+        "--yes",
+    ];
+    if verb(&d, &caps, IntentKind::Abort, &abort) {
+        let h = health_of(&d, "staging");
+        assert_eq!(h["state"], "aborted", "{h}");
+        assert_eq!(h["reason"], "p99 looks wrong", "{h}");
+        verb(
+            &d,
+            &caps,
+            IntentKind::Retry,
+            &["retry", "--env", "staging", "--yes"],
+        );
+    } else {
+        verb(
+            &d,
+            &caps,
+            IntentKind::Retry,
+            &["retry", "--env", "staging", "--yes"],
+        );
+    }
+    wait_stable(&d, "staging", "v3");
+
+    // Undo to the previous revision (JSON names the intent), then restart.
+    let undo = d.run(&["undo", "--env", "staging", "--yes", "--output", "json"]);
+    if caps.supports(IntentKind::Undo) {
+        assert_eq!(undo.status.code(), Some(0), "{}", text(&undo));
+        let doc = json(&undo);
+        assert_eq!(doc["intent"]["intent"], "undo", "{doc}");
+        assert_eq!(doc["accepted"]["env"], "staging", "{doc}");
+        wait_stable(&d, "staging", "v2");
+    } else {
+        assert_eq!(undo.status.code(), Some(2), "{}", text(&undo));
+    }
+    verb(
+        &d,
+        &caps,
+        IntentKind::Restart,
+        &["restart", "--env", "staging", "--yes"],
+    );
+
+    // An unknown environment is refused whatever the runtime supports.
+    let unknown = d.run(&["undo", "--env", "qa", "--yes"]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
+
+    // Verbs that reached the runtime are in the audit journal.
+    let audit = std::fs::read_to_string(d.state().join("audit.jsonl")).expect("audit journal");
+    assert!(audit.contains("\"rollback\""), "{audit}");
+    assert!(audit.contains("undo via cli"), "{audit}");
 }

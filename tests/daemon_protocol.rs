@@ -61,10 +61,12 @@ fn instance(id: &str, version: &str, restarts: u32) -> InstanceStatus {
     InstanceStatus {
         id: id.into(),
         version: Version::new(version),
-        pid: Some(4242),
-        port: 40100,
         phase: InstancePhase::Ready,
         restarts,
+        detail: blissful_infra::domain::environment::InstanceDetail::Process {
+            pid: Some(4242),
+            port: 40100,
+        },
     }
 }
 

@@ -43,7 +43,7 @@ fn actor() -> Actor {
     }
 }
 
-async fn env(rt: &DockerRuntime) -> EnvironmentStatus {
+async fn env(rt: &dyn Runtime) -> EnvironmentStatus {
     rt.status().await.unwrap().remove(0)
 }
 
@@ -98,15 +98,17 @@ async fn canary_promote_automatic_rollback_blue_green_and_rollback() {
         cli::up(&p.project, Duration::from_secs(60), &mut out, &mut err).await,
         0
     );
-    let rt = DockerRuntime::connect(DockerRuntimeOptions {
+    let docker = DockerRuntime::connect(DockerRuntimeOptions {
         config: Arc::new(config()),
         project: p.name().into(),
         state: StatePaths::at(p.state_dir()),
-        read_only: false,
         docker_host: None,
     })
     .await
     .unwrap();
+    // Audited as the daemon that owns it wraps it.
+    let audit_path = StatePaths::at(p.state_dir()).audit_journal();
+    let rt = blissful_infra::runtime::Audited::start(docker.clone(), audit_path).await;
     let events = Arc::new(Mutex::new(Vec::new()));
     let mut rx = rt.subscribe().await.unwrap();
     let e = events.clone();
@@ -115,7 +117,7 @@ async fn canary_promote_automatic_rollback_blue_green_and_rollback() {
             e.lock().unwrap().push(ev);
         }
     });
-    let router = rt.router_addr().expect("the edge router runs").port();
+    let router = docker.router_addr().expect("the edge router runs").port();
     eventually(Duration::from_secs(20), "v1 behind the router", || async {
         let s = env(&rt).await;
         (s.health == Health::Healthy && http_get(router, "/hello").await.map(|r| r.0) == Some(200))

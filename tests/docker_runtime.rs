@@ -57,7 +57,6 @@ fn options(p: &TestProject, cfg: Config) -> DockerRuntimeOptions {
         config: Arc::new(cfg),
         project: p.name().to_string(),
         state: StatePaths::at(p.state_dir()),
-        read_only: false,
         docker_host: None,
     }
 }
@@ -104,7 +103,7 @@ fn instance<'a>(
 }
 
 fn app_port(s: &EnvironmentStatus) -> u16 {
-    instance(s, "app-1").port
+    instance(s, "app-1").port().unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,7 +125,7 @@ async fn containers_logs_stats_and_a_restart_after_pod_kill() {
     assert_eq!(app.version.as_str(), "v1", "VERSION of the container");
     assert_eq!(app.phase, InstancePhase::Ready);
     assert_eq!(app.restarts, 0);
-    assert!(app.pid.is_some());
+    assert!(app.pid().is_some());
     let db = instance(&s, "db-1");
     assert_eq!(
         db.version.as_str(),
@@ -200,7 +199,7 @@ async fn containers_logs_stats_and_a_restart_after_pod_kill() {
         (a.restarts == 1 && a.phase == InstancePhase::Ready).then_some(s)
     })
     .await;
-    assert_ne!(instance(&s, "app-1").pid, app.pid, "a new process");
+    assert_ne!(instance(&s, "app-1").pid(), app.pid(), "a new process");
     let done = eventually(
         Duration::from_secs(40),
         "the pod-kill experiment to complete",
@@ -457,7 +456,7 @@ async fn every_chaos_scenario_has_its_effect_and_is_removed() {
     })
     .await;
     let port = app_port(&s);
-    let pid = instance(&s, "app-1").pid.unwrap();
+    let pid = instance(&s, "app-1").pid().unwrap();
     let a = actor();
 
     // network-partition: the service stops answering; undo brings it back.

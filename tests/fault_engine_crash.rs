@@ -2,6 +2,7 @@
 //! process applies faults and is SIGKILLed mid-fault; the journal (and, on
 //! Docker, the containers) still hold the faults; the next start finds each
 //! one and undoes it. Every line of output names the backend under test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod docker_common;
 
@@ -95,7 +96,6 @@ async fn start_sandbox(state: &Path) -> Arc<SandboxRuntime> {
         config_dir: state.to_path_buf(),
         service_program: PathBuf::from(env!("CARGO_BIN_EXE_blissful-infra")),
         state: StatePaths::at(state),
-        read_only: false,
     })
     .await
     .unwrap()
@@ -131,7 +131,6 @@ async fn crash_helper_process() {
                 config: Arc::new(docker_config()),
                 project: project.into(),
                 state: StatePaths::at(state),
-                read_only: false,
                 docker_host: None,
             })
             .await
@@ -353,7 +352,6 @@ async fn docker_crash() {
         Arc::new(cfg),
         p.dir.path(),
         StatePaths::at(p.state_dir()),
-        false,
         &mut err,
     )
     .await
@@ -369,7 +367,7 @@ async fn docker_crash() {
         "[docker] journal after the restart"
     );
     assert!(rt.leftover_faults().await.is_empty());
-    let pid = instance(&docker_env(&rt).await, "app-1").pid.unwrap();
+    let pid = instance(&docker_env(&rt).await, "app-1").pid().unwrap();
     assert!(
         !in_netns(pid, &["iptables", "-S"]).contains(&partition),
         "[docker] partition rule left"
@@ -392,7 +390,7 @@ async fn docker_crash() {
         },
     )
     .await;
-    let port = instance(&docker_env(&rt).await, "app-1").port;
+    let port = instance(&docker_env(&rt).await, "app-1").port().unwrap();
     assert_eq!(http_get(port, "/hello").await.map(|r| r.0), Some(200));
     rt.shutdown().await;
 

@@ -419,7 +419,6 @@ async fn perf_on_an_environment_is_shown_to_attached_consoles() {
         config_dir: dir.path().to_path_buf(),
         service_program: std::path::PathBuf::from(env!("CARGO_BIN_EXE_blissful-infra")),
         state: state.clone(),
-        read_only: false,
     })
     .await
     .unwrap();

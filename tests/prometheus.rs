@@ -617,7 +617,6 @@ prometheus:
         config_dir: dir.path().to_path_buf(),
         service_program: env!("CARGO_BIN_EXE_blissful-infra").into(),
         state: StatePaths::at(dir.path().join("state")),
-        read_only: false,
     })
     .await
     .unwrap();

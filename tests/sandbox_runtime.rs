@@ -15,9 +15,9 @@ use blissful_infra::domain::pipeline::{PipelineRun, StageStatus};
 use blissful_infra::domain::rollout::{CanaryPlan, CanaryStep};
 use blissful_infra::faults::{FaultRecord, Journal, ProcessRef};
 use blissful_infra::paths::StatePaths;
-use blissful_infra::runtime::{Actor, Runtime, RuntimeError, RuntimeEvent};
+use blissful_infra::runtime::read_audit_journal;
+use blissful_infra::runtime::{Actor, Runtime, RuntimeError, RuntimeEvent, SharedRuntime};
 use blissful_infra::sandbox::fault_steps::SandboxUndo;
-use blissful_infra::sandbox::journal::read_audit_journal;
 use blissful_infra::sandbox::{SandboxOptions, SandboxRuntime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -57,7 +57,8 @@ fn config(replicas: u32, steps: &[(u8, u64)]) -> Config {
 }
 
 struct Sandbox {
-    rt: Arc<SandboxRuntime>,
+    /// Wrapped as the owning process wraps it: read-only (when asked), audited.
+    rt: SharedRuntime,
     state: StatePaths,
     _dir: tempfile::TempDir,
 }
@@ -74,10 +75,10 @@ async fn start_in(cfg: Config, read_only: bool, dir: tempfile::TempDir) -> Sandb
         config_dir: dir.path().to_path_buf(),
         service_program: PathBuf::from(env!("CARGO_BIN_EXE_blissful-infra")),
         state: state.clone(),
-        read_only,
     })
     .await
     .unwrap();
+    let rt = blissful_infra::runtime::decorate(rt, read_only, state.audit_journal()).await;
     Sandbox {
         rt,
         state,
@@ -92,7 +93,7 @@ fn actor() -> Actor {
     }
 }
 
-async fn env_status(rt: &SandboxRuntime) -> EnvironmentStatus {
+async fn env_status(rt: &dyn Runtime) -> EnvironmentStatus {
     rt.status()
         .await
         .unwrap()
@@ -102,7 +103,7 @@ async fn env_status(rt: &SandboxRuntime) -> EnvironmentStatus {
 }
 
 async fn wait_status(
-    rt: &SandboxRuntime,
+    rt: &dyn Runtime,
     what: &str,
     timeout: Duration,
     pred: impl Fn(&EnvironmentStatus) -> bool,
@@ -121,14 +122,14 @@ async fn wait_status(
     }
 }
 
-async fn wait_healthy(rt: &SandboxRuntime) -> EnvironmentStatus {
+async fn wait_healthy(rt: &dyn Runtime) -> EnvironmentStatus {
     wait_status(rt, "a healthy environment", Duration::from_secs(20), |s| {
         s.health == Health::Healthy
     })
     .await
 }
 
-async fn wait_pipeline(rt: &SandboxRuntime, id: u64, timeout: Duration) -> PipelineRun {
+async fn wait_pipeline(rt: &dyn Runtime, id: u64, timeout: Duration) -> PipelineRun {
     let deadline = Instant::now() + timeout;
     loop {
         let h = rt.history().await.unwrap();
@@ -219,7 +220,7 @@ async fn wait_gone(pids: &[u32]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn canary_splits_traffic_then_promotes_and_rollback_restores() {
     let sb = start(config(1, &[(50, 3), (100, 1)]), false).await;
-    let rt = &sb.rt;
+    let rt = &*sb.rt;
     let s = wait_healthy(rt).await;
     let addr = s.router_addr.clone();
     assert_eq!(served_by(&addr, 5).await, vec!["v1"; 5]);
@@ -265,7 +266,11 @@ async fn canary_splits_traffic_then_promotes_and_rollback_restores() {
         "{s:#?}"
     );
     assert_eq!(served_by(&addr, 10).await, vec!["v2"; 10]);
-    let v2_pids = s.instances.iter().filter_map(|i| i.pid).collect::<Vec<_>>();
+    let v2_pids = s
+        .instances
+        .iter()
+        .filter_map(|i| i.pid())
+        .collect::<Vec<_>>();
 
     let rb = rt.rollback(&actor(), ENV).await.unwrap();
     assert_eq!(rb.to_version, Some(Version::new("v1")));
@@ -277,7 +282,7 @@ async fn canary_splits_traffic_then_promotes_and_rollback_restores() {
     assert_eq!(served_by(&addr, 10).await, vec!["v1"; 10]);
     wait_gone(&v2_pids).await;
 
-    let pids: Vec<u32> = s.instances.iter().filter_map(|i| i.pid).collect();
+    let pids: Vec<u32> = s.instances.iter().filter_map(|i| i.pid()).collect();
     rt.shutdown().await;
     wait_gone(&pids).await;
     let audit = read_audit_journal(&sb.state.audit_journal()).unwrap();
@@ -301,7 +306,7 @@ async fn canary_splits_traffic_then_promotes_and_rollback_restores() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_canaries_are_rolled_back_with_the_failed_metric() {
     let sb = start(config(1, &[(50, 1), (100, 1)]), false).await;
-    let rt = &sb.rt;
+    let rt = &*sb.rt;
     let mut events = rt.subscribe().await.unwrap();
     wait_healthy(rt).await;
 
@@ -390,7 +395,7 @@ async fn failing_canaries_are_rolled_back_with_the_failed_metric() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_instance_is_restarted_and_the_experiment_recovers() {
     let sb = start(config(2, &[(100, 1)]), false).await;
-    let rt = &sb.rt;
+    let rt = &*sb.rt;
     let before = wait_healthy(rt).await;
     assert_eq!(before.instances.len(), 2);
     let exp = rt
@@ -408,7 +413,11 @@ async fn killed_instance_is_restarted_and_the_experiment_recovers() {
         .iter()
         .find(|i| i.id == restarted.id)
         .unwrap();
-    assert_ne!(restarted.pid, old.pid, "the instance runs as a new process");
+    assert_ne!(
+        restarted.pid(),
+        old.pid(),
+        "the instance runs as a new process"
+    );
     let deadline = Instant::now() + Duration::from_secs(25);
     let done = loop {
         let h = rt.history().await.unwrap();
@@ -441,7 +450,7 @@ async fn router_faults_change_what_clients_see_and_are_removed() {
     let mut cfg = config(1, &[(100, 1)]);
     cfg.traffic.rate_per_sec = 20.0;
     let sb = start(cfg, false).await;
-    let rt = &sb.rt;
+    let rt = &*sb.rt;
     let addr = wait_healthy(rt).await.router_addr;
     let journal = sb.state.fault_journal();
 
@@ -624,7 +633,7 @@ async fn leftover_fault_of_a_crashed_sandbox_is_undone_at_start() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_only_refuses_every_destructive_action_and_audits_it() {
     let sb = start(config(1, &[(100, 1)]), true).await;
-    let rt = &sb.rt;
+    let rt = &*sb.rt;
     let a = actor();
     let v2 = Version::new("v2");
     assert!(matches!(
@@ -670,7 +679,7 @@ async fn read_only_refuses_every_destructive_action_and_audits_it() {
 async fn blue_green_switch_moves_all_traffic_and_rollback_removes_the_canary() {
     // A long first step holds the canary while we switch by hand.
     let sb = start(config(1, &[(10, 60), (100, 1)]), false).await;
-    let rt = &sb.rt;
+    let rt = &*sb.rt;
     let addr = wait_healthy(rt).await.router_addr;
     let none = rt.switch_traffic(&actor(), ENV, true).await;
     assert!(matches!(none, Err(RuntimeError::Refused(_))), "{none:?}");
@@ -706,7 +715,7 @@ async fn promote_rolls_one_environments_version_out_to_the_next() {
     cfg.environments[0].initial_version = "v2".into();
     cfg.environments.push(production);
     let sb = start(cfg, false).await;
-    let rt = &sb.rt;
+    let rt = &*sb.rt;
     wait_healthy(rt).await;
     let accepted = rt.promote(&actor(), ENV, "production").await.unwrap();
     assert_eq!(accepted.env, "production");
@@ -746,7 +755,7 @@ async fn a_configured_command_runs_through_the_shell_with_its_port() {
         env!("CARGO_BIN_EXE_blissful-infra")
     );
     let sb = start(cfg, false).await;
-    let s = wait_healthy(&sb.rt).await;
+    let s = wait_healthy(&*sb.rt).await;
     assert_eq!(s.instances[0].id, "staging-v1-1");
     assert_eq!(served_by(&s.router_addr, 3).await, vec!["v1"; 3]);
     sb.rt.shutdown().await;

@@ -221,7 +221,6 @@ async fn start(project: &Path, env_prefix: &str) -> Running {
         config_dir: project.to_path_buf(),
         service_program: PathBuf::from(env!("CARGO_BIN_EXE_blissful-infra")),
         state: StatePaths::at(state.path().join("state")),
-        read_only: false,
     })
     .await
     .expect("the sandbox starts");
@@ -249,14 +248,18 @@ async fn wait_live(rt: &SandboxRuntime, http: &reqwest::Client) -> u16 {
     let deadline = Instant::now() + Duration::from_secs(40);
     loop {
         let env = staging(rt).await;
-        if let Some(i) = env.instances.iter().find(|i| i.pid.is_some() && i.port > 0) {
+        if let Some((_, port)) = env
+            .instances
+            .iter()
+            .find_map(|i| Some((i.pid()?, i.port()?)))
+        {
             if let Ok(r) = http
-                .get(format!("http://127.0.0.1:{}/live", i.port))
+                .get(format!("http://127.0.0.1:{port}/live"))
                 .send()
                 .await
             {
                 if r.status() == 200 {
-                    return i.port;
+                    return port;
                 }
             }
         }

@@ -1,6 +1,10 @@
 //! The application layer: one task owns `App` and updates it from messages.
 
 pub mod actions;
+mod capability;
+mod intents;
+#[cfg(test)]
+mod intents_tests;
 pub mod jobs;
 pub mod keymap;
 pub mod msg;

@@ -67,6 +67,11 @@ pub enum RuntimeCommand {
     Undo {
         ids: Vec<String>,
     },
+    /// One rollout intent (pause, resume, abort, retry, undo, promote --full, restart).
+    Intent {
+        env: String,
+        intent: crate::runtime::Intent,
+    },
 }
 
 impl RuntimeCommand {
@@ -81,6 +86,7 @@ impl RuntimeCommand {
             ),
             RuntimeCommand::Chaos { env, scenario, .. } => format!("chaos {scenario} on {env}"),
             RuntimeCommand::Undo { ids } => format!("undo {} fault(s)", ids.len()),
+            RuntimeCommand::Intent { env, intent } => format!("{} {env}", intent.describe()),
         }
     }
 }

@@ -43,6 +43,8 @@ pub async fn run(
     stop_requested: Option<tokio::sync::watch::Receiver<bool>>,
     jobs: JobContext,
 ) -> color_eyre::Result<LoopStats> {
+    // Asked once: what the console offers follows from it, not the name.
+    app.capabilities = Some(runtime.capabilities());
     let (internal_tx, mut internal_rx) = mpsc::channel::<Msg>(256);
     if let Some(mut stop) = stop_requested {
         // `blissful-infra down` stopped the sandbox this console embeds.
@@ -243,6 +245,9 @@ pub async fn run_runtime_command(
                 undone += 1;
             }
             Ok(format!("{undone} fault(s) removed"))
+        }
+        RuntimeCommand::Intent { env, intent } => {
+            runtime.intent(&actor, &env, intent).await.map(accepted)
         }
     }
     .map_err(|e| e.to_string())

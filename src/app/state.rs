@@ -13,7 +13,7 @@ use crate::domain::logs::LogStore;
 use crate::domain::metrics::MetricSeries;
 use crate::domain::pipeline::PipelineRun;
 use crate::domain::EpochMillis;
-use crate::runtime::SourceState;
+use crate::runtime::{Capabilities, Intent, SourceState};
 
 use super::keymap::Keymap;
 
@@ -55,12 +55,33 @@ impl PaneId {
 /// A destructive action waiting for confirmation.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PendingAction {
-    Deploy { env: String, version: String },
-    Promote { from: String, to: String },
-    Rollback { env: String },
-    SwitchTraffic { env: String, to_canary: bool },
-    Chaos { env: String, scenario: ScenarioKind },
-    UndoFaults { ids: Vec<String> },
+    Deploy {
+        env: String,
+        version: String,
+    },
+    Promote {
+        from: String,
+        to: String,
+    },
+    Rollback {
+        env: String,
+    },
+    SwitchTraffic {
+        env: String,
+        to_canary: bool,
+    },
+    Chaos {
+        env: String,
+        scenario: ScenarioKind,
+    },
+    UndoFaults {
+        ids: Vec<String>,
+    },
+    /// A rollout intent; an abort's reason is edited in the dialog.
+    Intent {
+        env: String,
+        intent: Intent,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -71,6 +92,10 @@ pub struct ConfirmDialog {
     /// For protected environments the user must type this name.
     pub require_typed: Option<String>,
     pub typed: String,
+    /// An abort's reason, edited in the dialog (tab moves between it and
+    /// the typed name of a protected environment).
+    pub reason: Option<String>,
+    pub editing_reason: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -219,6 +244,9 @@ pub struct App {
     pub config: Arc<Config>,
     pub runtime_name: String,
     pub read_only: bool,
+    /// What the runtime can do, read once at start; `None` until then
+    /// (every action is offered and the runtime refuses with its reason).
+    pub capabilities: Option<Capabilities>,
     pub keymap: Keymap,
     pub now: EpochMillis,
 
@@ -292,6 +320,7 @@ impl App {
             logs: LogStore::new(config.console.log_buffer_lines),
             runtime_name: runtime_name.to_string(),
             read_only,
+            capabilities: None,
             keymap,
             now,
             envs: Vec::new(),

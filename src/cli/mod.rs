@@ -10,8 +10,11 @@
 //! per line.
 
 pub mod commands;
+pub mod confirm;
+pub mod intents;
 pub mod loki_logs;
 pub mod output;
+mod rollout;
 
 use std::io::{IsTerminal, Write};
 
@@ -19,6 +22,7 @@ use crate::domain::chaos::{FaultParams, ScenarioKind};
 use crate::runtime::{Actor, RuntimeError, SharedRuntime};
 
 pub use commands::{ActionReport, LogsOptions, StepVerdict, Streams};
+pub use intents::IntentRequest;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutputMode {
@@ -234,6 +238,33 @@ pub async fn cmd_undo(
     err: &mut dyn Write,
 ) -> i32 {
     commands::undo(rt, actor, experiment_id, &mut Streams::new(mode, out, err)).await
+}
+
+/// `pause`, `resume`, `abort`, `retry`, `undo --env`, `promote --env`,
+/// `restart`: one intent, confirmed on the terminal (stdin) unless `--yes`.
+pub async fn cmd_intent(
+    rt: &SharedRuntime,
+    actor: &Actor,
+    req: IntentRequest<'_>,
+    mode: OutputMode,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    let stdin = std::io::stdin();
+    let interactive = stdin.is_terminal();
+    let mut input = stdin.lock();
+    let mut prompt = confirm::Prompt {
+        input: &mut input,
+        interactive,
+    };
+    intents::run_intent(
+        rt,
+        actor,
+        req,
+        &mut prompt,
+        &mut Streams::new(mode, out, err),
+    )
+    .await
 }
 
 /// `down`: stop the sandbox serving `socket` (nothing running is not an error).

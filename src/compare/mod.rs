@@ -556,7 +556,6 @@ async fn run_isolated_inner(
         config_dir: ctx.config_dir.clone(),
         service_program: ctx.service_program.clone(),
         state: StatePaths::at(&dir),
-        read_only: false,
     };
     let result = match SandboxRuntime::start(opts).await {
         Err(e) => Err(CompareError::Failed(format!(

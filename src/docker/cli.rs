@@ -186,11 +186,9 @@ pub async fn open_runtime(
     config: std::sync::Arc<crate::config::Config>,
     config_dir: &std::path::Path,
     state: crate::paths::StatePaths,
-    read_only: bool,
     err: &mut (dyn Write + Send),
 ) -> Result<std::sync::Arc<super::DockerRuntime>, i32> {
-    let opts = match super::DockerRuntimeOptions::from_config(config, config_dir, state, read_only)
-    {
+    let opts = match super::DockerRuntimeOptions::from_config(config, config_dir, state) {
         Ok(o) => o,
         Err(e) => {
             print_error(err, &e);

@@ -694,30 +694,12 @@ fn router_ready(inner: &Inner) -> Result<(), RuntimeError> {
     }
 }
 
-fn outcome_of<T>(r: &Result<T, RuntimeError>) -> String {
-    match r {
-        Ok(_) => "accepted".into(),
-        Err(e) => format!("refused: {e}"),
-    }
-}
-
 pub(crate) async fn deploy(
     inner: &Arc<Inner>,
     actor: &Actor,
     version: &Version,
 ) -> Result<ActionAccepted, RuntimeError> {
-    let from = inner.delivery.snapshot().stable;
-    let r = try_deploy(inner, actor, version);
-    inner
-        .audit(
-            actor,
-            "deploy",
-            (from.as_ref(), Some(version)),
-            outcome_of(&r),
-            format!("via {}", actor.via),
-        )
-        .await;
-    r
+    try_deploy(inner, actor, version)
 }
 
 fn try_deploy(
@@ -725,9 +707,6 @@ fn try_deploy(
     actor: &Actor,
     version: &Version,
 ) -> Result<ActionAccepted, RuntimeError> {
-    if inner.opts.read_only {
-        return Err(RuntimeError::ReadOnly("deploy".into()));
-    }
     validate_version(version)?;
     inner.docker()?;
     router_ready(inner)?;
@@ -1037,27 +1016,13 @@ pub(crate) async fn promote_now(
     inner: &Arc<Inner>,
     actor: &Actor,
 ) -> Result<ActionAccepted, RuntimeError> {
-    let snap = inner.delivery.snapshot();
-    let r = try_promote_now(inner, actor).await;
-    inner
-        .audit(
-            actor,
-            "promote",
-            (snap.stable.as_ref(), snap.canary.as_ref()),
-            outcome_of(&r),
-            format!("canary promoted now via {}", actor.via),
-        )
-        .await;
-    r
+    try_promote_now(inner, actor).await
 }
 
 async fn try_promote_now(
     inner: &Arc<Inner>,
     actor: &Actor,
 ) -> Result<ActionAccepted, RuntimeError> {
-    if inner.opts.read_only {
-        return Err(RuntimeError::ReadOnly("promote".into()));
-    }
     let (id, run, canary, stable) = {
         let mut s = inner.delivery.st();
         let Some(canary) = s.canary.clone() else {
@@ -1132,21 +1097,7 @@ pub(crate) async fn rollback(
     inner: &Arc<Inner>,
     actor: &Actor,
 ) -> Result<ActionAccepted, RuntimeError> {
-    let r = try_rollback(inner, actor).await;
-    let (from, to) = match &r {
-        Ok(a) => (a.from_version.clone(), a.to_version.clone()),
-        Err(_) => (inner.delivery.snapshot().stable, None),
-    };
-    inner
-        .audit(
-            actor,
-            "rollback",
-            (from.as_ref(), to.as_ref()),
-            outcome_of(&r),
-            format!("via {}", actor.via),
-        )
-        .await;
-    r
+    try_rollback(inner, actor).await
 }
 
 fn instant_run(inner: &Inner, kind: PipelineKind, title: &str, stages: &[(&str, String)]) -> u64 {
@@ -1163,9 +1114,6 @@ fn instant_run(inner: &Inner, kind: PipelineKind, title: &str, stages: &[(&str, 
 }
 
 async fn try_rollback(inner: &Arc<Inner>, actor: &Actor) -> Result<ActionAccepted, RuntimeError> {
-    if inner.opts.read_only {
-        return Err(RuntimeError::ReadOnly("rollback".into()));
-    }
     inner.docker()?;
     let (in_flight, aborted, stable, previous) = {
         let mut s = inner.delivery.st();
@@ -1381,26 +1329,7 @@ pub(crate) async fn switch_traffic(
     actor: &Actor,
     to_canary: bool,
 ) -> Result<ActionAccepted, RuntimeError> {
-    let r = try_switch(inner, actor, to_canary);
-    let (from, to) = match &r {
-        Ok(a) => (a.from_version.clone(), a.to_version.clone()),
-        Err(_) => (None, None),
-    };
-    let detail = format!(
-        "{} via {}",
-        if to_canary { "to canary" } else { "to stable" },
-        actor.via
-    );
-    inner
-        .audit(
-            actor,
-            "switch_traffic",
-            (from.as_ref(), to.as_ref()),
-            outcome_of(&r),
-            detail,
-        )
-        .await;
-    r
+    try_switch(inner, actor, to_canary)
 }
 
 fn try_switch(
@@ -1408,9 +1337,6 @@ fn try_switch(
     actor: &Actor,
     to_canary: bool,
 ) -> Result<ActionAccepted, RuntimeError> {
-    if inner.opts.read_only {
-        return Err(RuntimeError::ReadOnly("switch_traffic".into()));
-    }
     router_ready(inner)?;
     let versions = by_version(inner);
     let ready = |v: &Version| {

@@ -26,10 +26,10 @@ use super::lifecycle::ContainerView;
 use super::{chaos, delivery, engine, DockerError, ENV_NAME, MANAGED_LABEL, PROJECT_LABEL};
 use crate::config::Config;
 use crate::domain::analysis::Verdict;
-use crate::domain::audit::AuditEntry;
 use crate::domain::chaos::{Experiment, FaultParams, ScenarioKind};
 use crate::domain::environment::{
-    ActiveFault, EnvironmentStatus, Health, InstancePhase, InstanceStatus, TrafficSplit, Version,
+    ActiveFault, EnvironmentStatus, Health, InstanceDetail, InstancePhase, InstanceStatus,
+    TrafficSplit, Version,
 };
 use crate::domain::logs::{Level, LogLine};
 use crate::domain::metrics::MetricPoint;
@@ -41,7 +41,6 @@ use crate::runtime::{
     ActionAccepted, Actor, Capabilities, DeliveryMode, History, Intent, IntentKind, Runtime,
     RuntimeError, RuntimeEvent, SourceState,
 };
-use crate::sandbox::journal::AuditLog;
 use crate::sandbox::supervisor::{now_ms, parse_log_line};
 
 /// Events buffered for subscribers before the slowest one starts lagging.
@@ -72,8 +71,6 @@ pub struct DockerRuntimeOptions {
     /// Compose project name (the `com.docker.compose.project` label).
     pub project: String,
     pub state: StatePaths,
-    /// Refuse every destructive action (they are still audited).
-    pub read_only: bool,
     /// Engine address; `None` means `$DOCKER_HOST`, else the local socket.
     pub docker_host: Option<String>,
 }
@@ -84,14 +81,12 @@ impl DockerRuntimeOptions {
         config: Arc<Config>,
         config_dir: &Path,
         state: StatePaths,
-        read_only: bool,
     ) -> Result<Self, DockerError> {
         let project = super::project_from_config(&config, config_dir)?.name;
         Ok(DockerRuntimeOptions {
             config,
             project,
             state,
-            read_only,
             docker_host: None,
         })
     }
@@ -129,7 +124,6 @@ pub(crate) struct Inner {
     stop: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     followers: Mutex<HashMap<String, Followers>>,
-    pub(crate) audit: AuditLog,
     next_id: AtomicU64,
     pub(crate) chaos: tokio::sync::Mutex<chaos::Chaos>,
     pub(crate) delivery: delivery::Delivery,
@@ -280,29 +274,6 @@ impl Inner {
         self.state().containers.values().cloned().collect()
     }
 
-    pub(crate) async fn audit(
-        &self,
-        actor: &Actor,
-        action: &str,
-        versions: (Option<&Version>, Option<&Version>),
-        outcome: String,
-        detail: String,
-    ) {
-        let entry = AuditEntry {
-            ts: now_ms(),
-            user: actor.user.clone(),
-            env: ENV_NAME.into(),
-            action: action.into(),
-            from_version: versions.0.map(|v| v.0.clone()),
-            to_version: versions.1.map(|v| v.0.clone()),
-            outcome,
-            detail,
-        };
-        if let Err(e) = self.audit.append(entry).await {
-            self.log(Level::Error, e.to_string());
-        }
-    }
-
     pub(crate) fn env_status(&self) -> EnvironmentStatus {
         let d = self.delivery.snapshot();
         let st = self.state();
@@ -314,10 +285,13 @@ impl Inner {
             .map(|c| InstanceStatus {
                 id: c.display.clone(),
                 version: Version::new(c.version.clone()),
-                pid: c.pid,
-                port: c.host_port(None).unwrap_or(0),
                 phase: phase_of(c, now),
                 restarts: c.restart_count,
+                detail: InstanceDetail::Container {
+                    id: c.id.clone(),
+                    host_port: c.host_port(None),
+                    pid: c.pid,
+                },
             })
             .collect();
         instances.sort_by(|a, b| a.id.cmp(&b.id));
@@ -449,7 +423,7 @@ pub struct DockerRuntime {
 }
 
 impl DockerRuntime {
-    /// Start the runtime: open the audit journal, find leftover faults (kept
+    /// Start the runtime: find leftover faults (kept
     /// for `leftover_faults`/`undo_leftovers`), connect to the engine and
     /// wait (bounded) for the first picture of the project. An unreachable
     /// engine is not an error: the source reports it and keeps retrying.
@@ -462,7 +436,6 @@ impl DockerRuntime {
             )
         })?;
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
-        let (audit, audit_task) = AuditLog::start(opts.state.audit_journal(), events.clone());
         let chaos = chaos::Chaos::open(&opts)?;
         let (client, _) = watch::channel(None);
         let (stop, _) = watch::channel(false);
@@ -473,9 +446,8 @@ impl DockerRuntime {
             state: Mutex::new(State::default()),
             client,
             stop,
-            tasks: Mutex::new(vec![audit_task]),
+            tasks: Mutex::new(Vec::new()),
             followers: Mutex::new(HashMap::new()),
-            audit,
             next_id: AtomicU64::new(1),
             chaos: tokio::sync::Mutex::new(chaos),
         });
@@ -721,7 +693,6 @@ impl Runtime for DockerRuntime {
             self.inner.log(Level::Info, line);
         }
         delivery::shutdown(&self.inner).await;
-        self.inner.audit.flush().await;
         self.inner.stop.send_replace(true);
         let tasks: Vec<JoinHandle<()>> = lock(&self.inner.tasks).drain(..).collect();
         for t in tasks {

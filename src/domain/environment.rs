@@ -95,10 +95,42 @@ pub struct InstanceStatus {
     /// Stable name, e.g. `staging-v2-1`.
     pub id: String,
     pub version: Version,
-    pub pid: Option<u32>,
-    pub port: u16,
     pub phase: InstancePhase,
     pub restarts: u32,
+    /// What only this kind of runtime knows about the instance.
+    pub detail: InstanceDetail,
+}
+
+/// The runtime-specific part of an instance's status; everything else in
+/// [`EnvironmentStatus`] is the same for every runtime.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum InstanceDetail {
+    /// A supervised local process (the sandbox); port 0 until it listens.
+    Process { pid: Option<u32>, port: u16 },
+    /// A container: its id, the host port it publishes, its main process.
+    Container {
+        id: String,
+        host_port: Option<u16>,
+        pid: Option<u32>,
+    },
+}
+
+impl InstanceStatus {
+    /// The process serving the instance, when the runtime knows it.
+    pub fn pid(&self) -> Option<u32> {
+        match &self.detail {
+            InstanceDetail::Process { pid, .. } | InstanceDetail::Container { pid, .. } => *pid,
+        }
+    }
+
+    /// The port on this host that reaches the instance, when it has one.
+    pub fn port(&self) -> Option<u16> {
+        match &self.detail {
+            InstanceDetail::Process { port, .. } => Some(*port).filter(|p| *p != 0),
+            InstanceDetail::Container { host_port, .. } => *host_port,
+        }
+    }
 }
 
 /// Which version gets traffic. `canary_weight` is the percentage sent to the canary.
@@ -147,5 +179,46 @@ impl EnvironmentStatus {
             .count() as u32;
         let versions = self.traffic.stable.is_some() as u32 + self.traffic.canary.is_some() as u32;
         (ready, versions * self.replicas)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instance(detail: InstanceDetail) -> InstanceStatus {
+        InstanceStatus {
+            id: "staging-v1-1".into(),
+            version: Version::new("v1"),
+            phase: InstancePhase::Ready,
+            restarts: 0,
+            detail,
+        }
+    }
+
+    #[test]
+    fn pid_and_port_read_the_same_for_processes_and_containers() {
+        let p = instance(InstanceDetail::Process {
+            pid: Some(7),
+            port: 0,
+        });
+        assert_eq!((p.pid(), p.port()), (Some(7), None));
+        let c = instance(InstanceDetail::Container {
+            id: "abc".into(),
+            host_port: Some(8080),
+            pid: None,
+        });
+        assert_eq!((c.pid(), c.port()), (None, Some(8080)));
+    }
+
+    #[test]
+    fn the_detail_is_tagged_by_kind_in_json() {
+        let json = serde_json::to_value(instance(InstanceDetail::Process {
+            pid: Some(7),
+            port: 4000,
+        }))
+        .unwrap();
+        assert_eq!(json["detail"]["kind"], "process");
+        assert_eq!(json["detail"]["port"], 4000);
     }
 }

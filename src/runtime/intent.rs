@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::chaos::ScenarioKind;
 use crate::domain::environment::Version;
 
 /// Who steps a rollout.
@@ -193,6 +194,19 @@ impl Capabilities {
             intents,
             scenarios: BTreeMap::new(),
         }
+    }
+
+    /// The same capabilities, with `supported` chaos scenarios offered.
+    pub fn with_scenarios(mut self, supported: impl IntoIterator<Item = ScenarioKind>) -> Self {
+        for kind in supported {
+            self.scenarios.insert(kind.name().to_string(), Support::Yes);
+        }
+        self
+    }
+
+    /// Whether a chaos scenario is offered (a missing one is not).
+    pub fn offers_scenario(&self, kind: ScenarioKind) -> bool {
+        matches!(self.scenarios.get(kind.name()), Some(Support::Yes))
     }
 
     /// `Ok` when the runtime can carry out `kind`, else the reason it cannot.

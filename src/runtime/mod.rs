@@ -2,10 +2,24 @@
 //! (the embedded sandbox today; Docker and Kubernetes next). Callers hold a
 //! `SharedRuntime` and never know which implementation is behind it.
 
+pub mod audit_log;
+mod audit_watch;
+pub mod audited;
+#[cfg(test)]
+mod audited_tests;
+mod decorate;
+#[cfg(test)]
+pub(crate) mod fake;
 pub mod intent;
 pub mod publisher;
+pub mod read_only;
 
+pub use audit_log::{read_audit_journal, AuditLog};
+pub use audit_watch::outcome_entry;
+pub use audited::Audited;
+pub use decorate::decorate;
 pub use intent::{Capabilities, DeliveryMode, Intent, IntentKind, Support};
+pub use read_only::ReadOnly;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};

@@ -8,7 +8,6 @@
 
 pub mod engine;
 pub mod fault_steps;
-pub mod journal;
 pub mod procstat;
 pub mod router;
 pub mod sample_service;
@@ -33,8 +32,6 @@ pub struct SandboxOptions {
     /// the built-in service (tests pass the built binary explicitly).
     pub service_program: PathBuf,
     pub state: StatePaths,
-    /// Refuse every destructive action (they are still audited).
-    pub read_only: bool,
 }
 
 #[derive(Debug, thiserror::Error)]

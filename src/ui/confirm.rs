@@ -39,8 +39,32 @@ pub fn confirm(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, c: &Conf
             theme.warn(),
         )));
     }
+    if let Some(reason) = &c.reason {
+        let style = if c.editing_reason {
+            theme.text().add_modifier(Modifier::BOLD)
+        } else {
+            theme.muted()
+        };
+        let mut l = vec![
+            Span::styled("Reason: ", theme.warn()),
+            Span::styled(clean(reason).into_owned(), style),
+        ];
+        if c.editing_reason {
+            l.push(Span::styled(
+                " ",
+                theme.text().add_modifier(Modifier::REVERSED),
+            ));
+        }
+        lines.push(Line::from(l));
+        if c.require_typed.is_some() {
+            lines.push(Line::from(Span::styled(
+                "tab: edit the reason / type the name",
+                theme.muted(),
+            )));
+        }
+    }
     match &c.require_typed {
-        Some(name) => {
+        Some(name) if !c.editing_reason => {
             let matches = c.typed == *name;
             lines.push(Line::from(vec![
                 Span::styled(
@@ -56,7 +80,13 @@ pub fn confirm(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, c: &Conf
             ]));
             lines.push(Line::from(Span::styled("esc cancel", theme.muted())));
         }
-        None => lines.push(Line::from(vec![
+        _ if c.reason.is_some() => lines.push(Line::from(vec![
+            Span::styled("enter", theme.accent()),
+            Span::styled(" confirm · ", theme.muted()),
+            Span::styled("esc", theme.accent()),
+            Span::styled(" cancel", theme.muted()),
+        ])),
+        _ => lines.push(Line::from(vec![
             Span::styled("y", theme.accent()),
             Span::styled(" confirm · ", theme.muted()),
             Span::styled("n/esc", theme.accent()),

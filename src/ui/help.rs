@@ -8,7 +8,7 @@ use ratatui::Frame;
 
 use super::panes::render_lines;
 use super::popup;
-use super::text::fit;
+use super::text::{clean, fit};
 use super::theme::Theme;
 use crate::app::actions::{Scope, ACTIONS};
 use crate::app::state::App;
@@ -57,6 +57,8 @@ pub fn help_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
             };
             let desc_style = if s.destructive && app.read_only {
                 theme.muted().add_modifier(Modifier::CROSSED_OUT)
+            } else if app.action_disabled(s.action) {
+                theme.muted()
             } else {
                 theme.text()
             };
@@ -66,6 +68,12 @@ pub fn help_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
                 mark,
                 Span::styled(s.description, desc_style),
             ];
+            if let Some(why) = app.unsupported(s.action).filter(|_| !app.read_only) {
+                l.push(Span::styled(
+                    format!("  (unavailable: {})", clean(&why)),
+                    theme.muted(),
+                ));
+            }
             if let Scope::Pane(p) = s.scope {
                 l.push(Span::styled(
                     format!("  ({} pane)", p.title()),

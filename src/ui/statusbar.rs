@@ -9,7 +9,7 @@ use ratatui::Frame;
 
 use super::text::{clean, str_width, truncate_line};
 use super::theme::Theme;
-use crate::app::actions::{spec_of, Action};
+use crate::app::actions::Action;
 use crate::app::state::{App, Mode, PaneId, Severity};
 
 /// Short hint labels; the long descriptions live in the action table (help).
@@ -140,7 +140,7 @@ pub fn fit_hints(
 pub fn hints(app: &App, pane: PaneId) -> Vec<(Action, String, &'static str)> {
     pane_hints(app, pane)
         .into_iter()
-        .filter(|a| !(app.read_only && spec_of(*a).destructive))
+        .filter(|a| !app.action_disabled(*a))
         .filter_map(|a| {
             let key = app.keymap.keys_for(a).into_iter().next()?;
             Some((a, key, hint_label(app, a)))

@@ -97,16 +97,9 @@ pub(crate) async fn reconcile_at_start(inner: &Arc<Inner>) -> Vec<String> {
 }
 
 /// End a fault early: a live one of this runtime, or a leftover of a dead one.
-pub(crate) async fn undo(inner: &Arc<Inner>, actor: &Actor, id: &str) -> Result<(), RuntimeError> {
-    if inner.opts.read_only {
-        let refused = "refused: read-only".to_string();
-        inner
-            .audit(actor, "undo", (None, None), refused, id.to_string())
-            .await;
-        return Err(RuntimeError::ReadOnly("undo".into()));
-    }
+pub(crate) async fn undo(inner: &Arc<Inner>, _actor: &Actor, id: &str) -> Result<(), RuntimeError> {
     let live = inner.chaos.lock().await.runner.get(id).is_some();
-    let r = if live {
+    if live {
         let mut chaos = inner.chaos.lock().await;
         remove_fault(inner, &mut chaos, id)
             .await
@@ -118,46 +111,20 @@ pub(crate) async fn undo(inner: &Arc<Inner>, actor: &Actor, id: &str) -> Result<
             Ok(_) => Err(RuntimeError::NotFound(format!("experiment {id}"))),
             Err(e) => Err(RuntimeError::Failed(e)),
         }
-    };
-    let outcome = match &r {
-        Ok(()) => "accepted".to_string(),
-        Err(e) => format!("refused: {e}"),
-    };
-    inner
-        .audit(actor, "undo", (None, None), outcome, id.to_string())
-        .await;
-    r
+    }
 }
 
 /// Undo every leftover fault of this project (one key / one call).
 pub(crate) async fn undo_leftovers(
     inner: &Arc<Inner>,
-    actor: &Actor,
+    _actor: &Actor,
 ) -> Result<Vec<String>, RuntimeError> {
-    if inner.opts.read_only {
-        return Err(RuntimeError::ReadOnly("undo leftover faults".into()));
-    }
     let results = undo_leftovers_of(inner, None)
         .await
         .map_err(RuntimeError::Failed)?;
-    let count = results.len();
     let (lines, failed): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
     let lines: Vec<String> = lines.into_iter().filter_map(Result::ok).collect();
     let failed: Vec<String> = failed.into_iter().filter_map(Result::err).collect();
-    let outcome = if failed.is_empty() {
-        "accepted".to_string()
-    } else {
-        format!("failed: {}", failed.join("; "))
-    };
-    inner
-        .audit(
-            actor,
-            "undo leftover faults",
-            (None, None),
-            outcome,
-            format!("{count} fault(s)"),
-        )
-        .await;
     if failed.is_empty() {
         Ok(lines)
     } else {
@@ -166,7 +133,7 @@ pub(crate) async fn undo_leftovers(
 }
 
 /// Remove every fault this runtime still applies (Ctrl-C, shutdown).
-pub(crate) async fn undo_all(inner: &Arc<Inner>, actor: &Actor) -> Vec<String> {
+pub(crate) async fn undo_all(inner: &Arc<Inner>, _actor: &Actor) -> Vec<String> {
     let mut chaos = inner.chaos.lock().await;
     let mut lines = Vec::new();
     for id in chaos.runner.applied_ids() {
@@ -174,9 +141,6 @@ pub(crate) async fn undo_all(inner: &Arc<Inner>, actor: &Actor) -> Vec<String> {
             Ok(done) => format!("{id}: {}", done.join("; ")),
             Err(e) => format!("{id}: {e}"),
         };
-        inner
-            .audit(actor, "undo", (None, None), "accepted".into(), id.clone())
-            .await;
         lines.push(line);
     }
     lines

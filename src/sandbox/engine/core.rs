@@ -16,16 +16,16 @@ use super::state::{EnvState, Instance, Op, OpKind};
 use super::Command;
 use crate::config::Config;
 use crate::domain::analysis::Verdict;
-use crate::domain::audit::AuditEntry;
 use crate::domain::chaos::Experiment;
-use crate::domain::environment::{EnvironmentStatus, InstancePhase, InstanceStatus, Version};
+use crate::domain::environment::{
+    EnvironmentStatus, InstanceDetail, InstancePhase, InstanceStatus, Version,
+};
 use crate::domain::logs::{Level, LogLine, LogStore};
 use crate::domain::pipeline::{PipelineKind, PipelineRun, StageStatus};
 use crate::domain::sanitize::{sanitize_str, strip_all};
 use crate::runtime::{
     ActionAccepted, Actor, History, Published, RolloutOutcome, RuntimeError, RuntimeEvent,
 };
-use crate::sandbox::journal::AuditLog;
 use crate::sandbox::router::{RouterConfig, RouterHandle, WindowStats};
 use crate::sandbox::supervisor::{now_ms, spawn_instance, InstanceSpec, InstanceUpdate, Launch};
 use crate::sandbox::traffic::TrafficGenerator;
@@ -111,8 +111,6 @@ pub(super) struct Engine {
     pub verdicts: VecDeque<(String, Verdict)>,
     /// Experiments and their faults, with the fault journal (the fault engine).
     pub faults: SandboxFaults,
-    pub audit: AuditLog,
-    pub audit_task: Option<JoinHandle<()>>,
     pub next_pipeline: u64,
     pub next_token: u64,
     pub update_tx: mpsc::Sender<InstanceUpdate>,
@@ -192,13 +190,6 @@ fn validate_config(cfg: &Config) -> Result<(), SandboxError> {
     Ok(())
 }
 
-fn outcome_of<T>(r: &Result<T, RuntimeError>) -> String {
-    match r {
-        Ok(_) => "accepted".to_string(),
-        Err(e) => format!("refused: {e}"),
-    }
-}
-
 impl Engine {
     pub(super) async fn start(
         opts: SandboxOptions,
@@ -243,7 +234,6 @@ impl Engine {
             }
         }
 
-        let (audit, audit_task) = AuditLog::start(opts.state.audit_journal(), events.clone());
         let (update_tx, updates) = mpsc::channel(1024);
         let (internal_tx, internal) = mpsc::channel(1024);
         let (log_tx, logs) = mpsc::channel(4096);
@@ -267,8 +257,6 @@ impl Engine {
             experiments: VecDeque::new(),
             verdicts: VecDeque::new(),
             faults,
-            audit,
-            audit_task: Some(audit_task),
             next_pipeline: 1,
             next_token: 1,
             update_tx,
@@ -489,30 +477,6 @@ impl Engine {
         }
     }
 
-    pub(super) async fn write_audit(
-        &mut self,
-        user: &str,
-        env: &str,
-        action: &str,
-        versions: (Option<&Version>, Option<&Version>),
-        outcome: String,
-        detail: String,
-    ) {
-        let entry = AuditEntry {
-            ts: now_ms(),
-            user: user.to_string(),
-            env: env.to_string(),
-            action: action.to_string(),
-            from_version: versions.0.map(|v| v.0.clone()),
-            to_version: versions.1.map(|v| v.0.clone()),
-            outcome,
-            detail,
-        };
-        if let Err(e) = self.audit.append(entry).await {
-            self.log(Level::Error, "sandbox", e.to_string());
-        }
-    }
-
     /// Relay a report of external work (perf, compare) to subscribers.
     fn publish(&mut self, item: Published) -> Result<u64, RuntimeError> {
         match item {
@@ -643,10 +607,9 @@ impl Engine {
                     status: InstanceStatus {
                         id,
                         version: v.clone(),
-                        pid: None,
-                        port: 0,
                         phase: InstancePhase::Starting,
                         restarts: 0,
+                        detail: InstanceDetail::Process { pid: None, port: 0 },
                     },
                     handle,
                 },
@@ -714,9 +677,11 @@ impl Engine {
             return;
         };
         let was_ready = inst.status.phase == InstancePhase::Ready;
-        let old_port = inst.status.port;
-        inst.status.pid = u.pid;
-        inst.status.port = u.port;
+        let old_port = inst.status.port().unwrap_or(0);
+        inst.status.detail = InstanceDetail::Process {
+            pid: u.pid,
+            port: u.port,
+        };
         inst.status.phase = u.phase;
         inst.status.restarts = u.restarts;
         let is_ready = inst.status.phase == InstancePhase::Ready;
@@ -843,21 +808,7 @@ impl Engine {
         env: &str,
         version: Version,
     ) -> Result<ActionAccepted, RuntimeError> {
-        let from = self
-            .env_index(env)
-            .and_then(|i| self.envs[i].stable.clone());
-        let r = self.try_deploy(actor, env, &version, None);
-        let detail = format!("via {}", actor.via);
-        self.write_audit(
-            &actor.user,
-            env,
-            "deploy",
-            (from.as_ref(), Some(&version)),
-            outcome_of(&r),
-            detail,
-        )
-        .await;
-        r
+        self.try_deploy(actor, env, &version, None)
     }
 
     async fn promote(
@@ -869,29 +820,16 @@ impl Engine {
         let source = self
             .env_index(from)
             .and_then(|i| self.envs[i].stable.clone());
-        let current = self.env_index(to).and_then(|i| self.envs[i].stable.clone());
-        let r = match (self.opts.read_only, self.env_index(from), &source) {
-            (true, _, _) => Err(RuntimeError::ReadOnly("promote".into())),
-            (false, None, _) => Err(RuntimeError::UnknownEnvironment(from.to_string())),
-            (false, Some(_), None) => Err(RuntimeError::Refused(format!(
+        match (self.env_index(from), &source) {
+            (None, _) => Err(RuntimeError::UnknownEnvironment(from.to_string())),
+            (Some(_), None) => Err(RuntimeError::Refused(format!(
                 "{from} has no stable version to promote"
             ))),
-            (false, Some(_), Some(_)) if from == to => Err(RuntimeError::Refused(
+            (Some(_), Some(_)) if from == to => Err(RuntimeError::Refused(
                 "cannot promote an environment to itself".into(),
             )),
-            (false, Some(_), Some(v)) => self.try_deploy(actor, to, v, Some(from)),
-        };
-        let detail = format!("from {from} via {}", actor.via);
-        self.write_audit(
-            &actor.user,
-            to,
-            "promote",
-            (current.as_ref(), source.as_ref()),
-            outcome_of(&r),
-            detail,
-        )
-        .await;
-        r
+            (Some(_), Some(v)) => self.try_deploy(actor, to, v, Some(from)),
+        }
     }
 
     fn try_deploy(
@@ -901,16 +839,6 @@ impl Engine {
         version: &Version,
         promoted_from: Option<&str>,
     ) -> Result<ActionAccepted, RuntimeError> {
-        if self.opts.read_only {
-            return Err(RuntimeError::ReadOnly(
-                if promoted_from.is_some() {
-                    "promote"
-                } else {
-                    "deploy"
-                }
-                .into(),
-            ));
-        }
         let i = self
             .env_index(env)
             .ok_or_else(|| RuntimeError::UnknownEnvironment(env.to_string()))?;
@@ -986,26 +914,7 @@ impl Engine {
     }
 
     async fn rollback(&mut self, actor: &Actor, env: &str) -> Result<ActionAccepted, RuntimeError> {
-        let r = self.try_rollback(actor, env);
-        let (from, to) = match &r {
-            Ok(a) => (a.from_version.clone(), a.to_version.clone()),
-            Err(_) => (
-                self.env_index(env)
-                    .and_then(|i| self.envs[i].stable.clone()),
-                None,
-            ),
-        };
-        let detail = format!("via {}", actor.via);
-        self.write_audit(
-            &actor.user,
-            env,
-            "rollback",
-            (from.as_ref(), to.as_ref()),
-            outcome_of(&r),
-            detail,
-        )
-        .await;
-        r
+        self.try_rollback(actor, env)
     }
 
     /// Record a short operation that finished at once as a pipeline run.
@@ -1029,9 +938,6 @@ impl Engine {
     }
 
     fn try_rollback(&mut self, actor: &Actor, env: &str) -> Result<ActionAccepted, RuntimeError> {
-        if self.opts.read_only {
-            return Err(RuntimeError::ReadOnly("rollback".into()));
-        }
         let i = self
             .env_index(env)
             .ok_or_else(|| RuntimeError::UnknownEnvironment(env.to_string()))?;
@@ -1141,26 +1047,7 @@ impl Engine {
         env: &str,
         to_canary: bool,
     ) -> Result<ActionAccepted, RuntimeError> {
-        let r = self.try_switch(actor, env, to_canary);
-        let (from, to) = match &r {
-            Ok(a) => (a.from_version.clone(), a.to_version.clone()),
-            Err(_) => (None, None),
-        };
-        let detail = format!(
-            "{} via {}",
-            if to_canary { "to canary" } else { "to stable" },
-            actor.via
-        );
-        self.write_audit(
-            &actor.user,
-            env,
-            "switch_traffic",
-            (from.as_ref(), to.as_ref()),
-            outcome_of(&r),
-            detail,
-        )
-        .await;
-        r
+        self.try_switch(actor, env, to_canary)
     }
 
     fn try_switch(
@@ -1169,9 +1056,6 @@ impl Engine {
         env: &str,
         to_canary: bool,
     ) -> Result<ActionAccepted, RuntimeError> {
-        if self.opts.read_only {
-            return Err(RuntimeError::ReadOnly("switch_traffic".into()));
-        }
         let i = self
             .env_index(env)
             .ok_or_else(|| RuntimeError::UnknownEnvironment(env.to_string()))?;
@@ -1334,16 +1218,6 @@ impl Engine {
                         version: canary.clone(),
                     },
                 });
-                let detail = format!("pipeline #{} requested by {}", op.id, op.user);
-                self.write_audit(
-                    "controller",
-                    &env,
-                    "promote",
-                    (old.as_ref(), Some(canary)),
-                    "promoted".into(),
-                    detail,
-                )
-                .await;
             }
             (Conclusion::RollbackSwitch, OpKind::Rollback { target }) => {
                 let e = &mut self.envs[i];
@@ -1377,16 +1251,6 @@ impl Engine {
                         verdict: None,
                     },
                 });
-                let detail = format!("pipeline #{} requested by {}", op.id, op.user);
-                self.write_audit(
-                    "controller",
-                    &env,
-                    "rollback",
-                    (old.as_ref(), Some(target)),
-                    format!("rolled back: {reason}"),
-                    detail,
-                )
-                .await;
             }
             (Conclusion::Abort { reason, verdict }, kind) => {
                 let failed_version = match kind {
@@ -1437,16 +1301,6 @@ impl Engine {
                     pipeline_id: op.id,
                     outcome,
                 });
-                let detail = format!("pipeline #{} requested by {}", op.id, op.user);
-                self.write_audit(
-                    "controller",
-                    &env,
-                    "rollback",
-                    (Some(&failed_version), stable.as_ref()),
-                    format!("rolled back: {reason}"),
-                    detail,
-                )
-                .await;
             }
             (c, kind) => {
                 // A conclusion that does not fit the operation: a bug, but keep the env usable.
@@ -1506,10 +1360,6 @@ impl Engine {
             self.touch(i);
         }
         self.flush_status();
-        self.audit.flush().await;
-        if let Some(t) = self.audit_task.take() {
-            t.abort();
-        }
     }
 }
 
@@ -1570,16 +1420,5 @@ mod tests {
         let mut c = Config::default();
         c.environments.clear();
         assert!(validate_config(&c).is_err());
-    }
-
-    #[test]
-    fn audit_outcome_says_accepted_or_why_refused() {
-        let ok: Result<(), RuntimeError> = Ok(());
-        assert_eq!(outcome_of(&ok), "accepted");
-        let ro: Result<(), RuntimeError> = Err(RuntimeError::ReadOnly("deploy".into()));
-        assert_eq!(
-            outcome_of(&ro),
-            "refused: read-only mode: deploy is not allowed"
-        );
     }
 }

@@ -97,12 +97,9 @@ impl EnvState {
     pub fn ready_addrs(&self, v: &Version) -> Vec<SocketAddr> {
         self.instances
             .values()
-            .filter(|i| {
-                &i.status.version == v
-                    && i.status.phase == InstancePhase::Ready
-                    && i.status.port != 0
-            })
-            .map(|i| SocketAddr::from(([127, 0, 0, 1], i.status.port)))
+            .filter(|i| &i.status.version == v && i.status.phase == InstancePhase::Ready)
+            .filter_map(|i| i.status.port())
+            .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
             .collect()
     }
 
@@ -116,7 +113,7 @@ impl EnvState {
     pub fn instance_pids(&self) -> VersionPids {
         let mut map = VersionPids::new();
         for i in self.instances.values() {
-            if let Some(pid) = i.status.pid {
+            if let Some(pid) = i.status.pid() {
                 map.entry(i.status.version.0.clone()).or_default().push(pid);
             }
         }

@@ -223,10 +223,13 @@ fn detail_lines(
                 (clean(i.version.as_str()).into_owned(), theme.text()),
                 (phase, phase_style(&i.phase, theme)),
                 (
-                    i.pid.map_or("-".to_string(), |p| p.to_string()),
+                    i.pid().map_or("-".to_string(), |p| p.to_string()),
                     theme.muted(),
                 ),
-                (i.port.to_string(), theme.muted()),
+                (
+                    i.port().map_or("-".to_string(), |p| p.to_string()),
+                    theme.muted(),
+                ),
                 (
                     i.restarts.to_string(),
                     if i.restarts > 0 {

@@ -108,31 +108,19 @@ impl Engine {
             .filter(|(_, x)| x.status.phase == InstancePhase::Ready)
             .filter_map(|(t, x)| {
                 let v = x.status.version.clone();
-                x.status.pid.map(|p| (*t, p, x.status.id.clone(), v))
+                x.status.pid().map(|p| (*t, p, x.status.id.clone(), v))
             })
             .max_by_key(|(_, _, _, v)| Some(v) == e.stable.as_ref())
     }
 
     pub(super) async fn inject(
         &mut self,
-        actor: &Actor,
+        _actor: &Actor,
         env: &str,
         scenario: ScenarioKind,
         params: FaultParams,
     ) -> Result<Experiment, RuntimeError> {
-        let detail = format!(
-            "{scenario}: duration {}s, latency {}ms, rate {}, cpu workers {} via {}",
-            params.duration_secs, params.latency_ms, params.rate, params.cpu_workers, actor.via
-        );
-        let r = self.try_inject(env, scenario, params).await;
-        let outcome = match &r {
-            Ok(x) => format!("accepted: experiment {}", x.id),
-            Err(e) => format!("refused: {e}"),
-        };
-        let action = format!("chaos {scenario}");
-        self.write_audit(&actor.user, env, &action, (None, None), outcome, detail)
-            .await;
-        r
+        self.try_inject(env, scenario, params).await
     }
 
     async fn try_inject(
@@ -141,9 +129,6 @@ impl Engine {
         scenario: ScenarioKind,
         params: FaultParams,
     ) -> Result<Experiment, RuntimeError> {
-        if self.opts.read_only {
-            return Err(RuntimeError::ReadOnly(format!("chaos {scenario}")));
-        }
         let i = self
             .env_index(env)
             .ok_or_else(|| RuntimeError::UnknownEnvironment(env.to_string()))?;
@@ -254,33 +239,11 @@ impl Engine {
         }
     }
 
-    pub(super) async fn undo(&mut self, actor: &Actor, id: &str) -> Result<(), RuntimeError> {
-        let env = self
-            .faults
-            .get(id)
-            .map(|f| f.experiment.env.clone())
-            .or_else(|| {
-                self.experiments
-                    .iter()
-                    .find(|x| x.id == id)
-                    .map(|x| x.env.clone())
-            })
-            .unwrap_or_else(|| "-".to_string());
-        let r = self.try_undo(id).await;
-        let detail = format!("experiment {id} via {}", actor.via);
-        let outcome = match &r {
-            Ok(()) => "accepted".to_string(),
-            Err(e) => format!("refused: {e}"),
-        };
-        self.write_audit(&actor.user, &env, "undo", (None, None), outcome, detail)
-            .await;
-        r
+    pub(super) async fn undo(&mut self, _actor: &Actor, id: &str) -> Result<(), RuntimeError> {
+        self.try_undo(id).await
     }
 
     async fn try_undo(&mut self, id: &str) -> Result<(), RuntimeError> {
-        if self.opts.read_only {
-            return Err(RuntimeError::ReadOnly("undo".into()));
-        }
         let live = self
             .faults
             .get(id)

@@ -1,95 +1,7 @@
-//! The one action table. It feeds the keymap, the help overlay, the command
-//! palette and the confirm dialogs, so a key, its help text and its
-//! confirmation can never disagree.
+//! The rows of the action table: keys, help text, scope, group.
 
-use serde::{Deserialize, Serialize};
-
-use super::state::PaneId;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    Quit,
-    Help,
-    Palette,
-    FocusNext,
-    FocusPrev,
-    FocusEnvironments,
-    FocusLogs,
-    FocusPipeline,
-    FocusMetrics,
-    FocusChaos,
-    FocusAgent,
-    Zoom,
-    ScrollUp,
-    ScrollDown,
-    PageUp,
-    PageDown,
-    Top,
-    Bottom,
-    NextEnv,
-    PrevEnv,
-    Deploy,
-    Promote,
-    Rollback,
-    SwitchTraffic,
-    Chaos,
-    UndoFaults,
-    LoadTest,
-    Compare,
-    ShowComparison,
-    LogFilter,
-    FollowTrace,
-    ClearFilter,
-    ToggleFollow,
-    ToggleWrap,
-    ToggleTimestamps,
-    ToggleEnvFilter,
-    AgentCompose,
-}
-
-/// Where an action's keys are live. Global keys may not clash with anything;
-/// pane keys may only clash with keys of other panes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Scope {
-    Global,
-    Pane(PaneId),
-}
-
-#[derive(Clone, Copy, Debug)]
-pub struct ActionSpec {
-    pub action: Action,
-    /// Name used in config (`keymap:`) and in the palette.
-    pub id: &'static str,
-    pub default_keys: &'static [&'static str],
-    pub description: &'static str,
-    pub scope: Scope,
-    /// Destructive actions ask for confirmation, are refused in read-only
-    /// mode and are written to the audit journal.
-    pub destructive: bool,
-    /// Help section heading.
-    pub group: &'static str,
-}
-
-const fn spec(
-    action: Action,
-    id: &'static str,
-    default_keys: &'static [&'static str],
-    description: &'static str,
-    scope: Scope,
-    destructive: bool,
-    group: &'static str,
-) -> ActionSpec {
-    ActionSpec {
-        action,
-        id,
-        default_keys,
-        description,
-        scope,
-        destructive,
-        group,
-    }
-}
+use super::{spec, Action, ActionSpec, Scope};
+use crate::app::state::PaneId;
 
 use Action as A;
 use Scope::{Global as G, Pane as P};
@@ -312,6 +224,69 @@ pub const ACTIONS: &[ActionSpec] = &[
         "Delivery",
     ),
     spec(
+        A::PauseRollout,
+        "pause",
+        &["P"],
+        "pause the selected environment's rollout at its current weight",
+        G,
+        true,
+        "Delivery",
+    ),
+    spec(
+        A::ResumeRollout,
+        "resume",
+        &["R"],
+        "resume a paused rollout",
+        G,
+        true,
+        "Delivery",
+    ),
+    spec(
+        A::AbortRollout,
+        "abort",
+        &["A"],
+        "abort the rollout: all traffic back to stable, with a reason",
+        G,
+        true,
+        "Delivery",
+    ),
+    spec(
+        A::RetryRollout,
+        "retry",
+        &["Y"],
+        "retry an aborted rollout from its first step",
+        G,
+        true,
+        "Delivery",
+    ),
+    spec(
+        A::UndoRevision,
+        "undo",
+        &["U"],
+        "undo the selected environment to an earlier revision",
+        G,
+        true,
+        "Delivery",
+    ),
+    spec(
+        A::PromoteFull,
+        "promote_full",
+        &["F"],
+        "promote --full: skip the remaining steps, the canary is stable now",
+        G,
+        true,
+        "Delivery",
+    ),
+    spec(
+        A::RestartEnv,
+        "restart",
+        &["X"],
+        "restart the selected environment's instances, one at a time",
+        G,
+        true,
+        "Delivery",
+    ),
+    spec(
         A::Chaos,
         "chaos",
         &["c"],
@@ -429,14 +404,3 @@ pub const ACTIONS: &[ActionSpec] = &[
         "Agent",
     ),
 ];
-
-pub fn spec_of(action: Action) -> &'static ActionSpec {
-    ACTIONS
-        .iter()
-        .find(|s| s.action == action)
-        .unwrap_or(&ACTIONS[0])
-}
-
-pub fn spec_by_id(id: &str) -> Option<&'static ActionSpec> {
-    ACTIONS.iter().find(|s| s.id == id)
-}

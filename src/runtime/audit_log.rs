@@ -1,30 +1,20 @@
-//! The audit journal (`audit.jsonl`): one `AuditEntry` per line for every
-//! destructive action, accepted or refused. (The fault journal is the fault
-//! engine's, `crate::faults`.)
+//! The audit journal (`audit.jsonl` in the state directory): one
+//! `AuditEntry` per line for every change asked of a runtime, accepted or
+//! refused. Written by the [`super::audited::Audited`] decorator, so no
+//! runtime writes it itself.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use super::SandboxError;
+use super::RuntimeEvent;
 use crate::domain::audit::AuditEntry;
 use crate::domain::logs::{Level, LogLine};
-use crate::runtime::RuntimeEvent;
-
-// ---------------------------------------------------------------------------
-// Audit journal
 
 enum AuditMsg {
     Entry(AuditEntry),
     Flush(oneshot::Sender<()>),
-}
-
-/// Appends audit entries from a dedicated task so callers never block on the
-/// file. A failed write is reported as an error log event, never dropped silently.
-#[derive(Clone, Debug)]
-pub struct AuditLog {
-    tx: mpsc::Sender<AuditMsg>,
-    path: PathBuf,
 }
 
 impl std::fmt::Debug for AuditMsg {
@@ -36,12 +26,36 @@ impl std::fmt::Debug for AuditMsg {
     }
 }
 
+/// Appends audit entries from a dedicated task so callers never block on the
+/// file. A failed write is reported as an error log event, never dropped silently.
+#[derive(Clone, Debug)]
+pub struct AuditLog {
+    tx: mpsc::Sender<AuditMsg>,
+    path: PathBuf,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("audit journal {path} is unavailable (its writer stopped); entry lost: {action} on {env}")]
 pub struct AuditUnavailable {
     pub path: PathBuf,
     pub action: String,
     pub env: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditReadError {
+    #[error("cannot read audit journal {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("audit journal {path}, line {line}: {message}")]
+    Line {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
 }
 
 impl AuditLog {
@@ -110,8 +124,8 @@ async fn run_audit_writer(
                     );
                     let _ = events.send(RuntimeEvent::Log {
                         line: LogLine {
-                            ts: chrono::Utc::now().timestamp_millis(),
-                            env: "sandbox".into(),
+                            ts: crate::clock::now_ms(),
+                            env: "runtime".into(),
                             version: "-".into(),
                             instance: "audit".into(),
                             level: Level::Error,
@@ -142,24 +156,25 @@ pub fn append_audit_line(path: &Path, entry: &AuditEntry) -> std::io::Result<()>
 
 /// Read the audit journal (blocking); unparsable lines are returned as errors
 /// with their line number rather than skipped.
-pub fn read_audit_journal(path: &Path) -> Result<Vec<AuditEntry>, SandboxError> {
+pub fn read_audit_journal(path: &Path) -> Result<Vec<AuditEntry>, AuditReadError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(SandboxError::io(
-                format!("cannot read audit journal {}", path.display()),
-                e,
-            ))
+        Err(source) => {
+            return Err(AuditReadError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
         }
     };
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| SandboxError::Journal {
+            serde_json::from_str(l).map_err(|e| AuditReadError::Line {
                 path: path.to_path_buf(),
-                message: format!("audit line {}: {e}", i + 1),
+                line: i + 1,
+                message: e.to_string(),
             })
         })
         .collect()
@@ -169,6 +184,19 @@ pub fn read_audit_journal(path: &Path) -> Result<Vec<AuditEntry>, SandboxError> 
 mod tests {
     use super::*;
 
+    fn entry(ts: i64, user: &str, action: &str) -> AuditEntry {
+        AuditEntry {
+            ts,
+            user: user.into(),
+            env: "staging".into(),
+            action: action.into(),
+            from_version: Some("v1".into()),
+            to_version: Some("v2".into()),
+            outcome: "accepted".into(),
+            detail: String::new(),
+        }
+    }
+
     #[tokio::test]
     async fn audit_entries_are_appended_as_json_lines() {
         let dir = tempfile::tempdir().unwrap();
@@ -176,18 +204,7 @@ mod tests {
         let (events, _rx) = broadcast::channel(16);
         let (log, _task) = AuditLog::start(path.clone(), events);
         for i in 0..3 {
-            log.append(AuditEntry {
-                ts: i,
-                user: "alice".into(),
-                env: "staging".into(),
-                action: "deploy".into(),
-                from_version: Some("v1".into()),
-                to_version: Some("v2".into()),
-                outcome: "accepted".into(),
-                detail: String::new(),
-            })
-            .await
-            .unwrap();
+            log.append(entry(i, "alice", "deploy")).await.unwrap();
         }
         log.flush().await;
         let entries = read_audit_journal(&path).unwrap();
@@ -204,18 +221,7 @@ mod tests {
         std::fs::create_dir(&path).unwrap();
         let (events, mut rx) = broadcast::channel(16);
         let (log, _task) = AuditLog::start(path, events);
-        log.append(AuditEntry {
-            ts: 0,
-            user: "bob".into(),
-            env: "production".into(),
-            action: "rollback".into(),
-            from_version: None,
-            to_version: None,
-            outcome: "accepted".into(),
-            detail: String::new(),
-        })
-        .await
-        .unwrap();
+        log.append(entry(0, "bob", "rollback")).await.unwrap();
         log.flush().await;
         match rx.try_recv().unwrap() {
             RuntimeEvent::Log { line } => {
@@ -223,6 +229,17 @@ mod tests {
                 assert!(line.text.contains("entry lost"));
             }
             other => panic!("unexpected event {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_broken_line_is_an_error_with_its_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        std::fs::write(&path, "{\"ts\":1}\n").unwrap();
+        match read_audit_journal(&path) {
+            Err(AuditReadError::Line { line, .. }) => assert_eq!(line, 1),
+            other => panic!("unexpected {other:?}"),
         }
     }
 }
