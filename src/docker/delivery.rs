@@ -37,9 +37,10 @@ use crate::domain::rollout::{decide, Decision};
 use crate::domain::sanitize::strip_all;
 use crate::domain::EpochMillis;
 use crate::runtime::{ActionAccepted, Actor, RolloutOutcome, RuntimeError, RuntimeEvent};
-use crate::sandbox::router::{RouterConfig, RouterFault, RouterHandle};
-use crate::sandbox::supervisor::{now_ms, probe};
-use crate::sandbox::traffic::TrafficGenerator;
+use crate::router::{RouterConfig, RouterFault, RouterHandle};
+use crate::clock::now_ms;
+use crate::router::probe::probe;
+use crate::router::traffic::TrafficGenerator;
 
 /// How long a new container gets to become ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);

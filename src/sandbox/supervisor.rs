@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -32,13 +32,13 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 const BACKOFF_RESET_AFTER: Duration = Duration::from_secs(30);
 const PROBE_NOT_READY_EVERY: Duration = Duration::from_millis(250);
 const PROBE_READY_EVERY: Duration = Duration::from_secs(2);
-const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Consecutive failed probes that make a ready instance not ready.
 const PROBE_FAILURES_TO_UNREADY: u32 = 3;
 /// Time a stopping child gets between SIGTERM and SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(3);
 
 pub use crate::clock::now_ms;
+pub use crate::router::probe::probe;
 
 /// How an instance's process is started.
 #[derive(Clone, Debug, PartialEq)]
@@ -444,37 +444,6 @@ async fn watch_readiness(rep: &Reporter, pid: Option<u32>, port: u16, restarts: 
     }
 }
 
-/// `GET path` on 127.0.0.1:port; true on a 200 answer within the timeout.
-pub async fn probe(port: u16, path: &str) -> bool {
-    tokio::time::timeout(PROBE_TIMEOUT, probe_inner(port, path))
-        .await
-        .unwrap_or(false)
-}
-
-async fn probe_inner(port: u16, path: &str) -> bool {
-    let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
-        return false;
-    };
-    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nUser-Agent: blissful-infra-probe\r\n\r\n");
-    if s.write_all(req.as_bytes()).await.is_err() {
-        return false;
-    }
-    // The status line is all we need; read at most a small prefix.
-    let mut buf = [0u8; 64];
-    let mut n = 0;
-    while n < 12 {
-        match s.read(&mut buf[n..]).await {
-            Ok(0) | Err(_) => break,
-            Ok(k) => n += k,
-        }
-    }
-    status_is_200(&buf[..n])
-}
-
-fn status_is_200(head: &[u8]) -> bool {
-    head.starts_with(b"HTTP/1.1 200") || head.starts_with(b"HTTP/1.0 200")
-}
-
 async fn forward_output<R>(out: R, spec: InstanceSpec, logs: mpsc::Sender<LogLine>)
 where
     R: tokio::io::AsyncRead + Unpin,
@@ -605,6 +574,7 @@ fn guess_level(raw: &[u8]) -> Level {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn labels() -> (Arc<str>, Arc<str>, Arc<str>) {
         ("staging".into(), "v1".into(), "staging-v1-1".into())

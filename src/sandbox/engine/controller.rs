@@ -14,7 +14,7 @@ use crate::domain::analysis::{analyze, Verdict};
 use crate::domain::environment::Version;
 use crate::domain::pipeline::{PipelineRun, StageStatus};
 use crate::domain::rollout::{decide, Decision};
-use crate::sandbox::router::RouterHandle;
+use crate::router::RouterHandle;
 use crate::sandbox::supervisor::now_ms;
 use crate::sources::prometheus::{analyze_versions, PrometheusClient};
 

@@ -28,9 +28,9 @@ use crate::runtime::{
 use crate::sandbox::journal::{
     reconcile_leftover_faults, write_fault_journal, AuditLog, FaultJournal, ProcessRef,
 };
-use crate::sandbox::router::{RouterConfig, RouterHandle, WindowStats};
+use crate::router::{RouterConfig, RouterHandle, WindowStats};
 use crate::sandbox::supervisor::{now_ms, spawn_instance, InstanceSpec, InstanceUpdate, Launch};
-use crate::sandbox::traffic::TrafficGenerator;
+use crate::router::traffic::TrafficGenerator;
 use crate::sandbox::{SandboxError, SandboxOptions};
 
 /// Log lines kept for `recent_logs`.

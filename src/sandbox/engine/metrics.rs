@@ -14,7 +14,7 @@ use super::state::VersionPids;
 use crate::domain::metrics::MetricPoint;
 use crate::runtime::RuntimeEvent;
 use crate::sandbox::procstat::ProcSampler;
-use crate::sandbox::router::{RouterHandle, WindowStats};
+use crate::router::{RouterHandle, WindowStats};
 use crate::sandbox::supervisor::now_ms;
 
 const PERIOD: Duration = Duration::from_secs(1);

@@ -11,7 +11,7 @@ use crate::domain::environment::{
     ActiveFault, EnvironmentStatus, Health, InstancePhase, InstanceStatus, TrafficSplit, Version,
 };
 use crate::domain::EpochMillis;
-use crate::sandbox::router::RouterHandle;
+use crate::router::RouterHandle;
 use crate::sandbox::supervisor::InstanceHandle;
 
 /// Pids of each version's instances (plus stress workers), read by the metrics sampler.

@@ -4,6 +4,8 @@
 //! Prometheus `/metrics` endpoint on a second listener.
 
 pub mod histogram;
+pub mod probe;
+pub mod traffic;
 
 use axum::extract::State;
 use axum::routing::get;
