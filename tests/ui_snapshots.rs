@@ -107,6 +107,7 @@ fn envs() -> Vec<EnvironmentStatus> {
                 scenario: "network-latency".into(),
                 ends_at: NOW + 18_000,
             }],
+            revisions: Vec::new(),
         },
         EnvironmentStatus {
             name: "production".into(),
@@ -141,6 +142,7 @@ fn envs() -> Vec<EnvironmentStatus> {
             router_addr: "127.0.0.1:8181".into(),
             metrics_addr: "127.0.0.1:9181".into(),
             faults: vec![],
+            revisions: Vec::new(),
         },
     ]
 }

@@ -1409,6 +1409,7 @@ mod tests {
             router_addr: "127.0.0.1:1".into(),
             metrics_addr: "127.0.0.1:2".into(),
             faults: vec![],
+            revisions: Vec::new(),
         }
     }
 

@@ -441,6 +441,7 @@ mod tests {
                     scenario: "network-latency".into(),
                     ends_at: 0,
                 }],
+                revisions: Vec::new(),
             },
             EnvironmentStatus {
                 name: "prod\x1b[2J".into(),
@@ -458,6 +459,7 @@ mod tests {
                 router_addr: "127.0.0.1:41003".into(),
                 metrics_addr: "127.0.0.1:41004".into(),
                 faults: vec![],
+                revisions: Vec::new(),
             },
         ]
     }

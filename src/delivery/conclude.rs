@@ -37,10 +37,12 @@ impl Controller {
         }
         let now = now_ms();
         let last = r.run.stages.len().saturating_sub(1);
-        r.run.finish_stage(last, StageStatus::Succeeded, detail.clone(), now);
+        r.run
+            .finish_stage(last, StageStatus::Succeeded, detail.clone(), now);
         r.run.finish(StageStatus::Succeeded, now);
         self.publish(&r.run).await;
-        self.log(Level::Info, format!("promoted {canary}: {detail}")).await;
+        self.log(Level::Info, format!("promoted {canary}: {detail}"))
+            .await;
         let outcome = RolloutOutcome::Promoted { version: canary };
         self.finished(r.run.id, outcome, &r.user).await;
     }
@@ -59,7 +61,12 @@ impl Controller {
         self.apply().await;
         let _ = self.retire(&r.canary).await;
         let now = now_ms();
-        if let Some(s) = r.run.stages.iter_mut().find(|s| s.status == StageStatus::Running) {
+        if let Some(s) = r
+            .run
+            .stages
+            .iter_mut()
+            .find(|s| s.status == StageStatus::Running)
+        {
             s.status = StageStatus::Failed(reason.clone());
             s.finished_at = Some(now);
             s.progress = 1.0;
@@ -86,7 +93,12 @@ impl Controller {
     pub(super) async fn conclude_undo(&mut self, mut u: Undo) {
         let env = self.env().to_string();
         let now = now_ms();
-        u.run.finish_stage(0, StageStatus::Succeeded, format!("{} ready", u.target), now);
+        u.run.finish_stage(
+            0,
+            StageStatus::Succeeded,
+            format!("{} ready", u.target),
+            now,
+        );
         self.view.stable = Some(u.target.clone());
         self.view.previous = Some(u.current.clone());
         self.view.canary = None;
@@ -94,7 +106,12 @@ impl Controller {
         self.view.step = None;
         self.view.push_revision(&u.target);
         self.apply().await;
-        u.run.finish_stage(1, StageStatus::Succeeded, format!("100% to {}", u.target), now_ms());
+        u.run.finish_stage(
+            1,
+            StageStatus::Succeeded,
+            format!("100% to {}", u.target),
+            now_ms(),
+        );
         u.run.start_stage(2, now_ms());
         self.publish(&u.run).await;
         tokio::time::sleep(DRAIN).await;
@@ -102,7 +119,8 @@ impl Controller {
             None => format!("{} stopped", u.current),
             Some(problem) => problem,
         };
-        u.run.finish_stage(2, StageStatus::Succeeded, stopped, now_ms());
+        u.run
+            .finish_stage(2, StageStatus::Succeeded, stopped, now_ms());
         u.run.finish(StageStatus::Succeeded, now_ms());
         self.publish(&u.run).await;
         let text = format!("{env} rolled back from {} to {}", u.current, u.target);

@@ -35,7 +35,13 @@ impl Controller {
         }
     }
 
-    pub fn accepted(&self, id: u64, from: Option<Version>, to: Option<Version>, text: String) -> ActionAccepted {
+    pub fn accepted(
+        &self,
+        id: u64,
+        from: Option<Version>,
+        to: Option<Version>,
+        text: String,
+    ) -> ActionAccepted {
         ActionAccepted {
             pipeline_id: id,
             env: self.env().to_string(),
@@ -60,7 +66,8 @@ impl Controller {
             &version,
         )
         .map_err(RuntimeError::Refused)?;
-        self.start_rollout(&actor.user, version, promoted_from).await
+        self.start_rollout(&actor.user, version, promoted_from)
+            .await
     }
 
     /// Start a canary rollout of `version` (a plain start when nothing is stable).
@@ -93,7 +100,12 @@ impl Controller {
         self.publish(&run).await;
         if let Err(e) = self.backend.bring_up(&version).await {
             let reason = format!("could not start {version}: {e}");
-            run.finish_stage(0, StageStatus::Failed(reason.clone()), reason.clone(), now_ms());
+            run.finish_stage(
+                0,
+                StageStatus::Failed(reason.clone()),
+                reason.clone(),
+                now_ms(),
+            );
             run.finish(StageStatus::Failed(reason.clone()), now_ms());
             self.publish(&run).await;
             self.view.canary = None;
@@ -175,16 +187,25 @@ impl Controller {
         self.active = Some(Active::Rollout(r));
         result?;
         let what = if full { "promote --full" } else { "promote" };
-        let text = format!("{what} {canary} in {env} (pipeline #{id}) by {}", actor.user);
+        let text = format!(
+            "{what} {canary} in {env} (pipeline #{id}) by {}",
+            actor.user
+        );
         self.log(Level::Warn, text.clone()).await;
         Ok(self.accepted(id, self.view.stable.clone(), Some(canary), text))
     }
 
     /// `promote --full` of a canary held after a blue-green switch.
-    async fn promote_held(&mut self, actor: &Actor, full: bool) -> Result<ActionAccepted, RuntimeError> {
+    async fn promote_held(
+        &mut self,
+        actor: &Actor,
+        full: bool,
+    ) -> Result<ActionAccepted, RuntimeError> {
         let env = self.env().to_string();
         let Some(canary) = self.view.canary.clone() else {
-            return Err(refused(format!("{env} has no canary to promote (deploy a version first)")));
+            return Err(refused(format!(
+                "{env} has no canary to promote (deploy a version first)"
+            )));
         };
         if !full {
             return Err(refused(format!(
@@ -192,24 +213,38 @@ impl Controller {
             )));
         }
         if self.backend.readiness(&canary).await.ready == 0 {
-            return Err(refused(format!("canary {canary} has no ready instance yet")));
+            return Err(refused(format!(
+                "canary {canary} has no ready instance yet"
+            )));
         }
         let id = self.backend.next_pipeline_id();
         let title = format!("promote {canary} in {env}");
-        let mut run = PipelineRun::new(id, PipelineKind::Promotion, &env, &title, &["promote"], now_ms());
+        let mut run = PipelineRun::new(
+            id,
+            PipelineKind::Promotion,
+            &env,
+            &title,
+            &["promote"],
+            now_ms(),
+        );
         run.start_stage(0, now_ms());
         let mut r = Rollout {
             run,
             canary: canary.clone(),
             user: actor.user.clone(),
-            stage: Stage::Starting { since: Instant::now() },
+            stage: Stage::Starting {
+                since: Instant::now(),
+            },
             paused: false,
             last_publish: Instant::now(),
         };
         self.enter_watch(&mut r);
         self.publish(&r.run).await;
         self.active = Some(Active::Rollout(r));
-        let text = format!("promote --full {canary} in {env} (pipeline #{id}) by {}", actor.user);
+        let text = format!(
+            "promote --full {canary} in {env} (pipeline #{id}) by {}",
+            actor.user
+        );
         self.log(Level::Warn, text.clone()).await;
         Ok(self.accepted(id, self.view.stable.clone(), Some(canary), text))
     }
@@ -326,7 +361,9 @@ impl Controller {
                     &[("remove canary", why.clone())],
                 );
                 self.publish(&run).await;
-                let outcome = RolloutOutcome::Aborted { reason: why.clone() };
+                let outcome = RolloutOutcome::Aborted {
+                    reason: why.clone(),
+                };
                 self.finished(run.id, outcome, &actor.user).await;
                 run.id
             }

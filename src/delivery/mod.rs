@@ -15,6 +15,7 @@ pub mod analysis;
 pub mod backend;
 mod conclude;
 mod controller;
+pub mod ids;
 mod intents;
 mod revert;
 mod smoke;
@@ -117,11 +118,7 @@ impl DeliveryController {
         if self.tx.send(msg).await.is_ok() {
             let _ = rx.await;
         }
-        let task = self
-            .task
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(t) = task {
             let _ = t.await;
         }

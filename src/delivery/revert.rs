@@ -47,8 +47,12 @@ impl Controller {
                 .map_err(RuntimeError::Refused)?,
             Some(n) => {
                 let Some(target) = self.view.revision(n).cloned() else {
-                    let known: Vec<String> =
-                        self.view.revisions.iter().map(|r| r.number.to_string()).collect();
+                    let known: Vec<String> = self
+                        .view
+                        .revisions
+                        .iter()
+                        .map(|r| r.number.to_string())
+                        .collect();
                     return Err(RuntimeError::NotFound(format!(
                         "revision {n} of {env} (known: {})",
                         known.join(", ")
@@ -58,7 +62,9 @@ impl Controller {
                     return Err(refused(format!("{env} has no version to roll back from")));
                 };
                 if current == target {
-                    return Err(refused(format!("revision {n} ({target}) is already stable in {env}")));
+                    return Err(refused(format!(
+                        "revision {n} ({target}) is already stable in {env}"
+                    )));
                 }
                 (current, target)
             }
@@ -72,7 +78,12 @@ impl Controller {
         self.publish(&run).await;
         if let Err(e) = self.backend.bring_up(&target).await {
             let reason = format!("could not start {target}: {e}");
-            run.finish_stage(0, StageStatus::Failed(reason.clone()), reason.clone(), now_ms());
+            run.finish_stage(
+                0,
+                StageStatus::Failed(reason.clone()),
+                reason.clone(),
+                now_ms(),
+            );
             run.finish(StageStatus::Failed(reason.clone()), now_ms());
             self.publish(&run).await;
             return Err(RuntimeError::Failed(reason));
@@ -106,7 +117,9 @@ impl Controller {
         self.apply().await;
         let _ = self.retire(&canary).await;
         let stable = self.view.stable.clone();
-        let target = stable.as_ref().map_or("nothing".to_string(), |v| v.0.clone());
+        let target = stable
+            .as_ref()
+            .map_or("nothing".to_string(), |v| v.0.clone());
         let what = match cancelled {
             Some(id) => format!("pipeline #{id} cancelled, {canary} stopped"),
             None => format!("{canary} stopped"),
@@ -132,13 +145,20 @@ impl Controller {
     ) -> Result<ActionAccepted, RuntimeError> {
         let env = self.env().to_string();
         if let Some(Active::Undo(u)) = &self.active {
-            return Err(refused(format!("pipeline #{} is rolling {env} back", u.run.id)));
+            return Err(refused(format!(
+                "pipeline #{} is rolling {env} back",
+                u.run.id
+            )));
         }
         let Some(canary) = self.view.canary.clone() else {
-            return Err(refused(format!("{env} has no canary to switch traffic to or from")));
+            return Err(refused(format!(
+                "{env} has no canary to switch traffic to or from"
+            )));
         };
         let Some(stable) = self.view.stable.clone() else {
-            return Err(refused(format!("{env} has no stable version to switch between")));
+            return Err(refused(format!(
+                "{env} has no stable version to switch between"
+            )));
         };
         let (from, to) = if to_canary {
             (stable.clone(), canary.clone())
@@ -214,7 +234,8 @@ impl Controller {
                     until: Instant::now() + window,
                     user: actor.user.clone(),
                 }));
-                let text = format!("blue/green: all traffic in {env} now goes to {to} (from {from})");
+                let text =
+                    format!("blue/green: all traffic in {env} now goes to {to} (from {from})");
                 self.log(Level::Warn, text.clone()).await;
                 Ok(self.accepted(id, Some(from), Some(to), text))
             }
@@ -228,7 +249,8 @@ impl Controller {
                 stages.push(("switch traffic", format!("100% to {to}")));
                 let run = self.instant_run(PipelineKind::Rollout, &title, &stages);
                 self.publish(&run).await;
-                let text = format!("blue/green: all traffic in {env} now goes to {to} (from {from})");
+                let text =
+                    format!("blue/green: all traffic in {env} now goes to {to} (from {from})");
                 self.log(Level::Warn, text.clone()).await;
                 Ok(self.accepted(run.id, Some(from), Some(to), text))
             }
@@ -240,14 +262,18 @@ impl Controller {
     pub(super) async fn restart(&mut self, actor: &Actor) -> Result<ActionAccepted, RuntimeError> {
         let env = self.env().to_string();
         if let Some(id) = self.running_id() {
-            return Err(refused(format!("pipeline #{id} is running in {env}; restart after it")));
+            return Err(refused(format!(
+                "pipeline #{id} is running in {env}; restart after it"
+            )));
         }
         let Some(stable) = self.view.stable.clone() else {
             return Err(refused(format!("{env} has no version to restart")));
         };
         let ids = self.backend.instances(&stable).await;
         if ids.is_empty() {
-            return Err(refused(format!("{env} has no instance of {stable} to restart")));
+            return Err(refused(format!(
+                "{env} has no instance of {stable} to restart"
+            )));
         }
         let id = self.backend.next_pipeline_id();
         let names: Vec<String> = ids.iter().map(|i| format!("restart {i}")).collect();
@@ -259,16 +285,30 @@ impl Controller {
             self.publish(&run).await;
             if let Err(e) = self.backend.replace_instance(&stable, instance).await {
                 let reason = format!("restarting {instance}: {e}");
-                run.finish_stage(n, StageStatus::Failed(reason.clone()), reason.clone(), now_ms());
+                run.finish_stage(
+                    n,
+                    StageStatus::Failed(reason.clone()),
+                    reason.clone(),
+                    now_ms(),
+                );
                 run.finish(StageStatus::Failed(reason.clone()), now_ms());
                 self.publish(&run).await;
                 return Err(RuntimeError::Failed(reason));
             }
-            run.finish_stage(n, StageStatus::Succeeded, "replaced by a ready instance", now_ms());
+            run.finish_stage(
+                n,
+                StageStatus::Succeeded,
+                "replaced by a ready instance",
+                now_ms(),
+            );
         }
         run.finish(StageStatus::Succeeded, now_ms());
         self.publish(&run).await;
-        let text = format!("{title}: {} instance(s) restarted one at a time by {}", ids.len(), actor.user);
+        let text = format!(
+            "{title}: {} instance(s) restarted one at a time by {}",
+            ids.len(),
+            actor.user
+        );
         self.log(Level::Info, text.clone()).await;
         Ok(self.accepted(id, Some(stable.clone()), Some(stable), text))
     }

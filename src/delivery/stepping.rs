@@ -48,8 +48,12 @@ impl Controller {
             Stage::Starting { since } => {
                 let rd = self.backend.readiness(&r.canary).await;
                 if rd.complete() {
-                    let detail = format!("{}/{} instances of {} ready", rd.ready, rd.desired, r.canary);
-                    r.run.finish_stage(0, StageStatus::Succeeded, detail, now_ms());
+                    let detail = format!(
+                        "{}/{} instances of {} ready",
+                        rd.ready, rd.desired, r.canary
+                    );
+                    r.run
+                        .finish_stage(0, StageStatus::Succeeded, detail, now_ms());
                     if self.view.stable.is_none() {
                         self.conclude_promote(r).await;
                         return None;
@@ -106,7 +110,8 @@ impl Controller {
                     let window = started.elapsed();
                     let steps = self.s.rollout.steps.len();
                     let canary = r.canary.clone();
-                    if let Some((reason, verdict)) = self.watch_failed(&canary, window, steps).await {
+                    if let Some((reason, verdict)) = self.watch_failed(&canary, window, steps).await
+                    {
                         self.conclude_failure(r, reason, Some(verdict)).await;
                         return None;
                     }
@@ -156,7 +161,11 @@ impl Controller {
         match decide(&cfg.steps, index, &verdict, extensions, cfg.max_extensions) {
             Decision::Extend => {
                 let extensions = extensions + 1;
-                let pause = cfg.steps.steps.get(index).map_or(1, |s| s.pause_secs.max(1));
+                let pause = cfg
+                    .steps
+                    .steps
+                    .get(index)
+                    .map_or(1, |s| s.pause_secs.max(1));
                 if let Some(st) = r.run.stages.get_mut(stage) {
                     st.detail = format!("{summary}; extended {extensions}/{}", cfg.max_extensions);
                 }
@@ -170,19 +179,26 @@ impl Controller {
                 Some(r)
             }
             Decision::Advance { next, .. } => {
-                r.run.finish_stage(stage, StageStatus::Succeeded, summary, now_ms());
+                r.run
+                    .finish_stage(stage, StageStatus::Succeeded, summary, now_ms());
                 self.enter_step(&mut r, next);
                 self.publish(&r.run).await;
                 Some(r)
             }
             Decision::Promote => {
-                r.run.finish_stage(stage, StageStatus::Succeeded, summary, now_ms());
+                r.run
+                    .finish_stage(stage, StageStatus::Succeeded, summary, now_ms());
                 self.enter_watch(&mut r);
                 self.publish(&r.run).await;
                 Some(r)
             }
             Decision::Rollback { reason } => {
-                r.run.finish_stage(stage, StageStatus::Failed(reason.clone()), summary, now_ms());
+                r.run.finish_stage(
+                    stage,
+                    StageStatus::Failed(reason.clone()),
+                    summary,
+                    now_ms(),
+                );
                 self.conclude_failure(r, reason, Some(verdict)).await;
                 None
             }
@@ -240,10 +256,18 @@ impl Controller {
             READY_TIMEOUT.as_secs()
         );
         let _ = self.retire(&u.target).await;
-        u.run.finish_stage(0, StageStatus::Failed(reason.clone()), reason.clone(), now_ms());
+        u.run.finish_stage(
+            0,
+            StageStatus::Failed(reason.clone()),
+            reason.clone(),
+            now_ms(),
+        );
         u.run.finish(StageStatus::Failed(reason.clone()), now_ms());
         self.publish(&u.run).await;
-        let text = format!("pipeline #{}: rollback to {} failed: {reason}", u.run.id, u.target);
+        let text = format!(
+            "pipeline #{}: rollback to {} failed: {reason}",
+            u.run.id, u.target
+        );
         self.log(Level::Error, text).await;
         self.finished(u.run.id, RolloutOutcome::Aborted { reason }, &u.user)
             .await;
@@ -256,7 +280,8 @@ impl Controller {
         }
         let steps = self.s.rollout.steps.len();
         let failed = if w.until > w.started {
-            self.watch_failed(&w.canary, w.started.elapsed(), steps).await
+            self.watch_failed(&w.canary, w.started.elapsed(), steps)
+                .await
         } else {
             None
         };
@@ -266,10 +291,14 @@ impl Controller {
                 self.view.weight = 0;
                 self.apply().await;
                 let why = format!("switched back: {reason}");
-                w.run.finish_stage(2, StageStatus::Failed(why.clone()), why.clone(), now);
+                w.run
+                    .finish_stage(2, StageStatus::Failed(why.clone()), why.clone(), now);
                 w.run.finish(StageStatus::Failed(why.clone()), now);
                 self.publish(&w.run).await;
-                let text = format!("blue/green: {} failed after the switch; all traffic back on stable: {reason}", w.canary);
+                let text = format!(
+                    "blue/green: {} failed after the switch; all traffic back on stable: {reason}",
+                    w.canary
+                );
                 self.log(Level::Warn, text).await;
                 let outcome = RolloutOutcome::RolledBack {
                     version: w.canary.clone(),
@@ -279,7 +308,12 @@ impl Controller {
                 self.finished(w.run.id, outcome, &w.user).await;
             }
             None => {
-                w.run.finish_stage(2, StageStatus::Succeeded, format!("{} held up", w.canary), now);
+                w.run.finish_stage(
+                    2,
+                    StageStatus::Succeeded,
+                    format!("{} held up", w.canary),
+                    now,
+                );
                 w.run.finish(StageStatus::Succeeded, now);
                 self.publish(&w.run).await;
             }

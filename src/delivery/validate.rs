@@ -63,7 +63,10 @@ mod tests {
     #[test]
     fn abort_reasons_are_cleaned_and_bounded() {
         let r = tidy_reason("  p99 too high \u{1b}[2J ");
-        assert!(r.starts_with("p99 too high") && !r.contains('\u{1b}'), "{r:?}");
+        assert!(
+            r.starts_with("p99 too high") && !r.contains('\u{1b}'),
+            "{r:?}"
+        );
         assert_eq!(tidy_reason(""), "no reason given");
         assert_eq!(tidy_reason(&"x".repeat(500)).len(), 200);
     }

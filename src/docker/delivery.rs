@@ -27,6 +27,7 @@ use super::{
     engine, ENV_NAME, MANAGED_LABEL, PROJECT_LABEL, READY_PATH_LABEL, READY_PORT_LABEL,
     SERVICE_LABEL, VERSION_LABEL,
 };
+use crate::clock::now_ms;
 use crate::domain::analysis::{analyze, Verdict};
 use crate::domain::chaos::{FaultParams, ScenarioKind};
 use crate::domain::environment::Version;
@@ -36,11 +37,10 @@ use crate::domain::pipeline::{PipelineKind, PipelineRun, StageStatus};
 use crate::domain::rollout::{decide, Decision};
 use crate::domain::sanitize::strip_all;
 use crate::domain::EpochMillis;
-use crate::runtime::{ActionAccepted, Actor, RolloutOutcome, RuntimeError, RuntimeEvent};
-use crate::router::{RouterConfig, RouterFault, RouterHandle};
-use crate::clock::now_ms;
 use crate::router::probe::probe;
 use crate::router::traffic::TrafficGenerator;
+use crate::router::{RouterConfig, RouterFault, RouterHandle};
+use crate::runtime::{ActionAccepted, Actor, RolloutOutcome, RuntimeError, RuntimeEvent};
 
 /// How long a new container gets to become ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);

@@ -364,6 +364,7 @@ impl Inner {
             router_addr,
             metrics_addr: d.metrics_addr.clone().unwrap_or_default(),
             faults: st.faults.clone(),
+            revisions: Vec::new(),
         }
     }
 

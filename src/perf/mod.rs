@@ -958,6 +958,7 @@ mod tests {
             router_addr: addr.into(),
             metrics_addr: String::new(),
             faults: vec![],
+            revisions: Vec::new(),
         }
     }
 

@@ -630,13 +630,6 @@ mod tests {
         assert_eq!(read_bounded_line(&mut r, &mut buf, 10).await.unwrap(), None);
     }
 
-    #[test]
-    fn only_a_200_status_line_is_ready() {
-        assert!(status_is_200(b"HTTP/1.1 200 OK\r\n"));
-        assert!(!status_is_200(b"HTTP/1.1 503 Service Unavailable"));
-        assert!(!status_is_200(b""));
-    }
-
     async fn collect_until(
         rx: &mut mpsc::Receiver<InstanceUpdate>,
         deadline: Duration,
