@@ -10,7 +10,6 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -24,7 +23,10 @@ use tokio::task::JoinHandle;
 
 use super::lifecycle::ContainerView;
 use super::{chaos, delivery, engine, DockerError, ENV_NAME, MANAGED_LABEL, PROJECT_LABEL};
+use crate::clock::now_ms;
 use crate::config::Config;
+use crate::delivery::ids::PipelineIds;
+use crate::delivery::{Analyzer, DeliveryController, Settings};
 use crate::domain::analysis::Verdict;
 use crate::domain::audit::AuditEntry;
 use crate::domain::chaos::{Experiment, FaultParams, ScenarioKind};
@@ -42,7 +44,7 @@ use crate::runtime::{
     RuntimeError, RuntimeEvent, SourceState,
 };
 use crate::sandbox::journal::AuditLog;
-use crate::sandbox::supervisor::{now_ms, parse_log_line};
+use crate::sandbox::supervisor::parse_log_line;
 
 /// Events buffered for subscribers before the slowest one starts lagging.
 const EVENT_CAPACITY: usize = 8192;
@@ -130,7 +132,7 @@ pub(crate) struct Inner {
     tasks: Mutex<Vec<JoinHandle<()>>>,
     followers: Mutex<HashMap<String, Followers>>,
     pub(crate) audit: AuditLog,
-    next_id: AtomicU64,
+    ids: PipelineIds,
     pub(crate) chaos: tokio::sync::Mutex<chaos::Chaos>,
     pub(crate) delivery: delivery::Delivery,
 }
@@ -157,7 +159,7 @@ impl Inner {
     }
 
     pub(crate) fn next_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
+        self.ids.next()
     }
 
     pub(crate) fn push_log(&self, line: LogLine) {
@@ -224,10 +226,6 @@ impl Inner {
             }
         }
         self.emit(RuntimeEvent::Pipeline { run });
-    }
-
-    pub(crate) fn pipeline(&self, id: u64) -> Option<PipelineRun> {
-        self.state().pipelines.iter().find(|p| p.id == id).cloned()
     }
 
     pub(crate) fn upsert_experiment(&self, e: Experiment) {
@@ -338,7 +336,10 @@ impl Inner {
                 Health::Degraded(format!("Docker Engine unreachable (last known state): {r}"))
             }
             None | Some(SourceState::Connecting) if !st.synced => Health::Unknown,
-            _ => health_of(st.containers.values(), &st.faults),
+            _ => d
+                .view
+                .health()
+                .unwrap_or_else(|| health_of(st.containers.values(), &st.faults)),
         };
         let router_addr = match &d.router_addr {
             Some(a) => a.clone(),
@@ -364,7 +365,7 @@ impl Inner {
             router_addr,
             metrics_addr: d.metrics_addr.clone().unwrap_or_default(),
             faults: st.faults.clone(),
-            revisions: Vec::new(),
+            revisions: d.view.revisions.clone(),
         }
     }
 
@@ -447,6 +448,8 @@ fn health_of<'a>(
 /// active faults and removes the containers it created.
 pub struct DockerRuntime {
     inner: Arc<Inner>,
+    /// The delivery controller of the one environment.
+    controller: DeliveryController,
 }
 
 impl DockerRuntime {
@@ -462,6 +465,14 @@ impl DockerRuntime {
                 e,
             )
         })?;
+        // Before anything starts, so a bad setting leaves nothing behind.
+        let analyzer =
+            Analyzer::from_config(&opts.config).map_err(|message| DockerError::Invalid {
+                what: "rollout.analysis_source".into(),
+                message,
+            })?;
+        let opts_dir = opts.state.dir.clone();
+        let project_name = opts.project.clone();
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
         let (audit, audit_task) = AuditLog::start(opts.state.audit_journal(), events.clone());
         let chaos = chaos::Chaos::open(&opts)?;
@@ -477,7 +488,7 @@ impl DockerRuntime {
             tasks: Mutex::new(vec![audit_task]),
             followers: Mutex::new(HashMap::new()),
             audit,
-            next_id: AtomicU64::new(1),
+            ids: PipelineIds::open(opts_dir.join(format!("pipeline-ids-docker-{}", project_name))),
             chaos: tokio::sync::Mutex::new(chaos),
         });
         let mut synced = inner.client.subscribe();
@@ -502,7 +513,18 @@ impl DockerRuntime {
         };
         let _ = tokio::time::timeout(FIRST_SYNC_TIMEOUT, first).await;
         delivery::start(&inner).await;
-        Ok(Arc::new(DockerRuntime { inner }))
+        let (stable, previous) = inner.delivery.drive();
+        let settings = Settings {
+            env: ENV_NAME.into(),
+            rollout: inner.opts.config.rollout.clone(),
+            smoke_paths: inner.opts.config.traffic.paths.clone(),
+            analyzer,
+        };
+        let backend = Arc::new(delivery::DockerBackend {
+            inner: inner.clone(),
+        });
+        let controller = DeliveryController::spawn(backend, settings, stable, previous);
+        Ok(Arc::new(DockerRuntime { inner, controller }))
     }
 
     /// The state of the engine connection.
@@ -621,21 +643,33 @@ impl Runtime for DockerRuntime {
         intent: Intent,
     ) -> Result<ActionAccepted, RuntimeError> {
         check_env(env)?;
-        match intent {
-            Intent::Deploy { version } => delivery::deploy(&self.inner, actor, &version).await,
-            Intent::Promote { full: true } => delivery::promote_now(&self.inner, actor).await,
-            Intent::Undo { to_revision: None } => delivery::rollback(&self.inner, actor).await,
-            Intent::Switch { to_canary } => {
-                delivery::switch_traffic(&self.inner, actor, to_canary).await
-            }
-            other => {
-                let reason = docker_capabilities()
-                    .check(other.kind())
-                    .err()
-                    .unwrap_or_else(|| format!("`{}` is not supported", other.describe()));
-                Err(RuntimeError::Refused(reason))
-            }
-        }
+        let action = audit_action(&intent);
+        let detail = format!("{} via {}", intent.describe(), actor.via);
+        let before = self.inner.delivery.snapshot().stable;
+        let r = if self.inner.opts.read_only {
+            Err(RuntimeError::ReadOnly(action.to_string()))
+        } else {
+            self.controller.intent(actor, intent.clone(), None).await
+        };
+        let versions = match (&r, &intent) {
+            (Ok(a), _) => (a.from_version.clone(), a.to_version.clone()),
+            (Err(_), Intent::Deploy { version }) => (before, Some(version.clone())),
+            (Err(_), _) => (before, None),
+        };
+        let outcome = match &r {
+            Ok(_) => "accepted".to_string(),
+            Err(e) => format!("refused: {e}"),
+        };
+        self.inner
+            .audit(
+                actor,
+                action,
+                (versions.0.as_ref(), versions.1.as_ref()),
+                outcome,
+                detail,
+            )
+            .await;
+        r
     }
 
     async fn promote(
@@ -646,7 +680,8 @@ impl Runtime for DockerRuntime {
     ) -> Result<ActionAccepted, RuntimeError> {
         check_env(from)?;
         check_env(to)?;
-        delivery::promote_now(&self.inner, actor).await
+        // One environment: promoting it finishes its canary now.
+        self.intent(actor, to, Intent::Promote { full: true }).await
     }
 
     async fn inject(
@@ -715,6 +750,7 @@ impl Runtime for DockerRuntime {
         for line in chaos::undo_all(&self.inner, &actor).await {
             self.inner.log(Level::Info, line);
         }
+        self.controller.stop("blissful-infra stopped").await;
         delivery::shutdown(&self.inner).await;
         self.inner.audit.flush().await;
         self.inner.stop.send_replace(true);
@@ -730,18 +766,21 @@ impl Runtime for DockerRuntime {
 // The source: connection, listing, events
 
 /// Resolves when the stop flag turns true (or its sender is gone).
-/// What the Docker runtime's delivery offers today.
+/// The shared delivery controller carries out every intent.
 fn docker_capabilities() -> Capabilities {
-    Capabilities::with(
-        DeliveryMode::Driven,
-        &[
-            IntentKind::Deploy,
-            IntentKind::PromoteFull,
-            IntentKind::Undo,
-            IntentKind::Switch,
-        ],
-        |k| format!("the Docker runtime's delivery has no {} yet", k.name()),
-    )
+    Capabilities::with(DeliveryMode::Driven, &IntentKind::ALL, |k| {
+        format!("the Docker runtime does not offer {}", k.name())
+    })
+}
+
+/// The audit journal's name for an intent (kept from before intents).
+fn audit_action(intent: &Intent) -> &'static str {
+    match intent {
+        Intent::Undo { .. } => "rollback",
+        Intent::Switch { .. } => "switch_traffic",
+        Intent::Promote { .. } => "promote",
+        other => other.kind().name(),
+    }
 }
 
 async fn stopped(rx: &mut watch::Receiver<bool>) {
