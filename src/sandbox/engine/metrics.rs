@@ -15,7 +15,7 @@ use crate::domain::metrics::MetricPoint;
 use crate::router::{RouterHandle, WindowStats};
 use crate::runtime::RuntimeEvent;
 use crate::sandbox::procstat::ProcSampler;
-use crate::sandbox::supervisor::now_ms;
+use crate::clock::now_ms;
 
 const PERIOD: Duration = Duration::from_secs(1);
 
