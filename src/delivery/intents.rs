@@ -135,6 +135,16 @@ impl Controller {
         };
         let mut r = match active {
             Active::Rollout(r) => r,
+            Active::Switched(mut w) if full => {
+                // Promoting during the watch after a switch accepts the new
+                // version now; the promotion's own watch follows.
+                let now = now_ms();
+                let by = format!("promoted by {}", actor.user);
+                w.run.finish_stage(2, StageStatus::Skipped, by, now);
+                w.run.finish(StageStatus::Succeeded, now);
+                self.publish(&w.run).await;
+                return self.promote_held(actor, full).await;
+            }
             other => {
                 self.active = Some(other);
                 return Err(refused(format!(

@@ -20,6 +20,8 @@ mod intents;
 mod revert;
 mod smoke;
 mod stepping;
+#[cfg(test)]
+mod tests;
 pub mod validate;
 pub mod view;
 
