@@ -17,10 +17,15 @@ const MIN_PROM_WINDOW: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 pub enum Analyzer {
     Router,
-    Prometheus {
-        client: PrometheusClient,
-        queries: PrometheusQueries,
-    },
+    /// Boxed: a client is large, and most setups judge on the router.
+    Prometheus(Box<PromAnalysis>),
+}
+
+/// What a Prometheus-based analysis needs.
+#[derive(Clone)]
+pub struct PromAnalysis {
+    pub client: PrometheusClient,
+    pub queries: PrometheusQueries,
 }
 
 impl Analyzer {
@@ -31,10 +36,10 @@ impl Analyzer {
             AnalysisSource::Prometheus => {
                 let client = PrometheusClient::new(&cfg.prometheus)
                     .map_err(|e| format!("prometheus: {e}"))?;
-                Ok(Analyzer::Prometheus {
+                Ok(Analyzer::Prometheus(Box::new(PromAnalysis {
                     client,
                     queries: cfg.prometheus.queries.clone(),
-                })
+                })))
             }
         }
     }
@@ -59,10 +64,10 @@ impl Analyzer {
         };
         match self {
             Analyzer::Router => (router_verdict(), None),
-            Analyzer::Prometheus { client, queries } => {
+            Analyzer::Prometheus(p) => {
                 match analyze_versions(
-                    client,
-                    queries,
+                    &p.client,
+                    &p.queries,
                     env,
                     canary.as_str(),
                     stable.map(Version::as_str),
