@@ -18,6 +18,7 @@ pub mod daemon;
 pub mod delivery;
 pub mod docker;
 pub mod domain;
+pub mod logparse;
 pub mod paths;
 pub mod perf;
 pub mod router;

@@ -38,13 +38,13 @@ use crate::domain::metrics::MetricPoint;
 use crate::domain::pipeline::{PipelineKind, PipelineRun, StageStatus};
 use crate::domain::sanitize::{sanitize_str, strip_all};
 use crate::domain::EpochMillis;
+use crate::logparse::parse_log_line;
 use crate::paths::StatePaths;
 use crate::runtime::{
     ActionAccepted, Actor, Capabilities, DeliveryMode, History, Intent, IntentKind, Runtime,
     RuntimeError, RuntimeEvent, SourceState,
 };
 use crate::sandbox::journal::AuditLog;
-use crate::sandbox::supervisor::parse_log_line;
 
 mod follow;
 mod port;
