@@ -8,6 +8,7 @@
 
 pub mod engine;
 pub mod journal;
+pub mod process;
 pub mod procstat;
 pub mod sample_service;
 pub mod supervisor;
