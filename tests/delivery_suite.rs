@@ -527,6 +527,47 @@ async fn blue_green_smoke_check_fails_and_traffic_stays(backend: Backend) {
     u.rt.shutdown().await;
 }
 
+async fn restart_replaces_instances_keeping_capacity(backend: Backend) {
+    let Some(u) = start(backend, config(&[(100, 1)])).await else {
+        return;
+    };
+    let n = u.name();
+    let v1_ids = |s: &EnvironmentStatus| -> Vec<String> {
+        s.instances
+            .iter()
+            .filter(|i| i.version.as_str() == "v1")
+            .map(|i| i.id.clone())
+            .collect()
+    };
+    let before = v1_ids(&u.status().await);
+    assert!(!before.is_empty(), "[{n}]");
+    let id = u.intent(Intent::Restart).await.unwrap();
+    let run = u.pipeline(id, 10).await;
+    assert_eq!(run.status, StageStatus::Succeeded, "[{n}] {run:#?}");
+    assert_eq!(
+        run.stages.len(),
+        before.len(),
+        "[{n}] one stage per instance"
+    );
+    let s = u
+        .wait("the replacements ready", 30, |s| {
+            s.health == Health::Healthy
+        })
+        .await;
+    let after = v1_ids(&s);
+    assert_eq!(after.len(), before.len(), "[{n}] capacity kept: {s:#?}");
+    assert!(
+        after.iter().all(|a| !before.contains(a)),
+        "[{n}] {before:?} -> {after:?}"
+    );
+    let seen = u.served(5).await;
+    assert!(
+        !seen.is_empty() && seen.iter().all(|v| v == "v1"),
+        "[{n}] {seen:?}"
+    );
+    u.rt.shutdown().await;
+}
+
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
@@ -651,4 +692,5 @@ on_both!(
     undo_to_a_revision,
     blue_green_smoke_check_fails_and_traffic_stays,
     prometheus_is_the_analysis_source,
+    restart_replaces_instances_keeping_capacity,
 );

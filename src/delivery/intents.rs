@@ -161,9 +161,10 @@ impl Controller {
             ))),
             Stage::Step { index, .. } if !full => {
                 r.run.finish_stage(index + 1, StageStatus::Succeeded, by.clone(), now);
-                match index + 1 < self.s.rollout.steps.len() {
-                    true => self.enter_step(&mut r, index + 1),
-                    false => self.enter_watch(&mut r),
+                if index + 1 < self.s.rollout.steps.len() {
+                    self.enter_step(&mut r, index + 1);
+                } else {
+                    self.enter_watch(&mut r);
                 }
                 Ok(())
             }
