@@ -219,7 +219,12 @@ async fn canary_promote_automatic_rollback_blue_green_and_rollback() {
     assert_eq!(served_versions(router, 10).await, vec!["v2"]);
     // Promote the held canary now (promote within the one environment).
     rt.switch_traffic(&a, ENV_NAME, true).await.unwrap();
-    rt.promote(&a, ENV_NAME, ENV_NAME).await.unwrap();
+    let acc = rt.promote(&a, ENV_NAME, ENV_NAME).await.unwrap();
+    // A promotion is watched for `rollout.post_promotion_window_secs` first.
+    assert!(matches!(
+        finished(&events, acc.pipeline_id).await,
+        RolloutOutcome::Promoted { .. }
+    ));
     let s = env(&rt).await;
     assert_eq!(s.traffic.stable, Some(Version::new("v3")));
     assert_eq!(s.previous, Some(Version::new("v2")));

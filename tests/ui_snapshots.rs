@@ -108,6 +108,7 @@ fn envs() -> Vec<EnvironmentStatus> {
                 scenario: "network-latency".into(),
                 ends_at: NOW + 18_000,
             }],
+            revisions: Vec::new(),
         },
         EnvironmentStatus {
             name: "production".into(),
@@ -142,6 +143,7 @@ fn envs() -> Vec<EnvironmentStatus> {
             router_addr: "127.0.0.1:8181".into(),
             metrics_addr: "127.0.0.1:9181".into(),
             faults: vec![],
+            revisions: Vec::new(),
         },
     ]
 }

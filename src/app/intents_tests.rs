@@ -29,6 +29,7 @@ fn staging() -> EnvironmentStatus {
         router_addr: String::new(),
         metrics_addr: String::new(),
         faults: vec![],
+        revisions: Vec::new(),
     }
 }
 

@@ -47,6 +47,7 @@ fn envs() -> Vec<EnvironmentStatus> {
                 scenario: "network-latency".into(),
                 ends_at: 0,
             }],
+            revisions: Vec::new(),
         },
         EnvironmentStatus {
             name: "prod\x1b[2J".into(),
@@ -64,6 +65,7 @@ fn envs() -> Vec<EnvironmentStatus> {
             router_addr: "127.0.0.1:41003".into(),
             metrics_addr: "127.0.0.1:41004".into(),
             faults: vec![],
+            revisions: Vec::new(),
         },
     ]
 }

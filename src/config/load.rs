@@ -335,6 +335,15 @@ impl Config {
                 format!("{} must be a number >= 0", t.latency_slack_ms),
             );
         }
+        if self.rollout.post_promotion_window_secs > 3600 {
+            v.push(
+                &[S::K("rollout"), S::K("post_promotion_window_secs")],
+                format!(
+                    "{} is more than an hour",
+                    self.rollout.post_promotion_window_secs
+                ),
+            );
+        }
         if self.rollout.max_extensions > 100 {
             v.push(
                 &[S::K("rollout"), S::K("max_extensions")],

@@ -188,6 +188,9 @@ pub struct RolloutConfig {
     /// Where each step's samples come from: the sandbox's edge `router`
     /// (default), or `prometheus` (the `prometheus.queries`, needs `prometheus.url`).
     pub analysis_source: AnalysisSource,
+    /// After a promotion or a blue-green switch, the new version is watched
+    /// this long (analysed on its own); a failure switches traffic back.
+    pub post_promotion_window_secs: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -205,6 +208,7 @@ impl Default for RolloutConfig {
             analysis: Thresholds::default(),
             max_extensions: 3,
             analysis_source: AnalysisSource::Router,
+            post_promotion_window_secs: 2,
         }
     }
 }

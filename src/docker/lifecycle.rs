@@ -377,7 +377,7 @@ async fn check_service(
                 views,
             ));
         };
-        if !crate::sandbox::supervisor::probe(port, path).await {
+        if !crate::router::probe::probe(port, path).await {
             return Ok((
                 Check::Waiting(format!("GET {path} on 127.0.0.1:{port} is not 200 yet")),
                 views,

@@ -167,6 +167,9 @@ pub struct EnvironmentStatus {
     /// Address serving Prometheus text metrics for this environment.
     pub metrics_addr: String,
     pub faults: Vec<ActiveFault>,
+    /// Versions that became stable, numbered (`undo --to-revision N`).
+    #[serde(default)]
+    pub revisions: Vec<crate::domain::rollout::Revision>,
 }
 
 impl EnvironmentStatus {

@@ -83,6 +83,14 @@ impl CanaryPlan {
     }
 }
 
+/// One version that became stable in an environment, numbered like Argo's
+/// ReplicaSet revisions (`undo --to-revision N`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revision {
+    pub number: u32,
+    pub version: Version,
+}
+
 /// What the controller does after the analysis at the end of step `step`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]

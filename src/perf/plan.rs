@@ -162,6 +162,7 @@ mod tests {
             router_addr: addr.into(),
             metrics_addr: String::new(),
             faults: vec![],
+            revisions: Vec::new(),
         }
     }
 

@@ -65,6 +65,7 @@ fn staging() -> EnvironmentStatus {
         router_addr: String::new(),
         metrics_addr: String::new(),
         faults: Vec::new(),
+        revisions: Vec::new(),
     }
 }
 

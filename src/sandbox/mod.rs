@@ -8,11 +8,15 @@
 
 pub mod engine;
 pub mod fault_steps;
+pub mod process;
 pub mod procstat;
-pub mod router;
 pub mod sample_service;
 pub mod supervisor;
-pub mod traffic;
+
+/// The edge router and traffic generator moved to `crate::router`; these
+/// paths stay for callers not yet updated.
+pub use crate::router;
+pub use crate::router::traffic;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::BufReader;
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -18,13 +18,9 @@ use tokio::task::JoinHandle;
 use crate::config::VersionBehaviour;
 use crate::domain::environment::InstancePhase;
 use crate::domain::logs::{Level, LogLine};
-use crate::domain::sanitize::sanitize_bytes;
-use crate::domain::EpochMillis;
 
-/// Longest log line kept; the rest of a longer line is dropped and marked.
-pub const MAX_LINE_BYTES: usize = 16 * 1024;
-/// Appended to a line that was cut at `MAX_LINE_BYTES`.
-pub const TRUNCATED_MARKER: &str = " …[truncated]";
+/// Line reading and parsing moved to `crate::logparse` (shared with Docker).
+pub use crate::logparse::{parse_log_line, read_bounded_line, MAX_LINE_BYTES, TRUNCATED_MARKER};
 
 const BACKOFF_START: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
@@ -32,13 +28,15 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 const BACKOFF_RESET_AFTER: Duration = Duration::from_secs(30);
 const PROBE_NOT_READY_EVERY: Duration = Duration::from_millis(250);
 const PROBE_READY_EVERY: Duration = Duration::from_secs(2);
-const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Consecutive failed probes that make a ready instance not ready.
 const PROBE_FAILURES_TO_UNREADY: u32 = 3;
 /// Time a stopping child gets between SIGTERM and SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(3);
 
+use super::process::kill_group;
+pub use super::process::{configure_child, free_port, signal_group};
 pub use crate::clock::now_ms;
+pub use crate::router::probe::probe;
 
 /// How an instance's process is started.
 #[derive(Clone, Debug, PartialEq)]
@@ -127,61 +125,6 @@ impl Drop for GroupGuard {
             kill_group(pg, libc::SIGKILL);
         }
     }
-}
-
-fn kill_group(pgid: i32, sig: i32) {
-    if pgid > 0 {
-        // SAFETY: killpg(2) on a positive group id we created; no memory involved.
-        unsafe {
-            libc::killpg(pgid, sig);
-        }
-    }
-}
-
-/// Signal the process group led by `pid` (our children lead their own group).
-pub fn signal_group(pid: u32, sig: i32) {
-    if let Ok(p) = i32::try_from(pid) {
-        kill_group(p, sig);
-    }
-}
-
-/// Put a child in its own process group and tie its life to ours.
-pub fn configure_child(cmd: &mut Command) {
-    let parent = std::process::id() as libc::pid_t;
-    cmd.kill_on_drop(true);
-    // SAFETY: the closure runs between fork and exec and only calls
-    // async-signal-safe functions (setpgid, prctl, getppid).
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::setpgid(0, 0) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            #[cfg(target_os = "linux")]
-            {
-                if libc::prctl(
-                    libc::PR_SET_PDEATHSIG,
-                    libc::SIGKILL as libc::c_ulong,
-                    0,
-                    0,
-                    0,
-                ) != 0
-                {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            // The parent may have died before prctl took effect.
-            if libc::getppid() != parent {
-                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
-            }
-            Ok(())
-        });
-    }
-}
-
-/// A free loopback port: bind port 0, note the port, release it.
-pub async fn free_port() -> std::io::Result<u16> {
-    let l = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-    Ok(l.local_addr()?.port())
 }
 
 fn build_command(spec: &InstanceSpec, port: u16) -> Command {
@@ -444,37 +387,6 @@ async fn watch_readiness(rep: &Reporter, pid: Option<u32>, port: u16, restarts: 
     }
 }
 
-/// `GET path` on 127.0.0.1:port; true on a 200 answer within the timeout.
-pub async fn probe(port: u16, path: &str) -> bool {
-    tokio::time::timeout(PROBE_TIMEOUT, probe_inner(port, path))
-        .await
-        .unwrap_or(false)
-}
-
-async fn probe_inner(port: u16, path: &str) -> bool {
-    let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
-        return false;
-    };
-    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nUser-Agent: blissful-infra-probe\r\n\r\n");
-    if s.write_all(req.as_bytes()).await.is_err() {
-        return false;
-    }
-    // The status line is all we need; read at most a small prefix.
-    let mut buf = [0u8; 64];
-    let mut n = 0;
-    while n < 12 {
-        match s.read(&mut buf[n..]).await {
-            Ok(0) | Err(_) => break,
-            Ok(k) => n += k,
-        }
-    }
-    status_is_200(&buf[..n])
-}
-
-fn status_is_200(head: &[u8]) -> bool {
-    head.starts_with(b"HTTP/1.1 200") || head.starts_with(b"HTTP/1.0 200")
-}
-
 async fn forward_output<R>(out: R, spec: InstanceSpec, logs: mpsc::Sender<LogLine>)
 where
     R: tokio::io::AsyncRead + Unpin,
@@ -498,174 +410,10 @@ where
     }
 }
 
-/// Read one line into `buf` (without its terminator), keeping at most `max`
-/// bytes and discarding the rest of a longer line. `Ok(None)` at end of input,
-/// otherwise `Ok(Some(truncated))`.
-pub async fn read_bounded_line<R: AsyncBufRead + Unpin>(
-    r: &mut R,
-    buf: &mut Vec<u8>,
-    max: usize,
-) -> std::io::Result<Option<bool>> {
-    buf.clear();
-    let mut truncated = false;
-    let mut any = false;
-    loop {
-        let avail = r.fill_buf().await?;
-        if avail.is_empty() {
-            return Ok(any.then_some(truncated));
-        }
-        any = true;
-        let (chunk, consumed, done) = match avail.iter().position(|b| *b == b'\n') {
-            Some(i) => (&avail[..i], i + 1, true),
-            None => (avail, avail.len(), false),
-        };
-        let room = max.saturating_sub(buf.len());
-        if chunk.len() > room {
-            truncated = true;
-        }
-        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        r.consume(consumed);
-        if done {
-            if buf.last() == Some(&b'\r') {
-                buf.pop();
-            }
-            return Ok(Some(truncated));
-        }
-    }
-}
-
-/// Turn one raw output line into a `LogLine`: JSON lines give `ts` and
-/// `level`; plain lines get the time now and a level guessed from words like
-/// `ERROR` or `WARN`. The text is always sanitised.
-pub fn parse_log_line(
-    raw: &[u8],
-    env: &Arc<str>,
-    version: &Arc<str>,
-    instance: &Arc<str>,
-    now: EpochMillis,
-) -> LogLine {
-    let mut ts = now;
-    let mut level = Level::Unknown;
-    let trimmed = raw.trim_ascii_start();
-    let mut parsed_json = false;
-    if trimmed.first() == Some(&b'{') {
-        if let Ok(serde_json::Value::Object(obj)) =
-            serde_json::from_slice::<serde_json::Value>(trimmed)
-        {
-            parsed_json = true;
-            if let Some(t) = obj
-                .get("ts")
-                .or_else(|| obj.get("time"))
-                .or_else(|| obj.get("timestamp"))
-                .and_then(|v| v.as_str())
-                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-            {
-                ts = t.timestamp_millis();
-            }
-            if let Some(l) = obj
-                .get("level")
-                .or_else(|| obj.get("severity"))
-                .and_then(|v| v.as_str())
-            {
-                level = Level::parse(l);
-            }
-        }
-    }
-    if !parsed_json {
-        level = guess_level(raw);
-    }
-    LogLine {
-        ts,
-        env: env.clone(),
-        version: version.clone(),
-        instance: instance.clone(),
-        level,
-        text: sanitize_bytes(raw),
-    }
-}
-
-/// Level from the first level-like word in the start of a plain line.
-fn guess_level(raw: &[u8]) -> Level {
-    let head = &raw[..raw.len().min(128)];
-    let head = String::from_utf8_lossy(head);
-    for word in head
-        .split(|c: char| !c.is_ascii_alphabetic())
-        .filter(|w| w.len() >= 3)
-    {
-        if word.chars().all(|c| c.is_ascii_uppercase()) {
-            let l = Level::parse(word);
-            if l != Level::Unknown {
-                return l;
-            }
-        }
-    }
-    Level::Unknown
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn labels() -> (Arc<str>, Arc<str>, Arc<str>) {
-        ("staging".into(), "v1".into(), "staging-v1-1".into())
-    }
-
-    #[test]
-    fn json_lines_give_timestamp_and_level() {
-        let (e, v, i) = labels();
-        let raw = br#"{"ts":"2024-05-01T12:00:00.250Z","level":"warn","msg":"slow"}"#;
-        let l = parse_log_line(raw, &e, &v, &i, 7);
-        assert_eq!(l.level, Level::Warn);
-        assert_eq!(l.ts, 1_714_564_800_250);
-        assert_eq!(&*l.instance, "staging-v1-1");
-    }
-
-    #[test]
-    fn plain_lines_get_now_and_a_guessed_level() {
-        let (e, v, i) = labels();
-        let l = parse_log_line(b"2024-05-01 ERROR database gone", &e, &v, &i, 42);
-        assert_eq!(l.ts, 42);
-        assert_eq!(l.level, Level::Error);
-        let l = parse_log_line(b"[WARN] disk at 91%", &e, &v, &i, 42);
-        assert_eq!(l.level, Level::Warn);
-        // Lower-case prose is not a level.
-        let l = parse_log_line(b"no error here", &e, &v, &i, 42);
-        assert_eq!(l.level, Level::Unknown);
-        // Broken JSON falls back to the plain rules.
-        let l = parse_log_line(b"{\"level\":\"info\" ERROR", &e, &v, &i, 42);
-        assert_eq!(l.level, Level::Error);
-    }
-
-    #[tokio::test]
-    async fn bounded_reader_truncates_long_lines_and_keeps_the_next() {
-        let mut input = vec![b'a'; 100];
-        input.extend_from_slice(b"\r\nshort\nlast-without-newline");
-        let mut r = BufReader::with_capacity(7, &input[..]);
-        let mut buf = Vec::new();
-        assert_eq!(
-            read_bounded_line(&mut r, &mut buf, 10).await.unwrap(),
-            Some(true)
-        );
-        assert_eq!(buf, vec![b'a'; 10]);
-        assert_eq!(
-            read_bounded_line(&mut r, &mut buf, 10).await.unwrap(),
-            Some(false)
-        );
-        assert_eq!(buf, b"short");
-        assert_eq!(
-            read_bounded_line(&mut r, &mut buf, 10).await.unwrap(),
-            Some(true)
-        );
-        assert_eq!(buf, b"last-witho");
-        assert_eq!(read_bounded_line(&mut r, &mut buf, 10).await.unwrap(), None);
-    }
-
-    #[test]
-    fn only_a_200_status_line_is_ready() {
-        assert!(status_is_200(b"HTTP/1.1 200 OK\r\n"));
-        assert!(!status_is_200(b"HTTP/1.1 503 Service Unavailable"));
-        assert!(!status_is_200(b""));
-    }
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     async fn collect_until(
         rx: &mut mpsc::Receiver<InstanceUpdate>,

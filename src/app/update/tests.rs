@@ -25,6 +25,7 @@ fn env(name: &str, stable: &str, previous: Option<&str>) -> EnvironmentStatus {
         router_addr: "127.0.0.1:1".into(),
         metrics_addr: "127.0.0.1:2".into(),
         faults: vec![],
+        revisions: Vec::new(),
     }
 }
 

@@ -11,11 +11,11 @@ use tokio::task::JoinHandle;
 
 use super::core::Internal;
 use super::state::VersionPids;
+use crate::clock::now_ms;
 use crate::domain::metrics::MetricPoint;
+use crate::router::{RouterHandle, WindowStats};
 use crate::runtime::RuntimeEvent;
 use crate::sandbox::procstat::ProcSampler;
-use crate::sandbox::router::{RouterHandle, WindowStats};
-use crate::sandbox::supervisor::now_ms;
 
 const PERIOD: Duration = Duration::from_secs(1);
 

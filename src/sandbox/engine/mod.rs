@@ -3,13 +3,21 @@
 //! One engine task (`core::Engine`) owns every piece of sandbox state. Public
 //! methods send it a `Command` with a oneshot reply; supervisors, metrics
 //! samplers and rollout tasks talk to it over their own bounded channels, so
-//! no state is shared behind a lock.
+//! no state is shared behind a lock. Each environment's rollouts are run by
+//! a `delivery::DeliveryController`, which drives the engine through
+//! `backend::SandboxBackend`; the runtime sends intents straight to it.
 
+mod backend;
 mod chaos;
-mod controller;
 mod core;
+mod instances;
 mod metrics;
+mod reports;
+mod shutdown;
 mod state;
+mod validate;
+
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -17,6 +25,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::{SandboxError, SandboxOptions};
+use crate::delivery::{Analyzer, DeliveryController, Settings};
 use crate::domain::chaos::{Experiment, FaultParams, ScenarioKind};
 use crate::domain::environment::{EnvironmentStatus, Version};
 use crate::domain::logs::LogLine;
@@ -33,29 +42,6 @@ const COMMAND_BUFFER: usize = 256;
 
 pub(crate) enum Command {
     Status(oneshot::Sender<Vec<EnvironmentStatus>>),
-    Deploy {
-        actor: Actor,
-        env: String,
-        version: Version,
-        reply: oneshot::Sender<Result<ActionAccepted, RuntimeError>>,
-    },
-    Promote {
-        actor: Actor,
-        from: String,
-        to: String,
-        reply: oneshot::Sender<Result<ActionAccepted, RuntimeError>>,
-    },
-    Rollback {
-        actor: Actor,
-        env: String,
-        reply: oneshot::Sender<Result<ActionAccepted, RuntimeError>>,
-    },
-    SwitchTraffic {
-        actor: Actor,
-        env: String,
-        to_canary: bool,
-        reply: oneshot::Sender<Result<ActionAccepted, RuntimeError>>,
-    },
     Inject {
         actor: Actor,
         env: String,
@@ -84,6 +70,8 @@ pub(crate) enum Command {
 /// The embedded sandbox runtime.
 pub struct SandboxRuntime {
     cmd_tx: mpsc::Sender<Command>,
+    /// One delivery controller per environment, by name.
+    controllers: BTreeMap<String, DeliveryController>,
     events: broadcast::Sender<RuntimeEvent>,
     engine: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
@@ -98,11 +86,30 @@ impl SandboxRuntime {
     /// Undo leftovers of a crashed run, start every environment's router,
     /// instances and traffic, and the engine task.
     pub async fn start(opts: SandboxOptions) -> Result<Arc<SandboxRuntime>, SandboxError> {
+        // Before anything starts, so a bad setting leaves nothing behind.
+        let analyzer = Analyzer::from_config(&opts.config).map_err(SandboxError::Config)?;
+        let cfg = opts.config.clone();
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
         let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_BUFFER);
-        let engine = core::Engine::start(opts, events.clone(), cmd_rx).await?;
+        let (engine, deliveries) = core::Engine::start(opts, events.clone(), cmd_rx).await?;
+        let controllers = deliveries
+            .into_iter()
+            .map(|d| {
+                let settings = Settings {
+                    env: d.backend.env.to_string(),
+                    rollout: cfg.rollout.clone(),
+                    smoke_paths: cfg.traffic.paths.clone(),
+                    analyzer: analyzer.clone(),
+                };
+                let name = settings.env.clone();
+                let backend = Arc::new(d.backend);
+                let c = DeliveryController::spawn(backend, settings, Some(d.stable), None);
+                (name, c)
+            })
+            .collect();
         Ok(Arc::new(SandboxRuntime {
             cmd_tx,
+            controllers,
             events,
             engine: std::sync::Mutex::new(Some(engine)),
         }))
@@ -116,24 +123,28 @@ impl SandboxRuntime {
         self.cmd_tx.send(make(tx)).await.map_err(|_| stopped())?;
         rx.await.map_err(|_| stopped())
     }
+
+    fn controller(&self, env: &str) -> Result<&DeliveryController, RuntimeError> {
+        self.controllers
+            .get(env)
+            .ok_or_else(|| RuntimeError::UnknownEnvironment(env.to_string()))
+    }
+
+    async fn stable_of(&self, env: &str) -> Option<Version> {
+        let all = self.request(Command::Status).await.ok()?;
+        all.into_iter()
+            .find(|s| s.name == env)
+            .and_then(|s| s.traffic.stable)
+    }
 }
 
-/// What the sandbox's delivery controller offers today.
+/// The delivery controller carries out every intent.
 fn driven_capabilities() -> Capabilities {
-    let mut caps = Capabilities::with(
-        DeliveryMode::Driven,
-        &[IntentKind::Deploy, IntentKind::Undo, IntentKind::Switch],
-        |k| format!("the sandbox's delivery controller has no {} yet", k.name()),
-    );
+    let mut caps = Capabilities::with(DeliveryMode::Driven, &IntentKind::ALL, |k| {
+        format!("the sandbox does not offer {}", k.name())
+    });
     caps.scenarios = chaos::scenario_support();
     caps
-}
-
-fn refuse(intent: &Intent) -> RuntimeError {
-    match driven_capabilities().check(intent.kind()) {
-        Err(reason) => RuntimeError::Refused(reason),
-        Ok(()) => RuntimeError::Refused(format!("`{}` is not supported", intent.describe())),
-    }
 }
 
 fn stopped() -> RuntimeError {
@@ -160,32 +171,7 @@ impl Runtime for SandboxRuntime {
         env: &str,
         intent: Intent,
     ) -> Result<ActionAccepted, RuntimeError> {
-        let (actor, env) = (actor.clone(), env.to_string());
-        match intent {
-            Intent::Deploy { version } => {
-                self.request(|reply| Command::Deploy {
-                    actor,
-                    env,
-                    version,
-                    reply,
-                })
-                .await?
-            }
-            Intent::Undo { to_revision: None } => {
-                self.request(|reply| Command::Rollback { actor, env, reply })
-                    .await?
-            }
-            Intent::Switch { to_canary } => {
-                self.request(|reply| Command::SwitchTraffic {
-                    actor,
-                    env,
-                    to_canary,
-                    reply,
-                })
-                .await?
-            }
-            other => Err(refuse(&other)),
-        }
+        self.controller(env)?.intent(actor, intent, None).await
     }
 
     async fn promote(
@@ -194,13 +180,21 @@ impl Runtime for SandboxRuntime {
         from: &str,
         to: &str,
     ) -> Result<ActionAccepted, RuntimeError> {
-        self.request(|reply| Command::Promote {
-            actor: actor.clone(),
-            from: from.to_string(),
-            to: to.to_string(),
-            reply,
-        })
-        .await?
+        if !self.controllers.contains_key(from) {
+            return Err(RuntimeError::UnknownEnvironment(from.to_string()));
+        }
+        let Some(version) = self.stable_of(from).await else {
+            return Err(RuntimeError::Refused(format!(
+                "{from} has no stable version to promote"
+            )));
+        };
+        if from == to {
+            return Err(RuntimeError::Refused(
+                "cannot promote an environment to itself".into(),
+            ));
+        }
+        let deploy = Intent::Deploy { version };
+        self.controller(to)?.intent(actor, deploy, Some(from)).await
     }
 
     async fn inject(
@@ -262,6 +256,9 @@ impl Runtime for SandboxRuntime {
     }
 
     async fn shutdown(&self) {
+        for c in self.controllers.values() {
+            c.stop("sandbox shut down").await;
+        }
         // An engine that is already gone has nothing left to stop.
         let _ = self.request(Command::Shutdown).await;
         let handle = self
@@ -285,6 +282,13 @@ mod tests {
             name: format!("e{n}"),
             state: SourceState::Ok,
         }
+    }
+
+    #[test]
+    fn every_intent_and_every_sandbox_scenario_is_offered() {
+        let caps = driven_capabilities();
+        assert!(IntentKind::ALL.iter().all(|k| caps.supports(*k)));
+        assert!(!caps.scenarios.is_empty());
     }
 
     #[tokio::test]

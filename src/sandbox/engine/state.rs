@@ -4,14 +4,14 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use crate::config::EnvironmentConfig;
+use crate::delivery::RolloutView;
 use crate::domain::environment::{
     ActiveFault, EnvironmentStatus, Health, InstancePhase, InstanceStatus, TrafficSplit, Version,
 };
 use crate::domain::EpochMillis;
-use crate::sandbox::router::RouterHandle;
+use crate::router::RouterHandle;
 use crate::sandbox::supervisor::InstanceHandle;
 
 /// Pids of each version's instances (plus stress workers), read by the metrics sampler.
@@ -20,22 +20,6 @@ pub(super) type VersionPids = BTreeMap<String, Vec<u32>>;
 pub(super) struct Instance {
     pub status: InstanceStatus,
     pub handle: InstanceHandle,
-}
-
-/// A long-running operation on an environment, run by its own task.
-pub(super) struct Op {
-    /// Id of the pipeline run that tracks it.
-    pub id: u64,
-    pub kind: OpKind,
-    pub task: JoinHandle<()>,
-    /// Who asked for it (for the controller's audit entries).
-    pub user: String,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub(super) enum OpKind {
-    Rollout { canary: Version },
-    Rollback { target: Version },
 }
 
 pub(super) struct EnvState {
@@ -49,7 +33,8 @@ pub(super) struct EnvState {
     pub previous: Option<Version>,
     /// Keyed by the instance's unique token (creation order).
     pub instances: BTreeMap<u64, Instance>,
-    pub op: Option<Op>,
+    /// The delivery controller's view of this environment's rollout.
+    pub rollout: RolloutView,
     pub last_change: EpochMillis,
     /// Something visible changed since the last `Environment` event.
     pub dirty: bool,
@@ -74,7 +59,7 @@ impl EnvState {
                 step: None,
                 previous: None,
                 instances: BTreeMap::new(),
-                op: None,
+                rollout: RolloutView::default(),
                 last_change: now,
                 dirty: true,
                 pids,
@@ -120,26 +105,9 @@ impl EnvState {
         map
     }
 
-    /// What the Environments pane shows while something is in progress.
-    pub fn progress(&self) -> Option<String> {
-        match (&self.op, &self.canary) {
-            (Some(op), _) => Some(match &op.kind {
-                OpKind::Rollout { canary } => match self.step {
-                    Some((i, n)) => {
-                        format!("canary {canary} {}% (step {}/{n})", self.weight, i + 1)
-                    }
-                    None => format!("starting canary {canary}"),
-                },
-                OpKind::Rollback { target } => format!("rolling back to {target}"),
-            }),
-            (None, Some(c)) => Some(format!("canary {c} held at {}% (blue/green)", self.weight)),
-            (None, None) => None,
-        }
-    }
-
     pub fn status(&self, faults: Vec<ActiveFault>) -> EnvironmentStatus {
         let (ready, desired) = self.ready_desired();
-        let health = compute_health(self.progress(), ready, desired, &faults);
+        let health = compute_health(self.rollout.health(), ready, desired, &faults);
         let mut instances: Vec<InstanceStatus> =
             self.instances.values().map(|i| i.status.clone()).collect();
         instances.sort_by(|a, b| a.id.cmp(&b.id));
@@ -159,19 +127,21 @@ impl EnvState {
             router_addr: self.router.addr().to_string(),
             metrics_addr: self.router.metrics_addr().to_string(),
             faults,
+            revisions: self.rollout.revisions.clone(),
         }
     }
 }
 
-/// Health from what is in progress, ready/desired instances and active faults.
+/// Health from the rollout (progressing, paused, aborted), ready/desired
+/// instances and active faults.
 pub(super) fn compute_health(
-    progress: Option<String>,
+    rollout: Option<Health>,
     ready: u32,
     desired: u32,
     faults: &[ActiveFault],
 ) -> Health {
-    if let Some(p) = progress {
-        return Health::Progressing(p);
+    if let Some(h) = rollout {
+        return h;
     }
     if desired == 0 {
         return Health::Down("no version deployed".into());
@@ -205,7 +175,12 @@ mod tests {
     fn health_follows_progress_readiness_and_faults() {
         assert_eq!(compute_health(None, 2, 2, &[]), Health::Healthy);
         assert_eq!(
-            compute_health(Some("canary v2 20% (step 2/4)".into()), 0, 4, &[]),
+            compute_health(
+                Some(Health::Progressing("canary v2 20% (step 2/4)".into())),
+                0,
+                4,
+                &[]
+            ),
             Health::Progressing("canary v2 20% (step 2/4)".into())
         );
         assert_eq!(
@@ -221,5 +196,11 @@ mod tests {
             Health::Degraded("fault active: network-latency".into())
         );
         assert!(matches!(compute_health(None, 0, 0, &[]), Health::Down(_)));
+        let aborted = Health::Aborted("p99 too high".into());
+        assert_eq!(
+            compute_health(Some(aborted.clone()), 2, 2, &[fault("x")]),
+            aborted,
+            "an abort is shown apart from a degraded service"
+        );
     }
 }
