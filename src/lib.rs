@@ -19,6 +19,7 @@ pub mod docker;
 pub mod domain;
 pub mod paths;
 pub mod perf;
+pub mod report;
 pub mod runtime;
 pub mod sandbox;
 pub mod scaffold;

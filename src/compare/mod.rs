@@ -37,7 +37,6 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::cli::{exit, OutputMode};
 use crate::config::{Config, EnvironmentConfig};
 use crate::domain::chaos::{Experiment, ScenarioKind};
 use crate::domain::comparison::{
@@ -54,6 +53,7 @@ use crate::perf::generator::{self, Live};
 use crate::perf::{
     parse_duration, parse_endpoint, Endpoint, LoadSpec, Pacing, RunStats, Stop, Target,
 };
+use crate::report::{exit, OutputMode};
 use crate::runtime::{Actor, Runtime, RuntimeEvent};
 use crate::sandbox::{SandboxOptions, SandboxRuntime};
 
@@ -477,7 +477,7 @@ fn fail(
     out: &mut dyn Write,
     err: &mut (dyn Write + Send),
 ) -> i32 {
-    crate::cli::output::report_error(e.kind(), &e.to_string(), e.exit_code(), mode, out, err)
+    crate::report::report_error(e.kind(), &e.to_string(), e.exit_code(), mode, out, err)
 }
 
 /// Start the comparison sandbox, measure, and tear everything down whatever

@@ -7,8 +7,8 @@ use std::time::Duration;
 use super::compose::{ComposeProject, ComposeTool};
 use super::lifecycle::{self, Progress, UpOptions};
 use super::{engine, DockerError};
-use crate::cli::exit;
 use crate::domain::sanitize::strip_all;
+use crate::report::exit;
 
 /// Exit code for an error from `up` or `down`.
 pub fn exit_code(e: &DockerError) -> i32 {

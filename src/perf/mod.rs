@@ -16,12 +16,12 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::cli::{exit, OutputMode};
 use crate::config::Config;
 use crate::domain::environment::EnvironmentStatus;
 use crate::domain::metrics::MetricPoint;
 use crate::domain::pipeline::{PipelineKind, StageStatus};
 use crate::domain::sanitize::sanitize_str;
+use crate::report::{exit, OutputMode};
 use crate::runtime::publisher::RunPublisher;
 use crate::runtime::{Actor, SharedRuntime, LOAD_TEST_SERIES};
 
@@ -671,7 +671,7 @@ pub async fn execute(
 }
 
 fn fail(e: &PerfError, mode: OutputMode, out: &mut dyn Write, err: &mut (dyn Write + Send)) -> i32 {
-    crate::cli::output::report_error(e.kind(), &e.to_string(), e.exit_code(), mode, out, err)
+    crate::report::report_error(e.kind(), &e.to_string(), e.exit_code(), mode, out, err)
 }
 
 /// `blissful-infra perf`. `control_socket` is used only with `--env`.

@@ -10,8 +10,7 @@ use super::prompt::{Choice, PlainPrompter, Prompter, TermPrompter};
 use super::render::Plan;
 use super::source::{EmbeddedTemplates, TemplateSource};
 use super::{name, write, Choices, Database, ScaffoldError, Target};
-use crate::cli::output::{report_error, Table};
-use crate::cli::{exit, OutputMode};
+use crate::report::{exit, report_error, OutputMode, Table};
 
 pub const DEFAULT_NAME: &str = "my-service";
 pub const DEFAULT_TEMPLATE: &str = "fastapi";

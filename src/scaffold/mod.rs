@@ -218,7 +218,7 @@ impl ScaffoldError {
 
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
-        use crate::cli::exit;
+        use crate::report::exit;
         match self {
             ScaffoldError::InvalidName { .. }
             | ScaffoldError::UnknownTemplate { .. }
