@@ -17,6 +17,7 @@ pub mod config;
 pub mod daemon;
 pub mod docker;
 pub mod domain;
+pub mod launch;
 pub mod paths;
 pub mod perf;
 pub mod report;

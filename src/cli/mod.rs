@@ -9,6 +9,7 @@
 //! `{"error": {...}}`), except `logs --follow`, which writes one JSON object
 //! per line.
 
+pub mod args;
 pub mod commands;
 pub mod loki_logs;
 pub mod output;
