@@ -373,9 +373,9 @@ pub async fn cmd_compare(
     };
     let written = match mode {
         OutputMode::Table => out.write_all(report.table().as_bytes()),
-        OutputMode::Json => serde_json::to_string_pretty(&report)
+        OutputMode::Json => crate::report::json_document(&report)
             .map_err(std::io::Error::other)
-            .and_then(|s| writeln!(out, "{s}")),
+            .and_then(|s| out.write_all(s.as_bytes())),
     };
     let _ = out.flush();
     match written {

@@ -468,3 +468,33 @@ fn hostile_text_in_errors_is_sanitised() {
     assert!(!msg.contains('\x1b') && !msg.contains('\x07'), "{msg:?}");
     let _ = BTreeMap::<String, KeyBinding>::new();
 }
+
+#[test]
+fn control_characters_in_names_and_versions_are_refused_with_their_place() {
+    let text = "project: \"demo\\e]0;T\\a\"\nenvironments:\n  - name: staging\n    initial_version: \"v1\\e]52;c;aGVsbG8=\\a\\e]0;T\\a\"\nservice:\n  versions:\n    \"v2\\u202e\": {}\n";
+    let e = Config::from_yaml_str(text, FILE_NAME).unwrap_err();
+    let shown = e.to_string();
+    for bad in ['\x1b', '\x07', '\u{202e}'] {
+        assert!(!shown.contains(bad), "{shown:?}");
+    }
+    let ConfigError::Invalid { problems: ps, .. } = e else {
+        panic!("expected Invalid, got {e:?}");
+    };
+    let p = problem(&ps, "environments[0].initial_version");
+    assert_eq!(p.line, Some(4));
+    assert!(
+        p.message.contains("control characters") && p.message.contains("U+001B"),
+        "{p:?}"
+    );
+    assert!(
+        shown.contains("blissful-infra.yaml:4: environments[0].initial_version"),
+        "{shown}"
+    );
+    assert_eq!(problem(&ps, "project").line, Some(1));
+    assert!(
+        problem(&ps, "service.versions.v2")
+            .message
+            .contains("U+202E"),
+        "{ps:?}"
+    );
+}

@@ -13,6 +13,9 @@ use crate::cli::{self, exit, OutputMode};
 use crate::config::RuntimeKind;
 use crate::paths::StatePaths;
 
+/// How much of a daemon's log `up` shows when the daemon dies at start.
+const DAEMON_LOG_TAIL_LINES: usize = 40;
+
 pub(super) async fn daemon(g: &GlobalArgs, state: StatePaths) -> Result<i32> {
     let (config, config_dir) = load_config(g, false)?;
     let config = Arc::new(config);
@@ -32,7 +35,7 @@ pub(super) async fn daemon(g: &GlobalArgs, state: StatePaths) -> Result<i32> {
     } = start_sandbox(g, &state, config.clone(), config_dir).await?;
     eprintln!(
         "{kind} runtime for `{}` running (pid {}); control socket {}",
-        config.project,
+        crate::domain::sanitize::strip_all(&config.project),
         std::process::id(),
         state.control_socket().display()
     );
@@ -65,7 +68,7 @@ pub(super) async fn up(g: &GlobalArgs, state: StatePaths) -> Result<i32> {
         let project = match crate::docker::project_from_config(&config, &config_dir) {
             Ok(p) => p,
             Err(e) => {
-                eprintln!("error: {e}");
+                super::errors::print_error(e);
                 return Ok(exit::USAGE);
             }
         };
@@ -128,7 +131,8 @@ pub(super) async fn up(g: &GlobalArgs, state: StatePaths) -> Result<i32> {
             return Ok(exit::OK);
         }
         if let Ok(Some(status)) = child.try_wait() {
-            let tail = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let tail = super::errors::log_tail(&log, DAEMON_LOG_TAIL_LINES);
             eprintln!("error: the sandbox daemon exited ({status}):\n{tail}");
             return Ok(exit::FAILED);
         }
@@ -165,7 +169,7 @@ pub(super) async fn down(
     let project = match crate::docker::project_from_config(&config, &config_dir) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: {e}");
+            super::errors::print_error(e);
             return Ok(exit::USAGE);
         }
     };

@@ -3,6 +3,7 @@
 mod background;
 mod console;
 mod embedded;
+mod errors;
 pub mod keymap_rule;
 mod setup;
 
@@ -20,13 +21,12 @@ use crate::runtime::{Actor, SharedRuntime};
 
 use background::{daemon, down, up};
 use console::console;
+use errors::print_error;
 use setup::{load_config, no_color_unset, output_mode, sample_service, state_paths};
 
 /// Run one parsed command line; returns the process exit code.
 pub fn main(cli: Cli, started: Instant) -> i32 {
-    if let Err(e) = color_eyre::install() {
-        eprintln!("warning: could not install error reporter: {e}");
-    }
+    errors::install_error_hook();
     crate::tui::install_panic_hook();
     if let Cmd::SampleService { .. } = cli.command.as_ref().unwrap_or(&Cmd::Dashboard) {
         return sample_service(cli);
@@ -50,7 +50,7 @@ pub fn main(cli: Cli, started: Instant) -> i32 {
             Ok(code) => code,
             Err(e) => {
                 crate::tui::restore();
-                eprintln!("Error: {e:?}");
+                errors::print_report(&e);
                 exit::FAILED
             }
         }
@@ -77,7 +77,7 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
             let (config, config_dir) = match load_config(&g, false) {
                 Ok(c) => c,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    print_error(e);
                     return Ok(exit::USAGE);
                 }
             };
@@ -100,7 +100,7 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
             let (config, config_dir) = match load_config(&g, false) {
                 Ok(c) => c,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    print_error(e);
                     return Ok(exit::USAGE);
                 }
             };
@@ -126,14 +126,14 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
             let (config, _) = match load_config(&g, false) {
                 Ok(c) => c,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    print_error(e);
                     return Ok(exit::USAGE);
                 }
             };
             let grep = match grep.as_deref().map(regex::Regex::new).transpose() {
                 Ok(re) => re,
                 Err(e) => {
-                    eprintln!("error: --grep is not a valid regular expression: {e}");
+                    print_error(format!("--grep is not a valid regular expression: {e}"));
                     return Ok(exit::USAGE);
                 }
             };
@@ -157,11 +157,18 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
             .await)
         }
         other => {
+            // A usage error is reported before looking for a runtime.
+            if let Cmd::Chaos { scenario, .. } = &other {
+                if let Err(e) = scenario.parse::<ScenarioKind>() {
+                    print_error(e);
+                    return Ok(exit::USAGE);
+                }
+            }
             let runtime: SharedRuntime = match RemoteRuntime::connect(&state.control_socket()).await
             {
                 Ok(r) => Arc::new(r),
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    print_error(e);
                     return Ok(exit::UNAVAILABLE);
                 }
             };
@@ -208,7 +215,7 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
                     let scenario: ScenarioKind = match scenario.parse() {
                         Ok(s) => s,
                         Err(e) => {
-                            eprintln!("error: {e}");
+                            print_error(e);
                             return Ok(exit::USAGE);
                         }
                     };
@@ -216,7 +223,7 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
                     let mut params = match load_config(&g, false) {
                         Ok((cfg, _)) => cfg.chaos.defaults,
                         Err(e) => {
-                            eprintln!("error: {e}");
+                            print_error(e);
                             return Ok(exit::USAGE);
                         }
                     };

@@ -38,14 +38,14 @@ pub(super) fn sample_service(cli: Cli) -> i32 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: {e}");
+            super::errors::print_error(e);
             return exit::FAILED;
         }
     };
     match rt.block_on(crate::sandbox::sample_service::run_sample_service(opts)) {
         Ok(()) => exit::OK,
         Err(e) => {
-            eprintln!("sample-service: {e}");
+            super::errors::print_error(format!("sample-service: {e}"));
             exit::FAILED
         }
     }

@@ -733,9 +733,9 @@ pub async fn cmd_perf(
     }
     let written = match mode {
         OutputMode::Table => out.write_all(summary.table().as_bytes()),
-        OutputMode::Json => serde_json::to_string_pretty(&summary)
+        OutputMode::Json => crate::report::json_document(&summary)
             .map_err(std::io::Error::other)
-            .and_then(|s| writeln!(out, "{s}")),
+            .and_then(|s| out.write_all(s.as_bytes())),
     };
     let _ = out.flush();
     let client = summary.client_errors();
@@ -815,9 +815,9 @@ async fn cmd_perf_k6(
             writeln!(out, "script  {}", sanitize_str(&r.script))?;
             out.write_all(r.summary.table().as_bytes())
         }),
-        OutputMode::Json => serde_json::to_string_pretty(&runs)
+        OutputMode::Json => crate::report::json_document(&runs)
             .map_err(std::io::Error::other)
-            .and_then(|s| writeln!(out, "{s}")),
+            .and_then(|s| out.write_all(s.as_bytes())),
     };
     let _ = out.flush();
     for r in &runs {

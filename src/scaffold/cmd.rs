@@ -324,9 +324,9 @@ fn list_templates(catalogue: &Catalogue, mode: OutputMode, out: &mut dyn Write) 
     match mode {
         OutputMode::Json => {
             let doc = serde_json::json!({ "templates": catalogue.templates });
-            match serde_json::to_string_pretty(&doc) {
+            match crate::report::json_document(&doc) {
                 Ok(s) => {
-                    let _ = writeln!(out, "{s}");
+                    let _ = out.write_all(s.as_bytes());
                 }
                 Err(_) => return exit::FAILED,
             }
@@ -393,9 +393,9 @@ pub fn cmd_create(args: &CreateArgs, mode: OutputMode) -> i32 {
     match run_create(args, &source, prompter, &cwd) {
         Ok(report) => {
             match mode {
-                OutputMode::Json => match serde_json::to_string_pretty(&report) {
+                OutputMode::Json => match crate::report::json_document(&report) {
                     Ok(s) => {
-                        let _ = writeln!(out, "{s}");
+                        let _ = out.write_all(s.as_bytes());
                     }
                     Err(e) => {
                         let _ = writeln!(err, "error: encoding the report: {e}");

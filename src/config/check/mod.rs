@@ -59,6 +59,7 @@ impl Config {
             if env.initial_version.trim().is_empty() {
                 v.push(&at("initial_version"), "must not be empty".into());
             }
+            v.printable(&at("initial_version"), &env.initial_version);
             for (leaf, port) in [
                 ("router_port", env.router_port),
                 ("metrics_port", env.metrics_port),
@@ -93,7 +94,7 @@ fn path_string(path: &[S]) -> String {
                 if !out.is_empty() {
                     out.push('.');
                 }
-                out.push_str(&strip_all(k));
+                out.push_str(&strip_all(k).replace(unprintable, ""));
             }
             S::I(i) => out.push_str(&format!("[{i}]")),
         }
@@ -113,6 +114,20 @@ impl Checker<'_> {
             line: self.source.and_then(|s| locate(s, path)),
             message,
         });
+    }
+    /// Names and versions end up in terminals, logs and labels: refuse
+    /// control characters (ESC, BEL, C1, ...) and bidi or line-separator
+    /// characters, naming the first one found.
+    pub(super) fn printable(&mut self, path: &[S], value: &str) {
+        if let Some(c) = value.chars().find(|&c| unprintable(c)) {
+            self.push(
+                path,
+                format!(
+                    "must not contain control characters (found U+{:04X})",
+                    c as u32
+                ),
+            );
+        }
     }
     fn fraction(&mut self, path: &[S], x: f64) {
         if !(0.0..=1.0).contains(&x) {
@@ -171,4 +186,10 @@ pub(super) fn http_url(url: &str) -> Result<(), &'static str> {
         }
     }
     Ok(())
+}
+
+/// A character that can move the cursor, change the terminal or reorder text.
+fn unprintable(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }

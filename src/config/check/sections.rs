@@ -8,6 +8,7 @@ use crate::domain::sanitize::strip_all;
 impl Config {
     pub(super) fn check_service(&self, v: &mut Checker) {
         for (name, b) in &self.service.versions {
+            v.printable(&[S::K("service"), S::K("versions"), S::K(name)], name);
             let at = [
                 S::K("service"),
                 S::K("versions"),
@@ -252,6 +253,15 @@ impl Config {
         }
         if self.project.trim().is_empty() {
             v.push(&[S::K("project")], "must not be empty".into());
+        }
+        v.printable(&[S::K("project")], &self.project);
+        let d = &self.docker;
+        for (leaf, value) in [
+            ("compose_file", &d.compose_file),
+            ("project_name", &d.project_name),
+            ("app_service", &d.app_service),
+        ] {
+            v.printable(&[S::K("docker"), S::K(leaf)], value);
         }
         if self.theme.trim().is_empty() {
             v.push(&[S::K("theme")], "must not be empty".into());
