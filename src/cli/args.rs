@@ -127,7 +127,9 @@ pub enum Cmd {
     Chaos {
         #[arg(long, short)]
         env: String,
-        /// pod-kill, network-latency, error-injection, connection-drop, cpu-stress
+        /// Sandbox and Docker: pod-kill, network-latency, error-injection,
+        /// connection-drop, cpu-stress. Docker only: network-partition,
+        /// packet-loss, memory-pressure, kafka-down, db-down.
         #[arg(long, short)]
         scenario: String,
         /// Seconds the fault stays applied.

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::output::{
     accepted_line, experiment_progress_line, experiment_table, format_log_line, json_document,
-    json_line, outcome_lines, status_table, verdict_line, LogStyle, ProgressTracker,
+    json_line, outcome_lines, status_table, verdict_lines, LogStyle, ProgressTracker,
 };
 use super::{exit, exit_code_for, OutputMode};
 use crate::daemon::{DaemonError, RemoteRuntime};
@@ -418,7 +418,9 @@ async fn wait_for_pipeline(
             None => return (report, WaitEnd::StreamEnded),
             Some(RuntimeEvent::Pipeline { run }) if run.id == id => finished_run = Some(run),
             Some(RuntimeEvent::Verdict { env, step, verdict }) if env == accepted.env => {
-                s.note(&verdict_line(step, &verdict));
+                for line in verdict_lines(step, &verdict) {
+                    s.note(&line);
+                }
                 report.verdicts.push(StepVerdict { step, verdict });
             }
             Some(RuntimeEvent::RolloutFinished {

@@ -11,5 +11,5 @@ mod status;
 pub use crate::report::{json_document, json_line, report_error, Table};
 pub use experiments::{experiment_progress_line, experiment_table};
 pub use logs::{clean, format_log_line, LogStyle};
-pub use rollout::{accepted_line, outcome_lines, verdict_line, ProgressTracker};
+pub use rollout::{accepted_line, outcome_lines, verdict_line, verdict_lines, ProgressTracker};
 pub use status::status_table;

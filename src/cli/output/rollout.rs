@@ -72,6 +72,21 @@ pub fn verdict_line(step: usize, v: &Verdict) -> String {
     format!("  analysis after step {}: {}", step + 1, v.summary())
 }
 
+/// [`verdict_line`], then where its numbers came from and, for a query
+/// source, the PromQL behind each check.
+pub fn verdict_lines(step: usize, v: &Verdict) -> Vec<String> {
+    let mut lines = vec![verdict_line(step, v)];
+    let source = v.source.as_deref().map(strip_all);
+    lines.push(format!(
+        "    source: {}",
+        source.as_deref().unwrap_or("not reported by the runtime")
+    ));
+    for (metric, query) in &v.queries {
+        lines.push(format!("    {}: {}", metric.label(), strip_all(query)));
+    }
+    lines
+}
+
 /// How a rollout ended, with every failed check (metric, value, threshold,
 /// and by how much) when it was rolled back on a verdict.
 pub fn outcome_lines(env: &str, outcome: &RolloutOutcome) -> Vec<String> {
@@ -110,7 +125,7 @@ pub fn outcome_lines(env: &str, outcome: &RolloutOutcome) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::analysis::{analyze, Thresholds, VersionSample};
+    use crate::domain::analysis::{analyze, Metric, Thresholds, VersionSample};
     use crate::domain::environment::Version;
     use crate::domain::pipeline::{PipelineKind, StageStatus};
 
@@ -142,6 +157,28 @@ mod tests {
         assert_eq!(
             p.update(&run),
             vec!["  [2/2] canary 5%: failed (analysis) - p99 too high".to_string()]
+        );
+    }
+
+    #[test]
+    fn verdict_lines_name_the_source_and_each_query() {
+        let mut v = failing_verdict();
+        assert_eq!(
+            verdict_lines(0, &v)[1],
+            "    source: not reported by the runtime"
+        );
+        v.source = Some("prometheus".into());
+        v.queries = vec![(
+            Metric::P99Latency,
+            "histogram_quantile(0.99, x{version=\"v2\"})\x1b]0;T\x07".into(),
+        )];
+        assert_eq!(
+            verdict_lines(1, &v),
+            vec![
+                "  analysis after step 2: failed: p99 latency 612ms > 500ms (+112ms)".to_string(),
+                "    source: prometheus".to_string(),
+                "    p99 latency: histogram_quantile(0.99, x{version=\"v2\"})".to_string(),
+            ]
         );
     }
 

@@ -10,12 +10,12 @@ pub(super) fn or_dash(s: Option<impl Display>) -> String {
     s.map(|v| v.to_string()).unwrap_or_else(|| "-".to_string())
 }
 
-/// `ENV STABLE CANARY WEIGHT STEP HEALTH READY RESTARTS ROUTER FAULTS`, then
+/// `ENV STABLE CANARY WEIGHT STEP HEALTH READY RESTARTS ROUTER METRICS FAULTS`, then
 /// one note per environment whose health has a reason.
 pub fn status_table(envs: &[EnvironmentStatus]) -> String {
     let mut t = Table::new(&[
         "ENV", "STABLE", "CANARY", "WEIGHT", "STEP", "HEALTH", "READY", "RESTARTS", "ROUTER",
-        "FAULTS",
+        "METRICS", "FAULTS",
     ]);
     for e in envs {
         let (ready, desired) = e.ready_desired();
@@ -44,6 +44,8 @@ pub fn status_table(envs: &[EnvironmentStatus]) -> String {
             format!("{ready}/{desired}"),
             restarts.to_string(),
             e.router_addr.clone(),
+            // The port actually bound, also when the config asked for 0.
+            or_dash((!e.metrics_addr.is_empty()).then_some(&e.metrics_addr)),
             faults,
         ]);
     }
@@ -139,9 +141,9 @@ pub(super) mod tests {
     #[test]
     fn status_table_is_aligned_and_sanitised() {
         let expected = "\
-ENV      STABLE  CANARY  WEIGHT  STEP  HEALTH       READY  RESTARTS  ROUTER           FAULTS
-staging  v1      v2      20%     2/4   Progressing  2/4    3         127.0.0.1:41001  network-latency
-prod     v1      -       -       -     Healthy      1/1    0         127.0.0.1:41003  -
+ENV      STABLE  CANARY  WEIGHT  STEP  HEALTH       READY  RESTARTS  ROUTER           METRICS          FAULTS
+staging  v1      v2      20%     2/4   Progressing  2/4    3         127.0.0.1:41001  127.0.0.1:41002  network-latency
+prod     v1      -       -       -     Healthy      1/1    0         127.0.0.1:41003  127.0.0.1:41004  -
 
 staging: Progressing: canary at 20%
 ";
@@ -152,7 +154,7 @@ staging: Progressing: canary at 20%
     fn empty_status_is_just_the_header() {
         assert_eq!(
             status_table(&[]),
-            "ENV  STABLE  CANARY  WEIGHT  STEP  HEALTH  READY  RESTARTS  ROUTER  FAULTS\n"
+            "ENV  STABLE  CANARY  WEIGHT  STEP  HEALTH  READY  RESTARTS  ROUTER  METRICS  FAULTS\n"
         );
     }
 }
