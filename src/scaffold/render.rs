@@ -42,6 +42,9 @@ pub struct Context {
     pub project: String,
     pub project_snake: String,
     pub project_pascal: String,
+    /// The project name as a Kubernetes/Compose name (`my.service` ->
+    /// `my-service`, `9lives` -> `svc-9lives`).
+    pub dns_name: String,
     /// The template being rendered (`fastapi`; `fullstack` at the root of a
     /// fullstack project, the backend's name inside `backend/`).
     pub template: String,
@@ -139,7 +142,14 @@ pub fn plan(source: &dyn TemplateSource, choices: &Choices) -> Result<Plan, Scaf
         }
     };
 
-    let mut ctx = base_context(choices, &template, backend.as_ref(), frontend.as_ref());
+    let derived = name::derive(&choices.name)?;
+    let mut ctx = base_context(
+        choices,
+        &derived,
+        &template,
+        backend.as_ref(),
+        frontend.as_ref(),
+    );
     let svc_name = backend.as_ref().unwrap_or(&template).name.clone();
     ctx.native_command = render_meta_str(&ctx.native_command, &ctx, &svc_name)?;
     ctx.native_setup = render_meta_str(&ctx.native_setup, &ctx, &svc_name)?;
@@ -211,12 +221,14 @@ struct Layer {
 
 fn base_context(
     choices: &Choices,
+    derived: &name::DerivedNames,
     template: &TemplateMeta,
     backend: Option<&TemplateMeta>,
     frontend: Option<&TemplateMeta>,
 ) -> Context {
     let project = choices.name.clone();
-    let snake = name::snake(&project);
+    let snake = derived.snake.clone();
+    let package_segment = derived.package_segment.clone();
     // The service that runs natively: the backend of a fullstack project.
     let svc = backend.unwrap_or(template);
     let (has_backend, has_frontend) = match template.kind {
@@ -232,7 +244,8 @@ fn base_context(
     Context {
         project: project.clone(),
         project_snake: snake.clone(),
-        project_pascal: name::pascal(&project),
+        project_pascal: derived.pascal.clone(),
+        dns_name: derived.dns.clone(),
         template: template.name.clone(),
         project_template: template.name.clone(),
         kind: template.kind.as_str().into(),
@@ -244,8 +257,8 @@ fn base_context(
         target: choices.target.as_str().into(),
         kubernetes: choices.target == Target::Kubernetes,
         port: svc.port,
-        package: format!("com.example.{snake}"),
-        package_path: format!("com/example/{snake}"),
+        package: format!("com.example.{package_segment}"),
+        package_path: format!("com/example/{package_segment}"),
         image: project.clone(),
         native_command: svc.native_command.clone(),
         native_setup: svc.native_setup.clone(),

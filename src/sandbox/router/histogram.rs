@@ -236,7 +236,10 @@ mod tests {
         h.observe(100.0);
         let mut out = String::new();
         h.write(&mut out, "x", &[("v", "a")]);
-        assert!(out.contains("x_bucket{v=\"a\",le=\"0.00025\"} 0\n"), "{out}");
+        assert!(
+            out.contains("x_bucket{v=\"a\",le=\"0.00025\"} 0\n"),
+            "{out}"
+        );
         assert!(out.contains("x_bucket{v=\"a\",le=\"0.0005\"} 0\n"), "{out}");
         assert!(out.contains("x_bucket{v=\"a\",le=\"0.001\"} 1\n"), "{out}");
         assert!(out.contains("x_bucket{v=\"a\",le=\"0.0025\"} 1\n"), "{out}");
