@@ -232,7 +232,8 @@ mod tests {
             ("service-", "end with"),
             ("a--b", "`--`"),
             ("a.-b", "`.-`"),
-            ("../etc", "start with"),
+            ("../etc", "found `/`"),
+            (".hidden", "start with"),
             ("a/b", "found `/`"),
             (&"x".repeat(41), "limit is 40"),
         ];
