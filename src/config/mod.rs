@@ -9,6 +9,7 @@ use crate::domain::chaos::{ChaosSlo, FaultParams};
 use crate::domain::rollout::CanaryPlan;
 
 mod check;
+pub mod compose_detect;
 mod keybinding;
 mod load;
 mod locate;

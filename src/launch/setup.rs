@@ -8,6 +8,7 @@ use color_eyre::Result;
 use super::keymap_rule::keymap_problems;
 use crate::cli::args::{Cli, Cmd, GlobalArgs, Output};
 use crate::cli::{exit, OutputMode};
+use crate::config::compose_detect::config_for_compose_dir;
 use crate::config::Config;
 use crate::paths::StatePaths;
 
@@ -69,7 +70,9 @@ pub(super) fn state_paths(g: &GlobalArgs) -> Result<StatePaths> {
     }
 }
 
-/// `--config FILE`, else blissful-infra.yaml found upwards, else defaults (the demo).
+/// `--config FILE`, else blissful-infra.yaml found upwards, else a Compose
+/// file in this directory (the Docker runtime, saying so once), else
+/// defaults (the demo).
 pub(super) fn load_config(g: &GlobalArgs, demo: bool) -> Result<(Config, PathBuf)> {
     let cwd = std::env::current_dir().wrap_err("reading the current directory")?;
     if let Some(path) = &g.config {
@@ -83,6 +86,11 @@ pub(super) fn load_config(g: &GlobalArgs, demo: bool) -> Result<(Config, PathBuf
         {
             let dir = path.parent().map(Path::to_path_buf).unwrap_or(cwd);
             return Ok((cfg, dir));
+        }
+        if let Some((cfg, note)) = config_for_compose_dir(&cwd) {
+            static ANNOUNCED: std::sync::Once = std::sync::Once::new();
+            ANNOUNCED.call_once(|| eprintln!("{note}"));
+            return Ok((cfg, cwd));
         }
     }
     Ok((Config::default(), cwd))
