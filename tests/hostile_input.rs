@@ -40,7 +40,13 @@ fn hostile_config_is_refused_with_its_place_and_printed_clean() {
         "project: demo\nenvironments:\n  - name: staging\n    initial_version: {HOSTILE_VERSION}\n"
     );
     std::fs::write(dir.path().join("blissful-infra.yaml"), yaml).unwrap();
-    for args in [&["up"][..], &["dashboard"], &["compare", "--help"]] {
+    // `daemon` is what `up` starts with its stderr in daemon.log.
+    for args in [
+        &["up"][..],
+        &["daemon"],
+        &["dashboard"],
+        &["compare", "--help"],
+    ] {
         let o = run(dir.path(), args);
         assert_no_escapes(&o);
         if args[0] != "compare" {
