@@ -32,6 +32,8 @@
 
 use std::borrow::Cow;
 
+pub use super::sanitize_lines::strip_lines;
+
 const ESC: u8 = 0x1b;
 const BEL: u8 = 0x07;
 const DEL: u8 = 0x7f;
@@ -69,21 +71,6 @@ pub fn strip_all(input: &str) -> String {
     } else {
         input.to_owned()
     }
-}
-
-/// [`strip_all`] for text of several lines (an error, a log tail, a JSON
-/// value): each line is stripped on its own and the `\n` between them kept.
-/// An escape sequence cannot span lines, so a stray line break never hides
-/// the rest of a sequence from the sanitiser.
-pub fn strip_lines(input: &str) -> String {
-    if !needs_work(input.as_bytes()) {
-        return input.to_owned();
-    }
-    input
-        .split('\n')
-        .map(strip_all)
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// True when `input` holds something [`sanitize_str`] would change: a C0
@@ -290,16 +277,6 @@ fn parse_param(s: &[u8]) -> Option<u32> {
 #[cfg(test)]
 mod tests {
 
-    #[test]
-    fn strip_lines_keeps_line_breaks_and_drops_every_escape() {
-        assert_eq!(strip_lines("plain\ntext"), "plain\ntext");
-        assert_eq!(
-            strip_lines("v1\x1b]52;c;aGk=\x07\x1b]0;T\x07\r\nnext \x1b[31mred\x1b[0m\u{9b}2J\x07"),
-            "v1\nnext red"
-        );
-        // An unterminated OSC swallows only the rest of its own line.
-        assert_eq!(strip_lines("a\x1b]0;title\nb"), "a\nb");
-    }
     use super::*;
 
     /// Independent check of the output invariant: no C0 but `\t`, no DEL, no
