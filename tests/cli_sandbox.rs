@@ -130,6 +130,22 @@ fn operations_from_the_command_line() {
     // Under the table: what the runtime offers (from its capabilities).
     assert!(t.contains("· offers: deploy"), "{t}");
     assert!(t.contains("staging") && t.contains("production"), "{t}");
+    // `metrics_port: 0`: the picked port is shown in the METRICS column.
+    assert!(
+        t.lines().next().is_some_and(|h| h.contains("METRICS")),
+        "{t}"
+    );
+    for row in t
+        .lines()
+        .filter(|l| l.starts_with("staging") || l.starts_with("production"))
+    {
+        let addrs: Vec<&str> = row
+            .split_whitespace()
+            .filter(|c| c.starts_with("127.0.0.1:"))
+            .collect();
+        assert_eq!(addrs.len(), 2, "router and metrics address in {row:?}");
+        assert!(!addrs[1].ends_with(":0"), "{row:?}");
+    }
 
     // A failing canary: exit 1, and the failed metric is named.
     let bad = d.run(&["deploy", "--env", "staging", "--version", "v4-buggy"]);
@@ -141,6 +157,9 @@ fn operations_from_the_command_line() {
         text(&bad)
     );
     assert_eq!(stable_of(&d, "staging"), "v1");
+    // Each verdict says where its numbers came from.
+    let progress = String::from_utf8_lossy(&bad.stderr);
+    assert!(progress.contains("    source: router"), "{}", text(&bad));
 
     // A healthy canary: exit 0 and it becomes stable.
     let good = d.run(&["deploy", "--env", "staging", "--version", "v2"]);

@@ -634,9 +634,9 @@ async fn status_command_prints_a_table_or_json() {
     assert_eq!(
         out,
         "\
-ENV      STABLE  CANARY  WEIGHT  STEP  HEALTH   READY  RESTARTS  ROUTER           FAULTS
-staging  v1      -       -       -     Healthy  2/2    1         127.0.0.1:41000  -
-prod     v1      -       -       -     Healthy  2/2    0         127.0.0.1:42000  -
+ENV      STABLE  CANARY  WEIGHT  STEP  HEALTH   READY  RESTARTS  ROUTER           METRICS          FAULTS
+staging  v1      -       -       -     Healthy  2/2    1         127.0.0.1:41000  127.0.0.1:41001  -
+prod     v1      -       -       -     Healthy  2/2    0         127.0.0.1:42000  127.0.0.1:42001  -
 "
     );
     assert_eq!(out, status_table(&sample_envs()));

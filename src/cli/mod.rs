@@ -9,6 +9,7 @@
 //! `{"error": {...}}`), except `logs --follow`, which writes one JSON object
 //! per line.
 
+pub mod args;
 pub mod commands;
 pub mod confirm;
 pub mod intents;
@@ -24,13 +25,8 @@ use crate::runtime::{Actor, RuntimeError, SharedRuntime};
 pub use commands::{ActionReport, LogsOptions, StepVerdict, Streams};
 pub use intents::IntentRequest;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OutputMode {
-    Table,
-    Json,
-}
+pub use crate::report::{exit, OutputMode};
 
-/// Process exit codes.
 /// Where `logs` reads from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogSource {
@@ -61,20 +57,6 @@ pub fn parse_since(s: &str) -> Result<std::time::Duration, String> {
         return Err("--since must be above 0".into());
     }
     Ok(std::time::Duration::from_secs(secs))
-}
-
-pub mod exit {
-    pub const OK: i32 = 0;
-    /// Analysis failed and the change was rolled back, or the action failed.
-    pub const FAILED: i32 = 1;
-    /// The action was refused: read-only mode, unknown environment, not allowed.
-    pub const REFUSED: i32 = 2;
-    /// No sandbox is running (or it stopped while we waited).
-    pub const UNAVAILABLE: i32 = 3;
-    /// Bad command-line usage.
-    pub const USAGE: i32 = 64;
-    /// Stopped waiting on Ctrl-C (the action goes on in the sandbox).
-    pub const INTERRUPTED: i32 = 130;
 }
 
 /// Exit code for a runtime error.

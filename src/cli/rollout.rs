@@ -7,7 +7,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::output::{accepted_line, outcome_lines, verdict_line, ProgressTracker};
+use super::output::{accepted_line, outcome_lines, verdict_lines, ProgressTracker};
 use super::{exit, OutputMode};
 use crate::domain::analysis::Verdict;
 use crate::domain::environment::Version;
@@ -106,7 +106,9 @@ async fn wait_for_pipeline(
             None => return (report, WaitEnd::StreamEnded),
             Some(RuntimeEvent::Pipeline { run }) if run.id == id => finished_run = Some(run),
             Some(RuntimeEvent::Verdict { env, step, verdict }) if env == accepted.env => {
-                s.note(&verdict_line(step, &verdict));
+                for line in verdict_lines(step, &verdict) {
+                    s.note(&line);
+                }
                 report.verdicts.push(StepVerdict { step, verdict });
             }
             Some(RuntimeEvent::RolloutFinished {

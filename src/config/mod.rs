@@ -8,9 +8,13 @@ use crate::domain::analysis::Thresholds;
 use crate::domain::chaos::{ChaosSlo, FaultParams};
 use crate::domain::rollout::CanaryPlan;
 
+mod check;
+pub mod compose_detect;
+mod keybinding;
 mod load;
+mod locate;
 
-pub use load::{ConfigError, ConfigProblem};
+pub use load::{ConfigError, ConfigProblem, KeymapRule};
 
 pub const FILE_NAME: &str = "blissful-infra.yaml";
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 use super::compose::{ComposeProject, ComposeTool};
 use super::lifecycle::{self, Progress, UpOptions};
 use super::{engine, DockerError};
-use crate::cli::exit;
 use crate::domain::sanitize::strip_all;
+use crate::report::exit;
 
 /// Exit code for an error from `up` or `down`.
 pub fn exit_code(e: &DockerError) -> i32 {
@@ -188,6 +188,7 @@ pub async fn open_runtime(
     state: crate::paths::StatePaths,
     err: &mut (dyn Write + Send),
 ) -> Result<std::sync::Arc<super::DockerRuntime>, i32> {
+    let config = resolve_app_service(config, config_dir, err).await?;
     let opts = match super::DockerRuntimeOptions::from_config(config, config_dir, state) {
         Ok(o) => o,
         Err(e) => {
@@ -229,4 +230,42 @@ pub async fn open_runtime(
         let _ = writeln!(err, "undo each with `blissful-infra undo --id <id>`");
     }
     Ok(rt)
+}
+
+/// Make `docker.app_service` name a service that exists: infer it from the
+/// Compose project when the configured one is missing, and say which was
+/// picked and why. When Compose cannot be read here, the config is left as
+/// it is and the runtime reports the problem itself.
+async fn resolve_app_service(
+    config: std::sync::Arc<crate::config::Config>,
+    config_dir: &std::path::Path,
+    err: &mut (dyn Write + Send),
+) -> Result<std::sync::Arc<crate::config::Config>, i32> {
+    let Ok(project) = super::project_from_config(&config, config_dir) else {
+        return Ok(config);
+    };
+    let Ok(tool) = ComposeTool::discover().await else {
+        return Ok(config);
+    };
+    let Ok(model) = tool.config(&project).await else {
+        return Ok(config);
+    };
+    match super::app_service::infer_app_service(&model, &config.docker.app_service) {
+        Ok(app) if app.name == config.docker.app_service => Ok(config),
+        Ok(app) => {
+            let _ = writeln!(
+                err,
+                "app service: `{}` ({}); set `docker.app_service` in blissful-infra.yaml to choose another",
+                strip_all(&app.name),
+                app.reason
+            );
+            let mut changed = (*config).clone();
+            changed.docker.app_service = app.name;
+            Ok(std::sync::Arc::new(changed))
+        }
+        Err(why) => {
+            let _ = writeln!(err, "error: {}", strip_all(&why));
+            Err(exit::USAGE)
+        }
+    }
 }

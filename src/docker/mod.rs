@@ -13,6 +13,7 @@
 //! - `chaos`: faults applied to containers, journalled before they are applied.
 //! - `delivery`: canary and blue/green with the sandbox's edge router on the host.
 
+pub mod app_service;
 pub mod chaos;
 pub mod cli;
 pub mod compose;

@@ -11,6 +11,7 @@ pub mod pipeline;
 pub mod redact;
 pub mod rollout;
 pub mod sanitize;
+pub mod sanitize_lines;
 
 pub use environment::Version;
 

@@ -32,6 +32,8 @@
 
 use std::borrow::Cow;
 
+pub use super::sanitize_lines::strip_lines;
+
 const ESC: u8 = 0x1b;
 const BEL: u8 = 0x07;
 const DEL: u8 = 0x7f;
@@ -274,6 +276,7 @@ fn parse_param(s: &[u8]) -> Option<u32> {
 
 #[cfg(test)]
 mod tests {
+
     use super::*;
 
     /// Independent check of the output invariant: no C0 but `\t`, no DEL, no

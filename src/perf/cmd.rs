@@ -7,15 +7,15 @@ use std::sync::Arc;
 use super::execute::{execute, now_ms, STAGES};
 use super::plan::{plan, router_target};
 use super::{k6, Engine, PerfArgs, PerfError, Summary, Thresholds};
-use crate::cli::{exit, OutputMode};
 use crate::config::Config;
 use crate::domain::pipeline::{PipelineKind, StageStatus};
 use crate::domain::sanitize::sanitize_str;
+use crate::report::{exit, OutputMode};
 use crate::runtime::publisher::RunPublisher;
 use crate::runtime::{Actor, SharedRuntime, LOAD_TEST_SERIES};
 
 fn fail(e: &PerfError, mode: OutputMode, out: &mut dyn Write, err: &mut (dyn Write + Send)) -> i32 {
-    crate::cli::output::report_error(e.kind(), &e.to_string(), e.exit_code(), mode, out, err)
+    crate::report::report_error(e.kind(), &e.to_string(), e.exit_code(), mode, out, err)
 }
 
 /// `blissful-infra perf`. `control_socket` is used only with `--env`.
@@ -77,9 +77,9 @@ pub async fn cmd_perf(
     }
     let written = match mode {
         OutputMode::Table => out.write_all(summary.table().as_bytes()),
-        OutputMode::Json => serde_json::to_string_pretty(&summary)
+        OutputMode::Json => crate::report::json_document(&summary)
             .map_err(std::io::Error::other)
-            .and_then(|s| writeln!(out, "{s}")),
+            .and_then(|s| out.write_all(s.as_bytes())),
     };
     let _ = out.flush();
     let client = summary.client_errors();
@@ -159,9 +159,9 @@ async fn cmd_perf_k6(
             writeln!(out, "script  {}", sanitize_str(&r.script))?;
             out.write_all(r.summary.table().as_bytes())
         }),
-        OutputMode::Json => serde_json::to_string_pretty(&runs)
+        OutputMode::Json => crate::report::json_document(&runs)
             .map_err(std::io::Error::other)
-            .and_then(|s| writeln!(out, "{s}")),
+            .and_then(|s| out.write_all(s.as_bytes())),
     };
     let _ = out.flush();
     for r in &runs {

@@ -1,6 +1,6 @@
 //! The errors of `perf` and the exit code each one maps to.
 
-use crate::cli::exit;
+use crate::report::exit;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PerfError {

@@ -23,12 +23,14 @@
 //! files of `_common/files` are laid under every template; a template's own
 //! file with the same output path wins.
 
+mod choices;
 mod cmd;
 pub mod meta;
 pub mod name;
 pub mod prompt;
 pub mod render;
 pub mod source;
+mod summary;
 pub mod write;
 
 use std::fmt;
@@ -218,7 +220,7 @@ impl ScaffoldError {
 
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
-        use crate::cli::exit;
+        use crate::report::exit;
         match self {
             ScaffoldError::InvalidName { .. }
             | ScaffoldError::UnknownTemplate { .. }

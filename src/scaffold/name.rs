@@ -6,8 +6,8 @@ use super::ScaffoldError;
 
 pub const MAX_LEN: usize = 40;
 
-/// Words that cannot be a Kotlin/Java package segment or a Go/Python
-/// identifier once the name is in snake case.
+/// Words that cannot be a whole Kotlin/Java package segment or a Go/Python
+/// identifier; [`derive`] suffixes such a segment with `_`.
 const RESERVED: [&str; 40] = [
     "abstract",
     "as",
@@ -52,6 +52,8 @@ const RESERVED: [&str; 40] = [
 ];
 
 /// Check a project name; the error says what is wrong and how to fix it.
+/// A reserved word as one segment (`svc-go-chi`, `class-api`) is fine: only
+/// whole identifiers derived from the name are checked, by [`derive`].
 pub fn validate(name: &str) -> Result<(), ScaffoldError> {
     let bad = |reason: String| ScaffoldError::InvalidName {
         name: crate::domain::sanitize::strip_all(name),
@@ -68,7 +70,7 @@ pub fn validate(name: &str) -> Result<(), ScaffoldError> {
     }
     if let Some(c) = name
         .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '.'))
     {
         let hint = if c.is_ascii_uppercase() || c == '_' || c == ' ' {
             format!(" (try `{}`)", suggest(name))
@@ -76,26 +78,86 @@ pub fn validate(name: &str) -> Result<(), ScaffoldError> {
             String::new()
         };
         return Err(bad(format!(
-            "only lowercase letters, digits and `-` are allowed, found `{}`{hint}",
+            "only lowercase letters, digits, `-` and `.` are allowed, found `{}`{hint}",
             c.escape_default()
         )));
     }
-    if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
-        return Err(bad("it must start with a letter".into()));
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(bad("it must start with a letter or a digit".into()));
     }
-    if name.ends_with('-') {
-        return Err(bad("it must not end with `-`".into()));
+    if !name.ends_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Err(bad("it must end with a letter or a digit".into()));
     }
-    if name.contains("--") {
-        return Err(bad("it must not contain `--`".into()));
+    if let Some(pair) = ["--", "..", ".-", "-."].iter().find(|p| name.contains(*p)) {
+        return Err(bad(format!("it must not contain `{pair}`")));
+    }
+    derive(name).map(|_| ())
+}
+
+/// The identifiers a template builds from a project name, each made valid
+/// for where it is used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DerivedNames {
+    /// Kubernetes resource and Compose project names (an RFC 1035 label).
+    pub dns: String,
+    /// `my_service`, for file and variable names.
+    pub snake: String,
+    /// `MyService`, for type names.
+    pub pascal: String,
+    /// The last segment of the Kotlin/Java package.
+    pub package_segment: String,
+}
+
+/// Longest suffix a manifest appends to the DNS name (`-network-partition`).
+const LONGEST_DNS_SUFFIX: usize = "-network-partition".len();
+
+/// Derive every identifier; refuse, naming the identifier and the rule, only
+/// when one cannot be made valid.
+pub fn derive(name: &str) -> Result<DerivedNames, ScaffoldError> {
+    let refuse = |identifier: &str, value: &str, why: &str| ScaffoldError::InvalidName {
+        name: crate::domain::sanitize::strip_all(name),
+        reason: format!("the {identifier} `{value}` derived from it {why}"),
+    };
+    let mut dns = name.replace('.', "-");
+    // A Kubernetes Service name must start with a letter.
+    if dns.starts_with(|c: char| c.is_ascii_digit()) {
+        dns = format!("svc-{dns}");
+    }
+    if dns.len() + LONGEST_DNS_SUFFIX > 63 {
+        return Err(refuse(
+            "Kubernetes name",
+            &dns,
+            "leaves no room for suffixes within 63 characters",
+        ));
+    }
+    if !dns
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(refuse(
+            "Kubernetes name",
+            &dns,
+            "may only hold lowercase letters, digits and `-`",
+        ));
     }
     let snake = snake(name);
-    if let Some(word) = snake.split('_').find(|w| RESERVED.contains(w)) {
-        return Err(bad(format!(
-            "`{word}` is a reserved word in one of the template languages; add to it (e.g. `{name}-service`)"
-        )));
+    let mut package_segment = snake.clone();
+    if package_segment.starts_with(|c: char| c.is_ascii_digit()) {
+        package_segment = format!("_{package_segment}");
     }
-    Ok(())
+    if RESERVED.contains(&package_segment.as_str()) {
+        package_segment.push('_');
+    }
+    let mut pascal = pascal(name);
+    if pascal.starts_with(|c: char| c.is_ascii_digit()) {
+        pascal = format!("Svc{pascal}");
+    }
+    Ok(DerivedNames {
+        dns,
+        snake,
+        pascal,
+        package_segment,
+    })
 }
 
 /// A kebab-case suggestion for a name typed in another style.
@@ -120,14 +182,14 @@ pub fn suggest(name: &str) -> String {
     out.trim_matches('-').to_string()
 }
 
-/// `my-service` -> `my_service`.
+/// `my-service` -> `my_service` (`.` too).
 pub fn snake(name: &str) -> String {
-    name.replace('-', "_")
+    name.replace(['-', '.'], "_")
 }
 
 /// `my-service` -> `MyService`.
 pub fn pascal(name: &str) -> String {
-    name.split('-')
+    name.split(['-', '.'])
         .map(|w| {
             let mut cs = w.chars();
             match cs.next() {
@@ -144,7 +206,18 @@ mod tests {
 
     #[test]
     fn kebab_case_names_pass() {
-        for ok in ["a", "my-service", "orders2", "a1-b2-c3"] {
+        for ok in [
+            "a",
+            "my-service",
+            "orders2",
+            "a1-b2-c3",
+            "svc-go-chi",
+            "class-api",
+            "fn",
+            "my.service",
+            "9lives",
+            "new",
+        ] {
             validate(ok).unwrap();
         }
     }
@@ -155,18 +228,42 @@ mod tests {
             ("", "empty"),
             ("MyService", "try `my-service`"),
             ("my_service", "try `my-service`"),
-            ("1service", "start with a letter"),
+            ("-service", "start with a letter or a digit"),
             ("service-", "end with"),
             ("a--b", "`--`"),
-            ("../etc", "found `.`"),
-            ("new", "reserved"),
-            ("my-class", "reserved"),
+            ("a.-b", "`.-`"),
+            ("../etc", "found `/`"),
+            (".hidden", "start with"),
+            ("a/b", "found `/`"),
             (&"x".repeat(41), "limit is 40"),
         ];
         for (name, want) in cases {
             let e = validate(name).unwrap_err().to_string();
             assert!(e.contains(want), "{name:?}: {e}");
         }
+    }
+
+    #[test]
+    fn every_identifier_is_derived_valid() {
+        let d = |n: &str| derive(n).unwrap();
+        assert_eq!(d("svc-go-chi").package_segment, "svc_go_chi");
+        assert_eq!(d("class-api").package_segment, "class_api");
+        assert_eq!(d("class").package_segment, "class_");
+        assert_eq!(d("new").package_segment, "new_");
+        assert_eq!(d("fn").dns, "fn");
+        let dotted = d("my.service");
+        assert_eq!(
+            (
+                dotted.dns.as_str(),
+                dotted.snake.as_str(),
+                dotted.pascal.as_str()
+            ),
+            ("my-service", "my_service", "MyService")
+        );
+        let digit = d("9lives");
+        assert_eq!(digit.dns, "svc-9lives");
+        assert_eq!(digit.package_segment, "_9lives");
+        assert_eq!(digit.pascal, "Svc9lives");
     }
 
     #[test]

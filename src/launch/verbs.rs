@@ -1,9 +1,9 @@
 //! The rollout verbs of the command line as port intents: which commands
 //! are one `Runtime::intent` call, on which environment, confirmed how.
 
-use blissful_infra::runtime::Intent;
+use crate::runtime::Intent;
 
-use crate::Cmd;
+use crate::cli::args::Cmd;
 
 /// One rollout verb: the environment, the intent, and `--yes`.
 #[derive(Debug, PartialEq)]
@@ -73,7 +73,7 @@ mod tests {
     fn parse(args: &[&str]) -> Cmd {
         let mut all = vec!["blissful-infra"];
         all.extend_from_slice(args);
-        match crate::Cli::try_parse_from(all) {
+        match crate::cli::args::Cli::try_parse_from(all) {
             Ok(cli) => cli.command.unwrap(),
             Err(e) => panic!("{e}"),
         }
@@ -125,7 +125,10 @@ mod tests {
         ] {
             let mut all = vec!["blissful-infra"];
             all.extend_from_slice(&bad);
-            assert!(crate::Cli::try_parse_from(all).is_err(), "{bad:?}");
+            assert!(
+                crate::cli::args::Cli::try_parse_from(all).is_err(),
+                "{bad:?}"
+            );
         }
     }
 }

@@ -1,0 +1,227 @@
+//! The command line: global options and one variant per command. `main`
+//! parses it; [`crate::launch`] wires each command to the layers below.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "blissful-infra",
+    version,
+    about = "Enterprise infrastructure in a local sandbox, driven from one terminal console",
+    long_about = "Run with no command to open the console for the project in this directory \
+                  (or the demo sandbox when there is no blissful-infra.yaml)."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GlobalArgs {
+    /// Project configuration file (default: blissful-infra.yaml found from the current directory up).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Refuse every destructive action (deploy, promote, rollback, chaos).
+    #[arg(long, global = true)]
+    pub read_only: bool,
+    /// Output format for commands.
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+    /// Colour theme: dark, light, high-contrast, or a path to a TOML theme.
+    #[arg(long, global = true)]
+    pub theme: Option<String>,
+    /// Where state lives (audit journal, fault journal, control socket).
+    #[arg(
+        long,
+        global = true,
+        env = "BLISSFUL_INFRA_STATE_DIR",
+        value_name = "DIR"
+    )]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+}
+
+/// The environment a rollout verb acts on, and its confirmation.
+#[derive(Args, Debug, Clone)]
+pub struct EnvArgs {
+    #[arg(long, short)]
+    pub env: String,
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+}
+
+#[derive(Args, Debug, Clone, Copy)]
+pub struct ConfirmArgs {
+    /// Do not ask for confirmation (for scripts).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SwitchTarget {
+    Canary,
+    Stable,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Open the console on the demo sandbox (two environments, live traffic).
+    Demo,
+    /// Open the console (same as running with no command).
+    Dashboard,
+    /// Start the project in the background: the sandbox, or with `runtime:
+    /// docker` its Compose project (health-checked) plus the control daemon.
+    Up,
+    /// Stop what `up` started.
+    Down {
+        /// With `runtime: docker`: also remove the project's volumes.
+        #[arg(long)]
+        volumes: bool,
+    },
+    /// Run the sandbox in the foreground without a console.
+    #[command(hide = true)]
+    Daemon,
+    /// Environments, versions, traffic split and health.
+    Status,
+    /// Show logs; --follow streams them.
+    Logs {
+        #[arg(long, short)]
+        env: Option<String>,
+        #[arg(long, short)]
+        follow: bool,
+        /// Only lines matching this regular expression.
+        #[arg(long)]
+        grep: Option<String>,
+        /// How many recent lines to show first.
+        #[arg(long, default_value_t = 100)]
+        tail: usize,
+        /// Only lines of the last DURATION (e.g. 30s, 15m, 2h, 1d); from
+        /// Loki the default is 1h.
+        #[arg(long, value_parser = crate::cli::parse_since)]
+        since: Option<std::time::Duration>,
+        /// Where the lines come from: `auto` reads Loki when `loki.url` is
+        /// set, else the running sandbox.
+        #[arg(long, value_enum, default_value_t = crate::cli::LogSource::Auto)]
+        source: crate::cli::LogSource,
+    },
+    /// Deploy a version to an environment as a canary rollout.
+    Deploy {
+        #[arg(long, short)]
+        env: String,
+        #[arg(long, short)]
+        version: String,
+        /// Return once the rollout is accepted instead of waiting for its outcome.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Roll one environment's stable version out to another (--from/--to),
+    /// or move a rollout in --env to its next step (--full: finish it now).
+    Promote {
+        #[arg(long, requires = "to", conflicts_with_all = ["env", "full"])]
+        from: Option<String>,
+        #[arg(long, requires = "from")]
+        to: Option<String>,
+        #[arg(long, short, required_unless_present = "from")]
+        env: Option<String>,
+        /// Skip every remaining step and analysis: the canary is stable now.
+        #[arg(long, requires = "env")]
+        full: bool,
+        #[arg(long)]
+        no_wait: bool,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+    },
+    /// Hold a rollout at its current weight until `resume`.
+    Pause(EnvArgs),
+    /// Go on with a paused rollout.
+    Resume(EnvArgs),
+    /// Stop a rollout and send all traffic back to stable.
+    Abort {
+        #[command(flatten)]
+        target: EnvArgs,
+        /// Why (shown as `Aborted: <reason>`); default `aborted by <user>`.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Start an aborted rollout again from its first step.
+    Retry(EnvArgs),
+    /// Restart every instance of an environment, one at a time.
+    Restart(EnvArgs),
+    /// Return an environment to its previous version.
+    Rollback {
+        #[arg(long, short)]
+        env: String,
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Run a chaos scenario against an environment.
+    Chaos {
+        #[arg(long, short)]
+        env: String,
+        /// Sandbox and Docker: pod-kill, network-latency, error-injection,
+        /// connection-drop, cpu-stress. Docker only: network-partition,
+        /// packet-loss, memory-pressure, kafka-down, db-down.
+        #[arg(long, short)]
+        scenario: String,
+        /// Seconds the fault stays applied.
+        #[arg(long)]
+        duration: Option<u64>,
+        #[arg(long)]
+        latency_ms: Option<u64>,
+        /// Share of requests affected (error-injection, connection-drop), 0..1.
+        #[arg(long)]
+        rate: Option<f64>,
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Blue/green: send all of an environment's traffic to its canary or back to stable.
+    Switch {
+        #[arg(long, short)]
+        env: String,
+        #[arg(long, value_enum)]
+        to: SwitchTarget,
+    },
+    /// Undo a rollout in --env (to the previous revision, or --to-revision N),
+    /// or remove a chaos fault early (--id, an experiment id from `chaos` or `status`).
+    Undo {
+        #[arg(long, conflicts_with_all = ["env", "to_revision"], required_unless_present = "env")]
+        id: Option<String>,
+        #[arg(long, short)]
+        env: Option<String>,
+        #[arg(long, requires = "env")]
+        to_revision: Option<u32>,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
+    },
+    /// Load-test an environment's router (--env) or any http:// URL (--url).
+    Perf(crate::perf::PerfArgs),
+    /// Run two versions side by side under identical load and compare them.
+    Compare(crate::compare::CompareArgs),
+    /// Scaffold a service project from a template (asks what is not given).
+    Create(crate::scaffold::CreateArgs),
+    /// The built-in sample service (run by the sandbox as an instance).
+    #[command(hide = true)]
+    SampleService {
+        #[arg(long)]
+        port: u16,
+        #[arg(long)]
+        version: String,
+        #[arg(long, default_value = "sample-0")]
+        instance: String,
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+        #[arg(long, default_value_t = 0.0)]
+        error_rate: f64,
+        #[arg(long, default_value_t = 0.0)]
+        memory_growth_mib_per_min: f64,
+    },
+}

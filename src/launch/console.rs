@@ -1,0 +1,122 @@
+//! The console: attach to a running runtime or embed one, then run the UI.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use color_eyre::eyre::{eyre, WrapErr};
+use color_eyre::Result;
+
+use super::embedded::start_sandbox;
+use super::setup::{load_config, no_color_unset};
+use crate::app::keymap::Keymap;
+use crate::app::state::App;
+use crate::cli::args::GlobalArgs;
+use crate::cli::exit;
+use crate::daemon::client::RemoteRuntime;
+use crate::paths::StatePaths;
+use crate::runtime::SharedRuntime;
+use crate::ui::theme::Theme;
+
+pub(super) async fn console(
+    g: &GlobalArgs,
+    state: StatePaths,
+    demo: bool,
+    started: Instant,
+) -> Result<i32> {
+    let (config, config_dir) = load_config(g, demo)?;
+    let config = Arc::new(config);
+    let keymap = Keymap::build(&config.keymap).map_err(|errs| {
+        eyre!(
+            "{}",
+            errs.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })?;
+    let no_color = !no_color_unset();
+    let theme_name = g.theme.clone().unwrap_or_else(|| config.theme.clone());
+    let theme = Theme::load(&theme_name, no_color).map_err(|e| eyre!("{e}"))?;
+
+    // Attach to a sandbox that already runs (from `up` or another console), else embed one.
+    let socket = state.control_socket();
+    let jobs = crate::app::jobs::JobContext {
+        config: config.clone(),
+        compare: std::env::current_exe()
+            .ok()
+            .map(|exe| crate::compare::CompareContext {
+                config: (*config).clone(),
+                config_dir: config_dir.clone(),
+                service_program: exe,
+                state: state.clone(),
+                read_only: g.read_only,
+            }),
+    };
+    let (runtime, embedded, runtime_name): (SharedRuntime, Option<_>, String) =
+        match RemoteRuntime::connect(&socket).await {
+            Ok(remote) => {
+                let name = match remote.ping().await {
+                    Ok(p) => format!("{} (attached to pid {})", p.runtime, p.pid),
+                    Err(_) => "sandbox (attached)".into(),
+                };
+                (Arc::new(remote), None, name)
+            }
+            Err(_) => {
+                let embedded = start_sandbox(g, &state, config.clone(), config_dir).await?;
+                let shared: SharedRuntime = embedded.sandbox.clone();
+                let name = embedded.kind.to_string();
+                (shared, Some(embedded), name)
+            }
+        };
+
+    let app = App::new(
+        config.clone(),
+        &runtime_name,
+        g.read_only,
+        keymap,
+        crate::app::run::now_millis(),
+    );
+    let (mut terminal, bytes) = crate::tui::enter().wrap_err("opening the terminal")?;
+    if let Err(e) = crate::tui::redirect_stderr(&state.dir.join("console.log")) {
+        crate::tui::restore();
+        return Err(eyre!(
+            "redirecting stderr to {}: {e}",
+            state.dir.join("console.log").display()
+        ));
+    }
+    let stop_requested = embedded.as_ref().map(|e| e.shutdown_requested.clone());
+    let result = crate::app::run::run(
+        &mut terminal,
+        runtime.clone(),
+        app,
+        theme,
+        started,
+        stop_requested,
+        jobs,
+    )
+    .await;
+    crate::tui::restore();
+
+    if let Some(e) = embedded {
+        let _ = e.stop.send(true);
+        // Stopping instances must not hang the exit (SIGHUP: nobody is watching).
+        let _ = tokio::time::timeout(
+            Duration::from_secs(5),
+            crate::runtime::Runtime::shutdown(&*e.sandbox),
+        )
+        .await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), e.server).await;
+    }
+    let stats = result?;
+    if let Ok(path) = std::env::var("BLISSFUL_INFRA_STATS_FILE") {
+        let elapsed = started.elapsed().as_secs_f64();
+        let json = serde_json::json!({
+            "frames": stats.frames,
+            "bytes_written": bytes.get(),
+            "elapsed_secs": elapsed,
+            "first_frame_ms": stats.first_frame_ms,
+        });
+        let _ = std::fs::write(path, json.to_string());
+    }
+    Ok(exit::OK)
+}

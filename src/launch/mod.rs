@@ -1,0 +1,301 @@
+//! Wiring for each command: load config, find or start the runtime, run.
+
+mod background;
+mod console;
+mod embedded;
+mod errors;
+pub mod keymap_rule;
+mod setup;
+mod verbs;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use color_eyre::eyre::WrapErr;
+use color_eyre::Result;
+
+use crate::cli::args::{Cli, Cmd, SwitchTarget};
+use crate::cli::{self, exit};
+use crate::daemon::client::RemoteRuntime;
+use crate::domain::chaos::ScenarioKind;
+use crate::runtime::{Actor, SharedRuntime};
+
+use background::{daemon, down, up};
+use console::console;
+use errors::print_error;
+use setup::{load_config, no_color_unset, output_mode, sample_service, state_paths};
+
+/// Run one parsed command line; returns the process exit code.
+pub fn main(cli: Cli, started: Instant) -> i32 {
+    errors::install_error_hook();
+    crate::tui::install_panic_hook();
+    if let Cmd::SampleService { .. } = cli.command.as_ref().unwrap_or(&Cmd::Dashboard) {
+        return sample_service(cli);
+    }
+    // `create` needs no runtime, state directory or config.
+    if let Some(Cmd::Create(args)) = &cli.command {
+        return crate::scaffold::cmd_create(args, output_mode(cli.global.output));
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::FAILED;
+        }
+    };
+    let code = rt.block_on(async move {
+        match dispatch(cli, started).await {
+            Ok(code) => code,
+            Err(e) => {
+                crate::tui::restore();
+                errors::print_report(&e);
+                exit::FAILED
+            }
+        }
+    });
+    // Child tasks may still hold sockets; do not wait for them forever.
+    rt.shutdown_timeout(Duration::from_secs(2));
+    code
+}
+
+async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
+    let g = cli.global.clone();
+    let mode = output_mode(g.output);
+    let cmd = cli.command.unwrap_or(Cmd::Dashboard);
+    let state = state_paths(&g)?;
+    match cmd {
+        Cmd::Demo => console(&g, state, true, started).await,
+        Cmd::Dashboard => console(&g, state, false, started).await,
+        Cmd::Daemon => daemon(&g, state).await,
+        Cmd::Up => up(&g, state).await,
+        Cmd::Down { volumes } => down(&g, state, mode, volumes).await,
+        Cmd::SampleService { .. } => Ok(exit::USAGE),
+        Cmd::Perf(args) => {
+            // --url needs no sandbox; thresholds and --env paths come from config.
+            let (config, config_dir) = match load_config(&g, false) {
+                Ok(c) => c,
+                Err(e) => {
+                    print_error(e);
+                    return Ok(exit::USAGE);
+                }
+            };
+            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+            let socket = state.control_socket();
+            Ok(crate::perf::cmd_perf(
+                &args,
+                &config,
+                &config_dir,
+                &socket,
+                mode,
+                &mut out,
+                &mut err,
+                progress,
+            )
+            .await)
+        }
+        Cmd::Compare(args) => {
+            let (config, config_dir) = match load_config(&g, false) {
+                Ok(c) => c,
+                Err(e) => {
+                    print_error(e);
+                    return Ok(exit::USAGE);
+                }
+            };
+            let ctx = crate::compare::CompareContext {
+                config,
+                config_dir,
+                service_program: std::env::current_exe()
+                    .wrap_err("finding the blissful-infra executable")?,
+                state,
+                read_only: g.read_only,
+            };
+            let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+            Ok(crate::compare::cmd_compare(&args, &ctx, mode, &mut out, &mut err).await)
+        }
+        Cmd::Logs {
+            env,
+            follow,
+            grep,
+            tail,
+            since,
+            source,
+        } => {
+            let (config, _) = match load_config(&g, false) {
+                Ok(c) => c,
+                Err(e) => {
+                    print_error(e);
+                    return Ok(exit::USAGE);
+                }
+            };
+            let grep = match grep.as_deref().map(regex::Regex::new).transpose() {
+                Ok(re) => re,
+                Err(e) => {
+                    print_error(format!("--grep is not a valid regular expression: {e}"));
+                    return Ok(exit::USAGE);
+                }
+            };
+            let opts = cli::LogsOptions {
+                env,
+                follow,
+                grep,
+                tail,
+                color: std::io::IsTerminal::is_terminal(&std::io::stdout()) && no_color_unset(),
+                since,
+            };
+            let mut out = std::io::stdout();
+            Ok(cli::cmd_logs(
+                &config,
+                source,
+                &state.control_socket(),
+                &opts,
+                mode,
+                &mut out,
+            )
+            .await)
+        }
+        other => {
+            // A usage error is reported before looking for a runtime.
+            if let Cmd::Chaos { scenario, .. } = &other {
+                if let Err(e) = scenario.parse::<ScenarioKind>() {
+                    print_error(e);
+                    return Ok(exit::USAGE);
+                }
+            }
+            let runtime: SharedRuntime = match RemoteRuntime::connect(&state.control_socket()).await
+            {
+                Ok(r) => Arc::new(r),
+                Err(e) => {
+                    print_error(e);
+                    return Ok(exit::UNAVAILABLE);
+                }
+            };
+            let actor = Actor::current("cli");
+            let mut out = std::io::stdout();
+            let mut err = std::io::stderr();
+            if g.read_only && is_destructive(&other) {
+                eprintln!(
+                    "error: read-only mode: this command changes an environment and is refused"
+                );
+                return Ok(exit::REFUSED);
+            }
+            if let Some(verb) = verbs::verb_of(&other, &actor.user) {
+                // Unknown from the config: ask for the name, the safe way.
+                let protected = load_config(&g, false)
+                    .ok()
+                    .and_then(|(cfg, _)| cfg.environment(&verb.env).map(|e| e.protected))
+                    .unwrap_or(true);
+                let req = cli::IntentRequest {
+                    env: &verb.env,
+                    intent: verb.intent,
+                    protected,
+                    yes: verb.yes,
+                };
+                return Ok(cli::cmd_intent(&runtime, &actor, req, mode, &mut out, &mut err).await);
+            }
+            let code = match other {
+                Cmd::Status => cli::cmd_status(&runtime, mode, &mut out).await,
+                Cmd::Logs { .. } => exit::USAGE, // handled above
+                Cmd::Deploy {
+                    env,
+                    version,
+                    no_wait,
+                } => {
+                    cli::cmd_deploy(
+                        &runtime, &actor, &env, &version, !no_wait, mode, &mut out, &mut err,
+                    )
+                    .await
+                }
+                Cmd::Promote {
+                    from: Some(from),
+                    to: Some(to),
+                    no_wait,
+                    ..
+                } => {
+                    cli::cmd_promote(
+                        &runtime, &actor, &from, &to, !no_wait, mode, &mut out, &mut err,
+                    )
+                    .await
+                }
+                Cmd::Rollback { env, no_wait } => {
+                    cli::cmd_rollback(&runtime, &actor, &env, !no_wait, mode, &mut out, &mut err)
+                        .await
+                }
+                Cmd::Chaos {
+                    env,
+                    scenario,
+                    duration,
+                    latency_ms,
+                    rate,
+                    no_wait,
+                } => {
+                    let scenario: ScenarioKind = match scenario.parse() {
+                        Ok(s) => s,
+                        Err(e) => {
+                            print_error(e);
+                            return Ok(exit::USAGE);
+                        }
+                    };
+                    // Defaults from the project's config, then the flags.
+                    let mut params = match load_config(&g, false) {
+                        Ok((cfg, _)) => cfg.chaos.defaults,
+                        Err(e) => {
+                            print_error(e);
+                            return Ok(exit::USAGE);
+                        }
+                    };
+                    if let Some(d) = duration {
+                        params.duration_secs = d;
+                    }
+                    if let Some(l) = latency_ms {
+                        params.latency_ms = l;
+                    }
+                    if let Some(r) = rate {
+                        if !(0.0..=1.0).contains(&r) {
+                            eprintln!("error: --rate must be between 0 and 1, got {r}");
+                            return Ok(exit::USAGE);
+                        }
+                        params.rate = r;
+                    }
+                    cli::cmd_chaos(
+                        &runtime, &actor, &env, scenario, params, !no_wait, mode, &mut out,
+                        &mut err,
+                    )
+                    .await
+                }
+                Cmd::Switch { env, to } => {
+                    let to_canary = to == SwitchTarget::Canary;
+                    cli::cmd_switch_traffic(
+                        &runtime, &actor, &env, to_canary, mode, &mut out, &mut err,
+                    )
+                    .await
+                }
+                Cmd::Undo { id: Some(id), .. } => {
+                    cli::cmd_undo(&runtime, &actor, &id, mode, &mut out, &mut err).await
+                }
+                _ => exit::USAGE,
+            };
+            Ok(code)
+        }
+    }
+}
+
+fn is_destructive(cmd: &Cmd) -> bool {
+    matches!(
+        cmd,
+        Cmd::Deploy { .. }
+            | Cmd::Promote { .. }
+            | Cmd::Rollback { .. }
+            | Cmd::Chaos { .. }
+            | Cmd::Switch { .. }
+            | Cmd::Undo { .. }
+            | Cmd::Pause(_)
+            | Cmd::Resume(_)
+            | Cmd::Abort { .. }
+            | Cmd::Retry(_)
+            | Cmd::Restart(_)
+    )
+}
