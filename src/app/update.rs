@@ -21,6 +21,12 @@ const TRACE_SCAN_LIMIT: usize = 50_000;
 
 impl App {
     pub fn update(&mut self, msg: Msg) -> Vec<Command> {
+        let cmds = self.update_state(msg);
+        self.sync_log_index();
+        cmds
+    }
+
+    fn update_state(&mut self, msg: Msg) -> Vec<Command> {
         match msg {
             Msg::Key(key) => {
                 if key.kind == KeyEventKind::Release {
@@ -167,7 +173,7 @@ impl App {
                 self.dirty = true;
             }
             RuntimeEvent::Log { line } => {
-                self.logs.push(line);
+                self.push_log(line);
                 // A paused view only changes its "+N new" counter; still a visible change.
                 self.dirty = true;
             }
@@ -1489,13 +1495,15 @@ mod tests {
     fn t_follows_a_trace_across_environments() {
         let mut a = app(false);
         a.focus = PaneId::Logs;
-        let line = |ts: i64, env: &str, text: &str| LogLine {
-            ts,
-            env: env.into(),
-            version: "v1".into(),
-            instance: format!("{env}-v1-1").into(),
-            level: Level::Info,
-            text: text.into(),
+        let line = |ts: i64, env: &str, text: &str| {
+            LogLine::new(
+                ts,
+                env.into(),
+                "v1".into(),
+                format!("{env}-v1-1").into(),
+                Level::Info,
+                text,
+            )
         };
         a.on_runtime_event(RuntimeEvent::Log {
             line: line(1, "staging", "edge in trace_id=4bf92f3577b3 path=/hello"),
@@ -1688,13 +1696,15 @@ mod tests {
     fn pausing_counts_held_back_lines() {
         let mut a = app(false);
         a.focus = PaneId::Logs;
-        let line = |i: i64| LogLine {
-            ts: i,
-            env: "staging".into(),
-            version: "v1".into(),
-            instance: "staging-v1-0".into(),
-            level: Level::Info,
-            text: format!("line {i}"),
+        let line = |i: i64| {
+            LogLine::new(
+                i,
+                "staging".into(),
+                "v1".into(),
+                "staging-v1-0".into(),
+                Level::Info,
+                format!("line {i}"),
+            )
         };
         for i in 0..5 {
             a.on_runtime_event(RuntimeEvent::Log { line: line(i) });

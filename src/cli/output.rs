@@ -506,14 +506,14 @@ staging: Progressing: canary at 20%
     }
 
     fn log(text: &str, level: Level) -> LogLine {
-        LogLine {
-            ts: 1_700_000_000_123,
-            env: "staging".into(),
-            version: "v2".into(),
-            instance: "staging-v2-1".into(),
+        LogLine::new(
+            1_700_000_000_123,
+            "staging".into(),
+            "v2".into(),
+            "staging-v2-1".into(),
             level,
-            text: text.into(),
-        }
+            text,
+        )
     }
 
     #[test]

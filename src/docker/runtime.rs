@@ -174,14 +174,14 @@ impl Inner {
 
     /// A line from blissful-infra itself about the project.
     pub(crate) fn log(&self, level: Level, text: impl AsRef<str>) {
-        self.push_log(LogLine {
-            ts: now_ms(),
-            env: Arc::from(ENV_NAME),
-            version: Arc::from("-"),
-            instance: Arc::from("docker"),
+        self.push_log(LogLine::new(
+            now_ms(),
+            Arc::from(ENV_NAME),
+            Arc::from("-"),
+            Arc::from("docker"),
             level,
-            text: sanitize_str(text.as_ref()),
-        });
+            sanitize_str(text.as_ref()),
+        ));
     }
 
     fn set_source(&self, s: SourceState) {
@@ -1133,7 +1133,7 @@ async fn follow_logs(inner: Arc<Inner>, docker: Docker, v: ContainerView, since_
             let now = ts_ns.map(|n| n / 1_000_000).unwrap_or_else(now_ms);
             let mut line = parse_log_line(body, &env, &version, &instance, now);
             if cut {
-                line.text.push_str(" …[truncated]");
+                line = line.with_suffix(" …[truncated]");
             }
             inner.push_log(line);
         }

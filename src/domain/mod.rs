@@ -5,12 +5,16 @@ pub mod audit;
 pub mod chaos;
 pub mod comparison;
 pub mod environment;
+pub mod log_index;
+pub mod log_ingest;
+pub mod log_json;
 pub mod logs;
 pub mod metrics;
 pub mod pipeline;
 pub mod redact;
 pub mod rollout;
 pub mod sanitize;
+pub mod unicode;
 
 pub use environment::Version;
 

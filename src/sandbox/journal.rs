@@ -411,14 +411,14 @@ async fn run_audit_writer(
                         entry.outcome
                     );
                     let _ = events.send(RuntimeEvent::Log {
-                        line: LogLine {
-                            ts: chrono::Utc::now().timestamp_millis(),
-                            env: "sandbox".into(),
-                            version: "-".into(),
-                            instance: "audit".into(),
-                            level: Level::Error,
-                            text: crate::domain::sanitize::sanitize_str(&text),
-                        },
+                        line: LogLine::new(
+                            chrono::Utc::now().timestamp_millis(),
+                            "sandbox".into(),
+                            "-".into(),
+                            "audit".into(),
+                            Level::Error,
+                            crate::domain::sanitize::sanitize_str(&text),
+                        ),
                     });
                 }
             }

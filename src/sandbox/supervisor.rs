@@ -18,7 +18,6 @@ use tokio::task::JoinHandle;
 use crate::config::VersionBehaviour;
 use crate::domain::environment::InstancePhase;
 use crate::domain::logs::{Level, LogLine};
-use crate::domain::sanitize::sanitize_bytes;
 use crate::domain::EpochMillis;
 
 /// Longest log line kept; the rest of a longer line is dropped and marked.
@@ -257,14 +256,14 @@ impl Reporter {
     }
 
     fn line(&self, level: Level, text: String) -> LogLine {
-        LogLine {
-            ts: now_ms(),
-            env: self.spec.env.clone(),
-            version: self.spec.version.clone(),
-            instance: self.spec.id.clone(),
+        LogLine::new(
+            now_ms(),
+            self.spec.env.clone(),
+            self.spec.version.clone(),
+            self.spec.id.clone(),
             level,
             text,
-        }
+        )
     }
 
     async fn log(&self, level: Level, text: String) {
@@ -486,7 +485,7 @@ where
             Ok(Some(truncated)) => {
                 let mut line = parse_log_line(&buf, &spec.env, &spec.version, &spec.id, now_ms());
                 if truncated {
-                    line.text.push_str(TRUNCATED_MARKER);
+                    line = line.with_suffix(TRUNCATED_MARKER);
                 }
                 // Waiting here applies back-pressure to the child rather than losing lines.
                 if logs.send(line).await.is_err() {
@@ -544,62 +543,7 @@ pub fn parse_log_line(
     instance: &Arc<str>,
     now: EpochMillis,
 ) -> LogLine {
-    let mut ts = now;
-    let mut level = Level::Unknown;
-    let trimmed = raw.trim_ascii_start();
-    let mut parsed_json = false;
-    if trimmed.first() == Some(&b'{') {
-        if let Ok(serde_json::Value::Object(obj)) =
-            serde_json::from_slice::<serde_json::Value>(trimmed)
-        {
-            parsed_json = true;
-            if let Some(t) = obj
-                .get("ts")
-                .or_else(|| obj.get("time"))
-                .or_else(|| obj.get("timestamp"))
-                .and_then(|v| v.as_str())
-                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-            {
-                ts = t.timestamp_millis();
-            }
-            if let Some(l) = obj
-                .get("level")
-                .or_else(|| obj.get("severity"))
-                .and_then(|v| v.as_str())
-            {
-                level = Level::parse(l);
-            }
-        }
-    }
-    if !parsed_json {
-        level = guess_level(raw);
-    }
-    LogLine {
-        ts,
-        env: env.clone(),
-        version: version.clone(),
-        instance: instance.clone(),
-        level,
-        text: sanitize_bytes(raw),
-    }
-}
-
-/// Level from the first level-like word in the start of a plain line.
-fn guess_level(raw: &[u8]) -> Level {
-    let head = &raw[..raw.len().min(128)];
-    let head = String::from_utf8_lossy(head);
-    for word in head
-        .split(|c: char| !c.is_ascii_alphabetic())
-        .filter(|w| w.len() >= 3)
-    {
-        if word.chars().all(|c| c.is_ascii_uppercase()) {
-            let l = Level::parse(word);
-            if l != Level::Unknown {
-                return l;
-            }
-        }
-    }
-    Level::Unknown
+    LogLine::parse(raw, env, version, instance, now)
 }
 
 #[cfg(test)]
