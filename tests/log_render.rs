@@ -167,3 +167,19 @@ fn the_filter_index_finds_old_lines_without_scanning() {
     assert_eq!(v.lines.len(), 2);
     assert_eq!(a.log_index.len(), 2);
 }
+
+#[test]
+fn cli_tables_print_no_layout_breaking_unicode() {
+    let mut t = blissful_infra::cli::output::Table::new(&["NAME", "MESSAGE"]);
+    t.row([
+        "st\u{202e}gnigats",
+        "a\u{2028}b \u{1f1fa}\u{1f1f8} \u{2764}\u{fe0f}",
+    ]);
+    let out = t.render();
+    assert!(
+        !out.lines().any(|l| l.chars().any(is_layout_breaking)),
+        "{out:?}"
+    );
+    assert!(out.contains("st\u{fffd}gnigats"), "{out}");
+    assert!(out.contains("a␤b [US] \u{2764}"), "{out}");
+}

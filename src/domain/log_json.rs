@@ -59,24 +59,7 @@ impl<'a> JsonFields<'a> {
             return None;
         }
         let mut fields = serde_json::from_str::<Fields<'a>>(t).ok()?.0;
-        // Last value wins for a repeated key; a stable sort keeps them in order.
-        if fields.len() > 1 {
-            let mut order: Vec<usize> = (0..fields.len()).collect();
-            order.sort_by(|a, b| fields[*a].0.cmp(&fields[*b].0));
-            let mut keep = vec![true; fields.len()];
-            for w in order.windows(2) {
-                if fields[w[0]].0 == fields[w[1]].0 {
-                    keep[w[0]] = false;
-                }
-            }
-            if keep.contains(&false) {
-                let mut i = 0;
-                fields.retain(|_| {
-                    i += 1;
-                    keep[i - 1]
-                });
-            }
-        }
+        drop_repeated_keys(&mut fields);
         Some(JsonFields { fields })
     }
 
@@ -156,6 +139,34 @@ impl<'a> JsonFields<'a> {
         }
         view
     }
+}
+
+/// A key written twice keeps its last value. Small objects (the usual log
+/// line) are checked pairwise without allocating; large ones by sorting.
+fn drop_repeated_keys(fields: &mut Vec<(Cow<'_, str>, FieldValue<'_>)>) {
+    let n = fields.len();
+    let keep: Vec<bool> = if n <= 16 {
+        let repeated_later = |i: usize| fields[i + 1..].iter().any(|(k, _)| *k == fields[i].0);
+        if !(0..n).any(repeated_later) {
+            return;
+        }
+        (0..n).map(|i| !repeated_later(i)).collect()
+    } else {
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|a, b| fields[*a].0.cmp(&fields[*b].0));
+        let mut keep = vec![true; n];
+        for w in order.windows(2) {
+            if fields[w[0]].0 == fields[w[1]].0 {
+                keep[w[0]] = false;
+            }
+        }
+        keep
+    };
+    let mut i = 0;
+    fields.retain(|_| {
+        i += 1;
+        keep[i - 1]
+    });
 }
 
 /// The object's fields, deserialised without building a `serde_json::Value`.

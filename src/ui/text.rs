@@ -488,6 +488,19 @@ mod tests {
     }
 
     #[test]
+    fn untrusted_text_is_made_layout_safe() {
+        assert_eq!(clean("a\u{202e}b\u{2028}c"), "a\u{fffd}b␤c");
+        assert_eq!(clean("x\t\u{1f1fa}\u{1f1f8}"), "x [US]");
+        let spans = sgr_to_spans("\x1b[31mrlo\u{202e}\u{2764}\u{fe0f}", Style::new());
+        assert_eq!(plain(&spans), "rlo\u{fffd}\u{2764}");
+        let chars = spans_to_chars(&[Span::raw("\u{1f468}\u{200d}\u{1f469}\u{2029}")]);
+        let text: String = chars.iter().map(|(c, _)| *c).collect();
+        assert_eq!(text, "\u{1f468}\u{1f469}¶");
+        // Each character's width is what a terminal adds up.
+        assert_eq!(chars.iter().map(|(c, _)| char_width(*c)).sum::<usize>(), 5);
+    }
+
+    #[test]
     fn wrapping_rows() {
         let chars: Vec<StyledChar> = "hello brave new world"
             .chars()

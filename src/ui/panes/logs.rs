@@ -1,6 +1,7 @@
 //! Logs: only the visible lines are formatted. The walk starts at the newest
-//! line (or where the view was paused), skips lines the filters hide, and
-//! stops once the area is full.
+//! line (or where the view was paused) and stops once the area is full; with
+//! a filter it walks the filter index (`app::logs`), so no frame filters.
+//! Lines were parsed at ingest: a JSON line's message is already composed.
 
 use chrono::{Local, TimeZone, Utc};
 use ratatui::layout::Rect;
@@ -18,7 +19,8 @@ use crate::ui::text::{
 };
 use crate::ui::theme::Theme;
 
-/// With a filter, stop looking for matching lines after this many.
+/// With a filter whose index is not built yet (state set directly, not
+/// through `App::update`), stop looking for matching lines after this many.
 pub const FILTER_SCAN_LIMIT: usize = 50_000;
 
 /// The lines a view shows, newest last.
