@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::log_json::{JsonFields, JsonView};
 use super::logs::{Level, LogLine};
-use super::sanitize::sanitize_bytes;
+use super::sanitize::{sanitize_bytes, sanitize_str};
 use super::EpochMillis;
 
 impl LogLine {
@@ -64,7 +64,11 @@ impl LogLine {
         instance: &Arc<str>,
         now: EpochMillis,
     ) -> LogLine {
-        let text = sanitize_bytes(raw);
+        // Valid UTF-8 (nearly every line) skips the lossy decoder's chunking.
+        let text = match std::str::from_utf8(raw) {
+            Ok(s) => sanitize_str(s),
+            Err(_) => sanitize_bytes(raw),
+        };
         let fields = JsonFields::parse(&text);
         let (ts, level) = match &fields {
             Some(f) => (

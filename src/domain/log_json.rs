@@ -107,7 +107,7 @@ impl<'a> JsonFields<'a> {
             .find(|k| self.get(k).is_some());
         let mut view = JsonView {
             shown: String::with_capacity(128),
-            keys: Vec::new(),
+            keys: Vec::with_capacity(self.fields.len()),
         };
         if let Some(v) = msg_key.and_then(|k| self.get(k)) {
             view.shown.push_str(&v.shown());

@@ -51,7 +51,7 @@ fn needs_change(c: char) -> bool {
 /// separators and bidi controls visible (see module docs).
 pub fn layout_safe(s: &str) -> Cow<'_, str> {
     // All affected characters are encoded with a lead byte >= 0xD8.
-    if !s.bytes().any(|b| b >= 0xd8) || !s.chars().any(needs_change) {
+    if s.bytes().all(|b| b < 0xd8) || !s.chars().any(needs_change) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len());
@@ -95,6 +95,10 @@ pub fn control_picture(c: char) -> Option<char> {
 /// shown as control pictures rather than dropped, so `secret\rHIDDEN` reads
 /// `secret␍HIDDEN` and an escape sequence reads `␛[2J`; then [`layout_safe`].
 pub fn visible_controls(s: &str) -> Cow<'_, str> {
+    // Printable ASCII, the usual value, needs nothing: one vectorisable pass.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Cow::Borrowed(s);
+    }
     if !s.chars().any(char::is_control) {
         return layout_safe(s);
     }
