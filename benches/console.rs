@@ -94,8 +94,9 @@ fn bench_ingest() {
 /// Build the filter index over a full 100,000-line buffer with a regex.
 fn bench_filter() {
     let (env, version, instance) = labels();
-    let mut store = LogStore::new(100_000);
-    for i in 0..100_000u64 {
+    let lines = if full_run() { 100_000u64 } else { 5_000 };
+    let mut store = LogStore::new(lines as usize);
+    for i in 0..lines {
         store.push(line(&env, &version, &instance, i));
     }
     let runs = if full_run() { 30 } else { 3 };
@@ -118,7 +119,7 @@ fn bench_filter() {
         }
         samples.sort();
         println!(
-            "filter 100,000 lines with /{pattern}/: median {:.2} ms, max {:.2} ms ({matched} match)",
+            "filter {lines} lines with /{pattern}/: median {:.2} ms, max {:.2} ms ({matched} match)",
             samples[samples.len() / 2].as_secs_f64() * 1000.0,
             samples[samples.len() - 1].as_secs_f64() * 1000.0,
         );
@@ -179,7 +180,12 @@ fn bench_key_latency_under_log_flood(filter: Option<&str>) {
     let mut term = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
     let (env, version, instance) = labels();
     let mut i = 0u64;
-    while i < app.logs.capacity() as u64 {
+    let prefill = if full_run() {
+        app.logs.capacity()
+    } else {
+        2_000
+    };
+    while i < prefill as u64 {
         app.update(Msg::Runtime(Box::new(RuntimeEvent::Log {
             line: line(&env, &version, &instance, i),
         })));
