@@ -1,6 +1,8 @@
 //! Console benchmarks (run with `cargo bench --bench console`); figures go in the README.
 //!
-//! - log store ingest rate (sanitise + push) and RSS after one million lines;
+//! - ingest rate (parse + sanitise + store + filter index) and RSS after one
+//!   million lines;
+//! - building the filter index over a 100,000-line buffer with a regex;
 //! - first frame render time at 120x40;
 //! - key-to-frame latency while 10,000 log lines/s stream into the app.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
@@ -14,8 +16,8 @@ use blissful_infra::app::keymap::Keymap;
 use blissful_infra::app::msg::Msg;
 use blissful_infra::app::state::App;
 use blissful_infra::config::Config;
-use blissful_infra::domain::logs::{Level, LogLine, LogStore};
-use blissful_infra::domain::sanitize::sanitize_bytes;
+use blissful_infra::domain::log_index::{LogFilter, LogIndex};
+use blissful_infra::domain::logs::{LogLine, LogStore};
 use blissful_infra::runtime::RuntimeEvent;
 use blissful_infra::ui::theme::Theme;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -40,18 +42,13 @@ fn raw_line(i: u64) -> Vec<u8> {
 }
 
 fn line(env: &Arc<str>, version: &Arc<str>, instance: &Arc<str>, i: u64) -> LogLine {
-    LogLine {
-        ts: 1_700_000_000_000 + i as i64,
-        env: env.clone(),
-        version: version.clone(),
-        instance: instance.clone(),
-        level: if i % 50 == 0 {
-            Level::Error
-        } else {
-            Level::Info
-        },
-        text: sanitize_bytes(&raw_line(i)),
-    }
+    LogLine::parse(
+        &raw_line(i),
+        env,
+        version,
+        instance,
+        1_700_000_000_000 + i as i64,
+    )
 }
 
 /// `cargo bench` passes `--bench`; `cargo test --all-targets` runs this
@@ -60,35 +57,74 @@ fn full_run() -> bool {
     std::env::args().any(|a| a == "--bench")
 }
 
+fn labels() -> (Arc<str>, Arc<str>, Arc<str>) {
+    ("staging".into(), "v1".into(), "staging-v1-0".into())
+}
+
+/// Raw bytes to an indexed line: sanitise, parse the JSON once, compose the
+/// message, push into the bounded store, update the filter index.
 fn bench_ingest() {
-    let (env, version, instance): (Arc<str>, Arc<str>, Arc<str>) =
-        ("staging".into(), "v1".into(), "staging-v1-0".into());
+    let (env, version, instance) = labels();
     let raws: Vec<Vec<u8>> = (0..1024).map(raw_line).collect();
     let rss_before = rss_mib();
-    let mut store = LogStore::new(50_000);
     let n = if full_run() { 1_000_000u64 } else { 20_000 };
-    let start = Instant::now();
-    for i in 0..n {
-        let text = sanitize_bytes(&raws[(i % 1024) as usize]);
-        store.push(LogLine {
-            ts: i as i64,
-            env: env.clone(),
-            version: version.clone(),
-            instance: instance.clone(),
-            level: Level::Info,
-            text,
-        });
+    for filter in [None, Some(r"status=5\d\d")] {
+        let mut store = LogStore::new(50_000);
+        let regex = filter.and_then(|f| regex::Regex::new(f).ok());
+        let mut index = LogIndex::build(LogFilter { regex, env: None }, &store);
+        let start = Instant::now();
+        for i in 0..n {
+            let raw = &raws[(i % 1024) as usize];
+            store.push(LogLine::parse(raw, &env, &version, &instance, i as i64));
+            index.on_push(&store);
+        }
+        let secs = start.elapsed().as_secs_f64();
+        black_box((&store, &index));
+        println!(
+            "ingest (parse + sanitise + store + index, 150-byte JSON lines, filter {}): {:.0} lines/s; held {} lines, dropped {}; RSS {:.1} MiB (before {:.1} MiB)",
+            filter.unwrap_or("none"),
+            n as f64 / secs,
+            store.len(),
+            store.dropped(),
+            rss_mib(),
+            rss_before
+        );
     }
-    let secs = start.elapsed().as_secs_f64();
-    black_box(&store);
-    println!(
-        "log store ingest (sanitise + push, 150-byte JSON lines): {:.0} lines/s; held {} lines, dropped {}; RSS {:.1} MiB (before {:.1} MiB)",
-        n as f64 / secs,
-        store.len(),
-        store.dropped(),
-        rss_mib(),
-        rss_before
-    );
+}
+
+/// Build the filter index over a full 100,000-line buffer with a regex.
+fn bench_filter() {
+    let (env, version, instance) = labels();
+    let lines = if full_run() { 100_000u64 } else { 5_000 };
+    let mut store = LogStore::new(lines as usize);
+    for i in 0..lines {
+        store.push(line(&env, &version, &instance, i));
+    }
+    let runs = if full_run() { 30 } else { 3 };
+    for pattern in [r"status=5\d\d", r"/hello/9\d{3}\b", "(?i)timeout|refused"] {
+        let regex = match regex::Regex::new(pattern) {
+            Ok(r) => r,
+            Err(e) => panic!("{pattern}: {e}"),
+        };
+        let mut samples = Vec::new();
+        let mut matched = 0;
+        for _ in 0..runs {
+            let filter = LogFilter {
+                regex: Some(regex.clone()),
+                env: None,
+            };
+            let start = Instant::now();
+            let index = LogIndex::build(filter, &store);
+            samples.push(start.elapsed());
+            matched = index.len();
+        }
+        samples.sort();
+        println!(
+            "filter {lines} lines with /{pattern}/: median {:.2} ms, max {:.2} ms ({matched} match)",
+            samples[samples.len() / 2].as_secs_f64() * 1000.0,
+            samples[samples.len() - 1].as_secs_f64() * 1000.0,
+        );
+    }
 }
 
 fn app() -> App {
@@ -131,22 +167,46 @@ fn bench_first_frame() {
     );
 }
 
-fn bench_key_latency_under_log_flood() {
+fn press(app: &mut App, code: KeyCode) {
+    app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+}
+
+/// Keys while 10,000 lines/s arrive (100 lines every 10 ms, a key every
+/// 10 ms), into a buffer already full (50,000 lines), optionally with a
+/// filter typed in the Logs pane. Measured from the key to the drawn frame.
+fn bench_key_latency_under_log_flood(filter: Option<&str>) {
     let theme = theme();
     let mut app = app();
     app.focus = blissful_infra::app::state::PaneId::Logs;
     let mut term = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
-    let (env, version, instance): (Arc<str>, Arc<str>, Arc<str>) =
-        ("staging".into(), "v1".into(), "staging-v1-0".into());
-    // 10,000 lines/s arrive as 100 lines every 10 ms; a key arrives every 10 ms too.
-    let mut latencies = Vec::new();
+    let (env, version, instance) = labels();
     let mut i = 0u64;
+    let prefill = if full_run() {
+        app.logs.capacity()
+    } else {
+        2_000
+    };
+    while i < prefill as u64 {
+        app.update(Msg::Runtime(Box::new(RuntimeEvent::Log {
+            line: line(&env, &version, &instance, i),
+        })));
+        i += 1;
+    }
+    if let Some(f) = filter {
+        press(&mut app, KeyCode::Char('/'));
+        for c in f.chars() {
+            press(&mut app, KeyCode::Char(c));
+        }
+        press(&mut app, KeyCode::Enter);
+    }
+    let mut latencies = Vec::new();
     let run_for = if full_run() {
         Duration::from_secs(3)
     } else {
         Duration::from_millis(200)
     };
     let start = Instant::now();
+    let first = i;
     let keys = [
         KeyCode::Char('w'),
         KeyCode::Char('w'),
@@ -163,10 +223,7 @@ fn bench_key_latency_under_log_flood() {
             i += 1;
         }
         let t0 = Instant::now();
-        app.update(Msg::Key(KeyEvent::new(
-            keys[k % keys.len()],
-            KeyModifiers::NONE,
-        )));
+        press(&mut app, keys[k % keys.len()]);
         k += 1;
         term.draw(|f| blissful_infra::ui::draw(f, &app, &theme))
             .expect("draw");
@@ -175,14 +232,16 @@ fn bench_key_latency_under_log_flood() {
             std::thread::sleep(rest);
         }
     }
-    let lines_per_sec = i as f64 / start.elapsed().as_secs_f64();
+    let lines_per_sec = (i - first) as f64 / start.elapsed().as_secs_f64();
     latencies.sort();
     let p =
         |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize].as_secs_f64() * 1000.0;
     println!(
-        "key to frame while logs stream at {:.0} lines/s: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} keys)",
+        "key to frame while logs stream at {:.0} lines/s (filter {}): p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} keys)",
         lines_per_sec,
+        filter.unwrap_or("none"),
         p(0.5),
+        p(0.95),
         p(0.99),
         p(1.0),
         latencies.len()
@@ -191,6 +250,8 @@ fn bench_key_latency_under_log_flood() {
 
 fn main() {
     bench_ingest();
+    bench_filter();
     bench_first_frame();
-    bench_key_latency_under_log_flood();
+    bench_key_latency_under_log_flood(None);
+    bench_key_latency_under_log_flood(Some("status=5\\d\\d"));
 }

@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
-use crate::domain::logs::{Level, LogLine};
-use crate::domain::sanitize::sanitize_bytes;
+use crate::domain::logs::LogLine;
 use crate::domain::EpochMillis;
 
 /// Longest line kept from a child or container; the rest is cut.
@@ -61,67 +60,13 @@ pub fn parse_log_line(
     instance: &Arc<str>,
     now: EpochMillis,
 ) -> LogLine {
-    let mut ts = now;
-    let mut level = Level::Unknown;
-    let trimmed = raw.trim_ascii_start();
-    let mut parsed_json = false;
-    if trimmed.first() == Some(&b'{') {
-        if let Ok(serde_json::Value::Object(obj)) =
-            serde_json::from_slice::<serde_json::Value>(trimmed)
-        {
-            parsed_json = true;
-            if let Some(t) = obj
-                .get("ts")
-                .or_else(|| obj.get("time"))
-                .or_else(|| obj.get("timestamp"))
-                .and_then(|v| v.as_str())
-                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-            {
-                ts = t.timestamp_millis();
-            }
-            if let Some(l) = obj
-                .get("level")
-                .or_else(|| obj.get("severity"))
-                .and_then(|v| v.as_str())
-            {
-                level = Level::parse(l);
-            }
-        }
-    }
-    if !parsed_json {
-        level = guess_level(raw);
-    }
-    LogLine {
-        ts,
-        env: env.clone(),
-        version: version.clone(),
-        instance: instance.clone(),
-        level,
-        text: sanitize_bytes(raw),
-    }
-}
-
-/// Level from the first level-like word in the start of a plain line.
-fn guess_level(raw: &[u8]) -> Level {
-    let head = &raw[..raw.len().min(128)];
-    let head = String::from_utf8_lossy(head);
-    for word in head
-        .split(|c: char| !c.is_ascii_alphabetic())
-        .filter(|w| w.len() >= 3)
-    {
-        if word.chars().all(|c| c.is_ascii_uppercase()) {
-            let l = Level::parse(word);
-            if l != Level::Unknown {
-                return l;
-            }
-        }
-    }
-    Level::Unknown
+    LogLine::parse(raw, env, version, instance, now)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::logs::Level;
     use tokio::io::BufReader;
 
     fn labels() -> (Arc<str>, Arc<str>, Arc<str>) {

@@ -96,13 +96,15 @@ fn sample_envs() -> Vec<EnvironmentStatus> {
 }
 
 fn sample_logs() -> Vec<LogLine> {
-    let line = |ts: i64, env: &str, text: &str, level: Level| LogLine {
-        ts,
-        env: env.into(),
-        version: "v1".into(),
-        instance: format!("{env}-v1-1").into(),
-        level,
-        text: text.into(),
+    let line = |ts: i64, env: &str, text: &str, level: Level| {
+        LogLine::new(
+            ts,
+            env.into(),
+            "v1".into(),
+            format!("{env}-v1-1").into(),
+            level,
+            text,
+        )
     };
     vec![
         line(1_000, "staging", "GET /healthz 200", Level::Info),
@@ -1045,7 +1047,7 @@ async fn logs_follow_streams_new_lines_once() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+    let texts: Vec<&str> = lines.iter().map(|l| &*l.text).collect();
     assert_eq!(
         texts,
         vec!["GET /orders 200", "GET /orders 201 created"],
@@ -1126,7 +1128,7 @@ async fn a_slow_subscriber_gets_lagged_instead_of_unbounded_buffering() {
     for i in 0..N {
         let mut line = sample_logs()[0].clone();
         line.ts = i as i64;
-        line.text = text.clone();
+        line.text = text.as_str().into();
         h.runtime.emit(RuntimeEvent::Log { line });
     }
     assert_eq!(h.runtime.undelivered.load(Ordering::SeqCst), 0);

@@ -157,7 +157,7 @@ async fn history_maps_labels_to_columns() {
         .unwrap();
     let got: Vec<(&str, &str, &str, Level, &str)> = lines
         .iter()
-        .map(|l| (&*l.env, &*l.version, &*l.instance, l.level, l.text.as_str()))
+        .map(|l| (&*l.env, &*l.version, &*l.instance, l.level, &*l.text))
         .collect();
     assert_eq!(
         got,
@@ -233,7 +233,7 @@ async fn paging_across_the_limit_returns_each_entry_once() {
     let lines = history(&c, &shop(), Duration::from_secs(600), 1_000)
         .await
         .unwrap();
-    let got: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+    let got: Vec<&str> = lines.iter().map(|l| &*l.text).collect();
     let mut sorted_want: Vec<&str> = want.iter().map(String::as_str).collect();
     sorted_want.sort();
     let mut sorted_got = got.clone();
@@ -252,7 +252,7 @@ async fn paging_across_the_limit_returns_each_entry_once() {
         .unwrap();
     assert_eq!(newest.len(), 120);
     assert_eq!(newest.last().unwrap().ts, lines.last().unwrap().ts);
-    let newest_texts: BTreeSet<&str> = newest.iter().map(|l| l.text.as_str()).collect();
+    let newest_texts: BTreeSet<&str> = newest.iter().map(|l| &*l.text).collect();
     assert_eq!(newest_texts.len(), 120);
     assert!(newest_texts.contains("request 249") && !newest_texts.contains("request 129"));
 
@@ -321,7 +321,7 @@ async fn tail_delivers_live_lines_and_resumes_without_duplicates() {
     let mut states = Vec::new();
     let mut seen = Vec::new();
     for _ in 0..3 {
-        seen.push(next_line(&mut rx, &mut states).await.text);
+        seen.push(next_line(&mut rx, &mut states).await.text.to_string());
     }
     assert_eq!(seen, ["history 0", "history 1", "history 2"]);
     fake.wait_open_tails(1).await;
@@ -333,8 +333,8 @@ async fn tail_delivers_live_lines_and_resumes_without_duplicates() {
     let live = |i: i64| entry(now_ns() + i, &labels, &format!("live {i}"));
     let (live1, live2) = (live(1), live(2));
     fake.push(vec![live1, live2.clone()]);
-    seen.push(next_line(&mut rx, &mut states).await.text);
-    seen.push(next_line(&mut rx, &mut states).await.text);
+    seen.push(next_line(&mut rx, &mut states).await.text.to_string());
+    seen.push(next_line(&mut rx, &mut states).await.text.to_string());
     assert_eq!(&seen[3..], ["live 1", "live 2"]);
     assert_eq!(states, [SourceState::Connecting, SourceState::Ok]);
 
@@ -349,7 +349,7 @@ async fn tail_delivers_live_lines_and_resumes_without_duplicates() {
     assert!(why.starts_with("Loki tail:"), "{why}");
     let mut after = Vec::new();
     while after.len() < 2 {
-        after.push(next_line(&mut rx, &mut states).await.text);
+        after.push(next_line(&mut rx, &mut states).await.text.to_string());
     }
     assert_eq!(after, ["live 3", "live 4"]);
     fake.wait_open_tails(1).await;
@@ -364,7 +364,7 @@ async fn tail_delivers_live_lines_and_resumes_without_duplicates() {
     assert!(resumed > live2.ts_ns, "tailed again from {resumed}");
 
     fake.push(vec![live(5)]);
-    assert_eq!(next_line(&mut rx, &mut states).await.text, "live 5");
+    assert_eq!(&*next_line(&mut rx, &mut states).await.text, "live 5");
     // Nothing arrives twice, even after the replay of the new tail.
     tokio::time::sleep(Duration::from_millis(300)).await;
     while let Ok(ev) = rx.try_recv() {
@@ -610,7 +610,7 @@ async fn hostile_lines_and_labels_are_neutralised() {
     let source = spawn_log_source(cfg(&fake), shop(), LiveOptions::default(), tx);
     let mut states = Vec::new();
     let line = next_line(&mut rx, &mut states).await;
-    assert_eq!(line.text, "login ok\x1b[32mgreen\x1b[0mhidden\\nnext");
+    assert_eq!(&*line.text, "login ok\x1b[32mgreen\x1b[0mhidden\\nnext");
     assert_eq!(&*line.env, "staging");
     assert_eq!(&*line.instance, "i-1");
     fake.wait_open_tails(1).await;
@@ -619,7 +619,7 @@ async fn hostile_lines_and_labels_are_neutralised() {
         &evil_labels,
         "\x1bc\x1b[?1049hreset\x07",
     )]);
-    assert_eq!(next_line(&mut rx, &mut states).await.text, "reset");
+    assert_eq!(&*next_line(&mut rx, &mut states).await.text, "reset");
     source.abort();
 }
 
@@ -665,7 +665,7 @@ async fn the_built_logql_is_what_loki_receives_and_selects_right() {
         .await
         .unwrap();
     assert_eq!(fake.received_at("query_range")[0].params["query"], expected);
-    let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+    let texts: Vec<&str> = lines.iter().map(|l| &*l.text).collect();
     assert_eq!(texts, ["upstream timeout after 3s", "timeout [retrying]"]);
     assert!(lines
         .iter()

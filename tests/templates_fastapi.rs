@@ -239,7 +239,7 @@ async fn staging(rt: &SandboxRuntime) -> EnvironmentStatus {
 async fn logs(rt: &SandboxRuntime) -> String {
     rt.recent_logs(None, 2000)
         .await
-        .map(|ls| ls.iter().map(|l| l.text.clone() + "\n").collect())
+        .map(|ls| ls.iter().map(|l| format!("{}\n", l.text)).collect())
         .unwrap_or_default()
 }
 

@@ -149,14 +149,14 @@ fn envs() -> Vec<EnvironmentStatus> {
 }
 
 fn log_line(i: i64, env: &str, version: &str, instance: &str, level: Level, text: &str) -> LogLine {
-    LogLine {
-        ts: NOW - (60 - i) * 250,
-        env: env.into(),
-        version: version.into(),
-        instance: instance.into(),
+    LogLine::new(
+        NOW - (60 - i) * 250,
+        env.into(),
+        version.into(),
+        instance.into(),
         level,
-        text: text.into(),
-    }
+        text,
+    )
 }
 
 fn fill_logs(app: &mut App) {

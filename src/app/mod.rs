@@ -7,6 +7,7 @@ mod intents;
 mod intents_tests;
 pub mod jobs;
 pub mod keymap;
+pub mod logs;
 pub mod msg;
 pub mod run;
 pub mod state;

@@ -9,6 +9,7 @@ use crate::config::{Config, TimestampMode};
 use crate::domain::analysis::Verdict;
 use crate::domain::chaos::{Experiment, ScenarioKind};
 use crate::domain::environment::EnvironmentStatus;
+use crate::domain::log_index::LogIndex;
 use crate::domain::logs::LogStore;
 use crate::domain::metrics::MetricSeries;
 use crate::domain::pipeline::PipelineRun;
@@ -257,6 +258,8 @@ pub struct App {
 
     pub logs: LogStore,
     pub log_view: LogView,
+    /// The lines that pass the Logs pane's filter (see `app::logs`).
+    pub log_index: LogIndex,
 
     /// Newest last; bounded.
     pub pipelines: VecDeque<PipelineRun>,
@@ -327,6 +330,7 @@ impl App {
             selected_env: 0,
             env_chosen: false,
             log_view,
+            log_index: LogIndex::default(),
             pipelines: VecDeque::new(),
             pipeline_scroll: 0,
             metrics: BTreeMap::new(),

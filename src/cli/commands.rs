@@ -157,7 +157,7 @@ pub struct LogsOptions {
 /// print them twice: everything older than `ts`, and the listed lines at `ts`.
 struct Seen {
     ts: i64,
-    at_ts: Vec<(Arc<str>, String)>,
+    at_ts: Vec<(Arc<str>, Arc<str>)>,
 }
 
 impl Seen {
@@ -492,14 +492,14 @@ mod tests {
     use super::*;
 
     fn line(ts: i64, instance: &str, text: &str) -> LogLine {
-        LogLine {
+        LogLine::new(
             ts,
-            env: "staging".into(),
-            version: "v1".into(),
-            instance: instance.into(),
-            level: crate::domain::logs::Level::Info,
-            text: text.into(),
-        }
+            "staging".into(),
+            "v1".into(),
+            instance.into(),
+            crate::domain::logs::Level::Info,
+            text,
+        )
     }
 
     #[test]

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::log_json::JsonView;
 use super::EpochMillis;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -42,17 +43,53 @@ impl Level {
     }
 }
 
-/// One log line. `text` is already sanitised: no control or escape sequences
-/// except allow-listed SGR colour codes. Labels are shared `Arc<str>` so that
-/// ingesting a line allocates only its text.
+/// One log line, read once at ingest and immutable after: build it with
+/// [`LogLine::parse`] (raw output) or [`LogLine::new`] (sanitised text).
+/// `text` is sanitised: no control or escape sequences except allow-listed
+/// SGR colour codes. Everything is shared (`Arc`), so a clone for the
+/// daemon protocol, the app state or a pane copies no text.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "WireLine", into = "WireLine")]
 pub struct LogLine {
     pub ts: EpochMillis,
     pub env: Arc<str>,
     pub version: Arc<str>,
     pub instance: Arc<str>,
     pub level: Level,
-    pub text: String,
+    pub text: Arc<str>,
+    /// A JSON object line as the Logs pane shows it; derived from the other
+    /// fields, so it never travels on the wire.
+    pub(crate) json: Option<Arc<JsonView>>,
+}
+
+/// A line on the wire (daemon protocol): the receiver re-derives the rest.
+#[derive(Clone, Serialize, Deserialize)]
+struct WireLine {
+    ts: EpochMillis,
+    env: Arc<str>,
+    version: Arc<str>,
+    instance: Arc<str>,
+    level: Level,
+    text: Arc<str>,
+}
+
+impl From<WireLine> for LogLine {
+    fn from(w: WireLine) -> LogLine {
+        LogLine::new(w.ts, w.env, w.version, w.instance, w.level, w.text)
+    }
+}
+
+impl From<LogLine> for WireLine {
+    fn from(l: LogLine) -> WireLine {
+        WireLine {
+            ts: l.ts,
+            env: l.env,
+            version: l.version,
+            instance: l.instance,
+            level: l.level,
+            text: l.text,
+        }
+    }
 }
 
 /// A trace or request id found in a line (JSON field or `key=value`), for
@@ -198,14 +235,14 @@ mod tests {
 
     fn line(n: i64) -> LogLine {
         let label: Arc<str> = Arc::from("staging");
-        LogLine {
-            ts: n,
-            env: label.clone(),
-            version: Arc::from("v1"),
-            instance: label,
-            level: Level::Info,
-            text: format!("line {n}"),
-        }
+        LogLine::new(
+            n,
+            label.clone(),
+            "v1".into(),
+            label,
+            Level::Info,
+            format!("line {n}"),
+        )
     }
 
     #[test]
@@ -257,7 +294,7 @@ mod tests {
         }
         assert!(s.get(0).is_none(), "evicted");
         assert!(s.get(1).is_none(), "evicted");
-        assert_eq!(s.get(2).map(|l| l.text.as_str()), Some("line 2"));
+        assert_eq!(s.get(2).map(|l| &*l.text), Some("line 2"));
         assert_eq!(s.get(4).map(|l| l.ts), Some(4));
         assert!(s.get(5).is_none(), "not yet written");
         s.clear();

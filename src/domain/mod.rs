@@ -5,6 +5,9 @@ pub mod audit;
 pub mod chaos;
 pub mod comparison;
 pub mod environment;
+pub mod log_index;
+pub mod log_ingest;
+pub mod log_json;
 pub mod logs;
 pub mod metrics;
 pub mod pipeline;
@@ -12,6 +15,7 @@ pub mod redact;
 pub mod rollout;
 pub mod sanitize;
 pub mod sanitize_lines;
+pub mod unicode;
 
 pub use environment::Version;
 

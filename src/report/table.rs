@@ -28,7 +28,7 @@ impl Table {
         let mut row: Vec<String> = cells
             .into_iter()
             .take(self.headers.len())
-            .map(|c| strip_all(c.as_ref()).replace('\t', " "))
+            .map(|c| crate::domain::unicode::layout_safe(&strip_all(c.as_ref())).replace('\t', " "))
             .collect();
         row.resize(self.headers.len(), String::new());
         self.rows.push(row);

@@ -123,14 +123,14 @@ async fn run_audit_writer(
                         entry.outcome
                     );
                     let _ = events.send(RuntimeEvent::Log {
-                        line: LogLine {
-                            ts: crate::clock::now_ms(),
-                            env: "runtime".into(),
-                            version: "-".into(),
-                            instance: "audit".into(),
-                            level: Level::Error,
-                            text: crate::domain::sanitize::sanitize_str(&text),
-                        },
+                        line: LogLine::new(
+                            crate::clock::now_ms(),
+                            "runtime".into(),
+                            "-".into(),
+                            "audit".into(),
+                            Level::Error,
+                            crate::domain::sanitize::sanitize_str(&text),
+                        ),
                     });
                 }
             }

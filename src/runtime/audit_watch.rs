@@ -15,14 +15,14 @@ const QUIET: std::time::Duration = std::time::Duration::from_millis(100);
 /// Tell subscribers about a problem of the journal itself.
 pub(super) fn notice(notices: &broadcast::Sender<RuntimeEvent>, text: String) {
     let _ = notices.send(RuntimeEvent::Log {
-        line: LogLine {
-            ts: crate::clock::now_ms(),
-            env: "runtime".into(),
-            version: "-".into(),
-            instance: "audit".into(),
-            level: Level::Error,
-            text: crate::domain::sanitize::sanitize_str(&text),
-        },
+        line: LogLine::new(
+            crate::clock::now_ms(),
+            "runtime".into(),
+            "-".into(),
+            "audit".into(),
+            Level::Error,
+            crate::domain::sanitize::sanitize_str(&text),
+        ),
     });
 }
 

@@ -200,14 +200,14 @@ impl Reporter {
     }
 
     fn line(&self, level: Level, text: String) -> LogLine {
-        LogLine {
-            ts: now_ms(),
-            env: self.spec.env.clone(),
-            version: self.spec.version.clone(),
-            instance: self.spec.id.clone(),
+        LogLine::new(
+            now_ms(),
+            self.spec.env.clone(),
+            self.spec.version.clone(),
+            self.spec.id.clone(),
             level,
             text,
-        }
+        )
     }
 
     async fn log(&self, level: Level, text: String) {
@@ -398,7 +398,7 @@ where
             Ok(Some(truncated)) => {
                 let mut line = parse_log_line(&buf, &spec.env, &spec.version, &spec.id, now_ms());
                 if truncated {
-                    line.text.push_str(TRUNCATED_MARKER);
+                    line = line.with_suffix(TRUNCATED_MARKER);
                 }
                 // Waiting here applies back-pressure to the child rather than losing lines.
                 if logs.send(line).await.is_err() {

@@ -1,9 +1,13 @@
 //! Text helpers shared by the panes: display widths, truncation with `…`,
 //! wrapping, human durations, and SGR colour codes turned into styles.
+//! Untrusted text passes through [`layout_safe`] on its way to a cell, so
+//! ratatui and the terminal agree on every width (no stale cells).
 
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use std::borrow::Cow;
+
+pub use crate::domain::unicode::layout_safe;
 
 pub const ELLIPSIS: char = '…';
 
@@ -25,20 +29,20 @@ pub fn char_width(c: char) -> usize {
 }
 
 /// Drop control characters (and turn tabs into a space) from untrusted text
-/// that is not meant to carry SGR codes.
+/// that is not meant to carry SGR codes, and make it [`layout_safe`].
 pub fn clean(s: &str) -> Cow<'_, str> {
     if !s.chars().any(char::is_control) {
-        return Cow::Borrowed(s);
+        return layout_safe(s);
     }
-    Cow::Owned(
-        s.chars()
-            .filter_map(|c| match c {
-                '\t' => Some(' '),
-                c if c.is_control() => None,
-                c => Some(c),
-            })
-            .collect(),
-    )
+    let kept: String = s
+        .chars()
+        .filter_map(|c| match c {
+            '\t' => Some(' '),
+            c if c.is_control() => None,
+            c => Some(c),
+        })
+        .collect();
+    Cow::Owned(layout_safe(&kept).into_owned())
 }
 
 /// Cut `s` to at most `max` columns, ending with `…` when something was cut.
@@ -81,11 +85,12 @@ pub fn fit_right(s: &str, width: usize) -> String {
     out
 }
 
-/// Flatten spans into styled characters (control characters are dropped).
+/// Flatten spans into styled characters (control characters are dropped,
+/// the rest made [`layout_safe`]).
 pub fn spans_to_chars(spans: &[Span<'_>]) -> Vec<StyledChar> {
     let mut out = Vec::new();
     for s in spans {
-        for c in s.content.chars() {
+        for c in layout_safe(&s.content).chars() {
             match c {
                 '\t' => out.push((' ', s.style)),
                 '\n' => out.push(('\n', s.style)),
@@ -354,6 +359,7 @@ pub fn sgr_to_spans(text: &str, base: Style) -> Vec<Span<'static>> {
     let mut spans = Vec::new();
     let mut style = base;
     let mut cur = String::new();
+    let text = layout_safe(text);
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
@@ -479,6 +485,19 @@ mod tests {
         assert!(!text.chars().any(char::is_control), "{text:?}");
         assert!(text.starts_with('x') && text.contains('z'), "{text:?}");
         assert_eq!(clean("a\tb\x1bc\n"), "a bc");
+    }
+
+    #[test]
+    fn untrusted_text_is_made_layout_safe() {
+        assert_eq!(clean("a\u{202e}b\u{2028}c"), "a\u{fffd}b␤c");
+        assert_eq!(clean("x\t\u{1f1fa}\u{1f1f8}"), "x [US]");
+        let spans = sgr_to_spans("\x1b[31mrlo\u{202e}\u{2764}\u{fe0f}", Style::new());
+        assert_eq!(plain(&spans), "rlo\u{fffd}\u{2764}");
+        let chars = spans_to_chars(&[Span::raw("\u{1f468}\u{200d}\u{1f469}\u{2029}")]);
+        let text: String = chars.iter().map(|(c, _)| *c).collect();
+        assert_eq!(text, "\u{1f468}\u{1f469}¶");
+        // Each character's width is what a terminal adds up.
+        assert_eq!(chars.iter().map(|(c, _)| char_width(*c)).sum::<usize>(), 5);
     }
 
     #[test]

@@ -73,10 +73,7 @@ impl App {
             scanned += 1;
             let Some(line) = store.get(seq) else { break };
             let shown = env.as_deref().is_none_or(|e| *line.env == *e)
-                && view
-                    .filter
-                    .as_ref()
-                    .is_none_or(|re| re.is_match(&line.text));
+                && view.filter.as_ref().is_none_or(|re| line.matches(re));
             if !shown {
                 continue;
             }

@@ -31,6 +31,13 @@ mod tests;
 
 impl App {
     pub fn update(&mut self, msg: Msg) -> Vec<Command> {
+        let cmds = self.update_state(msg);
+        // The Logs pane's filter index follows the store and the filter.
+        self.sync_log_index();
+        cmds
+    }
+
+    fn update_state(&mut self, msg: Msg) -> Vec<Command> {
         match msg {
             Msg::Key(key) => {
                 if key.kind == KeyEventKind::Release {
@@ -175,7 +182,7 @@ impl App {
                 self.dirty = true;
             }
             RuntimeEvent::Log { line } => {
-                self.logs.push(line);
+                self.push_log(line);
                 // A paused view only changes its "+N new" counter; still a visible change.
                 self.dirty = true;
             }

@@ -106,13 +106,15 @@ fn leftover_faults_are_announced_with_the_undo_key() {
 fn t_follows_a_trace_across_environments() {
     let mut a = app(false);
     a.focus = PaneId::Logs;
-    let line = |ts: i64, env: &str, text: &str| LogLine {
-        ts,
-        env: env.into(),
-        version: "v1".into(),
-        instance: format!("{env}-v1-1").into(),
-        level: Level::Info,
-        text: text.into(),
+    let line = |ts: i64, env: &str, text: &str| {
+        LogLine::new(
+            ts,
+            env.into(),
+            "v1".into(),
+            format!("{env}-v1-1").into(),
+            Level::Info,
+            text,
+        )
     };
     a.on_runtime_event(RuntimeEvent::Log {
         line: line(1, "staging", "edge in trace_id=4bf92f3577b3 path=/hello"),
@@ -305,13 +307,15 @@ fn invalid_filter_keeps_the_error_visible() {
 fn pausing_counts_held_back_lines() {
     let mut a = app(false);
     a.focus = PaneId::Logs;
-    let line = |i: i64| LogLine {
-        ts: i,
-        env: "staging".into(),
-        version: "v1".into(),
-        instance: "staging-v1-0".into(),
-        level: Level::Info,
-        text: format!("line {i}"),
+    let line = |i: i64| {
+        LogLine::new(
+            i,
+            "staging".into(),
+            "v1".into(),
+            "staging-v1-0".into(),
+            Level::Info,
+            format!("line {i}"),
+        )
     };
     for i in 0..5 {
         a.on_runtime_event(RuntimeEvent::Log { line: line(i) });

@@ -9,11 +9,9 @@ use crate::domain::sanitize::{sanitize_str, strip_all};
 
 /// Sanitise untrusted text for a terminal; without colour, SGR goes too.
 pub fn clean(s: &str, color: bool) -> String {
-    if color {
-        sanitize_str(s)
-    } else {
-        strip_all(s)
-    }
+    // Bidi controls and line separators would reorder or break the line.
+    let cleaned = if color { sanitize_str(s) } else { strip_all(s) };
+    crate::domain::unicode::layout_safe(&cleaned).into_owned()
 }
 
 /// Options for [`format_log_line`].
@@ -66,14 +64,14 @@ mod tests {
     use super::*;
 
     fn log(text: &str, level: Level) -> LogLine {
-        LogLine {
-            ts: 1_700_000_000_123,
-            env: "staging".into(),
-            version: "v2".into(),
-            instance: "staging-v2-1".into(),
+        LogLine::new(
+            1_700_000_000_123,
+            "staging".into(),
+            "v2".into(),
+            "staging-v2-1".into(),
             level,
-            text: text.into(),
-        }
+            text,
+        )
     }
 
     #[test]

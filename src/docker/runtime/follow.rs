@@ -89,7 +89,7 @@ async fn follow_logs(inner: Arc<Inner>, docker: Docker, v: ContainerView, since_
             let now = ts_ns.map(|n| n / 1_000_000).unwrap_or_else(now_ms);
             let mut line = parse_log_line(body, &env, &version, &instance, now);
             if cut {
-                line.text.push_str(" …[truncated]");
+                line = line.with_suffix(" …[truncated]");
             }
             inner.push_log(line);
         }

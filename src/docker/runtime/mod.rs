@@ -179,14 +179,14 @@ impl Inner {
 
     /// A line from blissful-infra itself about the project.
     pub(crate) fn log(&self, level: Level, text: impl AsRef<str>) {
-        self.push_log(LogLine {
-            ts: now_ms(),
-            env: Arc::from(ENV_NAME),
-            version: Arc::from("-"),
-            instance: Arc::from("docker"),
+        self.push_log(LogLine::new(
+            now_ms(),
+            Arc::from(ENV_NAME),
+            Arc::from("-"),
+            Arc::from("docker"),
             level,
-            text: sanitize_str(text.as_ref()),
-        });
+            sanitize_str(text.as_ref()),
+        ));
     }
 
     fn set_source(&self, s: SourceState) {

@@ -296,14 +296,14 @@ impl Engine {
     }
 
     pub(super) fn log(&mut self, level: Level, env: &str, text: String) {
-        let line = LogLine {
-            ts: now_ms(),
-            env: Arc::from(env),
-            version: Arc::from("-"),
-            instance: Arc::from("sandbox"),
+        let line = LogLine::new(
+            now_ms(),
+            Arc::from(env),
+            Arc::from("-"),
+            Arc::from("sandbox"),
             level,
-            text: sanitize_str(&text),
-        };
+            sanitize_str(&text),
+        );
         self.on_log(line);
     }
 

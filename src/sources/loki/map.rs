@@ -4,9 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde::Deserialize;
-
 use crate::config::LokiLabels;
+use crate::domain::log_json::JsonFields;
 use crate::domain::logs::{Level, LogLine};
 use crate::domain::sanitize::{sanitize_str, strip_all};
 use crate::domain::EpochMillis;
@@ -74,16 +73,22 @@ impl StreamColumns {
         }
     }
 
-    /// One entry as a log line.
+    /// One entry as a log line. Its JSON is parsed once, for the level
+    /// (when the stream has no level label) and for the message.
     pub fn line(&self, ts_ns: i64, raw: &str) -> LogLine {
-        LogLine {
-            ts: ns_to_millis(ts_ns),
-            env: self.env.clone(),
-            version: self.version.clone(),
-            instance: self.instance.clone(),
-            level: self.level.unwrap_or_else(|| level_in_line(raw)),
-            text: bounded(sanitize_str(raw)),
-        }
+        let text = bounded(sanitize_str(raw));
+        let fields = JsonFields::parse(&text);
+        let level = self.level.unwrap_or_else(|| match &fields {
+            Some(f) => f.level().unwrap_or(Level::Unknown),
+            None => logfmt_level(text.trim_start()),
+        });
+        LogLine::with_fields(
+            ns_to_millis(ts_ns),
+            [&self.env, &self.version, &self.instance],
+            level,
+            &text,
+            fields.as_ref(),
+        )
     }
 }
 
@@ -108,37 +113,13 @@ fn bounded(mut text: String) -> String {
     text
 }
 
-#[derive(Deserialize)]
-struct JsonLevel {
-    #[serde(default)]
-    level: Option<serde_json::Value>,
-    #[serde(default)]
-    lvl: Option<serde_json::Value>,
-    #[serde(default)]
-    severity: Option<serde_json::Value>,
-}
-
 /// The level written in the line: a JSON object's `level`/`lvl`/`severity`
 /// (names, or pino/bunyan numbers), or logfmt's `level=`/`lvl=`.
 pub fn level_in_line(raw: &str) -> Level {
-    let t = raw.trim_start();
-    if t.starts_with('{') {
-        if let Ok(j) = serde_json::from_str::<JsonLevel>(t) {
-            return match j.level.or(j.lvl).or(j.severity) {
-                Some(serde_json::Value::String(s)) => Level::parse(&s),
-                Some(serde_json::Value::Number(n)) => match n.as_u64() {
-                    Some(0..=10) => Level::Trace,
-                    Some(11..=20) => Level::Debug,
-                    Some(21..=30) => Level::Info,
-                    Some(31..=40) => Level::Warn,
-                    Some(41..=u64::MAX) => Level::Error,
-                    None => Level::Unknown,
-                },
-                _ => Level::Unknown,
-            };
-        }
+    match JsonFields::parse(raw) {
+        Some(f) => f.level().unwrap_or(Level::Unknown),
+        None => logfmt_level(raw.trim_start()),
     }
-    logfmt_level(t)
 }
 
 fn logfmt_level(line: &str) -> Level {
@@ -200,7 +181,7 @@ mod tests {
             ("staging", "v2", "shop-7d9f-x2")
         );
         assert_eq!(l.level, Level::Warn);
-        assert_eq!(l.text, "slow upstream");
+        assert_eq!(&*l.text, "slow upstream");
         assert_eq!(
             &*c.key,
             r#"{app="shop", env="staging", instance="shop-7d9f-x2", level="warning", version="v2"}"#
@@ -260,7 +241,7 @@ mod tests {
         );
         assert_eq!((&*c.env, &*c.instance), ("staging", "i"));
         let l = c.line(1, "ok\x1b[2J\x1b]52;c;ZXZpbA==\x07 \x1b[31mred\x1b[0m\r\n");
-        assert_eq!(l.text, "ok \x1b[31mred\x1b[0m");
+        assert_eq!(&*l.text, "ok \x1b[31mred\x1b[0m");
     }
 
     #[test]

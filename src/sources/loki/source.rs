@@ -395,14 +395,14 @@ mod tests {
     }
 
     fn log(n: i64) -> LogLine {
-        LogLine {
-            ts: n,
-            env: "e".into(),
-            version: "v".into(),
-            instance: "i".into(),
-            level: Level::Info,
-            text: n.to_string(),
-        }
+        LogLine::new(
+            n,
+            "e".into(),
+            "v".into(),
+            "i".into(),
+            Level::Info,
+            n.to_string(),
+        )
     }
 
     #[test]

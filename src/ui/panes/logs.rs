@@ -1,6 +1,7 @@
 //! Logs: only the visible lines are formatted. The walk starts at the newest
-//! line (or where the view was paused), skips lines the filters hide, and
-//! stops once the area is full.
+//! line (or where the view was paused) and stops once the area is full; with
+//! a filter it walks the filter index (`app::logs`), so no frame filters.
+//! Lines were parsed at ingest: a JSON line's message is already composed.
 
 use chrono::{Local, TimeZone, Utc};
 use ratatui::layout::Rect;
@@ -10,14 +11,16 @@ use ratatui::Frame;
 use super::{pane_frame, placeholder, render_lines, wrap_lines};
 use crate::app::state::{App, PaneId};
 use crate::config::TimestampMode;
-use crate::domain::logs::{Level, LogLine};
+use crate::domain::log_json::JsonView;
+use crate::domain::logs::LogLine;
 use crate::ui::text::{
     chars_to_spans, clean, fit, format_count, sgr_to_spans, spans_to_chars, str_width, truncate,
     truncate_chars, wrap_chars, StyledChar,
 };
 use crate::ui::theme::Theme;
 
-/// With a filter, stop looking for matching lines after this many.
+/// With a filter whose index is not built yet (state set directly, not
+/// through `App::update`), stop looking for matching lines after this many.
 pub const FILTER_SCAN_LIMIT: usize = 50_000;
 
 /// The lines a view shows, newest last.
@@ -27,37 +30,9 @@ pub struct VisibleLogs<'a> {
     pub scan_limited: bool,
 }
 
-fn passes(app: &App, line: &LogLine, env: Option<&str>) -> bool {
-    if let Some(env) = env {
-        if &*line.env != env {
-            return false;
-        }
-    }
-    app.log_view
-        .filter
-        .as_ref()
-        .is_none_or(|re| re.is_match(&line.text) || display_matches(re, line))
-}
-
-/// A JSON line is shown as `msg key=value …`; a filter typed from what is on
-/// screen (`status=500`) must find it too.
-fn display_matches(re: &regex::Regex, line: &LogLine) -> bool {
-    if !line.text.trim_start().starts_with('{') {
-        return false;
-    }
-    let theme = Theme::monochrome();
-    json_spans(
-        &line.text,
-        line.level,
-        &line.version,
-        &line.instance,
-        &theme,
-    )
-    .is_some_and(|spans| re.is_match(&crate::ui::text::plain(&spans)))
-}
-
 /// Walk back from the end of the view and keep lines until `rows_of` says
-/// they fill `max_rows` rows.
+/// they fill `max_rows` rows. With a filter, the walk follows the filter
+/// index (`app::logs`), so a frame looks at visible lines only.
 pub fn visible_log_lines<'a>(
     app: &'a App,
     max_rows: usize,
@@ -70,12 +45,9 @@ pub fn visible_log_lines<'a>(
     } else {
         view.paused_end.clamp(store.first_seq(), store.end_seq())
     };
-    let env = if view.only_selected_env {
-        app.selected_env().map(|e| e.name.as_str())
-    } else {
-        None
-    };
+    let env = app.log_env_filter();
     let filtering = env.is_some() || view.filter.is_some();
+    let indexed = filtering && app.log_index_is_current();
     let mut skip = if view.follow {
         0
     } else {
@@ -85,18 +57,37 @@ pub fn visible_log_lines<'a>(
     let mut rows = 0usize;
     let mut scanned = 0usize;
     let mut scan_limited = false;
+    // Candidates newest first: the index's matches, or every held line.
+    let mut next_index = app.log_index.count_before(end);
     let mut seq = end;
-    while seq > store.first_seq() && rows < max_rows {
-        seq -= 1;
-        if filtering && scanned >= FILTER_SCAN_LIMIT {
-            scan_limited = true;
-            break;
-        }
-        scanned += 1;
-        let Some(line) = store.get(seq) else { break };
-        if !passes(app, line, env) {
-            continue;
-        }
+    while rows < max_rows {
+        let line = if indexed {
+            let Some(i) = next_index.checked_sub(1) else {
+                break;
+            };
+            next_index = i;
+            match app.log_index.get(i).and_then(|s| store.get(s)) {
+                Some(l) => l,
+                None => break,
+            }
+        } else {
+            if seq <= store.first_seq() {
+                break;
+            }
+            seq -= 1;
+            if filtering && scanned >= FILTER_SCAN_LIMIT {
+                scan_limited = true;
+                break;
+            }
+            scanned += 1;
+            let Some(line) = store.get(seq) else { break };
+            let shown = env.is_none_or(|e| &*line.env == e)
+                && view.filter.as_ref().is_none_or(|re| line.matches(re));
+            if !shown {
+                continue;
+            }
+            line
+        };
         if skip > 0 {
             skip -= 1;
             continue;
@@ -223,74 +214,30 @@ fn prefix_spans(
     spans
 }
 
-fn json_value_text(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => clean(s).into_owned(),
-        other => clean(&other.to_string()).into_owned(),
+/// A JSON line's message (built at ingest): keys muted, values as text.
+fn json_view_spans(view: &JsonView, theme: &Theme) -> Vec<Span<'static>> {
+    let mut spans = Vec::with_capacity(view.keys.len() * 2 + 1);
+    let mut at = 0usize;
+    for &(from, to) in &view.keys {
+        let (from, to) = (from as usize, to as usize);
+        if let Some(text) = view.shown.get(at..from).filter(|t| !t.is_empty()) {
+            spans.push(Span::styled(text.to_string(), theme.text()));
+        }
+        if let Some(key) = view.shown.get(from..to) {
+            spans.push(Span::styled(key.to_string(), theme.muted()));
+        }
+        at = to;
     }
-}
-
-/// A JSON object message: `msg` first, then `key=value` pairs (strings
-/// unquoted, keys muted). `None` when the text is not a JSON object.
-pub(crate) fn json_spans(
-    text: &str,
-    level: Level,
-    version: &str,
-    instance: &str,
-    theme: &Theme,
-) -> Option<Vec<Span<'static>>> {
-    let t = text.trim();
-    if !t.starts_with('{') || !t.ends_with('}') {
-        return None;
+    if let Some(text) = view.shown.get(at..).filter(|t| !t.is_empty()) {
+        spans.push(Span::styled(text.to_string(), theme.text()));
     }
-    let serde_json::Value::Object(map) = serde_json::from_str::<serde_json::Value>(t).ok()? else {
-        return None;
-    };
-    let msg_key = ["msg", "message"]
-        .into_iter()
-        .find(|k| map.contains_key(*k));
-    let mut spans = Vec::new();
-    if let Some(k) = msg_key {
-        if let Some(v) = map.get(k) {
-            spans.push(Span::styled(json_value_text(v), theme.text()));
-        }
-    }
-    // The fields a reader scans for first, then the rest sorted (the same
-    // order whichever serde_json features are on).
-    const FIRST: [&str; 6] = ["method", "path", "status", "duration_ms", "error", "reason"];
-    let rank = |k: &str| FIRST.iter().position(|f| *f == k).unwrap_or(FIRST.len());
-    let mut pairs: Vec<(&String, &serde_json::Value)> = map.iter().collect();
-    pairs.sort_by(|a, b| (rank(a.0), a.0).cmp(&(rank(b.0), b.0)));
-    for (k, v) in pairs {
-        if Some(k.as_str()) == msg_key {
-            continue;
-        }
-        // The level and time columns already say this.
-        if (k == "level" || k == "lvl") && v.as_str().is_some_and(|s| Level::parse(s) == level) {
-            continue;
-        }
-        if matches!(k.as_str(), "ts" | "time" | "timestamp") {
-            continue;
-        }
-        // So do the version and instance columns.
-        if (k == "version" && v.as_str() == Some(version))
-            || (k == "instance" && v.as_str() == Some(instance))
-        {
-            continue;
-        }
-        if !spans.is_empty() {
-            spans.push(Span::raw(" "));
-        }
-        spans.push(Span::styled(format!("{}=", clean(k)), theme.muted()));
-        spans.push(Span::styled(json_value_text(v), theme.text()));
-    }
-    Some(spans)
+    spans
 }
 
 /// The message as styled characters, with filter matches highlighted.
 fn message_chars(line: &LogLine, app: &App, theme: &Theme) -> Vec<StyledChar> {
-    let spans = match json_spans(&line.text, line.level, &line.version, &line.instance, theme) {
-        Some(s) => s,
+    let spans = match line.json() {
+        Some(view) => json_view_spans(view, theme),
         None => sgr_to_spans(&line.text, theme.text())
             .into_iter()
             .map(|s| {
@@ -492,40 +439,28 @@ mod tests {
     use super::*;
     use crate::ui::text::plain;
 
-    #[test]
-    fn filter_matches_what_the_screen_shows() {
-        let line = LogLine {
-            ts: 0,
-            env: "staging".into(),
-            version: "v1".into(),
-            instance: "staging-v1-1".into(),
-            level: Level::Error,
-            text: r#"{"level":"error","msg":"request","path":"/hello","status":500}"#.into(),
-        };
-        let on_screen = regex::Regex::new("status=500").expect("regex");
-        assert!(
-            !on_screen.is_match(&line.text),
-            "the raw JSON says \"status\":500"
-        );
-        assert!(display_matches(&on_screen, &line));
-        let absent = regex::Regex::new("status=200").expect("regex");
-        assert!(!display_matches(&absent, &line));
+    fn json_line(text: &str) -> LogLine {
+        LogLine::new(
+            0,
+            "staging".into(),
+            "v1".into(),
+            "i-0".into(),
+            crate::domain::logs::Level::Info,
+            text,
+        )
     }
 
     #[test]
     fn json_messages_read_as_text() {
         let theme = Theme::default();
-        let spans = json_spans(
-            r#"{"level":"info","msg":"served","path":"/hello","status":200,"ok":true,"evil":"a\u001b[2Jb","ts":"x","version":"v1","instance":"i-0"}"#,
-            Level::Info,
-            "v1",
-            "i-0",
-            &theme,
-        )
-        .expect("json object");
+        let line = json_line(
+            r#"{"level":"info","msg":"served","path":"/hello","status":200,"ok":true,"evil":"a\u001b[2Jb\rc","ts":"x","version":"v1","instance":"i-0"}"#,
+        );
+        let spans = json_view_spans(line.json().expect("json object"), &theme);
+        // Escape remnants and a carriage return are shown, not dropped.
         assert_eq!(
             plain(&spans),
-            "served path=/hello status=200 evil=a[2Jb ok=true"
+            "served path=/hello status=200 evil=a␛[2Jb␍c ok=true"
         );
         // Keys are muted, values are not.
         let key = spans
@@ -533,19 +468,13 @@ mod tests {
             .find(|s| s.content == "path=")
             .expect("key span");
         assert_eq!(key.style, theme.muted());
-        // A level that disagrees with the column is kept.
-        let spans = json_spans(
-            r#"{"msg":"x","level":"warn","version":"v2"}"#,
-            Level::Info,
-            "v1",
-            "i",
-            &theme,
-        )
-        .expect("json");
-        assert_eq!(plain(&spans), "x level=warn version=v2");
-        assert!(json_spans("{not json}", Level::Info, "", "", &theme).is_none());
-        assert!(json_spans("[1,2]", Level::Info, "", "", &theme).is_none());
-        assert!(json_spans("plain", Level::Info, "", "", &theme).is_none());
+        let value = spans
+            .iter()
+            .find(|s| s.content.contains("/hello"))
+            .expect("value span");
+        assert_eq!(value.style, theme.text());
+        assert!(json_line("{not json}").json().is_none());
+        assert!(json_line("[1,2]").json().is_none());
     }
 
     #[test]

@@ -1,0 +1,183 @@
+//! The Logs pane's filter results, kept as an index of sequence numbers
+//! into the [`LogStore`]: updated as each line arrives and as lines are
+//! evicted, rebuilt once when the filter changes, so no frame filters.
+
+use std::collections::VecDeque;
+
+use super::logs::{LogLine, LogStore};
+
+/// What the pane filters by: a regex and/or one environment.
+#[derive(Clone, Debug, Default)]
+pub struct LogFilter {
+    pub regex: Option<regex::Regex>,
+    pub env: Option<String>,
+}
+
+impl LogFilter {
+    pub fn is_empty(&self) -> bool {
+        self.regex.is_none() && self.env.is_none()
+    }
+
+    pub fn matches(&self, line: &LogLine) -> bool {
+        self.env.as_deref().is_none_or(|e| &*line.env == e)
+            && self.regex.as_ref().is_none_or(|re| line.matches(re))
+    }
+
+    /// Same filter (regexes compare by pattern).
+    pub fn same_as(&self, other: &LogFilter) -> bool {
+        self.env == other.env
+            && self.regex.as_ref().map(regex::Regex::as_str)
+                == other.regex.as_ref().map(regex::Regex::as_str)
+    }
+}
+
+/// Sequence numbers of the held lines that pass `filter`, oldest first.
+#[derive(Clone, Debug, Default)]
+pub struct LogIndex {
+    filter: LogFilter,
+    seqs: VecDeque<u64>,
+}
+
+impl LogIndex {
+    /// Build the index for `filter` with one pass over the store.
+    pub fn build(filter: LogFilter, store: &LogStore) -> LogIndex {
+        let mut seqs = VecDeque::new();
+        if !filter.is_empty() {
+            let first = store.first_seq();
+            seqs.extend(
+                store
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, l)| filter.matches(l))
+                    .map(|(i, _)| first + i as u64),
+            );
+        }
+        LogIndex { filter, seqs }
+    }
+
+    pub fn filter(&self) -> &LogFilter {
+        &self.filter
+    }
+
+    /// Record the line just pushed into `store` (its newest) and forget
+    /// lines the push evicted.
+    pub fn on_push(&mut self, store: &LogStore) {
+        let first = store.first_seq();
+        while self.seqs.front().is_some_and(|s| *s < first) {
+            self.seqs.pop_front();
+        }
+        if self.filter.is_empty() {
+            return;
+        }
+        let seq = store.end_seq().saturating_sub(1);
+        if store.get(seq).is_some_and(|l| self.filter.matches(l)) {
+            self.seqs.push_back(seq);
+        }
+    }
+
+    /// Matching sequence numbers still held, oldest first.
+    pub fn seqs(&self, store: &LogStore) -> impl DoubleEndedIterator<Item = u64> + '_ {
+        let first = store.first_seq();
+        self.seqs.iter().copied().filter(move |s| *s >= first)
+    }
+
+    /// How many matching lines come before sequence number `end`.
+    pub fn count_before(&self, end: u64) -> usize {
+        self.seqs.partition_point(|s| *s < end)
+    }
+
+    /// The matching sequence number at `i` (oldest first).
+    pub fn get(&self, i: usize) -> Option<u64> {
+        self.seqs.get(i).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.seqs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.seqs.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn line(env: &str, text: &str) -> LogLine {
+        LogLine::new(
+            0,
+            Arc::from(env),
+            "v1".into(),
+            "i".into(),
+            super::super::logs::Level::Info,
+            text,
+        )
+    }
+
+    fn filter(re: &str, env: Option<&str>) -> LogFilter {
+        LogFilter {
+            regex: Some(regex::Regex::new(re).unwrap()),
+            env: env.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn follows_pushes_and_evictions() {
+        let mut store = LogStore::new(4);
+        let mut idx = LogIndex::build(filter("err", None), &store);
+        for (n, t) in ["ok", "err 1", "ok", "err 2", "err 3", "ok", "ok"]
+            .iter()
+            .enumerate()
+        {
+            store.push(line("a", &format!("{t} #{n}")));
+            idx.on_push(&store);
+        }
+        // Lines 3..=6 are held; the matches among them are 3 and 4.
+        assert_eq!(idx.seqs(&store).collect::<Vec<_>>(), vec![3, 4]);
+        assert_eq!(idx.len(), 2);
+        assert_eq!(idx.count_before(4), 1);
+        assert_eq!(idx.get(1), Some(4));
+        // A rebuild over the same store agrees with the running index.
+        let rebuilt = LogIndex::build(filter("err", None), &store);
+        assert_eq!(
+            rebuilt.seqs(&store).collect::<Vec<_>>(),
+            idx.seqs(&store).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn env_and_json_display_filters() {
+        let mut store = LogStore::new(10);
+        store.push(line("prod", r#"{"msg":"x","status":500}"#));
+        store.push(line("staging", r#"{"msg":"x","status":500}"#));
+        store.push(line("prod", "status=200"));
+        let idx = LogIndex::build(filter("status=500", Some("prod")), &store);
+        assert_eq!(idx.seqs(&store).collect::<Vec<_>>(), vec![0]);
+        let idx = LogIndex::build(
+            LogFilter {
+                regex: None,
+                env: Some("prod".into()),
+            },
+            &store,
+        );
+        assert_eq!(idx.seqs(&store).collect::<Vec<_>>(), vec![0, 2]);
+        assert!(LogIndex::build(LogFilter::default(), &store).is_empty());
+        assert!(filter("a", None).same_as(&filter("a", None)));
+        assert!(!filter("a", None).same_as(&filter("a", Some("prod"))));
+    }
+
+    #[test]
+    fn clearing_the_store_empties_the_view() {
+        let mut store = LogStore::new(10);
+        let mut idx = LogIndex::build(filter(".", None), &store);
+        store.push(line("a", "x"));
+        idx.on_push(&store);
+        store.clear();
+        assert_eq!(idx.seqs(&store).count(), 0);
+        store.push(line("a", "y"));
+        idx.on_push(&store);
+        assert_eq!(idx.seqs(&store).collect::<Vec<_>>(), vec![1]);
+    }
+}
