@@ -15,7 +15,6 @@ use ollama_rs::Ollama;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::app::msg::{AgentEvent, Msg};
 use crate::config::AgentConfig;
 use crate::runtime::SourceState;
 
@@ -28,17 +27,28 @@ const SYSTEM_PROMPT: &str =
 local canary deployments, chaos experiments and logs. Answer briefly and concretely, using the \
 environment context given. Suggest a next step (a key or a blissful-infra command) when useful.";
 
+/// What the agent reports to whoever asked (the console wraps these in its
+/// own messages; the agent does not know the console).
+#[derive(Debug, Clone, PartialEq)]
+pub enum AgentEvent {
+    State(SourceState),
+    /// A chunk of the streaming answer.
+    Token(String),
+    Done,
+    Failed(String),
+}
+
 pub struct Agent {
     config: AgentConfig,
     client: Option<Ollama>,
-    tx: mpsc::Sender<Msg>,
+    tx: mpsc::Sender<AgentEvent>,
     probe: Option<JoinHandle<()>>,
     answer: Option<JoinHandle<()>>,
 }
 
 impl Agent {
     /// Start probing the endpoint; states and answers go to `tx`.
-    pub fn start(config: AgentConfig, tx: mpsc::Sender<Msg>) -> Agent {
+    pub fn start(config: AgentConfig, tx: mpsc::Sender<AgentEvent>) -> Agent {
         let client = Ollama::try_new(config.endpoint.as_str()).ok();
         let mut agent = Agent {
             config,
@@ -62,9 +72,9 @@ impl Agent {
         tokio::spawn(async move {
             let Some(client) = client else {
                 let _ = tx
-                    .send(Msg::Agent(AgentEvent::State(SourceState::Degraded(
+                    .send(AgentEvent::State(SourceState::Degraded(
                         format!("invalid agent endpoint `{endpoint}` in config"),
-                    ))))
+                    )))
                     .await;
                 return;
             };
@@ -75,7 +85,7 @@ impl Agent {
                 let ok = state == SourceState::Ok;
                 if last.as_ref() != Some(&state) {
                     if tx
-                        .send(Msg::Agent(AgentEvent::State(state.clone())))
+                        .send(AgentEvent::State(state.clone()))
                         .await
                         .is_err()
                     {
@@ -104,9 +114,9 @@ impl Agent {
             let endpoint = self.config.endpoint.clone();
             self.answer = Some(tokio::spawn(async move {
                 let _ = tx
-                    .send(Msg::Agent(AgentEvent::Failed(format!(
+                    .send(AgentEvent::Failed(format!(
                         "invalid agent endpoint `{endpoint}`"
-                    ))))
+                    )))
                     .await;
             }));
             return;
@@ -117,7 +127,7 @@ impl Agent {
                 Ok(()) => AgentEvent::Done,
                 Err(e) => AgentEvent::Failed(e),
             };
-            let _ = tx.send(Msg::Agent(event)).await;
+            let _ = tx.send(event).await;
         }));
     }
 }
@@ -185,7 +195,7 @@ async fn stream_answer(
     cfg: &AgentConfig,
     history: &[(String, String)],
     context: &str,
-    tx: &mpsc::Sender<Msg>,
+    tx: &mpsc::Sender<AgentEvent>,
 ) -> Result<(), String> {
     let mut messages = vec![ChatMessage::new(
         MessageRole::System,
@@ -228,7 +238,7 @@ async fn stream_answer(
                 Ok(Some(Ok(chunk))) => {
                     if !chunk.message.content.is_empty()
                         && tx
-                            .send(Msg::Agent(AgentEvent::Token(chunk.message.content)))
+                            .send(AgentEvent::Token(chunk.message.content))
                             .await
                             .is_err()
                     {

@@ -9,6 +9,5 @@ pub mod jobs;
 pub mod keymap;
 pub mod logs;
 pub mod msg;
-pub mod run;
 pub mod state;
 pub mod update;

@@ -32,14 +32,7 @@ pub enum Msg {
     Signal(&'static str),
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum AgentEvent {
-    State(SourceState),
-    /// A chunk of the streaming answer.
-    Token(String),
-    Done,
-    Failed(String),
-}
+pub use crate::agent::AgentEvent;
 
 /// A destructive or remote operation, executed on its own task.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,5 +1,5 @@
 //! The command line: global options and one variant per command. `main`
-//! parses it; [`crate::launch`] wires each command to the layers below.
+//! parses it; the launch module wires each command to the layers below.
 
 use std::path::PathBuf;
 

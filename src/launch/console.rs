@@ -74,7 +74,7 @@ pub(super) async fn console(
         &runtime_name,
         g.read_only,
         keymap,
-        crate::app::run::now_millis(),
+        crate::clock::now_ms(),
     );
     let (mut terminal, bytes) = crate::tui::enter().wrap_err("opening the terminal")?;
     if let Err(e) = crate::tui::redirect_stderr(&state.dir.join("console.log")) {
@@ -85,7 +85,7 @@ pub(super) async fn console(
         ));
     }
     let stop_requested = embedded.as_ref().map(|e| e.shutdown_requested.clone());
-    let result = crate::app::run::run(
+    let result = super::console_loop::run(
         &mut terminal,
         runtime.clone(),
         app,

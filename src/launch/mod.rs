@@ -2,6 +2,7 @@
 
 mod background;
 mod console;
+mod console_loop;
 mod embedded;
 mod errors;
 pub mod keymap_rule;

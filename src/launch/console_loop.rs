@@ -9,9 +9,10 @@ use crossterm::event::{Event, EventStream};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
-use super::jobs::JobContext;
-use super::msg::{Command, Msg, RuntimeCommand};
-use super::state::App;
+use crate::app::jobs::JobContext;
+use crate::clock::now_ms;
+use crate::app::msg::{Command, Msg, RuntimeCommand};
+use crate::app::state::App;
 use crate::agent::Agent;
 use crate::runtime::{Actor, RuntimeEvent, SharedRuntime, SourceState};
 use crate::tui::Term;
@@ -29,9 +30,6 @@ pub struct LoopStats {
     pub first_frame_ms: Option<f64>,
 }
 
-pub fn now_millis() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
 
 /// Run until the user quits or a signal arrives.
 pub async fn run(
@@ -78,9 +76,18 @@ pub async fn run(
     }
     // The project's lines from Loki (Docker or Kubernetes environments)
     // join the runtime's in the same bounded Logs pane.
-    let mut external_logs = super::jobs::ExternalLogs::start(&app.config, events_tx.clone());
+    let mut external_logs = crate::app::jobs::ExternalLogs::start(&app.config, events_tx.clone());
     spawn_runtime_feed(runtime.clone(), events_tx, internal_tx.clone());
-    let mut agent = Agent::start(app.config.agent.clone(), internal_tx.clone());
+    let (agent_tx, mut agent_rx) = mpsc::channel(256);
+    let agent_to_app = internal_tx.clone();
+    tokio::spawn(async move {
+        while let Some(ev) = agent_rx.recv().await {
+            if agent_to_app.send(Msg::Agent(ev)).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut agent = Agent::start(app.config.agent.clone(), agent_tx);
 
     let mut terminal_events = EventStream::new();
     let frame_interval =
@@ -98,7 +105,7 @@ pub async fn run(
         started: Some(started),
         ..Default::default()
     };
-    app.now = now_millis();
+    app.now = now_ms();
     draw(terminal, &mut app, &theme, &mut stats)?;
     let mut last_draw = Instant::now();
 
@@ -146,14 +153,14 @@ pub async fn run(
                     }
                 }
             }
-            _ = tick.tick() => { app.update(Msg::Tick(now_millis())); }
+            _ = tick.tick() => { app.update(Msg::Tick(now_ms())); }
             _ = frame_due, if app.dirty => {}
         }
         if app.should_quit {
             break;
         }
         if app.dirty && (draw_now || last_draw.elapsed() >= interval) {
-            app.now = now_millis();
+            app.now = now_ms();
             draw(terminal, &mut app, &theme, &mut stats)?;
             last_draw = Instant::now();
         }
@@ -181,7 +188,7 @@ fn execute(
     cmds: Vec<Command>,
     runtime: &SharedRuntime,
     jobs: &JobContext,
-    external_logs: &mut super::jobs::ExternalLogs,
+    external_logs: &mut crate::app::jobs::ExternalLogs,
     agent: &mut Agent,
     tx: &mpsc::Sender<Msg>,
 ) -> bool {
@@ -192,10 +199,10 @@ fn execute(
             Command::AskAgent { history, context } => agent.ask(history, context),
             Command::FilterLogSource { env, grep } => external_logs.refilter(env, grep),
             Command::LoadTest { env } => {
-                super::jobs::spawn_load_test(runtime.clone(), jobs, env, tx.clone())
+                crate::app::jobs::spawn_load_test(runtime.clone(), jobs, env, tx.clone())
             }
             Command::Compare { env, old, new } => {
-                super::jobs::spawn_comparison(jobs, env, old, new, tx.clone())
+                crate::app::jobs::spawn_comparison(jobs, env, old, new, tx.clone())
             }
             Command::Runtime(rc) => {
                 let runtime = runtime.clone();
