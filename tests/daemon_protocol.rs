@@ -32,8 +32,8 @@ use blissful_infra::domain::environment::{
 use blissful_infra::domain::logs::{Level, LogLine};
 use blissful_infra::domain::pipeline::{PipelineKind, PipelineRun, StageStatus};
 use blissful_infra::runtime::{
-    ActionAccepted, Actor, Capabilities, DeliveryMode, History, Intent, IntentKind, RolloutOutcome,
-    Runtime, RuntimeError, RuntimeEvent, SharedRuntime,
+    ActionAccepted, Actor, Capabilities, DeliveryMode, History, Intent, IntentKind, RecordedVerdict,
+    RolloutOutcome, Runtime, RuntimeError, RuntimeEvent, SharedRuntime,
 };
 
 // ---------------------------------------------------------------------------
@@ -625,6 +625,44 @@ async fn status_round_trips_and_socket_is_private() {
         vec![sample_logs()[1].clone()]
     );
     assert!(remote.history().await.unwrap().pipelines.is_empty());
+}
+
+#[tokio::test]
+async fn history_verdicts_keep_their_step_over_the_socket() {
+    let runtime = RecordingRuntime::new();
+    runtime.history.lock().unwrap().verdicts = vec![
+        RecordedVerdict {
+            env: "staging".into(),
+            step: 3,
+            verdict: verdict(90.0),
+        },
+        RecordedVerdict {
+            env: "prod".into(),
+            step: 1,
+            verdict: verdict(2_000.0),
+        },
+    ];
+    let h = start(runtime).await;
+    let remote = h.remote().await;
+    let got = remote.history().await.unwrap().verdicts;
+    let steps: Vec<(&str, usize)> = got.iter().map(|v| (v.env.as_str(), v.step)).collect();
+    assert_eq!(steps, vec![("staging", 3), ("prod", 1)]);
+    assert_eq!(got, h.runtime.history.lock().unwrap().verdicts);
+}
+
+#[test]
+fn a_verdict_from_an_older_daemon_reads_as_step_zero() {
+    // Older daemons sent each verdict as an `[env, verdict]` pair.
+    let old = serde_json::json!({
+        "pipelines": [],
+        "experiments": [],
+        "verdicts": [["staging", verdict(90.0)]],
+    });
+    let h: History = serde_json::from_value(old).unwrap();
+    assert_eq!(h.verdicts.len(), 1);
+    assert_eq!(h.verdicts[0].env, "staging");
+    assert_eq!(h.verdicts[0].step, 0);
+    assert_eq!(h.verdicts[0].verdict, verdict(90.0));
 }
 
 #[tokio::test]

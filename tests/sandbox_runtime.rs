@@ -336,7 +336,7 @@ async fn failing_canaries_are_rolled_back_with_the_failed_metric() {
             "{s:#?}"
         );
         let h = rt.history().await.unwrap();
-        let (_, verdict) = h.verdicts.last().unwrap();
+        let verdict = &h.verdicts.last().unwrap().verdict;
         assert_eq!(verdict.outcome, Outcome::Fail);
         assert!(
             verdict.failed_checks().any(|c| c.metric == metric),

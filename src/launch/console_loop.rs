@@ -14,7 +14,7 @@ use crate::clock::now_ms;
 use crate::app::msg::{Command, Msg, RuntimeCommand};
 use crate::app::state::App;
 use crate::agent::Agent;
-use crate::runtime::{Actor, RuntimeEvent, SharedRuntime, SourceState};
+use crate::runtime::{Actor, History, RuntimeEvent, SharedRuntime, SourceState};
 use crate::tui::Term;
 use crate::ui::theme::Theme;
 
@@ -325,25 +325,7 @@ async fn load_snapshot(
             .iter()
             .filter(|x| x.state == crate::domain::chaos::ExperimentState::Running)
             .count();
-        batch.extend(
-            h.pipelines
-                .into_iter()
-                .map(|run| RuntimeEvent::Pipeline { run }),
-        );
-        batch.extend(
-            h.experiments
-                .into_iter()
-                .map(|experiment| RuntimeEvent::Experiment { experiment }),
-        );
-        batch.extend(
-            h.verdicts
-                .into_iter()
-                .map(|(env, verdict)| RuntimeEvent::Verdict {
-                    env,
-                    step: 0,
-                    verdict,
-                }),
-        );
+        batch.extend(history_events(h));
     }
     if let Ok(lines) = runtime.recent_logs(None, 2_000).await {
         batch.extend(lines.into_iter().map(|line| RuntimeEvent::Log { line }));
@@ -352,6 +334,25 @@ async fn load_snapshot(
         events.send(ev).await.map_err(|_| ())?;
     }
     Ok(applied)
+}
+
+/// The runtime's history as the events that first reported it; each verdict
+/// keeps the step it judged.
+fn history_events(h: History) -> impl Iterator<Item = RuntimeEvent> {
+    let pipelines = h
+        .pipelines
+        .into_iter()
+        .map(|run| RuntimeEvent::Pipeline { run });
+    let experiments = h
+        .experiments
+        .into_iter()
+        .map(|experiment| RuntimeEvent::Experiment { experiment });
+    let verdicts = h.verdicts.into_iter().map(|v| RuntimeEvent::Verdict {
+        env: v.env,
+        step: v.step,
+        verdict: v.verdict,
+    });
+    pipelines.chain(experiments).chain(verdicts)
 }
 
 fn spawn_signal_watch(tx: mpsc::Sender<Msg>) {
@@ -374,3 +375,7 @@ fn spawn_signal_watch(tx: mpsc::Sender<Msg>) {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "run_tests.rs"]
+mod tests;

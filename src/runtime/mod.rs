@@ -321,5 +321,16 @@ pub enum Published {
 pub struct History {
     pub pipelines: Vec<PipelineRun>,
     pub experiments: Vec<Experiment>,
-    pub verdicts: Vec<(String, Verdict)>,
+    pub verdicts: Vec<RecordedVerdict>,
+}
+
+/// A verdict as a runtime keeps it, with the rollout step (0-based) it judged,
+/// so a console that attaches later shows where the rollout stood.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecordedVerdict {
+    pub env: String,
+    pub verdict: Verdict,
+    /// Last so that an older `[env, verdict]` pair still reads, as step 0.
+    #[serde(default)]
+    pub step: usize,
 }

@@ -41,7 +41,8 @@ use crate::domain::EpochMillis;
 use crate::logparse::parse_log_line;
 use crate::paths::StatePaths;
 use crate::runtime::{
-    ActionAccepted, Actor, Capabilities, DeliveryMode, History, Intent, IntentKind, Runtime,
+    ActionAccepted, Actor, Capabilities, DeliveryMode, History, Intent, IntentKind, RecordedVerdict,
+    Runtime,
     RuntimeError, RuntimeEvent, SourceState,
 };
 
@@ -112,7 +113,7 @@ pub(crate) struct State {
     logs_dropped: u64,
     pipelines: VecDeque<PipelineRun>,
     experiments: VecDeque<Experiment>,
-    verdicts: VecDeque<(String, Verdict)>,
+    verdicts: VecDeque<RecordedVerdict>,
     stats: HashMap<String, MetricPoint>,
     pub(crate) faults: Vec<ActiveFault>,
     last_change: EpochMillis,
@@ -246,7 +247,11 @@ impl Inner {
     pub(crate) fn add_verdict(&self, step: usize, verdict: Verdict) {
         push_bounded(
             &mut self.state().verdicts,
-            (ENV_NAME.to_string(), verdict.clone()),
+            RecordedVerdict {
+                env: ENV_NAME.to_string(),
+                step,
+                verdict: verdict.clone(),
+            },
             VERDICT_HISTORY,
         );
         self.emit(RuntimeEvent::Verdict {

@@ -18,7 +18,6 @@ use super::Command;
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::delivery::ids::PipelineIds;
-use crate::domain::analysis::Verdict;
 use crate::domain::chaos::Experiment;
 use crate::domain::environment::{EnvironmentStatus, Version};
 use crate::domain::logs::{Level, LogLine, LogStore};
@@ -26,7 +25,7 @@ use crate::domain::pipeline::{PipelineRun, StageStatus};
 use crate::domain::sanitize::{sanitize_str, strip_all};
 use crate::router::traffic::TrafficGenerator;
 use crate::router::{RouterConfig, RouterHandle, WindowStats};
-use crate::runtime::{History, Published, RuntimeError, RuntimeEvent};
+use crate::runtime::{History, Published, RecordedVerdict, RuntimeError, RuntimeEvent};
 use crate::sandbox::supervisor::InstanceUpdate;
 use crate::sandbox::{SandboxError, SandboxOptions};
 
@@ -66,7 +65,7 @@ pub(super) struct Engine {
     pub logs: LogStore,
     pub pipelines: VecDeque<PipelineRun>,
     pub experiments: VecDeque<Experiment>,
-    pub verdicts: VecDeque<(String, Verdict)>,
+    pub verdicts: VecDeque<RecordedVerdict>,
     /// Experiments and their faults, with the fault journal (the fault engine).
     pub faults: SandboxFaults,
     /// Pipeline ids, shared with the delivery backends.

@@ -4,7 +4,7 @@
 use super::core::{Engine, VERDICT_RING};
 use crate::clock::now_ms;
 use crate::delivery::Report;
-use crate::runtime::RuntimeEvent;
+use crate::runtime::{RecordedVerdict, RuntimeEvent};
 
 impl Engine {
     pub(super) async fn on_report(&mut self, i: usize, report: Report) {
@@ -16,7 +16,11 @@ impl Engine {
                     self.verdicts.pop_front();
                 }
                 let verdict = *verdict;
-                self.verdicts.push_back((env.clone(), verdict.clone()));
+                self.verdicts.push_back(RecordedVerdict {
+                    env: env.clone(),
+                    step,
+                    verdict: verdict.clone(),
+                });
                 self.emit(RuntimeEvent::Verdict { env, step, verdict });
             }
             Report::Log { level, text } => self.log(level, &env, text),
