@@ -5,6 +5,7 @@
 
 pub mod histogram;
 pub mod probe;
+pub mod process;
 mod serve;
 pub mod traffic;
 
@@ -32,6 +33,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::domain::analysis::VersionSample;
 use histogram::{write_header, write_sample, BucketHistogram, LatencyAcc};
+pub use process::ProcessUsage;
 
 /// Upstream request timeout (to response headers).
 use serve::*;
@@ -183,6 +185,8 @@ struct Shared {
     routes: Mutex<Routes>,
     fault: Mutex<Option<RouterFault>>,
     stats: Mutex<BTreeMap<Arc<str>, VersionStats>>,
+    /// Latest process CPU and memory per version, from the owning runtime.
+    process: Mutex<BTreeMap<String, ProcessUsage>>,
     client: Client<HttpConnector, Incoming>,
     conn_limit: Arc<Semaphore>,
     refused_connections: AtomicU64,
@@ -242,6 +246,7 @@ impl RouterHandle {
             routes: Mutex::new(Routes::default()),
             fault: Mutex::new(None),
             stats: Mutex::new(BTreeMap::new()),
+            process: Mutex::new(BTreeMap::new()),
             client,
             conn_limit: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
             refused_connections: AtomicU64::new(0),
@@ -371,6 +376,12 @@ impl RouterHandle {
             .get(version)
             .map(|s| s.analysis.sample())
             .unwrap_or_default()
+    }
+
+    /// Replace the process CPU and memory published on `/metrics`: one entry
+    /// per version that has a sample; versions left out lose their series.
+    pub fn set_process_usage(&self, usage: BTreeMap<String, ProcessUsage>) {
+        *lock(&self.shared.process) = usage;
     }
 
     /// Prometheus text exposition (what `GET /metrics` on the metrics listener returns).

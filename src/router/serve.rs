@@ -258,6 +258,7 @@ impl Shared {
             (weight, b)
         };
         let fault = lock(&self.fault).clone().unwrap_or_default();
+        let process = lock(&self.process).clone();
 
         let mut out = String::with_capacity(4096);
         write_header(
@@ -364,6 +365,7 @@ impl Shared {
             &[("env", env)],
             self.refused_connections.load(Ordering::Relaxed) as f64,
         );
+        super::process::write_process_metrics(&mut out, env, &process);
         out
     }
 }

@@ -20,6 +20,12 @@ pub struct ProcSample {
     pub cpu_pct: f64,
     /// Resident set size in MiB.
     pub rss_mib: f64,
+    /// Resident set size in bytes.
+    pub rss_bytes: u64,
+    /// CPU seconds (user + system) used since the previous sample of this
+    /// pid, or since the process started on its first sample: summed over
+    /// samples this is the process's whole CPU time, seen once.
+    pub cpu_secs: f64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -77,18 +83,22 @@ impl ProcSampler {
         let rss_pages = parse_statm_resident_pages(&statm)?;
         let ticks = fields.utime.saturating_add(fields.stime);
 
-        let cpu_pct = match self.prev.get(&pid) {
+        let (cpu_pct, new_ticks) = match self.prev.get(&pid) {
             Some(p) if p.start == fields.starttime && ticks >= p.ticks => {
                 let secs = now.duration_since(p.at).as_secs_f64();
-                cpu_percent(ticks - p.ticks, self.clk_tck, secs)
+                let delta = ticks - p.ticks;
+                (cpu_percent(delta, self.clk_tck, secs), delta)
             }
             // First sample (or a reused pid): average since the process started.
-            _ => uptime_secs()
-                .map(|up| {
-                    let age = up - fields.starttime as f64 / self.clk_tck;
-                    cpu_percent(ticks, self.clk_tck, age)
-                })
-                .unwrap_or(0.0),
+            _ => {
+                let pct = uptime_secs()
+                    .map(|up| {
+                        let age = up - fields.starttime as f64 / self.clk_tck;
+                        cpu_percent(ticks, self.clk_tck, age)
+                    })
+                    .unwrap_or(0.0);
+                (pct, ticks)
+            }
         };
         self.prev.insert(
             pid,
@@ -98,9 +108,16 @@ impl ProcSampler {
                 at: now,
             },
         );
+        let rss_bytes = rss_pages.saturating_mul(self.page_size);
         Some(ProcSample {
             cpu_pct,
-            rss_mib: (rss_pages * self.page_size) as f64 / (1024.0 * 1024.0),
+            rss_mib: rss_bytes as f64 / (1024.0 * 1024.0),
+            rss_bytes,
+            cpu_secs: if self.clk_tck > 0.0 {
+                new_ticks as f64 / self.clk_tck
+            } else {
+                0.0
+            },
         })
     }
 
@@ -248,6 +265,16 @@ mod tests {
             "cpu after busy loop: {}",
             second.cpu_pct
         );
+        // The first sample counts the CPU used since start, the second only
+        // what was used since then (about the 0.5 s busy loop).
+        assert!(first.cpu_secs >= 0.0);
+        assert!(
+            second.cpu_secs > 0.0 && second.cpu_secs < 5.0,
+            "cpu seconds since the first sample: {}",
+            second.cpu_secs
+        );
+        assert!(second.rss_bytes > 0);
+        assert!((second.rss_bytes as f64 / (1024.0 * 1024.0) - second.rss_mib).abs() < 1e-9);
         assert_eq!(s.tracked(), 1);
         s.forget(pid);
         assert_eq!(s.tracked(), 0);

@@ -1,6 +1,8 @@
 //! Per-environment sampler: once a second, take the router's window per
 //! version, add CPU and memory of the version's processes, emit `Metrics`
-//! events, and hand the window to the engine for chaos observation.
+//! events, publish each version's process CPU seconds and RSS on the
+//! router's `/metrics`, and hand the window to the engine for chaos
+//! observation.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -13,14 +15,49 @@ use super::core::Internal;
 use super::state::VersionPids;
 use crate::clock::now_ms;
 use crate::domain::metrics::MetricPoint;
-use crate::router::{RouterHandle, WindowStats};
+use crate::router::{ProcessUsage, RouterHandle, WindowStats};
 use crate::runtime::RuntimeEvent;
-use crate::sandbox::procstat::ProcSampler;
+use crate::sandbox::procstat::{ProcSample, ProcSampler};
 
 const PERIOD: Duration = Duration::from_secs(1);
 
-/// Summed CPU% and RSS MiB per version.
-type Usage = BTreeMap<String, (f64, f64)>;
+/// One second's reading of a version's processes.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct VersionUsage {
+    /// Summed percent of one core.
+    cpu_pct: f64,
+    /// Summed RSS in MiB.
+    rss_mib: f64,
+    /// Summed RSS in bytes.
+    rss_bytes: u64,
+    /// CPU seconds used since the previous reading.
+    cpu_secs: f64,
+    /// Processes that could be read (0: the version has no sample).
+    sampled: usize,
+}
+
+/// Usage per version with running (or starting) processes.
+type Usage = BTreeMap<String, VersionUsage>;
+
+/// The `/proc` sampler and the CPU counters built from it. They live and are
+/// lost together, so a fresh sampler (which sees each process's whole CPU
+/// time again) also starts fresh counters instead of counting twice.
+#[derive(Default)]
+struct UsageSampler {
+    procs: ProcSampler,
+    /// CPU seconds per version since it was first sampled; a version whose
+    /// processes are all gone is dropped (Prometheus sees a counter reset if
+    /// it comes back).
+    cpu_totals: BTreeMap<String, f64>,
+}
+
+impl UsageSampler {
+    fn sample(&mut self, pids: &VersionPids) -> (Usage, BTreeMap<String, ProcessUsage>) {
+        let usage = sample_usage(&mut self.procs, pids);
+        let published = accumulate(&mut self.cpu_totals, &usage);
+        (usage, published)
+    }
+}
 
 pub(super) fn spawn(
     env: Arc<str>,
@@ -39,7 +76,7 @@ async fn run(
     events: broadcast::Sender<RuntimeEvent>,
     internal: mpsc::Sender<Internal>,
 ) {
-    let mut sampler = Some(ProcSampler::new());
+    let mut sampler = Some(UsageSampler::default());
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + PERIOD, PERIOD);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last = Instant::now();
@@ -51,20 +88,21 @@ async fn run(
         let pid_map = pids.borrow().clone();
         // /proc reads are blocking file IO: keep them off the async workers.
         let s = sampler.take().unwrap_or_default();
-        let usage = match tokio::task::spawn_blocking(move || {
+        let (usage, published) = match tokio::task::spawn_blocking(move || {
             let mut s = s;
-            let usage = sample_usage(&mut s, &pid_map);
-            (s, usage)
+            let out = s.sample(&pid_map);
+            (s, out)
         })
         .await
         {
-            Ok((s, usage)) => {
+            Ok((s, out)) => {
                 sampler = Some(s);
-                usage
+                out
             }
             // The sampler is lost with the failed task; a fresh one starts next second.
-            Err(_) => Usage::new(),
+            Err(_) => Default::default(),
         };
+        router.set_process_usage(published);
         let now = now_ms();
         for (version, point) in points(&windows, &usage, elapsed, now) {
             let _ = events.send(RuntimeEvent::Metrics {
@@ -89,13 +127,45 @@ async fn run(
 fn sample_usage(s: &mut ProcSampler, pids: &VersionPids) -> Usage {
     pids.iter()
         .map(|(v, ps)| {
-            let (cpu, rss) = ps
+            let usage = ps
                 .iter()
                 .filter_map(|p| s.sample(*p))
-                .fold((0.0, 0.0), |(c, r), x| (c + x.cpu_pct, r + x.rss_mib));
-            (v.clone(), (cpu, rss))
+                .fold(VersionUsage::default(), add_sample);
+            (v.clone(), usage)
         })
         .collect()
+}
+
+fn add_sample(u: VersionUsage, x: ProcSample) -> VersionUsage {
+    VersionUsage {
+        cpu_pct: u.cpu_pct + x.cpu_pct,
+        rss_mib: u.rss_mib + x.rss_mib,
+        rss_bytes: u.rss_bytes.saturating_add(x.rss_bytes),
+        cpu_secs: u.cpu_secs + x.cpu_secs,
+        sampled: u.sampled + 1,
+    }
+}
+
+/// Add this reading's CPU seconds to the per-version counters and return what
+/// to publish: only versions with at least one process read this time.
+fn accumulate(
+    totals: &mut BTreeMap<String, f64>,
+    usage: &Usage,
+) -> BTreeMap<String, ProcessUsage> {
+    totals.retain(|v, _| usage.contains_key(v));
+    let mut published = BTreeMap::new();
+    for (version, u) in usage.iter().filter(|(_, u)| u.sampled > 0) {
+        let total = totals.entry(version.clone()).or_insert(0.0);
+        *total += u.cpu_secs;
+        published.insert(
+            version.clone(),
+            ProcessUsage {
+                cpu_seconds_total: *total,
+                resident_bytes: u.rss_bytes,
+            },
+        );
+    }
+    published
 }
 
 /// One point per version seen by the router or running processes.
@@ -110,7 +180,7 @@ fn points(
         .into_iter()
         .map(|v| {
             let w = windows.get(v).cloned().unwrap_or_default();
-            let (cpu, mem) = usage.get(v).copied().unwrap_or((0.0, 0.0));
+            let (cpu, mem) = usage.get(v).map_or((0.0, 0.0), |u| (u.cpu_pct, u.rss_mib));
             let error_rate = if w.requests == 0 {
                 0.0
             } else {
@@ -169,8 +239,8 @@ mod tests {
         let mut windows = BTreeMap::new();
         windows.insert("v1".to_string(), w(20, 2, 40.0));
         let mut usage = Usage::new();
-        usage.insert("v1".to_string(), (12.5, 30.0));
-        usage.insert("v2".to_string(), (3.0, 20.0));
+        usage.insert("v1".to_string(), read(12.5, 30.0, 0.0, 1));
+        usage.insert("v2".to_string(), read(3.0, 20.0, 0.0, 1));
         let pts = points(&windows, &usage, 2.0, 99);
         assert_eq!(pts.len(), 2);
         let (v, p) = &pts[0];
@@ -183,6 +253,59 @@ mod tests {
         assert_eq!(pts[1].0, "v2");
         assert_eq!(pts[1].1.rps, 0.0);
         assert_eq!(pts[1].1.mem_mib, 20.0);
+    }
+
+    fn read(cpu_pct: f64, rss_mib: f64, cpu_secs: f64, sampled: usize) -> VersionUsage {
+        VersionUsage {
+            cpu_pct,
+            rss_mib,
+            rss_bytes: (rss_mib * 1024.0 * 1024.0) as u64,
+            cpu_secs,
+            sampled,
+        }
+    }
+
+    #[test]
+    fn cpu_counters_grow_per_version_and_skip_unsampled_versions() {
+        let mut totals = BTreeMap::new();
+        let mut usage = Usage::new();
+        usage.insert("v1".to_string(), read(50.0, 10.0, 1.5, 2));
+        // Processes known but none readable yet: no series.
+        usage.insert("v2".to_string(), read(0.0, 0.0, 0.0, 0));
+        let first = accumulate(&mut totals, &usage);
+        assert_eq!(first.keys().collect::<Vec<_>>(), vec!["v1"]);
+        assert_eq!(first["v1"].cpu_seconds_total, 1.5);
+        assert_eq!(first["v1"].resident_bytes, 10 * 1024 * 1024);
+
+        usage.insert("v1".to_string(), read(25.0, 12.0, 0.25, 2));
+        usage.insert("v2".to_string(), read(1.0, 5.0, 0.5, 1));
+        let second = accumulate(&mut totals, &usage);
+        assert_eq!(second["v1"].cpu_seconds_total, 1.75);
+        assert_eq!(second["v1"].resident_bytes, 12 * 1024 * 1024);
+        assert_eq!(second["v2"].cpu_seconds_total, 0.5);
+
+        // v1's processes are gone: its series and its counter go.
+        usage.remove("v1");
+        let third = accumulate(&mut totals, &usage);
+        assert!(!third.contains_key("v1"));
+        assert!(!totals.contains_key("v1"));
+        assert_eq!(third["v2"].cpu_seconds_total, 0.5);
+    }
+
+    #[test]
+    fn sampling_real_processes_reports_rss_and_cpu() {
+        let mut pids = VersionPids::new();
+        pids.insert("v1".to_string(), vec![std::process::id()]);
+        // Pid max on Linux is at most 2^22: this version has no readable process.
+        pids.insert("gone".to_string(), vec![u32::MAX - 1]);
+        let mut s = UsageSampler::default();
+        let (usage, published) = s.sample(&pids);
+        assert_eq!(usage["gone"].sampled, 0);
+        assert_eq!(published.keys().collect::<Vec<_>>(), vec!["v1"]);
+        assert!(published["v1"].resident_bytes > 0);
+        let first = published["v1"].cpu_seconds_total;
+        let (_, again) = s.sample(&pids);
+        assert!(again["v1"].cpu_seconds_total >= first);
     }
 
     #[test]
