@@ -1,12 +1,15 @@
 //! blissful-infra: enterprise infrastructure in a local sandbox, driven from one terminal console.
 //!
-//! Layers (outer depends on inner, never the reverse):
-//! - `domain`: pure types and rules (no IO, no tokio, no ratatui).
-//! - `runtime`: the port every runtime implements (sandbox now; Docker and Kubernetes next).
-//! - `sandbox`, `daemon`, `agent`: adapters (processes, sockets, HTTP).
-//! - `app`: the one task that owns console state (Elm-style update).
-//! - `ui`: pure render functions per pane.
-//! - `cli`, `tui`: the edges (argument parsing, terminal setup, output formatting).
+//! Layers (outer depends on inner, never the reverse; ARCHITECTURE.md has the map):
+//! - `domain`, `clock`: pure types and rules (no IO, no tokio, no ratatui), and the one wall clock.
+//! - `runtime`: the port every runtime implements, its intents and capabilities, and the
+//!   read-only and audit decorators.
+//! - `delivery`, `faults`: the one rollout controller and the one fault engine every runtime shares.
+//! - `sandbox`, `docker`, `router`, `daemon`, `agent`, `sources`, `perf`, `compare`, `scaffold`,
+//!   `logparse`: adapters and the work they do (processes, containers, sockets, HTTP).
+//! - `app`: console state and its Elm-style update; `ui`: pure render functions per pane.
+//! - `config`, `report`, `cli`, `tui`, `launch`: the edges (configuration, output, argument
+//!   parsing, terminal setup, wiring a command to the layers above).
 
 pub mod agent;
 pub mod app;

@@ -5,20 +5,16 @@ mod support;
 
 use std::time::Duration;
 
-use blissful_infra::agent::Agent;
-use blissful_infra::app::msg::{AgentEvent, Msg};
+use blissful_infra::agent::{Agent, AgentEvent};
 use blissful_infra::config::AgentConfig;
 use blissful_infra::runtime::SourceState;
 use support::fake_ollama::{self, FakeOllama};
 use tokio::sync::mpsc;
 
-async fn next_agent_event(rx: &mut mpsc::Receiver<Msg>) -> AgentEvent {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
-            Ok(Some(Msg::Agent(ev))) => return ev,
-            Ok(Some(_)) => continue,
-            other => panic!("no agent event: {other:?}"),
-        }
+async fn next_agent_event(rx: &mut mpsc::Receiver<AgentEvent>) -> AgentEvent {
+    match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+        Ok(Some(ev)) => ev,
+        other => panic!("no agent event: {other:?}"),
     }
 }
 

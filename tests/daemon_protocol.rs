@@ -32,8 +32,8 @@ use blissful_infra::domain::environment::{
 use blissful_infra::domain::logs::{Level, LogLine};
 use blissful_infra::domain::pipeline::{PipelineKind, PipelineRun, StageStatus};
 use blissful_infra::runtime::{
-    ActionAccepted, Actor, Capabilities, DeliveryMode, History, Intent, IntentKind, RecordedVerdict,
-    RolloutOutcome, Runtime, RuntimeError, RuntimeEvent, SharedRuntime,
+    ActionAccepted, Actor, Capabilities, DeliveryMode, History, Intent, IntentKind,
+    RecordedVerdict, RolloutOutcome, Runtime, RuntimeError, RuntimeEvent, SharedRuntime,
 };
 
 // ---------------------------------------------------------------------------

@@ -4,29 +4,33 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_blissful-infra");
 
+mod support;
+
+use support::tmux::TmuxSession;
+
+/// The console on the demo sandbox in a private tmux server.
 struct Session {
-    name: String,
+    tmux: TmuxSession,
     dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Session {
+    type Target = TmuxSession;
+    fn deref(&self) -> &TmuxSession {
+        &self.tmux
+    }
 }
 
 impl Session {
     fn start(width: u16, height: u16, config: &str, extra: &str) -> Session {
-        assert!(
-            Command::new("tmux")
-                .arg("-V")
-                .output()
-                .is_ok_and(|o| o.status.success()),
-            "tmux is required for the end-to-end tests (scripts/test.sh installs it)"
-        );
         let dir = tempfile::tempdir().expect("tempdir");
         let cfg_path = dir.path().join("blissful-infra.yaml");
         std::fs::write(&cfg_path, config).expect("write config");
         let state = dir.path().join("state");
-        let name = format!("bi-e2e-{}-{}", std::process::id(), fastrand::u32(..));
         let cmd = format!(
             "cd {} && BLISSFUL_INFRA_STATE_DIR={} TERM=xterm-256color {} --config {} {} demo; echo EXITED:$?; sleep 30",
             dir.path().display(),
@@ -35,77 +39,14 @@ impl Session {
             cfg_path.display(),
             extra
         );
-        let ok = Command::new("tmux")
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                &name,
-                "-x",
-                &width.to_string(),
-                "-y",
-                &height.to_string(),
-                &cmd,
-            ])
-            .status()
-            .expect("tmux new-session");
-        assert!(ok.success(), "tmux new-session failed");
-        Session { name, dir }
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            let st = Command::new("tmux")
-                .args(["send-keys", "-t", &self.name, k])
-                .status()
-                .expect("send-keys");
-            assert!(st.success());
-            std::thread::sleep(Duration::from_millis(120));
-        }
-    }
-
-    fn literal(&self, text: &str) {
-        let st = Command::new("tmux")
-            .args(["send-keys", "-t", &self.name, "-l", text])
-            .status()
-            .expect("send-keys");
-        assert!(st.success());
-        std::thread::sleep(Duration::from_millis(120));
-    }
-
-    fn screen(&self) -> String {
-        let out = Command::new("tmux")
-            .args(["capture-pane", "-p", "-t", &self.name])
-            .output()
-            .expect("capture-pane");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Wait until `pred` holds for the screen; panic with the last screen otherwise.
-    fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return s;
-            }
-            if Instant::now() > deadline {
-                panic!("timed out waiting for {what}; screen was:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(250));
+        Session {
+            tmux: TmuxSession::start(width, height, &cmd),
+            dir,
         }
     }
 
     fn state_dir(&self) -> PathBuf {
         self.dir.path().join("state")
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.name])
-            .status();
     }
 }
 
@@ -296,11 +237,7 @@ fn small_terminal_read_only_and_sighup() {
     });
     s.keys(&["Escape"]);
     // SIGHUP (an SSH connection dropping) ends the process cleanly.
-    let pid_out = Command::new("tmux")
-        .args(["list-panes", "-t", &s.name, "-F", "#{pane_pid}"])
-        .output()
-        .expect("list-panes");
-    let shell_pid = String::from_utf8_lossy(&pid_out.stdout).trim().to_string();
+    let shell_pid = s.pane_pid();
     let child = Command::new("pgrep")
         .args(["-P", &shell_pid, "-f", "blissful-infra"])
         .output()

@@ -629,6 +629,26 @@ prometheus:
         |s| s.iter().any(|x| x.value > 0.0),
     )
     .await;
+    // The default CPU and memory queries read the sandbox's per-version
+    // process series (issue: they read 0 when nothing exposed them).
+    let queries = &Config::default().prometheus.queries;
+    let render = |template: &str| {
+        blissful_infra::sources::queries::render(template, ENV, "v1", Duration::from_secs(10))
+    };
+    wait_for(
+        &client,
+        &render(&queries.memory),
+        "v1's resident memory from the default query",
+        |s| s.iter().any(|x| x.value > 1.0),
+    )
+    .await;
+    wait_for(
+        &client,
+        &render(&queries.cpu),
+        "v1's CPU from the default query",
+        |s| s.iter().any(|x| x.value > 0.0),
+    )
+    .await;
 
     let mut events = rt.subscribe().await.unwrap();
     rt.deploy(&Actor::current("test"), ENV, &Version::new("v4-buggy"))

@@ -72,9 +72,9 @@ impl Agent {
         tokio::spawn(async move {
             let Some(client) = client else {
                 let _ = tx
-                    .send(AgentEvent::State(SourceState::Degraded(
-                        format!("invalid agent endpoint `{endpoint}` in config"),
-                    )))
+                    .send(AgentEvent::State(SourceState::Degraded(format!(
+                        "invalid agent endpoint `{endpoint}` in config"
+                    ))))
                     .await;
                 return;
             };
@@ -84,11 +84,7 @@ impl Agent {
                 let state = probe_once(&client, &endpoint, &models).await;
                 let ok = state == SourceState::Ok;
                 if last.as_ref() != Some(&state) {
-                    if tx
-                        .send(AgentEvent::State(state.clone()))
-                        .await
-                        .is_err()
-                    {
+                    if tx.send(AgentEvent::State(state.clone())).await.is_err() {
                         return;
                     }
                     last = Some(state);

@@ -1,4 +1,4 @@
-//! Console state. Owned by exactly one task (see `app::run`); render functions
+//! Console state. Owned by exactly one task (the console loop in `launch::console_loop`); render functions
 //! only read it.
 
 use serde::{Deserialize, Serialize};

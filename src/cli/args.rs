@@ -25,7 +25,8 @@ pub struct GlobalArgs {
     /// Project configuration file (default: blissful-infra.yaml found from the current directory up).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Refuse every destructive action (deploy, promote, rollback, chaos).
+    /// Refuse every action that changes something (deploy, promote, rollback,
+    /// switch, chaos, undo, pause, resume, abort, retry, restart).
     #[arg(long, global = true)]
     pub read_only: bool,
     /// Output format for commands.
@@ -135,7 +136,9 @@ pub enum Cmd {
         /// Skip every remaining step and analysis: the canary is stable now.
         #[arg(long, requires = "env")]
         full: bool,
-        #[arg(long)]
+        /// With --from/--to: return once the rollout is accepted. (Steps
+        /// with --env always return once the intent is accepted.)
+        #[arg(long, conflicts_with = "env")]
         no_wait: bool,
         #[command(flatten)]
         confirm: ConfirmArgs,

@@ -100,12 +100,12 @@ pub(super) async fn relay_to_sandbox(
         &format!("compare {} → {}", args.old, args.new),
         &STAGES,
         None,
-        now_millis(),
+        now_ms(),
     );
     let mut failed = None;
     while let Some(ev) = rx.recv().await {
         match ev {
-            CompareEvent::StageStarted(i) => publisher.start_stage(i, now_millis()),
+            CompareEvent::StageStarted(i) => publisher.start_stage(i, now_ms()),
             CompareEvent::StageEnded {
                 index,
                 status,
@@ -114,7 +114,7 @@ pub(super) async fn relay_to_sandbox(
                 if let StageStatus::Failed(why) = &status {
                     failed = Some(why.clone());
                 }
-                publisher.end_stage(index, status, &detail, now_millis());
+                publisher.end_stage(index, status, &detail, now_ms());
             }
             CompareEvent::Point { .. } => {}
         }
@@ -123,7 +123,7 @@ pub(super) async fn relay_to_sandbox(
         Some(why) => StageStatus::Failed(why),
         None => StageStatus::Succeeded,
     };
-    publisher.finish(status, now_millis()).await.problem
+    publisher.finish(status, now_ms()).await.problem
 }
 
 pub(super) fn fail(

@@ -192,10 +192,6 @@ pub(super) fn resource_means(
     )
 }
 
-pub(super) fn now_millis() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
 pub(super) async fn wait_ready(
     rt: &SandboxRuntime,
 ) -> Result<Vec<EnvironmentStatus>, CompareError> {

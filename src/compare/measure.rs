@@ -68,7 +68,7 @@ pub(super) async fn measure(
         plan.warmup.as_secs_f64(),
         plan.duration.as_secs_f64()
     );
-    let started = now_millis();
+    let started = now_ms();
     let window_start = started + i64::try_from(plan.warmup.as_millis()).unwrap_or(i64::MAX);
     let chaos = async {
         match plan.chaos {
@@ -88,7 +88,7 @@ pub(super) async fn measure(
         generator::run(&spec_new, live_new.clone()),
         chaos
     );
-    let window_end = now_millis();
+    let window_end = now_ms();
     let _ = ticker_stop.send(());
     let series = ticker.await.unwrap_or_default();
     let run_old = run_old.map_err(|e| CompareError::Failed(format!("load on old: {e}")))?;
@@ -242,7 +242,7 @@ pub(super) async fn tick_points(
             last[i] = (reqs, errs);
             let (p50, p95, p99) = live.take_window_quantiles();
             let point = MetricPoint {
-                ts: now_millis(),
+                ts: now_ms(),
                 rps: dreq as f64,
                 error_rate: if dreq > 0 {
                     derr as f64 / dreq as f64

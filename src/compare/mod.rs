@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::clock::now_ms;
 use crate::config::{Config, EnvironmentConfig};
 use crate::domain::chaos::{Experiment, ScenarioKind};
 use crate::domain::comparison::{

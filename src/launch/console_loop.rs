@@ -9,11 +9,14 @@ use crossterm::event::{Event, EventStream};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
+use super::frame_dump::FrameDump;
+use super::log_overlap::LogOverlap;
+use crate::agent::Agent;
 use crate::app::jobs::JobContext;
-use crate::clock::now_ms;
 use crate::app::msg::{Command, Msg, RuntimeCommand};
 use crate::app::state::App;
-use crate::agent::Agent;
+use crate::clock::now_ms;
+use crate::domain::EpochMillis;
 use crate::runtime::{Actor, History, RuntimeEvent, SharedRuntime, SourceState};
 use crate::tui::Term;
 use crate::ui::theme::Theme;
@@ -29,7 +32,6 @@ pub struct LoopStats {
     pub started: Option<Instant>,
     pub first_frame_ms: Option<f64>,
 }
-
 
 /// Run until the user quits or a signal arrives.
 pub async fn run(
@@ -105,8 +107,9 @@ pub async fn run(
         started: Some(started),
         ..Default::default()
     };
+    let mut frame_dump = FrameDump::from_env();
     app.now = now_ms();
-    draw(terminal, &mut app, &theme, &mut stats)?;
+    draw(terminal, &mut app, &theme, &mut stats, &mut frame_dump)?;
     let mut last_draw = Instant::now();
 
     loop {
@@ -161,7 +164,7 @@ pub async fn run(
         }
         if app.dirty && (draw_now || last_draw.elapsed() >= interval) {
             app.now = now_ms();
-            draw(terminal, &mut app, &theme, &mut stats)?;
+            draw(terminal, &mut app, &theme, &mut stats, &mut frame_dump)?;
             last_draw = Instant::now();
         }
     }
@@ -173,8 +176,16 @@ fn draw(
     app: &mut App,
     theme: &Theme,
     stats: &mut LoopStats,
+    frame_dump: &mut Option<FrameDump>,
 ) -> color_eyre::Result<()> {
-    terminal.draw(|f| crate::ui::draw(f, app, theme))?;
+    let frame = terminal.draw(|f| crate::ui::draw(f, app, theme))?;
+    if let Some(dump) = frame_dump {
+        if let Err(e) = dump.write(frame.buffer) {
+            // A debugging aid: losing it must not take the console down.
+            eprintln!("frame dump stopped: {e}");
+            *frame_dump = None;
+        }
+    }
     app.dirty = false;
     stats.frames += 1;
     if stats.first_frame_ms.is_none() {
@@ -269,11 +280,13 @@ fn spawn_runtime_feed(
 ) {
     tokio::spawn(async move {
         let mut backoff = Duration::from_millis(500);
+        let mut overlap = LogOverlap::default();
         loop {
+            let subscribed_at = now_ms();
             match runtime.subscribe().await {
                 Ok(mut sub) => {
                     backoff = Duration::from_millis(500);
-                    match load_snapshot(&runtime, &events).await {
+                    match load_snapshot(&runtime, &events, &mut overlap, subscribed_at).await {
                         Err(()) => return,
                         Ok(0) => {}
                         Ok(n) => {
@@ -282,6 +295,11 @@ fn spawn_runtime_feed(
                     }
                     let _ = internal.send(Msg::RuntimeSource(SourceState::Ok)).await;
                     while let Some(ev) = sub.recv().await {
+                        if let RuntimeEvent::Log { line } = &ev {
+                            if !overlap.is_new(line) {
+                                continue;
+                            }
+                        }
                         if events.send(ev).await.is_err() {
                             return;
                         }
@@ -310,6 +328,8 @@ fn spawn_runtime_feed(
 async fn load_snapshot(
     runtime: &SharedRuntime,
     events: &mpsc::Sender<RuntimeEvent>,
+    overlap: &mut LogOverlap,
+    subscribed_at: EpochMillis,
 ) -> Result<usize, ()> {
     let mut batch = Vec::new();
     let mut applied = 0;
@@ -328,7 +348,8 @@ async fn load_snapshot(
         batch.extend(history_events(h));
     }
     if let Ok(lines) = runtime.recent_logs(None, 2_000).await {
-        batch.extend(lines.into_iter().map(|line| RuntimeEvent::Log { line }));
+        let fresh = overlap.snapshot(lines, subscribed_at);
+        batch.extend(fresh.into_iter().map(|line| RuntimeEvent::Log { line }));
     }
     for ev in batch {
         events.send(ev).await.map_err(|_| ())?;
@@ -377,5 +398,5 @@ fn spawn_signal_watch(tx: mpsc::Sender<Msg>) {
 }
 
 #[cfg(test)]
-#[path = "run_tests.rs"]
+#[path = "console_loop_tests.rs"]
 mod tests;

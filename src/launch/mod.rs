@@ -5,7 +5,9 @@ mod console;
 mod console_loop;
 mod embedded;
 mod errors;
+mod frame_dump;
 pub mod keymap_rule;
+mod log_overlap;
 mod setup;
 mod verbs;
 

@@ -122,6 +122,7 @@ mod tests {
             vec!["promote", "--full"],
             vec!["promote", "--from", "a"],
             vec!["promote", "--from", "a", "--to", "b", "--env", "c"],
+            vec!["promote", "--env", "c", "--no-wait"],
         ] {
             let mut all = vec!["blissful-infra"];
             all.extend_from_slice(&bad);

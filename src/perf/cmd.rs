@@ -4,9 +4,10 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::execute::{execute, now_ms, STAGES};
+use super::execute::{execute, STAGES};
 use super::plan::{plan, router_target};
 use super::{k6, Engine, PerfArgs, PerfError, Summary, Thresholds};
+use crate::clock::now_ms;
 use crate::config::Config;
 use crate::domain::pipeline::{PipelineKind, StageStatus};
 use crate::domain::sanitize::sanitize_str;

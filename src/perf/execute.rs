@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::progress::{interval_point, load_progress, progress_bar};
 use super::{generator, report, PerfError, Plan, Summary};
+use crate::clock::now_ms;
 use crate::domain::pipeline::StageStatus;
 use crate::runtime::publisher::RunPublisher;
 
@@ -34,10 +35,6 @@ pub const STAGES: [&str; 3] = ["warm-up", "load", "thresholds"];
 pub(super) const STAGE_WARMUP: usize = 0;
 pub(super) const STAGE_LOAD: usize = 1;
 pub(super) const STAGE_THRESHOLDS: usize = 2;
-
-pub(super) fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
 
 /// Run a plan, updating a progress line on `err` when `progress` is set and
 /// reporting stages and live numbers to `publisher` (the console) if given.

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use super::execute::now_ms;
 use super::generator::{self, LoadSpec, Stop};
+use crate::clock::now_ms;
 use crate::domain::metrics::MetricPoint;
 
 /// Live numbers of the last interval, for the Metrics pane.

@@ -1,5 +1,5 @@
 //! The runtime port: what the console and CLI need from any runtime
-//! (the embedded sandbox today; Docker and Kubernetes next). Callers hold a
+//! (the embedded sandbox and Docker today; Kubernetes, an observed runtime, next). Callers hold a
 //! `SharedRuntime` and never know which implementation is behind it.
 
 pub mod audit_log;

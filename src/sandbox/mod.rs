@@ -1,7 +1,8 @@
 //! The embedded sandbox runtime: supervised local processes on loopback, an
 //! edge router per environment with weighted canary routing and fault
-//! injection, canary analysis, chaos experiments, and two journals (faults and
-//! audit) in the state directory.
+//! injection, its delivery backend for the shared rollout controller, and its
+//! fault applier for the shared fault engine (whose journal is in the state
+//! directory). Read-only mode and the audit journal wrap it as decorators.
 //!
 //! One engine task owns all sandbox state; the public `SandboxRuntime` talks to
 //! it over a channel (see `engine`).

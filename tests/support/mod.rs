@@ -3,3 +3,4 @@
 
 pub mod fake_loki;
 pub mod fake_ollama;
+pub mod tmux;

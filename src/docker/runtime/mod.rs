@@ -41,9 +41,8 @@ use crate::domain::EpochMillis;
 use crate::logparse::parse_log_line;
 use crate::paths::StatePaths;
 use crate::runtime::{
-    ActionAccepted, Actor, Capabilities, DeliveryMode, History, Intent, IntentKind, RecordedVerdict,
-    Runtime,
-    RuntimeError, RuntimeEvent, SourceState,
+    ActionAccepted, Actor, Capabilities, DeliveryMode, History, Intent, IntentKind,
+    RecordedVerdict, Runtime, RuntimeError, RuntimeEvent, SourceState,
 };
 
 mod follow;

@@ -148,10 +148,7 @@ fn add_sample(u: VersionUsage, x: ProcSample) -> VersionUsage {
 
 /// Add this reading's CPU seconds to the per-version counters and return what
 /// to publish: only versions with at least one process read this time.
-fn accumulate(
-    totals: &mut BTreeMap<String, f64>,
-    usage: &Usage,
-) -> BTreeMap<String, ProcessUsage> {
+fn accumulate(totals: &mut BTreeMap<String, f64>, usage: &Usage) -> BTreeMap<String, ProcessUsage> {
     totals.retain(|v, _| usage.contains_key(v));
     let mut published = BTreeMap::new();
     for (version, u) in usage.iter().filter(|(_, u)| u.sampled > 0) {
@@ -286,6 +283,7 @@ mod tests {
 
         // v1's processes are gone: its series and its counter go.
         usage.remove("v1");
+        usage.insert("v2".to_string(), read(0.0, 5.0, 0.0, 1));
         let third = accumulate(&mut totals, &usage);
         assert!(!third.contains_key("v1"));
         assert!(!totals.contains_key("v1"));

@@ -1,0 +1,241 @@
+//! End-to-end: a hostile service, config and argument corpus, shown by the
+//! real binary in tmux. No ESC, BEL, C1 or bidi character may reach the
+//! terminal: the pane title and tmux's paste buffers stay as they were, and
+//! the screen tmux holds is the frame the console drew (the layout is intact).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use support::tmux::TmuxSession;
+
+const BIN: &str = env!("CARGO_BIN_EXE_blissful-infra");
+
+/// Written by the service before it starts serving: OSC 52 (clipboard),
+/// OSC 0/2 (title), clear screen and cursor moves, 8-bit C1 controls, a tmux
+/// passthrough, bidi overrides, line/paragraph separators, emoji whose width
+/// terminals disagree on, and a JSON line whose fields hide escapes and `\r`.
+const SERVICE_CORPUS: &str = r#"printf 'h-osc clip\033]52;c;aGFja2Vk\007 title\033]0;HACKED\007\033]2;HACKED\007 cls\033[2J\033[1;1Hhome end\n'
+printf 'h-c1 csi\302\2332J osc\302\2350;HACKED\302\234 dcs\302\220x\302\234 end\n'
+printf 'h-bidi \342\200\256reversed\342\200\254 lrm\342\200\216 isolate\342\201\246x\342\201\251 end\n'
+printf 'h-sep line\342\200\250sep para\342\200\251sep end\n'
+printf 'h-emoji zwj\360\237\221\251\342\200\215\360\237\222\273 flag\360\237\207\253\360\237\207\267 vs16\342\235\244\357\270\217 abcXYZ end\n'
+printf 'h-tmux \033Ptmux;\033\033]52;c;aGFja2Vk\007\033\\ end\n'
+printf '{"level":"error","msg":"h-json \\u001b]0;HACKED\\u0007 secret\\rHIDDEN \\u001b]52;c;aGFja2Vk\\u0007 \\u009b2J end"}\n'
+"#;
+
+fn console_config(dir: &Path) -> String {
+    let script = dir.join("hostile-service.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "{SERVICE_CORPUS}exec '{BIN}' sample-service --port \"$PORT\" --version \"$VERSION\" --instance \"$INSTANCE\"\n"
+        ),
+    )
+    .expect("write the service script");
+    format!(
+        r#"
+project: hostile
+environments:
+  - name: staging
+    replicas: 1
+    router_port: 0
+    metrics_port: 0
+traffic:
+  rate_per_sec: 0
+service:
+  command: "sh {}"
+"#,
+        script.display()
+    )
+}
+
+/// What must never be in a pane: C0 controls, C1 controls, bidi controls
+/// and line/paragraph separators. (Escapes are checked separately.)
+fn forbidden(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\x1b')
+        || matches!(
+            c,
+            '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{2028}' | '\u{2029}'
+        )
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
+/// `capture-pane -e` may hold colour and attribute sequences (SGR) and
+/// nothing else: no title, clipboard, cursor or mode sequence, and none of
+/// the forbidden characters.
+fn assert_clean_capture(t: &TmuxSession) {
+    let raw = t.screen_with_escapes();
+    let mut rest = raw.as_str();
+    while let Some(at) = rest.find('\x1b') {
+        let seq = &rest[at..];
+        let end = seq
+            .char_indices()
+            .skip(2)
+            .find(|(_, c)| !c.is_ascii_digit() && *c != ';' && *c != ':');
+        match (seq.as_bytes().get(1), end) {
+            (Some(b'['), Some((i, 'm'))) => rest = &seq[i + 1..],
+            _ => panic!(
+                "a non-colour escape sequence on screen: {:?}\n{raw}",
+                seq.chars().take(16).collect::<String>()
+            ),
+        }
+    }
+    if let Some(bad) = raw.chars().find(|c| forbidden(*c)) {
+        panic!("{bad:?} (U+{:04X}) on screen:\n{raw}", u32::from(bad));
+    }
+}
+
+fn assert_terminal_state_untouched(t: &TmuxSession, title: &str) {
+    assert_eq!(t.pane_title(), title, "the pane title changed");
+    assert_eq!(t.buffers(), "", "a paste buffer appeared (OSC 52 leaked)");
+    assert_clean_capture(t);
+}
+
+fn rows(text: &str) -> Vec<String> {
+    let mut rows: Vec<String> = text.lines().map(|l| l.trim_end().to_string()).collect();
+    while rows.last().is_some_and(String::is_empty) {
+        rows.pop();
+    }
+    rows
+}
+
+/// The screen tmux holds equals the frame the console last drew, read when
+/// the frame held still around the capture.
+fn assert_layout_matches_frame(t: &TmuxSession, frame_file: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let before = std::fs::read_to_string(frame_file).unwrap_or_default();
+        let screen = rows(&t.screen());
+        let after = std::fs::read_to_string(frame_file).unwrap_or_default();
+        let frame = rows(&after);
+        if before == after && screen == frame {
+            return;
+        }
+        if Instant::now() > deadline {
+            let diff: Vec<String> = screen
+                .iter()
+                .zip(frame.iter().chain(std::iter::repeat(&String::new())))
+                .enumerate()
+                .filter(|(_, (s, f))| s != f)
+                .map(|(i, (s, f))| format!("row {i}\n  tmux : {s}\n  frame: {f}"))
+                .collect();
+            panic!(
+                "the terminal and the console's frame disagree:\n{}",
+                diff.join("\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn a_hostile_service_leaves_the_terminal_and_the_layout_intact() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("blissful-infra.yaml");
+    std::fs::write(&cfg, console_config(dir.path())).expect("write config");
+    let frame_file = dir.path().join("frame.txt");
+    let cmd = format!(
+        "cd {dir} && BLISSFUL_INFRA_STATE_DIR={dir}/state BLISSFUL_INFRA_FRAME_DUMP={frame} TERM=xterm-256color {BIN} --config {cfg}; echo EXITED:$?; sleep 30",
+        dir = dir.path().display(),
+        frame = frame_file.display(),
+        cfg = cfg.display(),
+    );
+    let t = TmuxSession::start(150, 45, &cmd);
+    let title = t.pane_title();
+    let long = Duration::from_secs(40);
+    t.keys(&["2"]); // the Logs pane, zoomed, so every corpus line is on screen
+    t.keys(&["Enter"]);
+    let markers = [
+        "h-osc", "h-c1", "h-bidi", "h-sep", "h-emoji", "h-tmux", "h-json",
+    ];
+    let screen = t.wait_for("every corpus line in the Logs pane", long, |sc| {
+        markers.iter().all(|m| sc.contains(m))
+    });
+    // Each line once: the snapshot a console loads and the subscription it
+    // opened before do not both show the lines logged in between.
+    for m in markers {
+        assert_eq!(
+            screen.matches(m).count(),
+            1,
+            "{m} not shown once:\n{screen}"
+        );
+    }
+    // What was hidden is shown: the text behind `\r` and the markers after
+    // every escape.
+    assert!(screen.contains("HIDDEN"), "{screen}");
+    assert!(screen.contains("abcXYZ"), "{screen}");
+    assert_terminal_state_untouched(&t, &title);
+    assert_layout_matches_frame(&t, &frame_file);
+
+    // Unzoomed, the six panes share the screen; the layout still holds.
+    t.keys(&["Enter"]);
+    t.wait_for("the six panes", long, |sc| {
+        sc.contains("Environments") && sc.contains("Metrics")
+    });
+    assert_terminal_state_untouched(&t, &title);
+    assert_layout_matches_frame(&t, &frame_file);
+
+    t.keys(&["q"]);
+    t.wait_for("exit", long, |sc| sc.contains("EXITED:0"));
+    assert_terminal_state_untouched(&t, &title);
+}
+
+/// A config value and arguments carrying escapes, echoed back in errors by
+/// the CLI in a plain shell pane.
+#[test]
+fn a_hostile_config_and_arguments_leave_the_terminal_intact() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("hostile.yaml"),
+        "project: demo\nenvironments:\n  - name: staging\n    initial_version: \"v1\\e]52;c;aGFja2Vk\\a\\e]0;HACKED\\a\\e[2J\\u009b2J\\u202e\"\n",
+    )
+    .expect("write config");
+    let script = format!(
+        r#"cd {dir}
+unset RUST_BACKTRACE NO_COLOR
+export BLISSFUL_INFRA_STATE_DIR={dir}/state
+echo '== config up'
+{BIN} --config hostile.yaml up
+echo '== config status'
+{BIN} --config hostile.yaml status
+echo '== argument scenario'
+{BIN} chaos --env staging --scenario "$(printf 'x\033]0;HACKED\007\033]52;c;aGFja2Vk\007')"
+echo '== argument env'
+{BIN} deploy --env "$(printf 'st\302\2332J\342\200\256ing\033[2J')" --version v2
+echo '== DONE'
+"#,
+        dir = dir.path().display(),
+    );
+    std::fs::write(dir.path().join("run.sh"), script).expect("write script");
+    let t = TmuxSession::start(
+        200,
+        60,
+        &format!("sh {}/run.sh; sleep 60", dir.path().display()),
+    );
+    let title = t.pane_title();
+    let screen = t.wait_for("every command to finish", Duration::from_secs(60), |sc| {
+        sc.contains("== DONE")
+    });
+    // Nothing cleared the screen or moved the cursor: every heading is still
+    // there, in order, each at the start of its line.
+    let headings: Vec<&str> = screen.lines().filter(|l| l.starts_with("== ")).collect();
+    assert_eq!(
+        headings,
+        vec![
+            "== config up",
+            "== config status",
+            "== argument scenario",
+            "== argument env",
+            "== DONE"
+        ],
+        "{screen}"
+    );
+    // Each command said what was wrong instead of failing silently.
+    let errors = screen.lines().filter(|l| l.contains("error")).count();
+    assert!(errors >= 4, "expected an error per command:\n{screen}");
+    assert_terminal_state_untouched(&t, &title);
+}
