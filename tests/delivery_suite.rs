@@ -663,6 +663,41 @@ async fn prometheus_is_the_analysis_source(backend: Backend) {
     u.rt.shutdown().await;
 }
 
+/// `promote --full` right after a deploy, before the canary's instances are
+/// ready, is accepted and applied once they are (as Argo Rollouts does):
+/// the steps are skipped, naming who skipped them.
+async fn promote_full_while_starting_applies_once_ready(backend: Backend) {
+    let Some(u) = start(backend, config(&[(50, 120), (100, 120)])).await else {
+        return;
+    };
+    let id = u.deploy("v2").await;
+    let promoted = u.intent(Intent::Promote { full: true }).await;
+    let promoted = promoted.unwrap_or_else(|e| panic!("[{}] promote --full: {e}", u.name()));
+    assert_eq!(promoted, id, "[{}]", u.name());
+    // Without the promotion the two steps would hold for four minutes.
+    let s = u
+        .wait("v2 stable", 45, |s| {
+            s.traffic.stable == Some(Version::new("v2")) && s.traffic.canary.is_none()
+        })
+        .await;
+    assert_eq!(s.health, Health::Healthy, "[{}]", u.name());
+    let run = u.pipeline(id, 10).await;
+    assert_eq!(
+        run.status,
+        StageStatus::Succeeded,
+        "[{}] {run:#?}",
+        u.name()
+    );
+    assert!(
+        run.stages
+            .iter()
+            .any(|st| st.status == StageStatus::Skipped && st.detail.contains("promoted by")),
+        "[{}] {run:#?}",
+        u.name()
+    );
+    u.rt.shutdown().await;
+}
+
 macro_rules! on_both {
     ($($case:ident),* $(,)?) => {
         mod sandbox {
@@ -692,4 +727,5 @@ on_both!(
     blue_green_smoke_check_fails_and_traffic_stays,
     prometheus_is_the_analysis_source,
     restart_replaces_instances_keeping_capacity,
+    promote_full_while_starting_applies_once_ready,
 );

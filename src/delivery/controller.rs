@@ -29,6 +29,9 @@ pub(super) struct Rollout {
     pub user: String,
     pub stage: Stage,
     pub paused: bool,
+    /// `promote --full` arrived while the canary was starting: who asked,
+    /// applied as soon as its instances are ready (as Argo Rollouts does).
+    pub promote_full_when_ready: Option<String>,
     pub last_publish: Instant,
 }
 

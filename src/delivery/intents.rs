@@ -121,6 +121,7 @@ impl Controller {
                 since: Instant::now(),
             },
             paused: false,
+            promote_full_when_ready: None,
             last_publish: Instant::now(),
         }));
         let text = format!("{title} (pipeline #{id}) requested by {user}");
@@ -155,8 +156,12 @@ impl Controller {
         let by = format!("promoted by {}", actor.user);
         let now = now_ms();
         let result = match r.stage {
+            Stage::Starting { .. } if full => {
+                r.promote_full_when_ready = Some(by.clone());
+                Ok(())
+            }
             Stage::Starting { .. } => Err(refused(format!(
-                "canary {} is not ready yet; promote once its instances are",
+                "canary {} is not ready yet; promote once its instances are, or promote --full now",
                 r.canary
             ))),
             Stage::Step { index, .. } if !full => {
@@ -169,14 +174,7 @@ impl Controller {
                 Ok(())
             }
             Stage::Step { .. } => {
-                for st in r.run.stages.iter_mut().skip(1) {
-                    if !st.status.is_finished() && st.name != "promote" {
-                        st.status = StageStatus::Skipped;
-                        st.detail = by.clone();
-                        st.finished_at = Some(now);
-                    }
-                }
-                self.enter_watch(&mut r);
+                self.skip_to_watch(&mut r, &by);
                 Ok(())
             }
             Stage::Watch { .. } if full => {
@@ -194,10 +192,15 @@ impl Controller {
         };
         r.paused = false;
         let (id, canary) = (r.run.id, r.canary.clone());
+        let queued = r.promote_full_when_ready.is_some();
         self.publish(&r.run).await;
         self.active = Some(Active::Rollout(r));
         result?;
-        let what = if full { "promote --full" } else { "promote" };
+        let what = match (full, queued) {
+            (true, true) => "promote --full (once its instances are ready)",
+            (true, false) => "promote --full",
+            _ => "promote",
+        };
         let text = format!(
             "{what} {canary} in {env} (pipeline #{id}) by {}",
             actor.user
@@ -247,6 +250,7 @@ impl Controller {
                 since: Instant::now(),
             },
             paused: false,
+            promote_full_when_ready: None,
             last_publish: Instant::now(),
         };
         self.enter_watch(&mut r);
@@ -280,6 +284,20 @@ impl Controller {
     }
 
     /// All traffic to the canary and watch it for the post-promotion window.
+    /// `promote --full`: every step left is skipped, naming who skipped it,
+    /// and the canary gets all traffic under the post-promotion watch.
+    pub fn skip_to_watch(&mut self, r: &mut Rollout, by: &str) {
+        let now = now_ms();
+        for st in r.run.stages.iter_mut().skip(1) {
+            if !st.status.is_finished() && st.name != "promote" {
+                st.status = StageStatus::Skipped;
+                st.detail = by.to_string();
+                st.finished_at = Some(now);
+            }
+        }
+        self.enter_watch(r);
+    }
+
     pub fn enter_watch(&mut self, r: &mut Rollout) {
         self.view.weight = 100;
         self.view.step = None;

@@ -58,6 +58,11 @@ impl Controller {
                         self.conclude_promote(r).await;
                         return None;
                     }
+                    if let Some(by) = r.promote_full_when_ready.take() {
+                        self.skip_to_watch(&mut r, &by);
+                        self.publish(&r.run).await;
+                        return Some(r);
+                    }
                     self.enter_step(&mut r, 0);
                     self.publish(&r.run).await;
                     return Some(r);
