@@ -35,4 +35,4 @@ fi
 # Smoke-run the benchmarks (quick mode without --bench), so they cannot rot.
 cargo test --locked --bench console
 # Unit, integration, snapshot and end-to-end tests.
-cargo test --locked --lib --bins --tests -- --test-threads="${TEST_THREADS:-2}"
+cargo test --locked --no-fail-fast --lib --bins --tests -- --test-threads="${TEST_THREADS:-2}"
