@@ -9,28 +9,11 @@ use super::keymap::Keymap;
 use super::msg::{Command, Msg, RuntimeCommand};
 use super::state::{App, Mode};
 use crate::config::Config;
-use crate::domain::environment::{EnvironmentStatus, Health, TrafficSplit, Version};
+use crate::domain::environment::EnvironmentStatus;
 use crate::runtime::{Capabilities, DeliveryMode, Intent, IntentKind, RuntimeEvent};
 
 fn staging() -> EnvironmentStatus {
-    EnvironmentStatus {
-        name: "staging".into(),
-        traffic: TrafficSplit {
-            stable: Some(Version::new("v1")),
-            canary: Some(Version::new("v2")),
-            canary_weight: 25,
-        },
-        previous: None,
-        step: Some((0, 2)),
-        health: Health::Progressing("step 1/2".into()),
-        instances: vec![],
-        replicas: 1,
-        last_change: 0,
-        router_addr: String::new(),
-        metrics_addr: String::new(),
-        faults: vec![],
-        revisions: Vec::new(),
-    }
+    crate::domain::environment::fixtures::staging_canary(25, 0, 2, "step 1/2")
 }
 
 fn app(supported: &[IntentKind]) -> App {

@@ -20,7 +20,6 @@ use crate::domain::chaos::{
 };
 use crate::domain::logs::LogLine;
 use crate::domain::sanitize::strip_all;
-use crate::faults::ProcessRef;
 use crate::runtime::{Actor, RuntimeError, RuntimeEvent, SharedRuntime};
 
 pub use super::rollout::{deploy, promote, rollback, switch_traffic, ActionReport, StepVerdict};
@@ -461,9 +460,8 @@ pub async fn undo(
 }
 
 /// `down`: stop the sandbox serving `path`. Nothing running is not an error.
-/// How long `down` waits for the process that ran the runtime to exit (its
-/// own shutdown gives the runtime 5 s and open connections a moment more).
-const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+/// How long `down` waits for the stopped server to remove its socket.
+const SOCKET_GONE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub async fn down(path: &Path, s: &mut Streams<'_>) -> i32 {
     let remote = match RemoteRuntime::connect(path).await {
@@ -482,21 +480,15 @@ pub async fn down(path: &Path, s: &mut Streams<'_>) -> i32 {
         "sandbox" => "sandbox".to_string(),
         other => format!("{} runtime", strip_all(other)),
     };
-    // Known before asking, so a pid reused after the exit is not waited on.
-    let daemon = ProcessRef::of_pid(pid);
     if let Err(e) = remote.request_shutdown().await {
         return s.error(&RuntimeError::from(e));
     }
-    // "Stopped" means stopped: faults undone, instances gone, socket removed.
-    let deadline = std::time::Instant::now() + STOP_WAIT;
-    while daemon.is_alive() && std::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    if daemon.is_alive() {
-        return s.error(&RuntimeError::Failed(format!(
-            "{what} (pid {pid}) was asked to stop but still runs after {}s; its log is daemon.log in the state directory",
-            STOP_WAIT.as_secs()
-        )));
+    // The reply comes once the runtime has stopped (faults undone, instances
+    // gone); the server removes its socket right after. Wait for that too,
+    // so a script can start another sandbox at once.
+    let deadline = std::time::Instant::now() + SOCKET_GONE_WAIT;
+    while path.exists() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let written = match s.mode {
         OutputMode::Table => s.put_lines(&[format!("{what} stopped (pid {pid})")]),

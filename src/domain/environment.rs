@@ -225,3 +225,50 @@ mod tests {
         assert_eq!(json["detail"]["port"], 4000);
     }
 }
+
+/// Environments for tests across the crate.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+
+    /// `staging` on stable `v1` with nothing in flight.
+    pub(crate) fn staging_stable() -> EnvironmentStatus {
+        EnvironmentStatus {
+            name: "staging".into(),
+            traffic: TrafficSplit {
+                stable: Some(Version::new("v1")),
+                canary: None,
+                canary_weight: 0,
+            },
+            previous: None,
+            step: None,
+            health: Health::Healthy,
+            instances: Vec::new(),
+            replicas: 1,
+            last_change: 0,
+            router_addr: String::new(),
+            metrics_addr: String::new(),
+            faults: Vec::new(),
+            revisions: Vec::new(),
+        }
+    }
+
+    /// `staging` with canary `v2` at `weight`% on step `step` (0-based) of `steps`.
+    pub(crate) fn staging_canary(
+        weight: u8,
+        step: usize,
+        steps: usize,
+        health: &str,
+    ) -> EnvironmentStatus {
+        EnvironmentStatus {
+            traffic: TrafficSplit {
+                stable: Some(Version::new("v1")),
+                canary: Some(Version::new("v2")),
+                canary_weight: weight,
+            },
+            step: Some((step, steps)),
+            health: Health::Progressing(health.into()),
+            ..staging_stable()
+        }
+    }
+}

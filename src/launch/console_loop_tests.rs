@@ -11,29 +11,12 @@ use crate::app::msg::Msg;
 use crate::app::state::App;
 use crate::config::Config;
 use crate::domain::analysis::{analyze, Thresholds, VersionSample};
-use crate::domain::environment::{EnvironmentStatus, Health, TrafficSplit, Version};
+use crate::domain::environment::EnvironmentStatus;
 use crate::runtime::{History, RecordedVerdict, RuntimeEvent};
 use crate::ui::theme::Theme;
 
 fn staging() -> EnvironmentStatus {
-    EnvironmentStatus {
-        name: "staging".into(),
-        traffic: TrafficSplit {
-            stable: Some(Version::new("v1")),
-            canary: Some(Version::new("v2")),
-            canary_weight: 50,
-        },
-        previous: None,
-        step: Some((3, 4)),
-        health: Health::Progressing("canary v2 50%".into()),
-        instances: vec![],
-        replicas: 1,
-        last_change: 0,
-        router_addr: String::new(),
-        metrics_addr: String::new(),
-        faults: vec![],
-        revisions: Vec::new(),
-    }
+    crate::domain::environment::fixtures::staging_canary(50, 3, 4, "canary v2 50%")
 }
 
 fn screen(app: &App) -> String {

@@ -11,7 +11,7 @@ use super::{
     Runtime, RuntimeError, RuntimeEvent,
 };
 use crate::domain::chaos::{Experiment, FaultParams, ScenarioKind};
-use crate::domain::environment::{EnvironmentStatus, Health, TrafficSplit, Version};
+use crate::domain::environment::{EnvironmentStatus, Version};
 use crate::domain::logs::LogLine;
 
 pub struct FakeRuntime {
@@ -49,24 +49,7 @@ impl FakeRuntime {
 }
 
 fn staging() -> EnvironmentStatus {
-    EnvironmentStatus {
-        name: "staging".into(),
-        traffic: TrafficSplit {
-            stable: Some(Version::new("v1")),
-            canary: None,
-            canary_weight: 0,
-        },
-        previous: None,
-        step: None,
-        health: Health::Healthy,
-        instances: Vec::new(),
-        replicas: 1,
-        last_change: 0,
-        router_addr: String::new(),
-        metrics_addr: String::new(),
-        faults: Vec::new(),
-        revisions: Vec::new(),
-    }
+    crate::domain::environment::fixtures::staging_stable()
 }
 
 #[async_trait]
