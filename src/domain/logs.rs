@@ -194,6 +194,10 @@ impl LogStore {
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &LogLine> + ExactSizeIterator {
         self.lines.iter()
     }
+    /// The held lines as two slices, oldest first (the ring's two halves).
+    pub fn as_slices(&self) -> (&[LogLine], &[LogLine]) {
+        self.lines.as_slices()
+    }
     pub fn clear(&mut self) {
         self.first_seq += self.lines.len() as u64;
         self.lines.clear();
