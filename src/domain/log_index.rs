@@ -48,7 +48,12 @@ impl LogIndex {
             let (older, newer) = store.as_slices();
             let first = store.first_seq();
             seqs.extend(matching(&filter, older, first, threads));
-            seqs.extend(matching(&filter, newer, first + older.len() as u64, threads));
+            seqs.extend(matching(
+                &filter,
+                newer,
+                first + older.len() as u64,
+                threads,
+            ));
         }
         LogIndex { filter, seqs }
     }
@@ -106,30 +111,36 @@ const MAX_THREADS: usize = 4;
 /// Sequence numbers of the lines of `lines` (the first is `first`) that
 /// match, in order.
 fn matching(filter: &LogFilter, lines: &[LogLine], first: u64, threads: usize) -> Vec<u64> {
-    let scan = |part: &[LogLine], first: u64| -> Vec<u64> {
-        (first..)
-            .zip(part)
-            .filter(|(_, l)| filter.matches(l))
-            .map(|(seq, _)| seq)
-            .collect()
-    };
     let threads = threads.min(MAX_THREADS);
     if threads < 2 || lines.len() < PARALLEL_FROM {
-        return scan(lines, first);
+        return scan(filter, lines, first);
     }
     let chunk = lines.len().div_ceil(threads);
     std::thread::scope(|s| {
         let parts: Vec<_> = (first..)
             .step_by(chunk)
             .zip(lines.chunks(chunk))
-            .map(|(start, part)| (start, part, s.spawn(move || scan(part, start))))
+            .map(|(start, part)| {
+                // A clone per thread: threads sharing one regex contend on
+                // its cache pool and lose most of the gain.
+                let own = filter.clone();
+                (start, part, s.spawn(move || scan(&own, part, start)))
+            })
             .collect();
         parts
             .into_iter()
             // A thread that could not finish leaves its part to this one.
-            .flat_map(|(start, part, h)| h.join().unwrap_or_else(|_| scan(part, start)))
+            .flat_map(|(start, part, h)| h.join().unwrap_or_else(|_| scan(filter, part, start)))
             .collect()
     })
+}
+
+fn scan(filter: &LogFilter, lines: &[LogLine], first: u64) -> Vec<u64> {
+    (first..)
+        .zip(lines)
+        .filter(|(_, l)| filter.matches(l))
+        .map(|(seq, _)| seq)
+        .collect()
 }
 
 #[cfg(test)]
@@ -203,7 +214,12 @@ mod tests {
     #[test]
     fn a_split_scan_finds_what_one_thread_finds_in_order() {
         let lines: Vec<LogLine> = (0..40_000)
-            .map(|i| line("staging", &format!("n={i} {}", if i % 7 == 0 { "hit" } else { "miss" })))
+            .map(|i| {
+                line(
+                    "staging",
+                    &format!("n={i} {}", if i % 7 == 0 { "hit" } else { "miss" }),
+                )
+            })
             .collect();
         let f = filter("hit", None);
         let one = matching(&f, &lines, 100, 1);
