@@ -14,9 +14,13 @@ use support::tmux::TmuxSession;
 const BIN: &str = env!("CARGO_BIN_EXE_blissful-infra");
 
 /// Written by the service before it starts serving: OSC 52 (clipboard),
-/// OSC 0/2 (title), clear screen and cursor moves, 8-bit C1 controls, a tmux
-/// passthrough, bidi overrides, line/paragraph separators, emoji whose width
-/// terminals disagree on, and a JSON line whose fields hide escapes and `\r`.
+/// OSC 0/2 (title), OSC 8 (hyperlink), clear screen and cursor moves, device
+/// status queries (a terminal answers them by typing into the console), the
+/// alternate screen and mouse modes, 8-bit C1 controls as UTF-8 and as raw
+/// bytes, invalid UTF-8, a tmux passthrough, bidi overrides, line/paragraph
+/// separators, emoji whose width terminals disagree on, bare CR and
+/// backspaces that would hide text, a 1 MiB line, and JSON lines whose
+/// fields hide the same.
 const SERVICE_CORPUS: &str = r#"printf 'h-osc clip\033]52;c;aGFja2Vk\007 title\033]0;HACKED\007\033]2;HACKED\007 cls\033[2J\033[1;1Hhome end\n'
 printf 'h-c1 csi\302\2332J osc\302\2350;HACKED\302\234 dcs\302\220x\302\234 end\n'
 printf 'h-bidi \342\200\256reversed\342\200\254 lrm\342\200\216 isolate\342\201\246x\342\201\251 end\n'
@@ -24,6 +28,15 @@ printf 'h-sep line\342\200\250sep para\342\200\251sep end\n'
 printf 'h-emoji zwj\360\237\221\251\342\200\215\360\237\222\273 flag\360\237\207\253\360\237\207\267 vs16\342\235\244\357\270\217 abcXYZ end\n'
 printf 'h-tmux \033Ptmux;\033\033]52;c;aGFja2Vk\007\033\\ end\n'
 printf '{"level":"error","msg":"h-json \\u001b]0;HACKED\\u0007 secret\\rHIDDEN \\u001b]52;c;aGFja2Vk\\u0007 \\u009b2J end"}\n'
+printf 'h-osc8 \033]8;;https://evil.example/\033\\link\033]8;;\033\\ end\n'
+printf 'h-dsr \033[6n\033[c\033[>c\033]11;?\007 end\n'
+printf 'h-alt \033[?1049h\033[?25l\033[?1000h\033[?2004l end\n'
+printf 'h-cr shown\rHIDDEN-CR end\n'
+printf 'h-bs secret\010\010\010\010\010\010public end\n'
+printf 'h-utf8 \377\376\300\200 raw-c1\233 end\n'
+printf 'h-big '; head -c 1048576 /dev/zero | tr '\0' 'A'; printf ' end\n'
+printf 'h-after-big end\n'
+printf '{"level":"warn","msg":"h-json2 \\u001b]8;;https://evil.example/\\u0007x \\u001b[6n \\u001b[?1049h back\\bspace","user":"\\u202eevil"}\n'
 "#;
 
 fn console_config(dir: &Path) -> String {
@@ -150,7 +163,22 @@ fn a_hostile_service_leaves_the_terminal_and_the_layout_intact() {
     t.keys(&["2"]); // the Logs pane, zoomed, so every corpus line is on screen
     t.keys(&["Enter"]);
     let markers = [
-        "h-osc", "h-c1", "h-bidi", "h-sep", "h-emoji", "h-tmux", "h-json",
+        "h-osc ",
+        "h-c1",
+        "h-bidi",
+        "h-sep",
+        "h-emoji",
+        "h-tmux",
+        "h-json ",
+        "h-osc8",
+        "h-dsr",
+        "h-alt",
+        "h-cr",
+        "h-bs",
+        "h-utf8",
+        "h-big",
+        "h-after-big",
+        "h-json2",
     ];
     let screen = t.wait_for("every corpus line in the Logs pane", long, |sc| {
         markers.iter().all(|m| sc.contains(m))
@@ -167,6 +195,9 @@ fn a_hostile_service_leaves_the_terminal_and_the_layout_intact() {
     // What was hidden is shown: the text behind `\r` and the markers after
     // every escape.
     assert!(screen.contains("HIDDEN"), "{screen}");
+    // A bare CR or a backspace does not hide what came before it.
+    assert!(screen.contains("HIDDEN-CR"), "{screen}");
+    assert!(screen.contains("secret"), "{screen}");
     assert!(screen.contains("abcXYZ"), "{screen}");
     assert_terminal_state_untouched(&t, &title);
     assert_layout_matches_frame(&t, &frame_file);
