@@ -1,5 +1,5 @@
 //! The console's rollout verbs (pause, resume, abort, retry, undo to a
-//! revision, promote --full, restart): each opens the confirm dialog and,
+//! revision, promote a step or --full, restart): each opens the confirm dialog and,
 //! once confirmed, sends one intent through the port.
 
 use crossterm::event::{KeyCode, KeyEvent};
@@ -21,6 +21,7 @@ impl App {
             },
             Action::RetryRollout => Intent::Retry,
             Action::UndoRevision => Intent::Undo { to_revision: None },
+            Action::PromoteStep => Intent::Promote { full: false },
             Action::PromoteFull => Intent::Promote { full: true },
             Action::RestartEnv => Intent::Restart,
             _ => return None,
@@ -68,8 +69,11 @@ impl App {
                 };
                 vec![format!("Undo {env} from {stable} to {to}.")]
             }
-            Intent::Promote { .. } => vec![format!(
+            Intent::Promote { full: true } => vec![format!(
                 "Promote {canary} in {env} now: skip the remaining steps and analysis."
+            )],
+            Intent::Promote { full: false } => vec![format!(
+                "Move {env}'s rollout of {canary} to its next step now."
             )],
             Intent::Restart => vec![format!("Restart {env}'s instances, one at a time.")],
             other => vec![format!("{} {env}.", other.describe())],
@@ -124,7 +128,8 @@ pub(super) fn intent_action(intent: &Intent) -> Action {
         Intent::Abort { .. } => Action::AbortRollout,
         Intent::Retry => Action::RetryRollout,
         Intent::Undo { .. } => Action::UndoRevision,
-        Intent::Promote { .. } => Action::PromoteFull,
+        Intent::Promote { full: false } => Action::PromoteStep,
+        Intent::Promote { full: true } => Action::PromoteFull,
         Intent::Restart => Action::RestartEnv,
         Intent::Deploy { .. } => Action::Deploy,
         Intent::Switch { .. } => Action::SwitchTraffic,
@@ -144,6 +149,7 @@ pub(super) fn palette_intent(words: &[&str]) -> Option<(Action, String, Option<I
         ("retry", []) => (Action::RetryRollout, Some(Intent::Retry)),
         ("restart", []) => (Action::RestartEnv, Some(Intent::Restart)),
         ("promote", ["--full"]) => (Action::PromoteFull, Some(Intent::Promote { full: true })),
+        ("promote", []) => (Action::PromoteStep, Some(Intent::Promote { full: false })),
         ("abort", []) => (Action::AbortRollout, None),
         ("abort", reason) => (
             Action::AbortRollout,

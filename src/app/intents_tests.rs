@@ -78,6 +78,7 @@ fn verbs_are_confirmed_then_sent_as_intents() {
         ('R', Intent::Resume),
         ('Y', Intent::Retry),
         ('U', Intent::Undo { to_revision: None }),
+        ('N', Intent::Promote { full: false }),
         ('F', Intent::Promote { full: true }),
         ('X', Intent::Restart),
     ] {
@@ -103,6 +104,13 @@ fn the_palette_takes_the_same_verbs() {
         panic!("no confirm dialog")
     };
     assert!(c.lines[0].contains("revision 3"), "{:?}", c.lines);
+    // One environment: the next step; two: one environment to another.
+    let mut step = app(&IntentKind::ALL);
+    step.run_palette("promote staging").unwrap();
+    let Mode::Confirm(c) = &step.mode else {
+        panic!("no confirm dialog")
+    };
+    assert!(c.lines[0].contains("next step"), "{:?}", c.lines);
     let mut b = app(&[]);
     let err = b.run_palette("pause staging").unwrap_err();
     assert!(err.contains("no pause yet"), "{err}");

@@ -269,6 +269,15 @@ pub const ACTIONS: &[ActionSpec] = &[
         "Delivery",
     ),
     spec(
+        A::PromoteStep,
+        "promote_step",
+        &["N"],
+        "promote the rollout to its next step, ending the current pause",
+        G,
+        true,
+        "Delivery",
+    ),
+    spec(
         A::PromoteFull,
         "promote_full",
         &["F"],

@@ -80,9 +80,10 @@ fn ordinal(a: Action) -> usize {
         UndoRevision => 41,
         PromoteFull => 42,
         RestartEnv => 43,
+        PromoteStep => 44,
     }
 }
-const VARIANTS: usize = 44;
+const VARIANTS: usize = 45;
 
 #[test]
 fn every_action_is_in_the_table_once() {

@@ -212,6 +212,7 @@ impl App {
             | Action::AbortRollout
             | Action::RetryRollout
             | Action::UndoRevision
+            | Action::PromoteStep
             | Action::PromoteFull
             | Action::RestartEnv => self.ask_intent(action),
             Action::Chaos => self.open_chaos_picker(),
