@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 
 use super::frame_dump::FrameDump;
 use super::log_overlap::LogOverlap;
+use super::panic_drill::{drill, fire, PanicDrill};
 use crate::agent::Agent;
 use crate::app::jobs::JobContext;
 use crate::app::msg::{Command, Msg, RuntimeCommand};
@@ -111,6 +112,9 @@ pub async fn run(
     app.now = now_ms();
     draw(terminal, &mut app, &theme, &mut stats, &mut frame_dump)?;
     let mut last_draw = Instant::now();
+    if drill() == Some(PanicDrill::Task) {
+        tokio::spawn(async { fire("a background task") });
+    }
 
     loop {
         let mut draw_now = false;
@@ -156,7 +160,16 @@ pub async fn run(
                     }
                 }
             }
-            _ = tick.tick() => { app.update(Msg::Tick(now_ms())); }
+            _ = tick.tick() => {
+                // A task that panicked has restored the terminal and written
+                // its report; going on would draw over the shell.
+                if crate::tui::crash::panicked() {
+                    return Err(color_eyre::eyre::eyre!(
+                        "a background task panicked; the crash report is in the state directory"
+                    ));
+                }
+                app.update(Msg::Tick(now_ms()));
+            }
             _ = frame_due, if app.dirty => {}
         }
         if app.should_quit {
@@ -178,7 +191,12 @@ fn draw(
     stats: &mut LoopStats,
     frame_dump: &mut Option<FrameDump>,
 ) -> color_eyre::Result<()> {
-    let frame = terminal.draw(|f| crate::ui::draw(f, app, theme))?;
+    let frame = terminal.draw(|f| {
+        if drill() == Some(PanicDrill::Render) && stats.frames > 0 {
+            fire("a render function");
+        }
+        crate::ui::draw(f, app, theme)
+    })?;
     if let Some(dump) = frame_dump {
         if let Err(e) = dump.write(frame.buffer) {
             // A debugging aid: losing it must not take the console down.

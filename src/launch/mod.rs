@@ -8,6 +8,7 @@ mod errors;
 mod frame_dump;
 pub mod keymap_rule;
 mod log_overlap;
+mod panic_drill;
 mod setup;
 mod verbs;
 
@@ -69,6 +70,7 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
     let mode = output_mode(g.output);
     let cmd = cli.command.unwrap_or(Cmd::Dashboard);
     let state = state_paths(&g)?;
+    crate::tui::crash::set_crash_dir(&state.dir);
     match cmd {
         Cmd::Demo => console(&g, state, true, started).await,
         Cmd::Dashboard => console(&g, state, false, started).await,

@@ -1,6 +1,8 @@
 //! Terminal setup and restore. The terminal is restored on normal exit, on
 //! error, and from the panic hook, so a crash never leaves a raw-mode shell.
 
+pub mod crash;
+
 use std::io::{self, Stdout, Write};
 use std::os::fd::AsRawFd;
 use std::path::Path;
@@ -123,11 +125,15 @@ pub fn restore() {
     }
 }
 
-/// Chain a panic hook that restores the terminal before the report prints.
+/// Chain a panic hook that restores the terminal and writes a crash report
+/// (see `crash`) before the panic's own report prints.
 pub fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore();
+        if let Some(path) = crash::on_panic(info) {
+            eprintln!("blissful-infra crashed; report: {}", path.display());
+        }
         previous(info);
     }));
 }
