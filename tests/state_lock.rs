@@ -171,4 +171,15 @@ fn two_ups_racing_one_wins_the_other_is_refused() {
         err.contains(&format!("is in use by pid {pid} (blissful-infra up")),
         "{all}"
     );
+    // The loser's `up` did not cut the winner's log short.
+    let running = format!("running (pid {pid})");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let log = std::fs::read_to_string(p.state().join("daemon.log")).unwrap_or_default();
+        if log.contains(&running) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{log}\n---\n{all}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }

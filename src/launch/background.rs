@@ -29,6 +29,18 @@ pub(super) async fn daemon(g: &GlobalArgs, state: StatePaths) -> Result<i32> {
     let Some(lock) = claim_state(&state, command, config.runtime)? else {
         return Ok(exit::REFUSED);
     };
+    if command == "up" {
+        // `up` appends our output to daemon.log; the log is ours now, so a
+        // fresh one starts here.
+        let log = state.daemon_log();
+        if let Err(e) = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&log)
+        {
+            eprintln!("warning: could not empty {}: {e}", log.display());
+        }
+    }
     if crate::daemon::client::is_running(&state.control_socket()).await {
         eprintln!(
             "error: a sandbox is already running (socket {})",
@@ -110,8 +122,14 @@ pub(super) async fn up(g: &GlobalArgs, state: StatePaths) -> Result<i32> {
     }
     let exe = std::env::current_exe().wrap_err("finding the blissful-infra executable")?;
     let log_path = state.daemon_log();
-    let log = std::fs::File::create(&log_path)
-        .wrap_err_with(|| format!("creating {}", log_path.display()))?;
+    // Appended to, not truncated: when two starts race, the one whose
+    // daemon wins the lock empties it (see `daemon`), and the loser must not
+    // cut the winner's log short.
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .wrap_err_with(|| format!("opening {}", log_path.display()))?;
     let log_err = log
         .try_clone()
         .wrap_err("duplicating the log file handle")?;
