@@ -1,4 +1,5 @@
-//! Where blissful-infra keeps its state: audit journal, fault journal, control socket.
+//! Where blissful-infra keeps its state: audit journal, fault journal, control socket,
+//! runtime lock.
 
 use std::path::PathBuf;
 
@@ -39,6 +40,10 @@ impl StatePaths {
     }
     pub fn control_socket(&self) -> PathBuf {
         self.dir.join("sandbox.sock")
+    }
+    /// Held (`flock`) by the process running a runtime here; names its owner.
+    pub fn runtime_lock(&self) -> PathBuf {
+        self.dir.join("runtime.lock")
     }
     pub fn daemon_log(&self) -> PathBuf {
         self.dir.join("daemon.log")

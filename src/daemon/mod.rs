@@ -22,8 +22,12 @@
 //! [`client::RemoteRuntime`] implements [`crate::runtime::Runtime`] on top of
 //! the socket (one connection per call; `subscribe` keeps one open), so CLI
 //! commands are written once against the runtime port.
+//!
+//! Only one process runs a runtime on a state directory: [`lock::RuntimeLock`]
+//! is taken before the runtime starts and held until the process ends.
 
 pub mod client;
+pub mod lock;
 pub mod protocol;
 pub mod server;
 

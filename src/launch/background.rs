@@ -6,19 +6,41 @@ use std::time::{Duration, Instant};
 use color_eyre::eyre::WrapErr;
 use color_eyre::Result;
 
-use super::embedded::{start_sandbox, Embedded};
+use super::embedded::{claim_state, start_sandbox, Embedded};
 use super::setup::load_config;
 use crate::cli::args::GlobalArgs;
 use crate::cli::{self, exit, OutputMode};
 use crate::config::RuntimeKind;
+use crate::daemon::lock::{read_owner, LockError};
 use crate::paths::StatePaths;
 
 /// How much of a daemon's log `up` shows when the daemon dies at start.
 const DAEMON_LOG_TAIL_LINES: usize = 40;
+/// Set by `up` on the daemon it starts, so the lock file says `up`.
+const LAUNCHED_BY_ENV: &str = "BLISSFUL_INFRA_LAUNCHED_BY";
 
 pub(super) async fn daemon(g: &GlobalArgs, state: StatePaths) -> Result<i32> {
     let (config, config_dir) = load_config(g, false)?;
     let config = Arc::new(config);
+    let command = match std::env::var_os(LAUNCHED_BY_ENV) {
+        Some(v) if v == "up" => "up",
+        _ => "daemon",
+    };
+    let Some(lock) = claim_state(&state, command, config.runtime)? else {
+        return Ok(exit::REFUSED);
+    };
+    if command == "up" {
+        // `up` appends our output to daemon.log; the log is ours now, so a
+        // fresh one starts here.
+        let log = state.daemon_log();
+        if let Err(e) = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&log)
+        {
+            eprintln!("warning: could not empty {}: {e}", log.display());
+        }
+    }
     if crate::daemon::client::is_running(&state.control_socket()).await {
         eprintln!(
             "error: a sandbox is already running (socket {})",
@@ -31,8 +53,9 @@ pub(super) async fn daemon(g: &GlobalArgs, state: StatePaths) -> Result<i32> {
         kind,
         stop,
         server: handle,
+        lock,
         ..
-    } = start_sandbox(g, &state, config.clone(), config_dir).await?;
+    } = start_sandbox(g, &state, config.clone(), config_dir, lock).await?;
     eprintln!(
         "{kind} runtime for `{}` running (pid {}); control socket {}",
         crate::domain::sanitize::strip_all(&config.project),
@@ -55,6 +78,7 @@ pub(super) async fn daemon(g: &GlobalArgs, state: StatePaths) -> Result<i32> {
         crate::runtime::Runtime::shutdown(&*sandbox),
     )
     .await;
+    drop(lock);
     eprintln!("{kind} runtime stopped");
     Ok(exit::OK)
 }
@@ -86,18 +110,32 @@ pub(super) async fn up(g: &GlobalArgs, state: StatePaths) -> Result<i32> {
     }
     let socket = state.control_socket();
     if crate::daemon::client::is_running(&socket).await {
-        println!("sandbox already running (socket {})", socket.display());
+        match read_owner(&state) {
+            Some(owner) => println!(
+                "sandbox already running: {} (socket {})",
+                owner.describe(),
+                socket.display()
+            ),
+            None => println!("sandbox already running (socket {})", socket.display()),
+        }
         return Ok(exit::OK);
     }
     let exe = std::env::current_exe().wrap_err("finding the blissful-infra executable")?;
     let log_path = state.daemon_log();
-    let log = std::fs::File::create(&log_path)
-        .wrap_err_with(|| format!("creating {}", log_path.display()))?;
+    // Appended to, not truncated: when two starts race, the one whose
+    // daemon wins the lock empties it (see `daemon`), and the loser must not
+    // cut the winner's log short.
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .wrap_err_with(|| format!("opening {}", log_path.display()))?;
     let log_err = log
         .try_clone()
         .wrap_err("duplicating the log file handle")?;
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("daemon").arg("--state-dir").arg(&state.dir);
+    cmd.env(LAUNCHED_BY_ENV, "up");
     if let Some(c) = &g.config {
         cmd.arg("--config").arg(c);
     }
@@ -117,7 +155,9 @@ pub(super) async fn up(g: &GlobalArgs, state: StatePaths) -> Result<i32> {
     let mut child = cmd.spawn().wrap_err("starting the sandbox daemon")?;
     let deadline = Instant::now() + Duration::from_secs(15);
     while Instant::now() < deadline {
-        if crate::daemon::client::is_running(&socket).await {
+        // Our own daemon's socket: another start may have won the lock.
+        let ours = || read_owner(&state).is_some_and(|o| o.pid == child.id());
+        if crate::daemon::client::is_running(&socket).await && ours() {
             println!(
                 "{} daemon running in the background (pid {}); logs: {}",
                 match config.runtime {
@@ -131,6 +171,10 @@ pub(super) async fn up(g: &GlobalArgs, state: StatePaths) -> Result<i32> {
             return Ok(exit::OK);
         }
         if let Ok(Some(status)) = child.try_wait() {
+            if status.code() == Some(exit::REFUSED) {
+                super::errors::print_error(LockError::held(&state));
+                return Ok(exit::REFUSED);
+            }
             let log = std::fs::read_to_string(&log_path).unwrap_or_default();
             let tail = super::errors::log_tail(&log, DAEMON_LOG_TAIL_LINES);
             eprintln!("error: the sandbox daemon exited ({status}):\n{tail}");

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use color_eyre::eyre::{eyre, WrapErr};
 use color_eyre::Result;
 
-use super::embedded::start_sandbox;
+use super::embedded::{claim_state, start_sandbox};
 use super::setup::{load_config, no_color_unset};
 use crate::app::keymap::Keymap;
 use crate::app::state::App;
@@ -62,7 +62,11 @@ pub(super) async fn console(
                 (Arc::new(remote), None, name)
             }
             Err(_) => {
-                let embedded = start_sandbox(g, &state, config.clone(), config_dir).await?;
+                let command = if demo { "demo" } else { "console" };
+                let Some(lock) = claim_state(&state, command, config.runtime)? else {
+                    return Ok(exit::REFUSED);
+                };
+                let embedded = start_sandbox(g, &state, config.clone(), config_dir, lock).await?;
                 let shared: SharedRuntime = embedded.sandbox.clone();
                 let name = embedded.kind.to_string();
                 (shared, Some(embedded), name)

@@ -8,6 +8,7 @@ use color_eyre::Result;
 
 use crate::cli::args::GlobalArgs;
 use crate::config::{Config, RuntimeKind};
+use crate::daemon::lock::{LockError, LockOwner, RuntimeLock};
 use crate::daemon::server::{ControlServer, ServerInfo};
 use crate::paths::StatePaths;
 use crate::runtime::SharedRuntime;
@@ -23,6 +24,31 @@ pub(super) struct Embedded {
     pub(super) server: tokio::task::JoinHandle<()>,
     /// Fires when a client sent `shutdown` (`blissful-infra down`).
     pub(super) shutdown_requested: tokio::sync::watch::Receiver<bool>,
+    /// The state directory is ours while this lives: drop it last.
+    pub(super) lock: RuntimeLock,
+}
+
+/// Claim the state directory for a runtime started by `command` (`daemon`,
+/// `up`, `demo`, `console`). `None` once it has said on stderr who holds it
+/// (the caller exits with `REFUSED`).
+pub(super) fn claim_state(
+    state: &StatePaths,
+    command: &str,
+    runtime: RuntimeKind,
+) -> Result<Option<RuntimeLock>> {
+    let kind = match runtime {
+        RuntimeKind::Sandbox => "sandbox",
+        RuntimeKind::Docker => "docker",
+        RuntimeKind::Kubernetes => "kubernetes",
+    };
+    match RuntimeLock::acquire(state, LockOwner::this_process(command, kind)) {
+        Ok(lock) => Ok(Some(lock)),
+        Err(e @ LockError::Held { .. }) => {
+            super::errors::print_error(e);
+            Ok(None)
+        }
+        Err(e) => Err(e).wrap_err("claiming the state directory"),
+    }
 }
 
 pub(super) async fn start_sandbox(
@@ -30,6 +56,7 @@ pub(super) async fn start_sandbox(
     state: &StatePaths,
     config: Arc<Config>,
     config_dir: PathBuf,
+    lock: RuntimeLock,
 ) -> Result<Embedded> {
     let (sandbox, kind): (SharedRuntime, &'static str) = match config.runtime {
         RuntimeKind::Sandbox => {
@@ -88,5 +115,6 @@ pub(super) async fn start_sandbox(
         stop: stop_tx,
         server: handle,
         shutdown_requested,
+        lock,
     })
 }
