@@ -7,30 +7,11 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::fake_kube::client::{client, get_json, patch, Lines};
+use support::fake_kube::client::{assert_status, client, get_json, named, names, patch, Lines};
 use support::fake_kube::{read_fixture, FakeKube, ObjKey, Rule};
 
 const CANARY_PAUSED: &str = "argo-rollouts/rollout-canary-paused-at-step.yaml";
 const ROLLOUTS: &str = "/apis/argoproj.io/v1alpha1";
-
-fn names(list: &Value) -> Vec<&str> {
-    list["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["name"].as_str().unwrap())
-        .collect()
-}
-
-fn assert_status(v: &Value, code: u64, reason: &str) {
-    assert_eq!(v["kind"], "Status", "{v}");
-    assert_eq!(v["apiVersion"], "v1");
-    assert_eq!(v["metadata"], json!({}));
-    assert_eq!(v["status"], "Failure");
-    assert_eq!(v["reason"], reason);
-    assert_eq!(v["code"], code);
-    assert!(v["message"].is_string());
-}
 
 #[tokio::test]
 async fn discovery_serves_core_and_argo_groups() {
@@ -43,7 +24,7 @@ async fn discovery_serves_core_and_argo_groups() {
     let (_, v1) = get_json(&kube, "/api/v1").await;
     assert_eq!(v1["kind"], "APIResourceList");
     assert_eq!(v1["groupVersion"], "v1");
-    let core = names(&v1);
+    let core = names(&v1, "resources");
     for n in [
         "pods",
         "pods/log",
@@ -54,22 +35,12 @@ async fn discovery_serves_core_and_argo_groups() {
     ] {
         assert!(core.contains(&n), "{n} in {core:?}");
     }
-    let ns = v1["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "namespaces")
-        .unwrap();
+    let ns = named(&v1, "resources", "namespaces");
     assert_eq!(ns["namespaced"], false);
 
     let (_, apis) = get_json(&kube, "/apis").await;
     assert_eq!(apis["kind"], "APIGroupList");
-    let argo = apis["groups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|g| g["name"] == "argoproj.io")
-        .unwrap();
+    let argo = named(&apis, "groups", "argoproj.io");
     let gv = json!({"groupVersion": "argoproj.io/v1alpha1", "version": "v1alpha1"});
     assert_eq!(argo["preferredVersion"], gv);
     assert_eq!(argo["versions"], json!([gv]));
@@ -77,7 +48,7 @@ async fn discovery_serves_core_and_argo_groups() {
     let (code, argo) = get_json(&kube, ROLLOUTS).await;
     assert_eq!(code, 200);
     assert_eq!(argo["groupVersion"], "argoproj.io/v1alpha1");
-    let res = names(&argo);
+    let res = names(&argo, "resources");
     for n in [
         "rollouts",
         "rollouts/status",
@@ -87,21 +58,11 @@ async fn discovery_serves_core_and_argo_groups() {
     ] {
         assert!(res.contains(&n), "{n} in {res:?}");
     }
-    let ro = argo["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "rollouts")
-        .unwrap();
+    let ro = named(&argo, "resources", "rollouts");
     assert_eq!(ro["kind"], "Rollout");
     assert_eq!(ro["namespaced"], true);
     assert!(ro["verbs"].as_array().unwrap().contains(&json!("watch")));
-    let st = argo["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "rollouts/status")
-        .unwrap();
+    let st = named(&argo, "resources", "rollouts/status");
     assert_eq!(st["verbs"], json!(["get", "patch", "update"]));
 }
 
@@ -197,6 +158,31 @@ async fn fixture_rollout_is_served_unchanged_but_resource_version() {
     let want = keys.iter().filter(|k| k.plural == "rollouts").count();
     assert_eq!(list["items"].as_array().unwrap().len(), want);
     assert_eq!(list["kind"], "RolloutList");
+}
+
+#[tokio::test]
+async fn every_object_fixture_is_served_as_parsed() {
+    let kube = FakeKube::start().await;
+    let mut served = 0;
+    for (i, rel) in support::fake_kube::store::object_fixtures()
+        .iter()
+        .enumerate()
+    {
+        let ns = format!("f{i}");
+        let Some(key) = kube.try_seed_fixture_in(rel, &ns) else {
+            continue;
+        };
+        let (code, got) = get_json(&kube, &kube.path_of(&key)).await;
+        assert_eq!(code, 200, "{rel}");
+        let mut want = read_fixture(rel);
+        want["metadata"]["resourceVersion"] = got["metadata"]["resourceVersion"].clone();
+        if !key.namespace.is_empty() {
+            want["metadata"]["namespace"] = json!(ns);
+        }
+        assert_eq!(got, want, "{rel}");
+        served += 1;
+    }
+    assert!(served > 50, "{served}");
 }
 
 #[tokio::test]
@@ -575,4 +561,32 @@ async fn followed_log_stream_gets_pushed_lines() {
     assert_status(&body, 400, "BadRequest");
     let (code, _) = get_json(&kube, &format!("/api/v1/namespaces/{ns}/pods/missing/log")).await;
     assert_eq!(code, 404);
+}
+
+#[tokio::test]
+async fn all_namespaces_watch_filters_by_label_and_sees_deletes() {
+    let kube = FakeKube::start().await;
+    let rv = kube.resource_version();
+    let path = format!("{ROLLOUTS}/rollouts?watch=1&resourceVersion={rv}&labelSelector=app.kubernetes.io%2Finstance%3Drollouts-demo");
+    let mut watch = Lines::open(&kube, &path).await;
+    kube.seed_fixture("argo-rollouts/rollout-healthy-completed.yaml");
+    let key = kube.seed_fixture_in(CANARY_PAUSED, "other");
+    let ev = watch.change().await;
+    assert_eq!(ev["type"], "ADDED");
+    assert_eq!(ev["object"]["metadata"]["namespace"], "other");
+
+    let resp = client()
+        .delete(format!("{}{}", kube.url(), kube.path_of(&key)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let ev = watch.change().await;
+    assert_eq!(ev["type"], "DELETED");
+    assert_eq!(ev["object"]["metadata"]["name"], "rollouts-demo");
+    assert_eq!(
+        ev["object"]["metadata"]["resourceVersion"],
+        json!(kube.resource_version())
+    );
+    assert_eq!(get_json(&kube, &kube.path_of(&key)).await.0, 404);
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::FakeKube;
 
@@ -91,4 +91,35 @@ impl Lines {
             }
         }
     }
+}
+
+/// The `name`s of the entries of `doc[field]` (`resources`, `groups`).
+pub fn names<'a>(doc: &'a Value, field: &str) -> Vec<&'a str> {
+    doc[field]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect()
+}
+
+/// The entry of `doc[field]` with this `name`.
+pub fn named<'a>(doc: &'a Value, field: &str, name: &str) -> &'a Value {
+    doc[field]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {field}"))
+}
+
+/// `v` is a failure `Status` with this code and reason.
+pub fn assert_status(v: &Value, code: u64, reason: &str) {
+    assert_eq!(v["kind"], "Status", "{v}");
+    assert_eq!(v["apiVersion"], "v1");
+    assert_eq!(v["metadata"], json!({}));
+    assert_eq!(v["status"], "Failure");
+    assert_eq!(v["reason"], reason);
+    assert_eq!(v["code"], code);
+    assert!(v["message"].is_string());
 }

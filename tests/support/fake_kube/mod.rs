@@ -205,6 +205,27 @@ impl FakeKube {
         self.put_in(read_fixture(rel), Some(namespace))
     }
 
+    /// Store one fixture in the given namespace, or `None` when its API
+    /// version is not served (old `extensions/v1beta1` captures).
+    pub fn try_seed_fixture_in(&self, rel: &str, namespace: &str) -> Option<ObjKey> {
+        let mut obj = read_fixture(rel);
+        let key = self.try_key_for(&mut obj, Some(namespace))?;
+        self.inner.store.lock().unwrap().put(key.clone(), obj);
+        Some(key)
+    }
+
+    /// The URL path of an object, e.g.
+    /// `/apis/argoproj.io/v1alpha1/namespaces/ns/rollouts/web`.
+    pub fn path_of(&self, key: &ObjKey) -> String {
+        let prefix = if key.gv.contains('/') { "apis" } else { "api" };
+        let ns = if key.namespace.is_empty() {
+            String::new()
+        } else {
+            format!("/namespaces/{}", key.namespace)
+        };
+        format!("/{prefix}/{}{ns}/{}/{}", key.gv, key.plural, key.name)
+    }
+
     /// Store every object fixture in file order; a fixture whose key is
     /// already taken (some upstream captures share a name) is skipped.
     pub fn seed_all_fixtures(&self) -> Vec<ObjKey> {
