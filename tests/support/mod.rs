@@ -1,6 +1,7 @@
 //! Test-only helpers and fake servers. Nothing here is part of the product.
 #![allow(dead_code)]
 
+pub mod fake_kube;
 pub mod fake_loki;
 pub mod fake_ollama;
 pub mod tmux;
