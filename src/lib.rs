@@ -7,6 +7,8 @@
 //! - `delivery`, `faults`: the one rollout controller and the one fault engine every runtime shares.
 //! - `sandbox`, `docker`, `router`, `daemon`, `agent`, `sources`, `perf`, `compare`, `scaffold`,
 //!   `logparse`: adapters and the work they do (processes, containers, sockets, HTTP).
+//! - `kubernetes`: the Kubernetes adapter; for now the mapping of Argo Rollouts, AnalysisRuns
+//!   and Argo CD Applications into the common status.
 //! - `app`: console state and its Elm-style update; `ui`: pure render functions per pane.
 //! - `config`, `report`, `cli`, `tui`, `launch`: the edges (configuration, output, argument
 //!   parsing, terminal setup, wiring a command to the layers above).
@@ -22,6 +24,7 @@ pub mod delivery;
 pub mod docker;
 pub mod domain;
 pub mod faults;
+pub mod kubernetes;
 pub mod launch;
 pub mod logparse;
 pub mod paths;

@@ -1,0 +1,29 @@
+//! The Kubernetes adapter. For now: the mapping of Argo Rollouts,
+//! AnalysisRuns and Argo CD Applications (as the JSON an apiserver sends)
+//! into views and the common environment status. Pure code: no client, no IO.
+//!
+//! Every string read from an object is treated as hostile: cleaned of
+//! controls, escapes and bidi overrides, and bounded (see [`fields`]).
+
+pub mod analysis;
+pub mod application;
+pub mod fields;
+pub mod rollout;
+mod rollout_health;
+
+pub use analysis::{analysis_run_view, AnalysisRunView};
+pub use application::{application_view, ApplicationView};
+pub use rollout::{rollout_view, RolloutView};
+
+#[cfg(test)]
+mod analysis_tests;
+#[cfg(test)]
+mod application_tests;
+#[cfg(test)]
+mod fixture;
+#[cfg(test)]
+mod hostile_tests;
+#[cfg(test)]
+mod rollout_bluegreen_tests;
+#[cfg(test)]
+mod rollout_tests;
