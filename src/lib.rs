@@ -7,8 +7,8 @@
 //! - `delivery`, `faults`: the one rollout controller and the one fault engine every runtime shares.
 //! - `sandbox`, `docker`, `router`, `daemon`, `agent`, `sources`, `perf`, `compare`, `scaffold`,
 //!   `logparse`: adapters and the work they do (processes, containers, sockets, HTTP).
-//! - `kubernetes`: the Kubernetes adapter; for now the mapping of Argo Rollouts, AnalysisRuns
-//!   and Argo CD Applications into the common status.
+//! - `kubernetes`: the Kubernetes adapter; the mapping of Argo Rollouts, AnalysisRuns
+//!   and Argo CD Applications into the common status, the client connection and the Rollout watch.
 //! - `app`: console state and its Elm-style update; `ui`: pure render functions per pane.
 //! - `config`, `report`, `cli`, `tui`, `launch`: the edges (configuration, output, argument
 //!   parsing, terminal setup, wiring a command to the layers above).

@@ -1,15 +1,18 @@
 //! The Kubernetes adapter. For now: the mapping of Argo Rollouts,
 //! AnalysisRuns and Argo CD Applications (as the JSON an apiserver sends)
-//! into views and the common environment status. Pure code: no client, no IO.
+//! into views and the common environment status (pure code), plus the
+//! client connection ([`connect`]) and the Rollout watch ([`watch`]).
 //!
 //! Every string read from an object is treated as hostile: cleaned of
 //! controls, escapes and bidi overrides, and bounded (see [`fields`]).
 
 pub mod analysis;
 pub mod application;
+pub mod connect;
 pub mod fields;
 pub mod rollout;
 mod rollout_health;
+pub mod watch;
 
 pub use analysis::{analysis_run_view, AnalysisRunView};
 pub use application::{application_view, ApplicationView};
