@@ -1,7 +1,8 @@
 //! The Kubernetes adapter. For now: the mapping of Argo Rollouts,
 //! AnalysisRuns and Argo CD Applications (as the JSON an apiserver sends)
 //! into views and the common environment status (pure code), plus the
-//! client connection ([`connect`]) and the Rollout watch ([`watch`]).
+//! client connection ([`connect`]), the Rollout watch ([`watch`]), and
+//! intents as the Argo plugin's patches ([`intents`], sent by [`send`]).
 //!
 //! Every string read from an object is treated as hostile: cleaned of
 //! controls, escapes and bidi overrides, and bounded (see [`fields`]).
@@ -10,8 +11,10 @@ pub mod analysis;
 pub mod application;
 pub mod connect;
 pub mod fields;
+pub mod intents;
 pub mod rollout;
 mod rollout_health;
+pub mod send;
 pub mod watch;
 
 pub use analysis::{analysis_run_view, AnalysisRunView};
