@@ -6,9 +6,9 @@
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::Value;
 
-use super::connect::{explain, Connection, KubeError, Request};
+use super::connect::{explain, Connection, KubeError};
 use super::intents::{rollout_patches, IntentRefused, RolloutPatch};
-use super::watch::rollouts_resource;
+use super::watch::{rollout_request, rollouts_resource};
 use crate::runtime::intent::Intent;
 
 /// The field manager named in every write.
@@ -26,15 +26,6 @@ pub enum SendError {
 
 fn rollouts(conn: &Connection, namespace: &str) -> Api<DynamicObject> {
     Api::namespaced_with(conn.client.clone(), namespace, &rollouts_resource())
-}
-
-fn request<'a>(verb: &'a str, namespace: &'a str) -> Request<'a> {
-    Request {
-        verb,
-        resource: "rollouts",
-        group: "argoproj.io",
-        namespace,
-    }
 }
 
 fn to_json(obj: &DynamicObject, conn: &Connection) -> Result<Value, KubeError> {
@@ -58,7 +49,7 @@ pub async fn send_intent(
     let current = api
         .get(name)
         .await
-        .map_err(|e| explain(&e, &conn.server, &request("get", namespace)))?;
+        .map_err(|e| explain(&e, &conn.server, &rollout_request("get", namespace)))?;
     let current = to_json(&current, conn)?;
     let patches = rollout_patches(intent, &current, now_rfc3339)?;
     Ok(send_patches(conn, namespace, name, &patches)
@@ -81,7 +72,8 @@ pub async fn send_patches(
         field_manager: Some(FIELD_MANAGER.to_string()),
         ..PatchParams::default()
     };
-    let explain_patch = |e: &kube::Error| explain(e, &conn.server, &request("patch", namespace));
+    let explain_patch =
+        |e: &kube::Error| explain(e, &conn.server, &rollout_request("patch", namespace));
     let mut last = None;
     for p in patches {
         let sent = match p.subresource {

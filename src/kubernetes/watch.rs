@@ -167,7 +167,7 @@ fn degraded_reason(err: &watcher::Error, server: &str, namespace: &str) -> Optio
         }
         watcher::Error::NoResourceVersion => return Some(err.to_string()),
     };
-    match explain(kube_err, server, &request(verb, namespace)) {
+    match explain(kube_err, server, &rollout_request(verb, namespace)) {
         KubeError::Api { code: 410, .. } => None,
         // A namespaced list is never 404 for a served resource: the CRD is
         // not installed.
@@ -176,7 +176,8 @@ fn degraded_reason(err: &watcher::Error, server: &str, namespace: &str) -> Optio
     }
 }
 
-fn request<'a>(verb: &'a str, namespace: &'a str) -> Request<'a> {
+/// What a call on Rollouts in `namespace` asked, for error messages.
+pub(super) fn rollout_request<'a>(verb: &'a str, namespace: &'a str) -> Request<'a> {
     Request {
         verb,
         resource: "rollouts",
