@@ -598,12 +598,15 @@ async fn start_prometheus(port: u16, target: &str) -> Prometheus {
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("prometheus.log")).unwrap())
         .kill_on_drop(true)
         .spawn()
         .expect("the `prometheus` binary (apt-get install -y prometheus)");
+    let log = || std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default();
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
+    // Generous: on a busy 2-core machine its storage takes a while to open.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut child = child;
     loop {
         let ready = http
             .get(format!("http://127.0.0.1:{port}/-/ready"))
@@ -613,7 +616,17 @@ async fn start_prometheus(port: u16, target: &str) -> Prometheus {
         if ready {
             break;
         }
-        assert!(Instant::now() < deadline, "prometheus not ready after 20 s");
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "prometheus exited ({status}) before it was ready:\n{}",
+                log()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "prometheus not ready after 60 s:\n{}",
+            log()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     Prometheus {

@@ -88,7 +88,7 @@ async fn start_prometheus(target: SocketAddr) -> Prometheus {
         url: format!("http://127.0.0.1:{port}"),
     };
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(Some(status)) = p._child.try_wait() {
             panic!("prometheus exited with {status}:\n{}", p.log());
@@ -104,7 +104,7 @@ async fn start_prometheus(target: SocketAddr) -> Prometheus {
         }
         assert!(
             Instant::now() < deadline,
-            "prometheus not ready after 20 s:\n{}",
+            "prometheus not ready after 60 s:\n{}",
             p.log()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
