@@ -1,5 +1,6 @@
 //! The console's rollout verbs: offered from capabilities, confirmed, sent
 //! as intents.
+#![cfg(test)] // test code only: unwrap() on a broken fixture is the clearest failure
 
 use std::sync::Arc;
 

@@ -1,3 +1,4 @@
+#![cfg(test)] // test code only: unwrap() on a broken fixture is the clearest failure
 use super::*;
 
 fn state() -> (tempfile::TempDir, StatePaths) {

@@ -1,4 +1,5 @@
 //! Tests of `compose.rs`.
+#![cfg(test)] // test code only: unwrap() on a broken fixture is the clearest failure
 
 use super::*;
 

@@ -1,5 +1,6 @@
 //! The engine with a fake backend: write-ahead ordering, timing, undo and
 //! reconcile, independent of any platform.
+#![cfg(test)] // test code only: unwrap() on a broken fixture is the clearest failure
 
 use async_trait::async_trait;
 

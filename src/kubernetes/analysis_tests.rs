@@ -1,4 +1,5 @@
 //! Every AnalysisRun fixture, mapped and checked against values read by hand.
+#![cfg(test)] // test code only: unwrap() on a broken fixture is the clearest failure
 
 use super::analysis::{analysis_run_view, AnalysisPhase as P, AnalysisRunView, Provider};
 use super::fixture::{all, fixture};

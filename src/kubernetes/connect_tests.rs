@@ -1,4 +1,5 @@
 //! Every error message of [`super`] that can be produced without a cluster.
+#![cfg(test)] // test code only: unwrap() on a broken fixture is the clearest failure
 
 use super::*;
 

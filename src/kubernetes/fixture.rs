@@ -1,4 +1,5 @@
 //! Upstream objects for tests, from the shared fixtures folder.
+#![cfg(test)] // test code only: unwrap() on a broken fixture is the clearest failure
 
 use serde_json::Value;
 

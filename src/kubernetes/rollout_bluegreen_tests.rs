@@ -1,4 +1,5 @@
 //! Blue-green Rollout fixtures, and image tags.
+#![cfg(test)] // test code only: unwrap() on a broken fixture is the clearest failure
 
 use super::rollout::{image_tag, Strategy};
 use super::rollout_tests::{s, split, view};

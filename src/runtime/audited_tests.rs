@@ -1,4 +1,5 @@
 //! Unit tests of the audit decorator against the fake runtime.
+#![cfg(test)] // test code only: unwrap() on a broken fixture is the clearest failure
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,4 +1,5 @@
 //! Unit tests of `App::update`.
+#![cfg(test)] // test code only: unwrap() on a broken fixture is the clearest failure
 
 use super::*;
 use crate::app::keymap::Keymap;

@@ -1,4 +1,5 @@
 //! Unit tests of the sample service.
+#![cfg(test)] // test code only: unwrap() on a broken fixture is the clearest failure
 
 use super::growth::*;
 use super::http::*;
