@@ -23,6 +23,7 @@ pub mod daemon;
 pub mod delivery;
 pub mod docker;
 pub mod domain;
+pub mod durable;
 pub mod faults;
 pub mod kubernetes;
 pub mod launch;

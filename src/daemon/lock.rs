@@ -227,10 +227,11 @@ fn staged_name(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Write `record` to a new file at `path` and lock it.
+/// Write `record` to a new file at `path` and lock it. The lock is held
+/// through a read-only descriptor: a file kept open for writing would stop
+/// the state directory's file system from being remounted read-only.
 fn stage(path: &Path, record: &[u8]) -> Result<File, LockError> {
-    let mut file = OpenOptions::new()
-        .read(true)
+    let mut writer = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
@@ -238,8 +239,16 @@ fn stage(path: &Path, record: &[u8]) -> Result<File, LockError> {
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)
         .map_err(|e| LockError::io("creating", path, e))?;
-    file.write_all(record)
+    writer
+        .write_all(record)
+        .and_then(|_| writer.sync_all())
         .map_err(|e| LockError::io("writing", path, e))?;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| LockError::io("opening", path, e))?;
+    drop(writer);
     match try_lock(&file) {
         Ok(true) => Ok(file),
         Ok(false) => Err(LockError::io(

@@ -1,11 +1,10 @@
 //! The write-ahead fault journal: every fault is recorded here, and the
 //! record is durable (file and directory fsynced) before the fault is
-//! applied. Writes go to a temporary file that is fsynced and renamed over
-//! the journal, so a crash leaves the old or the new journal, never half of
-//! one. Processes sharing a state directory take an exclusive lock around
+//! applied. Writes go through `crate::durable::replace` (a temporary file,
+//! fsynced and renamed over the journal), so a crash or a full disk leaves
+//! the old or the new journal, never half of one. Processes sharing a state directory take an exclusive lock around
 //! each read-modify-write, so none loses another's records.
 
-use std::io::Write;
 use std::marker::PhantomData;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -130,7 +129,7 @@ impl<U: Serialize + DeserializeOwned + Clone + PartialEq> Journal<U> {
         let before = faults.clone();
         let out = f(&mut faults);
         if faults != before {
-            self.write(dir, &faults)?;
+            self.write(&faults)?;
         }
         Ok(out)
     }
@@ -189,29 +188,14 @@ impl<U: Serialize + DeserializeOwned + Clone + PartialEq> Journal<U> {
             .unwrap_or_else(|| "faults.json".into())
     }
 
-    fn write(&self, dir: &Path, faults: &[FaultRecord<U>]) -> Result<(), JournalError> {
-        let body = serde_json::to_vec_pretty(&JournalFile {
+    fn write(&self, faults: &[FaultRecord<U>]) -> Result<(), JournalError> {
+        let mut body = serde_json::to_vec_pretty(&JournalFile {
             format: FAULT_JOURNAL_FORMAT,
             faults: faults.to_vec(),
         })
         .map_err(|e| self.err(format!("cannot encode: {e}")))?;
-        let tmp = dir.join(format!(".{}.tmp-{}", self.file_name(), std::process::id()));
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&body)?;
-            f.write_all(b"\n")?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &self.path)?;
-            // The rename is durable only once the directory is synced.
-            match std::fs::File::open(dir)?.sync_all() {
-                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(()),
-                other => other,
-            }
-        };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            self.err(format!("cannot write: {e}"))
-        })
+        body.push(b'\n');
+        crate::durable::replace(&self.path, &body).map_err(|e| self.err(e.what()))
     }
 }
 

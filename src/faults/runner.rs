@@ -3,7 +3,7 @@
 //! until it has a verdict. Backends call it from their own loop (the sandbox
 //! engine's tick, the Docker runtime's ticker); it never sleeps itself.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::applier::{FaultApplier, Prepared};
 use super::journal::Journal;
@@ -50,6 +50,9 @@ pub struct FaultRunner<U, H> {
     owner: ProcessRef,
     live: BTreeMap<String, LiveFault<U, H>>,
     next: u64,
+    /// Records of faults already undone that could not be taken out of the
+    /// journal (a full disk); taken out with the next journal write.
+    stale: BTreeSet<String>,
 }
 
 impl<U, H> FaultRunner<U, H>
@@ -62,7 +65,27 @@ where
             owner: ProcessRef::current(),
             live: BTreeMap::new(),
             next: 1,
+            stale: BTreeSet::new(),
         }
+    }
+
+    /// Take the record of an undone fault out of the journal; when that
+    /// fails it is remembered and tried again with the next write.
+    fn forget(&mut self, id: &str) -> Result<(), super::journal::JournalError> {
+        self.stale.insert(id.to_string());
+        self.tidy()
+    }
+
+    /// Take every stale record out of the journal.
+    fn tidy(&mut self) -> Result<(), super::journal::JournalError> {
+        if self.stale.is_empty() {
+            return Ok(());
+        }
+        let stale = &self.stale;
+        self.journal
+            .update(|j| j.retain(|r| !stale.contains(&r.id)))?;
+        self.stale.clear();
+        Ok(())
     }
 
     pub fn journal(&self) -> &Journal<U> {
@@ -154,6 +177,7 @@ where
             undo,
         };
         // Write-ahead: a crash after this point leaves a trace to undo.
+        let _ = self.tidy();
         self.journal
             .insert(&record)
             .map_err(|e| RuntimeError::Failed(format!("fault not applied: {e}")))?;
@@ -165,7 +189,7 @@ where
                     Err(f) => format!(" (cleanup failed: {})", f.join("; ")),
                 };
                 if note.is_empty() {
-                    let _ = self.journal.remove(&id);
+                    let _ = self.forget(&id);
                 }
                 return Err(RuntimeError::Failed(format!("{scenario}: {e}{note}")));
             }
@@ -176,7 +200,7 @@ where
             // The act is over; what follows is recovery.
             experiment.fault_removed(now);
             in_effect = false;
-            let _ = self.journal.remove(&id);
+            let _ = self.forget(&id);
         }
         let injected = Injected {
             experiment: experiment.clone(),
@@ -220,9 +244,9 @@ where
             .map_err(|failed| format!("could not remove the fault: {}", failed.join("; ")))?;
         l.applied = false;
         l.experiment.fault_removed(now);
-        self.journal
-            .remove(id)
-            .map_err(|e| format!("fault removed, but {e}"))?;
+        self.forget(id).map_err(|e| {
+            format!("fault removed, but its record stays until the journal can be written: {e}")
+        })?;
         Ok(done)
     }
 

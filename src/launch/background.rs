@@ -56,12 +56,12 @@ pub(super) async fn daemon(g: &GlobalArgs, state: StatePaths) -> Result<i32> {
         lock,
         ..
     } = start_sandbox(g, &state, config.clone(), config_dir, lock).await?;
-    eprintln!(
+    say(format_args!(
         "{kind} runtime for `{}` running (pid {}); control socket {}",
         crate::domain::sanitize::strip_all(&config.project),
         std::process::id(),
         state.control_socket().display()
-    );
+    ));
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).wrap_err("installing SIGTERM handler")?;
     let mut hup = signal(SignalKind::hangup()).wrap_err("installing SIGHUP handler")?;
@@ -79,8 +79,15 @@ pub(super) async fn daemon(g: &GlobalArgs, state: StatePaths) -> Result<i32> {
     )
     .await;
     drop(lock);
-    eprintln!("{kind} runtime stopped");
+    say(format_args!("{kind} runtime stopped"));
     Ok(exit::OK)
+}
+
+/// A line on the daemon's stderr (`daemon.log` in the state directory).
+/// Unlike `eprintln!`, a full or read-only disk does not make it panic.
+fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 pub(super) async fn up(g: &GlobalArgs, state: StatePaths) -> Result<i32> {

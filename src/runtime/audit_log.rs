@@ -1,9 +1,10 @@
 //! The audit journal (`audit.jsonl` in the state directory): one
 //! `AuditEntry` per line for every change asked of a runtime, accepted or
-//! refused. Written by the [`super::audited::Audited`] decorator, so no
-//! runtime writes it itself.
+//! refused. Written by the [`super::audited::Audited`] decorator (and, for
+//! a rollout a restart rolled back, by the delivery controller's recovery).
+//! Every line is appended whole and fsynced (`crate::durable::append`): a
+//! full disk leaves no half line.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -14,6 +15,8 @@ use crate::domain::logs::{Level, LogLine};
 
 enum AuditMsg {
     Entry(AuditEntry),
+    /// Written before the change it records; the caller waits for the result.
+    Ahead(AuditEntry, oneshot::Sender<Result<(), AuditWriteError>>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -21,6 +24,7 @@ impl std::fmt::Debug for AuditMsg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             AuditMsg::Entry(e) => write!(f, "Entry({})", e.action),
+            AuditMsg::Ahead(e, _) => write!(f, "Ahead({})", e.action),
             AuditMsg::Flush(_) => f.write_str("Flush"),
         }
     }
@@ -40,6 +44,14 @@ pub struct AuditUnavailable {
     pub path: PathBuf,
     pub action: String,
     pub env: String,
+}
+
+/// An entry that could not be written: the file and the OS error.
+#[derive(Debug, thiserror::Error)]
+#[error("audit journal {}: {message}", crate::domain::sanitize::strip_all(&path.display().to_string()))]
+pub struct AuditWriteError {
+    pub path: PathBuf,
+    pub message: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +99,21 @@ impl AuditLog {
             })
     }
 
+    /// Write `entry` now, before the change it records is made, and say
+    /// whether it reached the disk (in order with every queued entry).
+    pub async fn write_ahead(&self, entry: AuditEntry) -> Result<(), AuditWriteError> {
+        let (reply, rx) = oneshot::channel();
+        let stopped = || AuditWriteError {
+            path: self.path.clone(),
+            message: "its writer has stopped".into(),
+        };
+        self.tx
+            .send(AuditMsg::Ahead(entry, reply))
+            .await
+            .map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
+    }
+
     /// Wait until every entry queued so far has been written (or reported).
     pub async fn flush(&self) {
         let (tx, rx) = oneshot::channel();
@@ -106,21 +133,14 @@ async fn run_audit_writer(
             AuditMsg::Flush(done) => {
                 let _ = done.send(());
             }
+            AuditMsg::Ahead(entry, reply) => {
+                let _ = reply.send(write_blocking(&path, entry).await);
+            }
             AuditMsg::Entry(entry) => {
-                let p = path.clone();
-                let e = entry.clone();
-                let result = tokio::task::spawn_blocking(move || append_audit_line(&p, &e))
-                    .await
-                    .map_err(|e| std::io::Error::other(format!("audit writer task failed: {e}")))
-                    .and_then(|r| r);
-                if let Err(err) = result {
+                if let Err(err) = write_blocking(&path, entry.clone()).await {
                     let text = format!(
-                        "audit journal {}: entry lost ({} on {} by {}, {}): {err}",
-                        path.display(),
-                        entry.action,
-                        entry.env,
-                        entry.user,
-                        entry.outcome
+                        "{err}; entry lost ({} on {} by {}, {})",
+                        entry.action, entry.env, entry.user, entry.outcome
                     );
                     let _ = events.send(RuntimeEvent::Log {
                         line: LogLine::new(
@@ -138,20 +158,31 @@ async fn run_audit_writer(
     }
 }
 
-/// Append one JSON line to the audit journal (blocking).
-pub fn append_audit_line(path: &Path, entry: &AuditEntry) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+async fn write_blocking(path: &Path, entry: AuditEntry) -> Result<(), AuditWriteError> {
+    let p = path.to_path_buf();
+    tokio::task::spawn_blocking(move || append_audit_line(&p, &entry))
+        .await
+        .unwrap_or_else(|e| {
+            Err(AuditWriteError {
+                path: path.to_path_buf(),
+                message: format!("its writer task failed: {e}"),
+            })
+        })
+}
+
+/// Append one JSON line to the audit journal (blocking), whole and fsynced.
+pub fn append_audit_line(path: &Path, entry: &AuditEntry) -> Result<(), AuditWriteError> {
+    let fail = |message: String| AuditWriteError {
+        path: path.to_path_buf(),
+        message,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| fail(format!("cannot create its directory: {e}")))?;
     }
-    let mut line = serde_json::to_vec(entry).map_err(std::io::Error::other)?;
+    let mut line = serde_json::to_vec(entry).map_err(|e| fail(format!("cannot encode: {e}")))?;
     line.push(b'\n');
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    // One write call per line so concurrent appenders never interleave a line.
-    f.write_all(&line)?;
-    f.flush()
+    crate::durable::append(path, &line).map_err(|e| fail(e.what()))
 }
 
 /// Read the audit journal (blocking); unparsable lines are returned as errors

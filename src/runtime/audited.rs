@@ -1,6 +1,9 @@
 //! A decorator that writes every change asked of a runtime to the audit
-//! journal: who, which environment, what, and how it ended (`accepted`, or
-//! `refused: <why>`). It also writes the outcome of every rollout the
+//! journal: who, which environment and what, as a `requested` entry before
+//! the change reaches the runtime, then how it ended (`accepted`, or
+//! `refused: <why>`). A change whose `requested` entry cannot be written
+//! (a full disk, a read-only state directory) is refused and never reaches
+//! the runtime: nothing destructive happens unaudited. It also writes the outcome of every rollout the
 //! runtime's controller finishes (user `controller`), read from the
 //! runtime's own events. Whoever owns a runtime wraps it once, so every
 //! client (console, CLI over the socket) is audited exactly once.
@@ -26,6 +29,8 @@ use crate::domain::logs::LogLine;
 
 /// How long shutdown waits for the last rollout outcomes to be journalled.
 const DRAIN: Duration = Duration::from_millis(300);
+/// The outcome of the entry written before a change is made.
+pub const REQUESTED: &str = "requested";
 
 pub struct Audited<R: ?Sized> {
     inner: Arc<R>,
@@ -44,6 +49,19 @@ pub fn audit_action(intent: &Intent) -> &'static str {
         Intent::Switch { .. } => "switch_traffic",
         other => other.kind().name(),
     }
+}
+
+/// Intents that only take traffic back toward the stable version or hold a
+/// rollout: they go ahead even when the audit journal cannot be written,
+/// because refusing them during an incident would do more harm.
+fn stops_harm(intent: &Intent) -> bool {
+    matches!(
+        intent,
+        Intent::Pause
+            | Intent::Abort { .. }
+            | Intent::Undo { .. }
+            | Intent::Switch { to_canary: false }
+    )
 }
 
 fn outcome_of<T>(r: &Result<T, RuntimeError>) -> String {
@@ -89,6 +107,40 @@ impl<R: Runtime + ?Sized + 'static> Audited<R> {
     async fn write(&self, entry: AuditEntry) {
         if let Err(e) = self.log.append(entry).await {
             super::audit_watch::notice(&self.notices, e.to_string());
+        }
+    }
+
+    /// Journal the change before it is made; refuse it when that fails,
+    /// unless it `stops_harm` (then it goes ahead and the lost entry is
+    /// reported as an error).
+    async fn ahead(
+        &self,
+        actor: &Actor,
+        env: &str,
+        (action, stops_harm): (&str, bool),
+        to_version: Option<&Version>,
+        detail: &str,
+    ) -> Result<(), RuntimeError> {
+        let entry = AuditEntry {
+            ts: crate::clock::now_ms(),
+            user: actor.user.clone(),
+            env: env.to_string(),
+            action: action.to_string(),
+            from_version: None,
+            to_version: version(to_version),
+            outcome: REQUESTED.into(),
+            detail: detail.to_string(),
+        };
+        match self.log.write_ahead(entry).await {
+            Ok(()) => Ok(()),
+            Err(e) if stops_harm => {
+                let text = format!("{e}; {action} on {env} goes ahead unaudited (it stops harm)");
+                super::audit_watch::notice(&self.notices, text);
+                Ok(())
+            }
+            Err(e) => Err(RuntimeError::Refused(format!(
+                "{action} on {env} was not made because it cannot be audited: {e}"
+            ))),
         }
     }
 
@@ -154,6 +206,14 @@ impl<R: Runtime + ?Sized + 'static> Runtime for Audited<R> {
             Intent::Deploy { version } => Some(version.clone()),
             _ => None,
         };
+        self.ahead(
+            actor,
+            env,
+            (action, stops_harm(&intent)),
+            asked_for.as_ref(),
+            &detail,
+        )
+        .await?;
         let r = self.inner.intent(actor, env, intent).await;
         self.record_action(actor, env, action, &r, asked_for.as_ref(), detail)
             .await;
@@ -166,8 +226,10 @@ impl<R: Runtime + ?Sized + 'static> Runtime for Audited<R> {
         from: &str,
         to: &str,
     ) -> Result<ActionAccepted, RuntimeError> {
-        let r = self.inner.promote(actor, from, to).await;
         let detail = format!("from {from} via {}", actor.via);
+        self.ahead(actor, to, ("promote", false), None, &detail)
+            .await?;
+        let r = self.inner.promote(actor, from, to).await;
         self.record_action(actor, to, "promote", &r, None, detail)
             .await;
         r
@@ -184,6 +246,9 @@ impl<R: Runtime + ?Sized + 'static> Runtime for Audited<R> {
             "{scenario}: duration {}s, latency {}ms, rate {}, cpu workers {} via {}",
             params.duration_secs, params.latency_ms, params.rate, params.cpu_workers, actor.via
         );
+        let action = format!("chaos {scenario}");
+        self.ahead(actor, env, (&action, false), None, &detail)
+            .await?;
         let r = self.inner.inject(actor, env, scenario, params).await;
         let outcome = match &r {
             Ok(x) => format!("accepted: experiment {}", x.id),
@@ -193,7 +258,7 @@ impl<R: Runtime + ?Sized + 'static> Runtime for Audited<R> {
             ts: crate::clock::now_ms(),
             user: actor.user.clone(),
             env: env.to_string(),
-            action: format!("chaos {scenario}"),
+            action,
             from_version: None,
             to_version: None,
             outcome,
@@ -214,6 +279,9 @@ impl<R: Runtime + ?Sized + 'static> Runtime for Audited<R> {
             Err(_) => None,
         }
         .unwrap_or_else(|| "-".into());
+        let detail = format!("experiment {experiment_id} via {}", actor.via);
+        self.ahead(actor, &env, ("undo", true), None, &detail)
+            .await?;
         let r = self.inner.undo(actor, experiment_id).await;
         self.write(AuditEntry {
             ts: crate::clock::now_ms(),
@@ -223,7 +291,7 @@ impl<R: Runtime + ?Sized + 'static> Runtime for Audited<R> {
             from_version: None,
             to_version: None,
             outcome: outcome_of(&r),
-            detail: format!("experiment {experiment_id} via {}", actor.via),
+            detail,
         })
         .await;
         r

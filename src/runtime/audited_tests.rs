@@ -13,6 +13,16 @@ use super::{
 use crate::domain::chaos::{FaultParams, ScenarioKind};
 use crate::domain::environment::Version;
 
+/// The outcome entries, without the `requested` ones written ahead.
+fn outcomes(
+    entries: Vec<crate::domain::audit::AuditEntry>,
+) -> Vec<crate::domain::audit::AuditEntry> {
+    entries
+        .into_iter()
+        .filter(|e| e.outcome != super::audited::REQUESTED)
+        .collect()
+}
+
 fn alice() -> Actor {
     Actor {
         user: "alice".into(),
@@ -50,8 +60,17 @@ async fn every_intent_is_written_with_its_outcome() {
     assert!(undo.is_err());
     rt.flush().await;
 
-    let entries = read_audit_journal(&path).unwrap();
-    assert_eq!(entries.len(), 3, "{entries:#?}");
+    let all = read_audit_journal(&path).unwrap();
+    // Each change: `requested` before it reached the runtime, then its outcome.
+    assert_eq!(all.len(), 6, "{all:#?}");
+    for pair in all.chunks(2) {
+        assert_eq!(pair[0].outcome, "requested", "{all:#?}");
+        assert_ne!(pair[1].outcome, "requested", "{all:#?}");
+        assert_eq!(pair[0].action, pair[1].action);
+        assert_eq!(pair[0].detail, pair[1].detail);
+    }
+    assert_eq!(all[0].to_version.as_deref(), Some("v2"));
+    let entries = outcomes(all);
     assert_eq!(entries[0].action, "deploy");
     assert_eq!(entries[0].outcome, "accepted");
     assert_eq!(entries[0].to_version.as_deref(), Some("v2"));
@@ -84,7 +103,7 @@ async fn chaos_undo_and_env_promotion_are_written_too() {
     rt.undo(&a, "exp-4").await.unwrap();
     let _ = rt.promote(&a, "staging", "production").await;
     rt.flush().await;
-    let entries = read_audit_journal(&path).unwrap();
+    let entries = outcomes(read_audit_journal(&path).unwrap());
     let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["chaos pod-kill", "undo", "promote"]);
     assert!(entries[0].outcome.starts_with("refused: "));
@@ -103,7 +122,7 @@ async fn read_only_refusals_are_audited_when_audit_wraps_read_only() {
     let r = rt.intent(&alice(), "staging", Intent::Retry).await;
     assert!(matches!(r, Err(RuntimeError::ReadOnly(_))));
     rt.flush().await;
-    let entries = read_audit_journal(&path).unwrap();
+    let entries = outcomes(read_audit_journal(&path).unwrap());
     assert_eq!(entries.len(), 1);
     assert!(
         entries[0].outcome.starts_with("refused: read-only"),
@@ -176,5 +195,64 @@ async fn subscribers_see_the_runtime_events() {
     assert!(
         notice.text.contains("3 runtime events were lost"),
         "{notice:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_change_that_cannot_be_audited_never_reaches_the_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    // A directory where the journal should be: every append fails.
+    let path = dir.path().join("audit.jsonl");
+    std::fs::create_dir(&path).unwrap();
+    let fake = Arc::new(FakeRuntime::supporting(&IntentKind::ALL));
+    let rt = Audited::start(fake.clone(), path.clone()).await;
+    let a = alice();
+    let deploy = Intent::Deploy {
+        version: Version::new("v2"),
+    };
+    match rt.intent(&a, "staging", deploy).await {
+        Err(RuntimeError::Refused(why)) => {
+            assert!(why.contains("deploy on staging was not made"), "{why}");
+            assert!(why.contains("cannot be audited"), "{why}");
+            assert!(why.contains(&path.display().to_string()), "{why}");
+            assert!(why.contains("Is a directory"), "{why}");
+        }
+        other => panic!("not refused: {other:?}"),
+    }
+    let chaos = rt
+        .inject(
+            &a,
+            "staging",
+            ScenarioKind::CpuStress,
+            FaultParams::default(),
+        )
+        .await;
+    assert!(matches!(chaos, Err(RuntimeError::Refused(_))), "{chaos:?}");
+    let promote = rt.promote(&a, "staging", "production").await;
+    assert!(
+        matches!(promote, Err(RuntimeError::Refused(_))),
+        "{promote:?}"
+    );
+    assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+
+    // What stops harm goes ahead, and the lost entry is an error event.
+    let mut rx = rt.subscribe().await.unwrap();
+    let abort = Intent::Abort {
+        reason: "bad".into(),
+    };
+    rt.intent(&a, "staging", abort).await.unwrap();
+    rt.undo(&a, "exp-1").await.unwrap();
+    assert_eq!(fake.calls().len(), 2, "{:?}", fake.calls());
+    let mut notices = Vec::new();
+    while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(500), rx.recv()).await {
+        if let RuntimeEvent::Log { line } = ev {
+            notices.push(line.text.to_string());
+        }
+    }
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.contains("abort on staging goes ahead unaudited")),
+        "{notices:#?}"
     );
 }

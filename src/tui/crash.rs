@@ -4,7 +4,6 @@
 //! read. The console loop also stops: a task that panicked may have left its
 //! part of the screen or of the state behind.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
@@ -63,7 +62,6 @@ fn report_text(info: &std::panic::PanicHookInfo<'_>, backtrace: &str) -> String 
 
 /// Write `report` as `crash-<time>-<pid>.txt` (0600), whole or not at all.
 fn write_report(dir: &Path, report: &str) -> std::io::Result<PathBuf> {
-    use std::os::unix::fs::OpenOptionsExt;
     std::fs::create_dir_all(dir)?;
     let name = format!(
         "crash-{}-{}.txt",
@@ -71,15 +69,7 @@ fn write_report(dir: &Path, report: &str) -> std::io::Result<PathBuf> {
         std::process::id()
     );
     let path = dir.join(name);
-    let tmp = path.with_extension("partial");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    file.write_all(report.as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, &path)?;
+    crate::durable::replace(&path, report.as_bytes()).map_err(|e| e.source)?;
     Ok(path)
 }
 

@@ -128,10 +128,8 @@ impl Delivery {
             }
         };
         let body = serde_json::to_vec_pretty(&p).map_err(|e| e.to_string())?;
-        let tmp = self.path.with_extension("json.tmp");
-        std::fs::write(&tmp, body)
-            .and_then(|_| std::fs::rename(&tmp, &self.path))
-            .map_err(|e| format!("saving {}: {e}", self.path.display()))
+        crate::durable::replace(&self.path, &body)
+            .map_err(|e| format!("saving the stable version: {e}"))
     }
 
     /// The edge router's address (while it runs).

@@ -162,7 +162,11 @@ impl Inner {
     }
 
     pub(crate) fn next_id(&self) -> u64 {
-        self.ids.next()
+        let id = self.ids.next();
+        if let Some(problem) = self.ids.take_problem() {
+            self.log(Level::Error, problem);
+        }
+        id
     }
 
     pub(crate) fn push_log(&self, line: LogLine) {

@@ -424,6 +424,9 @@ impl Engine {
 
     async fn on_second(&mut self) {
         self.stopping.retain(|h| !h.is_finished());
+        if let Some(problem) = self.ids.take_problem() {
+            self.log(Level::Error, "sandbox", problem);
+        }
         self.expire_faults().await;
     }
 }
