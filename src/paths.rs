@@ -1,5 +1,5 @@
-//! Where blissful-infra keeps its state: audit journal, fault journal, control socket,
-//! runtime lock.
+//! Where blissful-infra keeps its state: audit journal, fault journal, rollout
+//! journals, control socket, runtime lock. How it is written: `crate::durable`.
 
 use std::path::PathBuf;
 
@@ -37,6 +37,21 @@ impl StatePaths {
     }
     pub fn fault_journal(&self) -> PathBuf {
         self.dir.join("faults.json")
+    }
+    /// The rollout journal of one environment (`rollout-<name>.json`);
+    /// `name` is an environment (sandbox) or `docker-<project>`.
+    pub fn rollout_journal(&self, name: &str) -> PathBuf {
+        let safe: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        self.dir.join(format!("rollout-{safe}.json"))
     }
     pub fn control_socket(&self) -> PathBuf {
         self.dir.join("sandbox.sock")

@@ -27,6 +27,11 @@ impl Controller {
         self.view.step = None;
         self.view.push_revision(&canary);
         self.apply().await;
+        if self.view.stable.as_ref() != Some(&canary) {
+            // The journal could not record it: rolled back at the next tick.
+            self.parked = Some(super::controller::Active::Rollout(r));
+            return;
+        }
         let mut detail = format!("{canary} is stable in {env}");
         if let Some(o) = &old {
             tokio::time::sleep(DRAIN).await;

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::backend::{DeliveryBackend, Report};
+use super::drill::{self, Moment};
 use super::view::{RolloutState, RolloutView};
 use super::Settings;
 use crate::clock::now_ms;
@@ -80,6 +81,12 @@ pub(super) struct Controller {
     pub aborted: Option<Aborted>,
     /// The view as last given to the backend.
     reported: Option<RolloutView>,
+    /// The rollout journal's record as last written (`checkpoint.rs`).
+    pub journaled: Option<super::journal::InFlight>,
+    /// A change the journal could not record: why; rolled back next tick.
+    pub blocked: Option<String>,
+    /// An operation that was ending when its change was refused.
+    pub parked: Option<Active>,
 }
 
 impl Controller {
@@ -104,7 +111,15 @@ impl Controller {
             active: None,
             aborted: None,
             reported: None,
+            journaled: None,
+            blocked: None,
+            parked: None,
         }
+    }
+
+    /// The view as last given to the backend.
+    pub fn reported(&self) -> Option<&RolloutView> {
+        self.reported.as_ref()
     }
 
     pub fn env(&self) -> &str {
@@ -158,7 +173,8 @@ impl Controller {
         }
     }
 
-    /// Give the backend the current traffic split and view, when they changed.
+    /// Give the backend the current traffic split and view, when they
+    /// changed; a new split is journalled before and after (`checkpoint.rs`).
     pub async fn apply(&mut self) {
         self.view.state = self.state();
         if self.reported.as_ref() == Some(&self.view) {
@@ -168,7 +184,12 @@ impl Controller {
             .reported
             .as_ref()
             .is_none_or(|r| r.split() != self.view.split());
+        if traffic_changed && !self.journal_before_traffic().await {
+            return;
+        }
+        let point = drill::point(self.reported.as_ref(), &self.view);
         if traffic_changed {
+            drill::maybe_kill(&point, Moment::BeforeWeight);
             if let Err(e) = self.backend.set_traffic(&self.view.split()).await {
                 let text = format!("could not set the traffic split: {e}");
                 self.log(Level::Error, text).await;
@@ -176,6 +197,10 @@ impl Controller {
         }
         self.backend.report(Report::View(self.view.clone())).await;
         self.reported = Some(self.view.clone());
+        if traffic_changed {
+            drill::maybe_kill(&point, Moment::AfterWeight);
+            self.journal_after_traffic().await;
+        }
     }
 
     pub async fn log(&self, level: Level, text: String) {

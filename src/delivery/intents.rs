@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::controller::{Aborted, Active, Controller, Rollout, Stage};
+use super::journal::Operation;
 use super::validate::{tidy_reason, validate_version};
 use crate::clock::now_ms;
 use crate::domain::environment::Version;
@@ -91,6 +92,15 @@ impl Controller {
         };
         let mut run = PipelineRun::new(id, kind, &env, &title, &refs, now_ms());
         run.start_stage(0, now_ms());
+        // Write-ahead: nothing starts unless the journal knows of it.
+        let journalled = self
+            .journal_start(Operation::Rollout, &version, (id, user))
+            .await;
+        if let Err(e) = journalled {
+            run.finish(StageStatus::Failed(e.to_string()), now_ms());
+            self.publish(&run).await;
+            return Err(e);
+        }
         self.aborted = None;
         if self.view.canary.as_ref() != Some(&version) {
             self.view.canary = Some(version.clone());

@@ -13,10 +13,16 @@
 
 pub mod analysis;
 pub mod backend;
+mod checkpoint;
 mod conclude;
 mod controller;
+pub mod drill;
 pub mod ids;
 mod intents;
+pub mod journal;
+#[cfg(test)]
+mod journal_tests;
+mod recover;
 mod revert;
 mod smoke;
 mod stepping;
@@ -51,6 +57,8 @@ pub struct Settings {
     /// Paths the smoke check requests (the traffic generator's paths).
     pub smoke_paths: Vec<String>,
     pub analyzer: Analyzer,
+    /// Where the operation in flight is journalled (`None`: nowhere, tests).
+    pub journal: Option<journal::RolloutJournal>,
 }
 
 enum Msg {
@@ -140,6 +148,7 @@ fn stopped() -> RuntimeError {
 }
 
 async fn run(mut c: controller::Controller, mut rx: mpsc::Receiver<Msg>) {
+    c.recover().await;
     c.apply().await;
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -156,6 +165,7 @@ async fn run(mut c: controller::Controller, mut rx: mpsc::Receiver<Msg>) {
                 Some(Msg::Stop { reason, reply }) => {
                     c.stop_active(&reason).await;
                     c.apply().await;
+                    c.note_stop(&reason).await;
                     let _ = reply.send(());
                     return;
                 }

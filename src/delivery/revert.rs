@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::controller::{Active, Controller, Switched, Undo};
+use super::journal::Operation;
 use super::smoke::smoke_check;
 use crate::clock::now_ms;
 use crate::domain::logs::Level;
@@ -76,6 +77,9 @@ impl Controller {
         let mut run = PipelineRun::new(id, PipelineKind::Rollback, &env, &title, &refs, now_ms());
         run.start_stage(0, now_ms());
         self.publish(&run).await;
+        let user = actor.user.clone();
+        self.journal_start(Operation::Rollback, &target, (id, &user))
+            .await?;
         if let Err(e) = self.backend.bring_up(&target).await {
             let reason = format!("could not start {target}: {e}");
             run.finish_stage(

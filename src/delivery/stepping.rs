@@ -17,6 +17,7 @@ pub(super) const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Controller {
     pub async fn tick(&mut self) {
+        self.settle().await;
         self.active = match self.active.take() {
             None => None,
             Some(Active::Rollout(r)) => self.tick_rollout(r).await.map(Active::Rollout),

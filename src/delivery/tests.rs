@@ -127,6 +127,7 @@ fn settings(window_secs: u64) -> Settings {
         rollout,
         smoke_paths: vec!["/".into()],
         analyzer: Analyzer::Router,
+        journal: None,
     }
 }
 

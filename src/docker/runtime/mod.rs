@@ -26,6 +26,7 @@ use super::{chaos, delivery, engine, DockerError, ENV_NAME, MANAGED_LABEL, PROJE
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::delivery::ids::PipelineIds;
+use crate::delivery::journal::RolloutJournal;
 use crate::delivery::{Analyzer, DeliveryController, Settings};
 use crate::domain::analysis::Verdict;
 use crate::domain::chaos::{Experiment, FaultParams, ScenarioKind};
@@ -368,11 +369,17 @@ impl DockerRuntime {
         delivery::start(&inner).await;
         chaos::reconcile_at_start(&inner).await;
         let (stable, previous) = inner.delivery.drive();
+        let state = &inner.opts.state;
+        let journal = RolloutJournal::new(
+            state.rollout_journal(&format!("docker-{}", inner.opts.project)),
+            state.audit_journal(),
+        );
         let settings = Settings {
             env: ENV_NAME.into(),
             rollout: inner.opts.config.rollout.clone(),
             smoke_paths: inner.opts.config.traffic.paths.clone(),
             analyzer,
+            journal: Some(journal),
         };
         let backend = Arc::new(delivery::DockerBackend {
             inner: inner.clone(),

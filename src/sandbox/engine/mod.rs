@@ -25,6 +25,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::{SandboxError, SandboxOptions};
+use crate::delivery::journal::RolloutJournal;
 use crate::delivery::{Analyzer, DeliveryController, Settings};
 use crate::domain::chaos::{Experiment, FaultParams, ScenarioKind};
 use crate::domain::environment::{EnvironmentStatus, Version};
@@ -89,17 +90,22 @@ impl SandboxRuntime {
         // Before anything starts, so a bad setting leaves nothing behind.
         let analyzer = Analyzer::from_config(&opts.config).map_err(SandboxError::Config)?;
         let cfg = opts.config.clone();
+        let state = opts.state.clone();
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
         let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_BUFFER);
         let (engine, deliveries) = core::Engine::start(opts, events.clone(), cmd_rx).await?;
         let controllers = deliveries
             .into_iter()
             .map(|d| {
+                let env = d.backend.env.to_string();
+                let journal =
+                    RolloutJournal::new(state.rollout_journal(&env), state.audit_journal());
                 let settings = Settings {
-                    env: d.backend.env.to_string(),
+                    env,
                     rollout: cfg.rollout.clone(),
                     smoke_paths: cfg.traffic.paths.clone(),
                     analyzer: analyzer.clone(),
+                    journal: Some(journal),
                 };
                 let name = settings.env.clone();
                 let backend = Arc::new(d.backend);
