@@ -308,3 +308,32 @@ async fn without_its_journal_record_a_canary_gets_no_traffic() {
     assert!(!probe.running.lock().unwrap().contains(&"v2".to_string()));
     c.stop("test over").await;
 }
+
+#[tokio::test]
+async fn a_clean_stop_says_so_in_the_record_for_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(dir.path());
+    let journal = s.journal.clone().unwrap();
+    let probe = Probe::new(journal.path(), &["v1"]);
+    probe.ready.store(false, Ordering::SeqCst);
+    let c = DeliveryController::spawn(probe.clone(), s.clone(), Some(Version::new("v1")), None);
+    let deploy = Intent::Deploy {
+        version: Version::new("v2"),
+    };
+    c.intent(&actor(), deploy, None).await.unwrap();
+    c.stop("sandbox shut down").await;
+    let left = journal.read().unwrap().unwrap();
+    assert_eq!(left.ended.as_deref(), Some("sandbox shut down"));
+
+    let probe = Probe::new(journal.path(), &["v1"]);
+    let c = DeliveryController::spawn(probe.clone(), s, Some(Version::new("v1")), None);
+    let view = eventually("the recovered view", || probe.view()).await;
+    assert_eq!(
+        view.state,
+        RolloutState::Aborted(
+            "rollout of v2 rolled back after restart: sandbox shut down while v2 was starting"
+                .into()
+        )
+    );
+    c.stop("test over").await;
+}
