@@ -120,6 +120,7 @@ pub(super) mod tests {
                     ends_at: 0,
                 }],
                 revisions: Vec::new(),
+                observed: None,
             },
             EnvironmentStatus {
                 name: "prod\x1b[2J".into(),
@@ -138,6 +139,7 @@ pub(super) mod tests {
                 metrics_addr: "127.0.0.1:41004".into(),
                 faults: vec![],
                 revisions: Vec::new(),
+                observed: None,
             },
         ]
     }
