@@ -311,7 +311,8 @@ fn verdict_lines(
             Vec::new(),
         );
     };
-    let total = app.config.rollout.steps.len();
+    // An observed rollout has its own steps; a driven one has the config's.
+    let total = env.step.map_or(app.config.rollout.steps.len(), |(_, n)| n);
     let head = Line::from(vec![
         Span::styled("verdict ", theme.muted()),
         Span::styled(
