@@ -60,11 +60,13 @@ struct Seen {
 }
 
 impl Seen {
+    /// Subscribe, then read the current status, as the console does.
     async fn start(rt: &dyn Runtime) -> Seen {
+        let rx = rt.subscribe().await.unwrap();
         Seen {
-            rx: rt.subscribe().await.unwrap(),
+            rx,
             log: Vec::new(),
-            env: None,
+            env: rt.status().await.unwrap().pop(),
             source: None,
         }
     }
@@ -183,16 +185,9 @@ async fn abort_is_sent_as_the_plugin_patch_and_shown_with_its_reason() {
     status["phase"] = json!("Degraded");
     status["message"] = json!("RolloutAborted: Rollout aborted update to revision 2");
     kube.set_status(&key, status);
-    seen.until("aborted", |s| {
-        matches!(s.health(), Some(Health::Aborted(_)))
-    })
-    .await;
-    assert_eq!(
-        seen.health(),
-        Some(&Health::Aborted(
-            "Rollout aborted update to revision 2".into()
-        ))
-    );
+    let reason = Health::Aborted("Rollout aborted update to revision 2".into());
+    seen.until("aborted with its reason", |s| s.health() == Some(&reason))
+        .await;
     rt.shutdown().await;
 }
 

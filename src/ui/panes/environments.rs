@@ -257,7 +257,7 @@ fn detail_lines(
             ]
         })
         .collect();
-    let widths = content_widths(&cols, &rows, &[24, 12, 28, 7, 5, 8]);
+    let widths = content_widths(&cols, &rows, &[24, 12, 56, 7, 5, 8]);
     let sized: Vec<Column> = cols
         .iter()
         .zip(&widths)
@@ -390,7 +390,7 @@ pub fn environments(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, foc
         .enumerate()
         .map(|(i, e)| env_cells(e, i == app.selected_env, app, theme))
         .collect();
-    let full = content_widths(&cols, &rows, &[18, 12, 14, 5, 60, 7, 8, 9, 24]);
+    let full = content_widths(&cols, &rows, &[18, 12, 20, 5, 60, 7, 8, 9, 24]);
     // The health column starts at its label width; the reason uses what is left.
     let labels = app
         .envs

@@ -348,6 +348,22 @@ fn verdict_lines(
             ]));
         }
     }
+    // An external analysis (Argo): each metric that did not pass, and its query.
+    for f in verdict.open_findings() {
+        failed.push(Line::from(vec![
+            Span::styled("  ✗ ", theme.error()),
+            Span::styled(
+                format!("{}: {}", clean(&f.name), clean(&f.detail)),
+                theme.text(),
+            ),
+        ]));
+        if let Some(q) = &f.query {
+            failed.push(Line::from(vec![
+                Span::styled("    query ", theme.muted()),
+                Span::styled(clean(q).into_owned(), theme.muted()),
+            ]));
+        }
+    }
     (head, failed)
 }
 
