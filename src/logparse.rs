@@ -1,6 +1,6 @@
 //! Turning raw output lines (a child's stdout, a container's log stream)
 //! into sanitised `LogLine`s: bounded reads, JSON fields, a guessed level.
-//! Shared by the sandbox and Docker, so neither imports the other.
+//! Shared by the sandbox, Docker and Kubernetes, so none imports another.
 
 use std::sync::Arc;
 
@@ -50,6 +50,19 @@ pub async fn read_bounded_line<R: AsyncBufRead + Unpin>(
     }
 }
 
+/// Split a line that a log API prefixed with its time (Docker's and
+/// Kubernetes' `timestamps`): `2024-05-01T12:00:00.123456789Z rest` into (ns since epoch, rest).
+pub fn split_timestamp(line: &[u8]) -> (Option<i64>, &[u8]) {
+    let Some(space) = line.iter().position(|b| *b == b' ') else {
+        return (None, line);
+    };
+    let head = std::str::from_utf8(&line[..space]).ok();
+    match head.and_then(|h| chrono::DateTime::parse_from_rfc3339(h).ok()) {
+        Some(t) => (t.timestamp_nanos_opt(), &line[space + 1..]),
+        None => (None, line),
+    }
+}
+
 /// Turn one raw output line into a `LogLine`: JSON lines give `ts` and
 /// `level`; plain lines get the time now and a level guessed from words like
 /// `ERROR` or `WARN`. The text is always sanitised.
@@ -71,6 +84,16 @@ mod tests {
 
     fn labels() -> (Arc<str>, Arc<str>, Arc<str>) {
         ("staging".into(), "v1".into(), "staging-v1-1".into())
+    }
+
+    #[test]
+    fn timestamps_are_split_off_log_lines() {
+        let (ts, rest) = split_timestamp(b"2024-05-01T12:00:00.000000250Z hello world");
+        assert_eq!(ts, Some(1_714_564_800_000_000_250));
+        assert_eq!(rest, b"hello world");
+        let (ts, rest) = split_timestamp(b"no timestamp here");
+        assert_eq!(ts, None);
+        assert_eq!(rest, b"no timestamp here");
     }
 
     #[test]

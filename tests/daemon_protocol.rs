@@ -91,6 +91,7 @@ fn sample_envs() -> Vec<EnvironmentStatus> {
         metrics_addr: format!("127.0.0.1:{}", port + 1),
         faults: vec![],
         revisions: Vec::new(),
+        observed: None,
     };
     vec![env("staging", 41000, 1), env("prod", 42000, 0)]
 }

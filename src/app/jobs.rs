@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use super::msg::Msg;
 use crate::compare::{CompareArgs, CompareContext, Watcher};
 use crate::config::Config;
+use crate::runtime::contexts::ContextHandle;
 use crate::runtime::{Actor, SharedRuntime};
 
 /// What the jobs need besides the runtime.
@@ -17,6 +18,38 @@ pub struct JobContext {
     pub config: Arc<Config>,
     /// `None` where comparisons cannot run (no binary to start instances).
     pub compare: Option<CompareContext>,
+    /// Kubeconfig contexts (`:ctx`); `None` for runtimes without any.
+    pub contexts: Option<ContextHandle>,
+}
+
+/// `:ctx` lists the kubeconfig's contexts; `:ctx <name>` watches that
+/// cluster from now on (the header then names it).
+pub fn spawn_context(ctx: &JobContext, name: Option<String>, tx: mpsc::Sender<Msg>) {
+    let label = match &name {
+        Some(n) => format!("ctx {n}"),
+        None => "ctx".to_string(),
+    };
+    let handle = ctx.contexts.clone();
+    tokio::spawn(async move {
+        let result = match (handle, name) {
+            (None, _) => Err(
+                "contexts belong to `runtime: kubernetes`; this console runs another runtime"
+                    .to_string(),
+            ),
+            (Some(h), None) => {
+                h.0.contexts()
+                    .map(|l| format!("{} · `:ctx <name>` switches", l.describe()))
+            }
+            (Some(h), Some(n)) => match h.0.switch_context(&n).await {
+                Ok(new_label) => {
+                    let _ = tx.send(Msg::RuntimeRenamed(new_label.clone())).await;
+                    Ok(format!("now watching {new_label}"))
+                }
+                Err(e) => Err(e),
+            },
+        };
+        let _ = tx.send(Msg::ActionDone { label, result }).await;
+    });
 }
 
 /// Load-test `env` with the CLI's defaults; the run shows up through the

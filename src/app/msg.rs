@@ -16,6 +16,8 @@ pub enum Msg {
     Runtime(Box<RuntimeEvent>),
     /// The runtime connection changed state (subscription lost, reconnected).
     RuntimeSource(SourceState),
+    /// The runtime now calls itself this (`:ctx` switched the cluster).
+    RuntimeRenamed(String),
     /// A command finished (success message or error text).
     ActionDone {
         label: String,
@@ -109,6 +111,10 @@ pub enum Command {
         env: String,
         old: String,
         new: String,
+    },
+    /// `:ctx`: list the kubeconfig's contexts, or switch to `name`.
+    Context {
+        name: Option<String>,
     },
     Quit,
 }

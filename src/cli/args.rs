@@ -43,6 +43,9 @@ pub struct GlobalArgs {
         value_name = "DIR"
     )]
     pub state_dir: Option<PathBuf>,
+    /// kubeconfig context for `runtime: kubernetes` (overrides `kubernetes.context`).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]

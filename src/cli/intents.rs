@@ -42,7 +42,11 @@ fn table(intent: &Intent, a: &ActionAccepted) -> String {
     t.row([
         a.env.clone(),
         intent.describe(),
-        format!("#{}", a.pipeline_id),
+        // An observed runtime (Kubernetes) runs no pipeline of its own.
+        match a.pipeline_id {
+            0 => "-".to_string(),
+            id => format!("#{id}"),
+        },
         v(&a.from_version),
         v(&a.to_version),
         a.message.clone(),

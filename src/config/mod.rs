@@ -11,9 +11,11 @@ use crate::domain::rollout::CanaryPlan;
 mod check;
 pub mod compose_detect;
 mod keybinding;
+mod kubernetes;
 mod load;
 mod locate;
 
+pub use kubernetes::KubernetesConfig;
 pub use load::{ConfigError, ConfigProblem, KeymapRule};
 
 pub const FILE_NAME: &str = "blissful-infra.yaml";
@@ -36,6 +38,8 @@ pub struct Config {
     pub loki: LokiConfig,
     /// Used when `runtime: docker`.
     pub docker: DockerConfig,
+    /// Used when `runtime: kubernetes`.
+    pub kubernetes: KubernetesConfig,
     /// The CI stages of the project (the same list as its Jenkinsfile).
     pub pipeline: PipelineConfig,
     /// Action name -> key(s), e.g. `deploy: "D"` or `scroll_down: ["j", "down"]`.
@@ -577,6 +581,7 @@ impl Default for Config {
             prometheus: PrometheusConfig::default(),
             loki: LokiConfig::default(),
             docker: DockerConfig::default(),
+            kubernetes: KubernetesConfig::default(),
             pipeline: PipelineConfig::default(),
             keymap: BTreeMap::new(),
             theme: "dark".into(),

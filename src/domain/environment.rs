@@ -114,6 +114,12 @@ pub enum InstanceDetail {
         host_port: Option<u16>,
         pid: Option<u32>,
     },
+    /// A Kubernetes pod: its node, and why it is not running well
+    /// (`CrashLoopBackOff`, `OOMKilled`), when it says.
+    Pod {
+        node: Option<String>,
+        reason: Option<String>,
+    },
 }
 
 impl InstanceStatus {
@@ -121,6 +127,7 @@ impl InstanceStatus {
     pub fn pid(&self) -> Option<u32> {
         match &self.detail {
             InstanceDetail::Process { pid, .. } | InstanceDetail::Container { pid, .. } => *pid,
+            InstanceDetail::Pod { .. } => None,
         }
     }
 
@@ -129,6 +136,7 @@ impl InstanceStatus {
         match &self.detail {
             InstanceDetail::Process { port, .. } => Some(*port).filter(|p| *p != 0),
             InstanceDetail::Container { host_port, .. } => *host_port,
+            InstanceDetail::Pod { .. } => None,
         }
     }
 }
@@ -170,11 +178,17 @@ pub struct EnvironmentStatus {
     /// Versions that became stable, numbered (`undo --to-revision N`).
     #[serde(default)]
     pub revisions: Vec<crate::domain::rollout::Revision>,
+    /// What a platform that steps the rollout itself reports (Kubernetes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<super::observed::ObservedRollout>,
 }
 
 impl EnvironmentStatus {
     /// Ready and desired instance counts across the versions that get traffic.
     pub fn ready_desired(&self) -> (u32, u32) {
+        if let Some(o) = &self.observed {
+            return (o.ready, o.desired);
+        }
         let ready = self
             .instances
             .iter()
@@ -250,6 +264,7 @@ pub(crate) mod fixtures {
             metrics_addr: String::new(),
             faults: Vec::new(),
             revisions: Vec::new(),
+            observed: None,
         }
     }
 

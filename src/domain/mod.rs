@@ -10,6 +10,7 @@ pub mod log_ingest;
 pub mod log_json;
 pub mod logs;
 pub mod metrics;
+pub mod observed;
 pub mod pipeline;
 pub mod redact;
 pub mod rollout;

@@ -109,7 +109,7 @@ fn client_for(config: Config) -> Result<Connection, KubeError> {
 }
 
 /// `KUBECONFIG` (a path list), else `~/.kube/config`.
-fn kubeconfig_paths() -> Vec<PathBuf> {
+pub(super) fn kubeconfig_paths() -> Vec<PathBuf> {
     if let Some(v) = std::env::var_os("KUBECONFIG") {
         let paths: Vec<PathBuf> = std::env::split_paths(&v)
             .filter(|p| !p.as_os_str().is_empty())

@@ -1,8 +1,9 @@
-//! The Kubernetes adapter. For now: the mapping of Argo Rollouts,
-//! AnalysisRuns and Argo CD Applications (as the JSON an apiserver sends)
-//! into views and the common environment status (pure code), plus the
-//! client connection ([`connect`]), the Rollout watch ([`watch`]), and
-//! intents as the Argo plugin's patches ([`intents`], sent by [`send`]).
+//! The Kubernetes adapter: the mapping of Argo Rollouts, AnalysisRuns and
+//! Argo CD Applications (as the JSON an apiserver sends) into views and the
+//! common environment status (pure code), the client connection
+//! ([`connect`], [`contexts`]), watches ([`objects`], [`watch`]), intents as
+//! the Argo plugin's patches ([`intents`], sent by [`send`]), and the
+//! runtime built on them ([`runtime::KubernetesRuntime`], Observed mode).
 //!
 //! Every string read from an object is treated as hostile: cleaned of
 //! controls, escapes and bidi overrides, and bounded (see [`fields`]).
@@ -10,16 +11,20 @@
 pub mod analysis;
 pub mod application;
 pub mod connect;
+pub mod contexts;
 pub mod fields;
 pub mod intents;
+pub mod objects;
 pub mod rollout;
 mod rollout_health;
+pub mod runtime;
 pub mod send;
 pub mod watch;
 
 pub use analysis::{analysis_run_view, AnalysisRunView};
 pub use application::{application_view, ApplicationView};
 pub use rollout::{rollout_view, RolloutView};
+pub use runtime::KubernetesRuntime;
 
 #[cfg(test)]
 mod analysis_tests;

@@ -21,6 +21,10 @@ const LAUNCHED_BY_ENV: &str = "BLISSFUL_INFRA_LAUNCHED_BY";
 
 pub(super) async fn daemon(g: &GlobalArgs, state: StatePaths) -> Result<i32> {
     let (config, config_dir) = load_config(g, false)?;
+    if config.runtime == RuntimeKind::Kubernetes {
+        super::errors::print_error(super::kube::NO_DAEMON);
+        return Ok(exit::REFUSED);
+    }
     let config = Arc::new(config);
     let command = match std::env::var_os(LAUNCHED_BY_ENV) {
         Some(v) if v == "up" => "up",
@@ -93,6 +97,10 @@ fn say(line: std::fmt::Arguments<'_>) {
 pub(super) async fn up(g: &GlobalArgs, state: StatePaths) -> Result<i32> {
     // Refuse a bad config here, before anything starts in the background.
     let (config, config_dir) = load_config(g, false)?;
+    if config.runtime == RuntimeKind::Kubernetes {
+        super::errors::print_error(super::kube::NO_DAEMON);
+        return Ok(exit::REFUSED);
+    }
     if config.runtime == RuntimeKind::Docker {
         // The Compose project first (port conflicts, health, URLs), then the
         // daemon that owns the router, rollouts and faults.

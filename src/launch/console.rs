@@ -40,8 +40,9 @@ pub(super) async fn console(
 
     // Attach to a sandbox that already runs (from `up` or another console), else embed one.
     let socket = state.control_socket();
-    let jobs = crate::app::jobs::JobContext {
+    let mut jobs = crate::app::jobs::JobContext {
         config: config.clone(),
+        contexts: None,
         compare: std::env::current_exe()
             .ok()
             .map(|exe| crate::compare::CompareContext {
@@ -52,8 +53,19 @@ pub(super) async fn console(
                 read_only: g.read_only,
             }),
     };
-    let (runtime, embedded, runtime_name): (SharedRuntime, Option<_>, String) =
-        match RemoteRuntime::connect(&socket).await {
+    // Kubernetes: no socket and no lock; the console opens the cluster itself.
+    let kube = match config.runtime {
+        crate::config::RuntimeKind::Kubernetes => {
+            Some(super::kube::open(g, &state, &config, &config_dir, false).await?)
+        }
+        _ => None,
+    };
+    let (runtime, embedded, runtime_name): (SharedRuntime, Option<_>, String) = match kube {
+        Some(k) => {
+            jobs.contexts = Some(k.contexts);
+            (k.runtime, None, k.label)
+        }
+        None => match RemoteRuntime::connect(&socket).await {
             Ok(remote) => {
                 let name = match remote.ping().await {
                     Ok(p) => format!("{} (attached to pid {})", p.runtime, p.pid),
@@ -71,7 +83,8 @@ pub(super) async fn console(
                 let name = embedded.kind.to_string();
                 (shared, Some(embedded), name)
             }
-        };
+        },
+    };
 
     let app = App::new(
         config.clone(),
@@ -101,6 +114,14 @@ pub(super) async fn console(
     .await;
     crate::tui::restore();
 
+    if config.runtime == crate::config::RuntimeKind::Kubernetes {
+        // Stops the watches and writes what the audit journal still holds.
+        let _ = tokio::time::timeout(
+            Duration::from_secs(5),
+            crate::runtime::Runtime::shutdown(&*runtime),
+        )
+        .await;
+    }
     if let Some(e) = embedded {
         let _ = e.stop.send(true);
         // Stopping instances must not hang the exit (SIGHUP: nobody is watching).

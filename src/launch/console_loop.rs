@@ -233,6 +233,7 @@ fn execute(
             Command::Compare { env, old, new } => {
                 crate::app::jobs::spawn_comparison(jobs, env, old, new, tx.clone())
             }
+            Command::Context { name } => crate::app::jobs::spawn_context(jobs, name, tx.clone()),
             Command::Runtime(rc) => {
                 let runtime = runtime.clone();
                 let tx = tx.clone();

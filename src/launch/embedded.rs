@@ -86,11 +86,7 @@ pub(super) async fn start_sandbox(
                 Err(code) => return Err(eyre!("opening the Docker runtime failed (exit {code})")),
             }
         }
-        RuntimeKind::Kubernetes => {
-            return Err(eyre!(
-                "`runtime: kubernetes` is not available yet; use `sandbox` or `docker`"
-            ))
-        }
+        RuntimeKind::Kubernetes => return Err(eyre!("{}", super::kube::NO_DAEMON)),
     };
     // The owner of the runtime wraps it once: every client is audited once.
     let sandbox = crate::runtime::decorate(sandbox, g.read_only, state.audit_journal()).await;

@@ -7,6 +7,7 @@ mod embedded;
 mod errors;
 mod frame_dump;
 pub mod keymap_rule;
+mod kube;
 mod log_overlap;
 mod panic_drill;
 mod setup;
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 use color_eyre::eyre::WrapErr;
 use color_eyre::Result;
 
-use crate::cli::args::{Cli, Cmd, SwitchTarget};
+use crate::cli::args::{Cli, Cmd, GlobalArgs, SwitchTarget};
 use crate::cli::{self, exit};
 use crate::daemon::client::RemoteRuntime;
 use crate::domain::chaos::ScenarioKind;
@@ -170,122 +171,145 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
                     return Ok(exit::USAGE);
                 }
             }
-            let runtime: SharedRuntime = match RemoteRuntime::connect(&state.control_socket()).await
-            {
-                Ok(r) => Arc::new(r),
-                Err(e) => {
-                    print_error(e);
-                    return Ok(exit::UNAVAILABLE);
-                }
+            // Kubernetes needs no daemon: each command opens the cluster itself.
+            let kube_config = load_config(&g, false)
+                .ok()
+                .filter(|(c, _)| c.runtime == crate::config::RuntimeKind::Kubernetes);
+            let kube_config_used = kube_config.is_some();
+            let runtime: SharedRuntime = match kube_config {
+                Some((config, dir)) => match kube::open(&g, &state, &config, &dir, true).await {
+                    Ok(k) => k.runtime,
+                    Err(e) => {
+                        print_error(e);
+                        return Ok(exit::UNAVAILABLE);
+                    }
+                },
+                None => match RemoteRuntime::connect(&state.control_socket()).await {
+                    Ok(r) => Arc::new(r),
+                    Err(e) => {
+                        print_error(e);
+                        return Ok(exit::UNAVAILABLE);
+                    }
+                },
             };
-            let actor = Actor::current("cli");
-            let mut out = std::io::stdout();
-            let mut err = std::io::stderr();
-            if g.read_only && is_destructive(&other) {
-                eprintln!(
-                    "error: read-only mode: this command changes an environment and is refused"
-                );
-                return Ok(exit::REFUSED);
+            let code = run_command(&g, &runtime, other, mode).await;
+            if kube_config_used {
+                // The audit journal is written before the process exits.
+                runtime.shutdown().await;
             }
-            if let Some(verb) = verbs::verb_of(&other, &actor.user) {
-                // Unknown from the config: ask for the name, the safe way.
-                let protected = load_config(&g, false)
-                    .ok()
-                    .and_then(|(cfg, _)| cfg.environment(&verb.env).map(|e| e.protected))
-                    .unwrap_or(true);
-                let req = cli::IntentRequest {
-                    env: &verb.env,
-                    intent: verb.intent,
-                    protected,
-                    yes: verb.yes,
-                };
-                return Ok(cli::cmd_intent(&runtime, &actor, req, mode, &mut out, &mut err).await);
-            }
-            let code = match other {
-                Cmd::Status => cli::cmd_status(&runtime, mode, &mut out).await,
-                Cmd::Logs { .. } => exit::USAGE, // handled above
-                Cmd::Deploy {
-                    env,
-                    version,
-                    no_wait,
-                } => {
-                    cli::cmd_deploy(
-                        &runtime, &actor, &env, &version, !no_wait, mode, &mut out, &mut err,
-                    )
-                    .await
-                }
-                Cmd::Promote {
-                    from: Some(from),
-                    to: Some(to),
-                    no_wait,
-                    ..
-                } => {
-                    cli::cmd_promote(
-                        &runtime, &actor, &from, &to, !no_wait, mode, &mut out, &mut err,
-                    )
-                    .await
-                }
-                Cmd::Rollback { env, no_wait } => {
-                    cli::cmd_rollback(&runtime, &actor, &env, !no_wait, mode, &mut out, &mut err)
-                        .await
-                }
-                Cmd::Chaos {
-                    env,
-                    scenario,
-                    duration,
-                    latency_ms,
-                    rate,
-                    no_wait,
-                } => {
-                    let scenario: ScenarioKind = match scenario.parse() {
-                        Ok(s) => s,
-                        Err(e) => {
-                            print_error(e);
-                            return Ok(exit::USAGE);
-                        }
-                    };
-                    // Defaults from the project's config, then the flags.
-                    let mut params = match load_config(&g, false) {
-                        Ok((cfg, _)) => cfg.chaos.defaults,
-                        Err(e) => {
-                            print_error(e);
-                            return Ok(exit::USAGE);
-                        }
-                    };
-                    if let Some(d) = duration {
-                        params.duration_secs = d;
-                    }
-                    if let Some(l) = latency_ms {
-                        params.latency_ms = l;
-                    }
-                    if let Some(r) = rate {
-                        if !(0.0..=1.0).contains(&r) {
-                            eprintln!("error: --rate must be between 0 and 1, got {r}");
-                            return Ok(exit::USAGE);
-                        }
-                        params.rate = r;
-                    }
-                    cli::cmd_chaos(
-                        &runtime, &actor, &env, scenario, params, !no_wait, mode, &mut out,
-                        &mut err,
-                    )
-                    .await
-                }
-                Cmd::Switch { env, to } => {
-                    let to_canary = to == SwitchTarget::Canary;
-                    cli::cmd_switch_traffic(
-                        &runtime, &actor, &env, to_canary, mode, &mut out, &mut err,
-                    )
-                    .await
-                }
-                Cmd::Undo { id: Some(id), .. } => {
-                    cli::cmd_undo(&runtime, &actor, &id, mode, &mut out, &mut err).await
-                }
-                _ => exit::USAGE,
-            };
-            Ok(code)
+            code
         }
     }
+}
+
+/// One CLI command on a runtime (remote, or Kubernetes opened here).
+async fn run_command(
+    g: &GlobalArgs,
+    runtime: &SharedRuntime,
+    other: Cmd,
+    mode: cli::OutputMode,
+) -> Result<i32> {
+    let runtime = runtime.clone();
+    let actor = Actor::current("cli");
+    let mut out = std::io::stdout();
+    let mut err = std::io::stderr();
+    if g.read_only && is_destructive(&other) {
+        eprintln!("error: read-only mode: this command changes an environment and is refused");
+        return Ok(exit::REFUSED);
+    }
+    if let Some(verb) = verbs::verb_of(&other, &actor.user) {
+        // Unknown from the config: ask for the name, the safe way.
+        let protected = load_config(g, false)
+            .ok()
+            .and_then(|(cfg, _)| cfg.environment(&verb.env).map(|e| e.protected))
+            .unwrap_or(true);
+        let req = cli::IntentRequest {
+            env: &verb.env,
+            intent: verb.intent,
+            protected,
+            yes: verb.yes,
+        };
+        return Ok(cli::cmd_intent(&runtime, &actor, req, mode, &mut out, &mut err).await);
+    }
+    let code = match other {
+        Cmd::Status => cli::cmd_status(&runtime, mode, &mut out).await,
+        Cmd::Logs { .. } => exit::USAGE, // handled above
+        Cmd::Deploy {
+            env,
+            version,
+            no_wait,
+        } => {
+            cli::cmd_deploy(
+                &runtime, &actor, &env, &version, !no_wait, mode, &mut out, &mut err,
+            )
+            .await
+        }
+        Cmd::Promote {
+            from: Some(from),
+            to: Some(to),
+            no_wait,
+            ..
+        } => {
+            cli::cmd_promote(
+                &runtime, &actor, &from, &to, !no_wait, mode, &mut out, &mut err,
+            )
+            .await
+        }
+        Cmd::Rollback { env, no_wait } => {
+            cli::cmd_rollback(&runtime, &actor, &env, !no_wait, mode, &mut out, &mut err).await
+        }
+        Cmd::Chaos {
+            env,
+            scenario,
+            duration,
+            latency_ms,
+            rate,
+            no_wait,
+        } => {
+            let scenario: ScenarioKind = match scenario.parse() {
+                Ok(s) => s,
+                Err(e) => {
+                    print_error(e);
+                    return Ok(exit::USAGE);
+                }
+            };
+            // Defaults from the project's config, then the flags.
+            let mut params = match load_config(g, false) {
+                Ok((cfg, _)) => cfg.chaos.defaults,
+                Err(e) => {
+                    print_error(e);
+                    return Ok(exit::USAGE);
+                }
+            };
+            if let Some(d) = duration {
+                params.duration_secs = d;
+            }
+            if let Some(l) = latency_ms {
+                params.latency_ms = l;
+            }
+            if let Some(r) = rate {
+                if !(0.0..=1.0).contains(&r) {
+                    eprintln!("error: --rate must be between 0 and 1, got {r}");
+                    return Ok(exit::USAGE);
+                }
+                params.rate = r;
+            }
+            cli::cmd_chaos(
+                &runtime, &actor, &env, scenario, params, !no_wait, mode, &mut out, &mut err,
+            )
+            .await
+        }
+        Cmd::Switch { env, to } => {
+            let to_canary = to == SwitchTarget::Canary;
+            cli::cmd_switch_traffic(&runtime, &actor, &env, to_canary, mode, &mut out, &mut err)
+                .await
+        }
+        Cmd::Undo { id: Some(id), .. } => {
+            cli::cmd_undo(&runtime, &actor, &id, mode, &mut out, &mut err).await
+        }
+        _ => exit::USAGE,
+    };
+    Ok(code)
 }
 
 fn is_destructive(cmd: &Cmd) -> bool {

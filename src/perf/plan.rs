@@ -163,6 +163,7 @@ mod tests {
             metrics_addr: String::new(),
             faults: vec![],
             revisions: Vec::new(),
+            observed: None,
         }
     }
 

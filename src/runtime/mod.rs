@@ -1,5 +1,5 @@
 //! The runtime port: what the console and CLI need from any runtime
-//! (the embedded sandbox and Docker today; Kubernetes, an observed runtime, next). Callers hold a
+//! (the embedded sandbox and Docker, driven; Kubernetes, observed). Callers hold a
 //! `SharedRuntime` and never know which implementation is behind it.
 
 pub mod audit_log;
@@ -7,6 +7,7 @@ mod audit_watch;
 pub mod audited;
 #[cfg(test)]
 mod audited_tests;
+pub mod contexts;
 mod decorate;
 #[cfg(test)]
 pub(crate) mod fake;

@@ -20,6 +20,7 @@ pub const VERBS: &[&str] = &[
     "switch <env> canary|stable",
     "undo",
     "filter <regex>",
+    "ctx [context]",
     "quit",
 ];
 

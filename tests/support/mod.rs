@@ -4,4 +4,6 @@
 pub mod fake_kube;
 pub mod fake_loki;
 pub mod fake_ollama;
+pub mod hostile;
 pub mod tmux;
+pub mod ui;

@@ -78,6 +78,14 @@ impl App {
                 self.dirty = true;
                 Vec::new()
             }
+            Msg::RuntimeRenamed(name) => {
+                if let Some(state) = self.sources.remove(&self.runtime_name) {
+                    self.sources.insert(name.clone(), state);
+                }
+                self.runtime_name = name;
+                self.dirty = true;
+                Vec::new()
+            }
             Msg::ActionDone { label, result } => {
                 self.dirty = true;
                 match result {

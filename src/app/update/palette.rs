@@ -1,6 +1,7 @@
 //! The command palette: the CLI's verbs, down the same path keys take.
 
 use super::*;
+use crate::config::RuntimeKind;
 
 impl App {
     /// Parse a palette line (same verbs as the CLI) into the same path keys take.
@@ -86,6 +87,14 @@ impl App {
                 self.ask_undo();
                 Ok(Vec::new())
             }
+            ["ctx"] | ["ctx", _] if self.config.runtime != RuntimeKind::Kubernetes => Err(
+                "`:ctx` switches Kubernetes contexts; this project does not use `runtime: kubernetes`"
+                    .into(),
+            ),
+            ["ctx"] => Ok(vec![Command::Context { name: None }]),
+            ["ctx", name] => Ok(vec![Command::Context {
+                name: Some(name.to_string()),
+            }]),
             ["filter", rest @ ..] => {
                 let text = rest.join(" ");
                 if self.set_filter(&text) {
@@ -96,7 +105,7 @@ impl App {
                 }
             }
             _ => Err(format!(
-                "unknown command `{input}`; try: deploy <env> <version> · promote <from> <to> · promote <env> --full · rollback <env> · pause|resume|retry|restart <env> · abort <env> [reason] · undo <env> [revision] · chaos <env> <scenario> · switch <env> canary|stable · undo · filter <regex> · quit"
+                "unknown command `{input}`; try: deploy <env> <version> · promote <from> <to> · promote <env> --full · rollback <env> · pause|resume|retry|restart <env> · abort <env> [reason] · undo <env> [revision] · chaos <env> <scenario> · switch <env> canary|stable · undo · filter <regex> · ctx [context] · quit"
             )),
         }
     }

@@ -27,6 +27,7 @@ fn env(name: &str, stable: &str, previous: Option<&str>) -> EnvironmentStatus {
         metrics_addr: "127.0.0.1:2".into(),
         faults: vec![],
         revisions: Vec::new(),
+        observed: None,
     }
 }
 
@@ -363,4 +364,35 @@ fn next_version_increments_trailing_number() {
     assert_eq!(next_version("v7").as_deref(), Some("v8"));
     assert_eq!(next_version("1.4.9").as_deref(), Some("1.4.10"));
     assert_eq!(next_version("latest"), None);
+}
+
+#[test]
+fn ctx_lists_or_switches_contexts_only_on_kubernetes() {
+    let mut a = app(true);
+    let err = a.run_palette("ctx").unwrap_err();
+    assert!(err.contains("runtime: kubernetes"), "{err}");
+    let keymap = Keymap::build(&Default::default()).expect("default keymap");
+    let config = Config {
+        runtime: crate::config::RuntimeKind::Kubernetes,
+        ..Config::default()
+    };
+    // Allowed in read-only mode: it changes what is watched, not the cluster.
+    let mut k = App::new(Arc::new(config), "kubernetes (a)", true, keymap, 0);
+    assert_eq!(
+        k.run_palette("ctx").unwrap(),
+        vec![Command::Context { name: None }]
+    );
+    assert_eq!(
+        k.run_palette("ctx kind-b").unwrap(),
+        vec![Command::Context {
+            name: Some("kind-b".into())
+        }]
+    );
+    k.sources.insert("kubernetes (a)".into(), SourceState::Ok);
+    k.update(Msg::RuntimeRenamed("kubernetes (kind-b)".into()));
+    assert_eq!(k.runtime_name, "kubernetes (kind-b)");
+    assert_eq!(
+        k.sources.keys().collect::<Vec<_>>(),
+        ["kubernetes (kind-b)"]
+    );
 }

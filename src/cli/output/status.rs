@@ -20,9 +20,12 @@ pub fn status_table(envs: &[EnvironmentStatus]) -> String {
     for e in envs {
         let (ready, desired) = e.ready_desired();
         let restarts: u64 = e.instances.iter().map(|i| u64::from(i.restarts)).sum();
-        let weight = match e.traffic.canary {
-            Some(_) => format!("{}%", e.traffic.canary_weight),
-            None => "-".to_string(),
+        // An observed rollout also says the weight its step asks for.
+        let observed = e.observed.as_ref().and_then(|o| o.weight_label());
+        let weight = match (&e.traffic.canary, observed) {
+            (Some(_), Some(w)) => w,
+            (Some(_), None) => format!("{}%", e.traffic.canary_weight),
+            (None, _) => "-".to_string(),
         };
         let step = e.step.map(|(i, n)| format!("{}/{}", i + 1, n));
         let faults = if e.faults.is_empty() {
@@ -120,6 +123,7 @@ pub(super) mod tests {
                     ends_at: 0,
                 }],
                 revisions: Vec::new(),
+                observed: None,
             },
             EnvironmentStatus {
                 name: "prod\x1b[2J".into(),
@@ -138,6 +142,7 @@ pub(super) mod tests {
                 metrics_addr: "127.0.0.1:41004".into(),
                 faults: vec![],
                 revisions: Vec::new(),
+                observed: None,
             },
         ]
     }

@@ -1,6 +1,7 @@
 //! Followers: the logs and stats of each running container.
 
 use super::*;
+use crate::logparse::split_timestamp;
 
 pub(super) fn ensure_followers(inner: &Arc<Inner>, docker: &Docker, v: &ContainerView) {
     let mut all = lock(&inner.followers);
@@ -20,18 +21,6 @@ pub(super) fn ensure_followers(inner: &Arc<Inner>, docker: &Docker, v: &Containe
             docker.clone(),
             v.id.clone(),
         )));
-    }
-}
-
-/// Split `2024-05-01T12:00:00.123456789Z rest` into (ns since epoch, rest).
-fn split_timestamp(line: &[u8]) -> (Option<i64>, &[u8]) {
-    let Some(space) = line.iter().position(|b| *b == b' ') else {
-        return (None, line);
-    };
-    let head = std::str::from_utf8(&line[..space]).ok();
-    match head.and_then(|h| chrono::DateTime::parse_from_rfc3339(h).ok()) {
-        Some(t) => (t.timestamp_nanos_opt(), &line[space + 1..]),
-        None => (None, line),
     }
 }
 
@@ -179,16 +168,6 @@ async fn follow_stats(inner: Arc<Inner>, docker: Docker, id: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timestamps_are_split_off_log_lines() {
-        let (ts, rest) = split_timestamp(b"2024-05-01T12:00:00.000000250Z hello world");
-        assert_eq!(ts, Some(1_714_564_800_000_000_250));
-        assert_eq!(rest, b"hello world");
-        let (ts, rest) = split_timestamp(b"no timestamp here");
-        assert_eq!(ts, None);
-        assert_eq!(rest, b"no timestamp here");
-    }
 
     #[test]
     fn cpu_and_memory_from_a_stats_sample() {

@@ -72,6 +72,7 @@ impl Inner {
             metrics_addr: d.metrics_addr.clone().unwrap_or_default(),
             faults: st.faults.clone(),
             revisions: d.view.revisions.clone(),
+            observed: None,
         }
     }
 }

@@ -128,6 +128,7 @@ impl EnvState {
             metrics_addr: self.router.metrics_addr().to_string(),
             faults,
             revisions: self.rollout.revisions.clone(),
+            observed: None,
         }
     }
 }

@@ -6,6 +6,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::Frame;
 
+use super::env_observed as observed;
 use super::{
     fit_columns, pane_frame, placeholder, render_lines, table_header, table_row, wrap_lines, Align,
     Column,
@@ -52,16 +53,22 @@ fn env_cells(
         .stable
         .as_ref()
         .map_or("-".to_string(), |v| clean(v.as_str()).into_owned());
-    let canary = match &e.traffic.canary {
-        Some(v) => format!("{} {}%", clean(v.as_str()), e.traffic.canary_weight),
-        None => "-".to_string(),
+    let canary = match (&e.traffic.canary, observed::canary_cell(e)) {
+        (_, Some(cell)) => cell,
+        (Some(v), None) => format!("{} {}%", clean(v.as_str()), e.traffic.canary_weight),
+        (None, None) => "-".to_string(),
     };
     let step = e
         .step
         .map_or("-".to_string(), |(i, n)| format!("{}/{}", i + 1, n));
     let health = match e.health.reason() {
-        Some(r) => format!("{}: {}", e.health.label(), clean(r)),
-        None => e.health.label().to_string(),
+        Some(r) => format!(
+            "{}{}: {}",
+            observed::stale_prefix(e),
+            e.health.label(),
+            clean(r)
+        ),
+        None => format!("{}{}", observed::stale_prefix(e), e.health.label()),
     };
     let (ready, desired) = e.ready_desired();
     let ready_style = if ready >= desired {
@@ -114,13 +121,8 @@ fn env_cells(
     ]
 }
 
-fn detail_lines(
-    e: &EnvironmentStatus,
-    app: &App,
-    theme: &Theme,
-    width: usize,
-) -> Vec<Line<'static>> {
-    let mut lines = Vec::new();
+/// Where a driven environment is reached: router, metrics, replicas.
+fn router_line(e: &EnvironmentStatus, theme: &Theme) -> Line<'static> {
     let mut head = vec![
         Span::styled(format!("{} ", clean(&e.name)), theme.title(false)),
         Span::styled("router ", theme.muted()),
@@ -136,7 +138,21 @@ fn detail_lines(
             theme.stable(),
         ));
     }
-    lines.push(Line::from(head));
+    Line::from(head)
+}
+
+fn detail_lines(
+    e: &EnvironmentStatus,
+    app: &App,
+    theme: &Theme,
+    width: usize,
+) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    if let Some(o) = &e.observed {
+        lines.extend(observed::observed_lines(e, o, theme));
+    } else {
+        lines.push(router_line(e, theme));
+    }
     if let Some(reason) = e.health.reason() {
         lines.push(Line::from(vec![
             Span::styled(
@@ -216,7 +232,7 @@ fn detail_lines(
                     exit_code.map_or("?".to_string(), |c| c.to_string()),
                     format_duration_ms(restart_at - app.now)
                 ),
-                p => p.label().to_string(),
+                p => format!("{}{}", p.label(), observed::phase_suffix(i)),
             };
             vec![
                 (clean(&i.id).into_owned(), theme.text()),
@@ -241,7 +257,7 @@ fn detail_lines(
             ]
         })
         .collect();
-    let widths = content_widths(&cols, &rows, &[24, 12, 28, 7, 5, 8]);
+    let widths = content_widths(&cols, &rows, &[24, 12, 56, 7, 5, 8]);
     let sized: Vec<Column> = cols
         .iter()
         .zip(&widths)
@@ -374,7 +390,7 @@ pub fn environments(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, foc
         .enumerate()
         .map(|(i, e)| env_cells(e, i == app.selected_env, app, theme))
         .collect();
-    let full = content_widths(&cols, &rows, &[18, 12, 14, 5, 60, 7, 8, 9, 24]);
+    let full = content_widths(&cols, &rows, &[18, 12, 20, 5, 60, 7, 8, 9, 24]);
     // The health column starts at its label width; the reason uses what is left.
     let labels = app
         .envs

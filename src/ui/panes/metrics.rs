@@ -311,7 +311,8 @@ fn verdict_lines(
             Vec::new(),
         );
     };
-    let total = app.config.rollout.steps.len();
+    // An observed rollout has its own steps; a driven one has the config's.
+    let total = env.step.map_or(app.config.rollout.steps.len(), |(_, n)| n);
     let head = Line::from(vec![
         Span::styled("verdict ", theme.muted()),
         Span::styled(
@@ -341,6 +342,22 @@ fn verdict_lines(
         ]));
         // The query behind the value, when it came from Prometheus.
         if let Some((_, q)) = verdict.queries.iter().find(|(m, _)| *m == c.metric) {
+            failed.push(Line::from(vec![
+                Span::styled("    query ", theme.muted()),
+                Span::styled(clean(q).into_owned(), theme.muted()),
+            ]));
+        }
+    }
+    // An external analysis (Argo): each metric that did not pass, and its query.
+    for f in verdict.open_findings() {
+        failed.push(Line::from(vec![
+            Span::styled("  ✗ ", theme.error()),
+            Span::styled(
+                format!("{}: {}", clean(&f.name), clean(&f.detail)),
+                theme.text(),
+            ),
+        ]));
+        if let Some(q) = &f.query {
             failed.push(Line::from(vec![
                 Span::styled("    query ", theme.muted()),
                 Span::styled(clean(q).into_owned(), theme.muted()),

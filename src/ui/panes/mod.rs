@@ -3,6 +3,7 @@
 
 mod agent;
 mod chaos;
+mod env_observed;
 mod environments;
 mod logs;
 mod metrics;

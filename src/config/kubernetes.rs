@@ -1,0 +1,42 @@
+//! `kubernetes:` in blissful-infra.yaml, read with `runtime: kubernetes`:
+//! which cluster (kubeconfig context, or a plain API server URL), and where
+//! each environment's Argo Rollout lives.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KubernetesConfig {
+    /// kubeconfig context; empty: the kubeconfig's current context. The
+    /// global `--context` flag overrides it.
+    pub context: String,
+    /// An API server URL used instead of the kubeconfig, without
+    /// authentication (e.g. `kubectl proxy` on `http://127.0.0.1:8001`).
+    pub server: String,
+    /// Environment -> namespace. An environment not listed here uses the
+    /// `namespace:` of its overlay (`<overlays>/<env>/kustomization.yaml`),
+    /// else `<project>-<env>`.
+    pub namespaces: BTreeMap<String, String>,
+    /// Name of the Argo Rollout in each namespace; empty: the project name.
+    pub rollout: String,
+    /// Environment -> Rollout name, where one differs from `rollout`.
+    pub rollouts: BTreeMap<String, String>,
+    /// The kustomize overlays, one folder per environment, relative to the
+    /// config file (the seed layout: `k8s/overlays/{local,staging,production}`).
+    pub overlays: String,
+}
+
+impl Default for KubernetesConfig {
+    fn default() -> Self {
+        KubernetesConfig {
+            context: String::new(),
+            server: String::new(),
+            namespaces: BTreeMap::new(),
+            rollout: String::new(),
+            rollouts: BTreeMap::new(),
+            overlays: "k8s/overlays".into(),
+        }
+    }
+}
