@@ -2,7 +2,9 @@
 //! AnalysisRuns and Argo CD Applications (as the JSON an apiserver sends)
 //! into views and the common environment status (pure code), plus the
 //! client connection ([`connect`]), the Rollout watch ([`watch`]), and
-//! intents as the Argo plugin's patches ([`intents`], sent by [`send`]).
+//! intents as the Argo plugin's patches ([`intents`], sent by [`send`]),
+//! and `undo` planned from the ReplicaSets ([`undo`], sent by
+//! [`undo_send`]).
 //!
 //! Every string read from an object is treated as hostile: cleaned of
 //! controls, escapes and bidi overrides, and bounded (see [`fields`]).
@@ -15,6 +17,8 @@ pub mod intents;
 pub mod rollout;
 mod rollout_health;
 pub mod send;
+pub mod undo;
+pub mod undo_send;
 pub mod watch;
 
 pub use analysis::{analysis_run_view, AnalysisRunView};
