@@ -3,8 +3,8 @@
 //! into views and the common environment status (pure code), plus the
 //! client connection ([`connect`]), the Rollout watch ([`watch`]), and
 //! intents as the Argo plugin's patches ([`intents`], sent by [`send`]),
-//! and `undo` planned from the ReplicaSets ([`undo`], sent by
-//! [`undo_send`]).
+//! `undo` planned from the ReplicaSets ([`undo`], sent by [`undo_send`]),
+//! and GitOps deploy and promote ([`gitops`]).
 //!
 //! Every string read from an object is treated as hostile: cleaned of
 //! controls, escapes and bidi overrides, and bounded (see [`fields`]).
@@ -13,6 +13,7 @@ pub mod analysis;
 pub mod application;
 pub mod connect;
 pub mod fields;
+pub mod gitops;
 pub mod intents;
 pub mod rollout;
 mod rollout_health;

@@ -5,3 +5,4 @@ pub mod fake_kube;
 pub mod fake_loki;
 pub mod fake_ollama;
 pub mod tmux;
+pub mod validate;
