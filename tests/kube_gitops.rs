@@ -2,7 +2,8 @@
 //! repositories made here with the git CLI: the file diff (comments kept),
 //! the commit, the push to a bare remote, the refusals that change nothing,
 //! and the sync request the FAKE API server (`tests/support/fake_kube/`)
-//! receives on the Argo CD Application.
+//! receives on the Argo CD Application; with the fake's simulated Argo CD
+//! and Rollouts controllers, that sync starts a canary of the new tag.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod support;
@@ -12,8 +13,10 @@ use std::process::Command;
 
 use blissful_infra::kubernetes::connect::{connect, Target};
 use blissful_infra::kubernetes::gitops::{self, Gitops, GitopsError, KustomizeError, SyncError};
-use serde_json::json;
-use support::fake_kube::FakeKube;
+use blissful_infra::kubernetes::rollout_view;
+use serde_json::{json, Value};
+use support::fake_kube::controller::ArgoApp;
+use support::fake_kube::{FakeKube, ObjKey};
 use support::validate::{run, validate};
 
 const IMAGE: &str = "ghcr.io/acme/orders";
@@ -366,4 +369,89 @@ async fn sync_refusals_say_what_is_missing() {
         }
     );
     assert!(kube.received().iter().all(|r| r.method != "PATCH"));
+}
+
+#[tokio::test]
+async fn a_synced_deploy_starts_a_canary_under_the_simulated_controllers() {
+    let repo = Repo::new(true);
+    let guestbook = "quay.io/argoprojlabs/argocd-e2e-container";
+    let overlay = format!("{STAGING}  - name: {guestbook}\n    newTag: \"0.1\"\n");
+    std::fs::write(
+        repo.work.join("k8s/overlays/staging/kustomization.yaml"),
+        overlay,
+    )
+    .unwrap();
+    git(&repo.work, &["commit", "--quiet", "-am", "guestbook"]);
+    let g = Gitops {
+        image: guestbook,
+        app: "guestbook",
+        ..repo.gitops()
+    };
+    let done = gitops::deploy(&g, "staging", "0.2").await.unwrap();
+
+    let kube = FakeKube::start().await;
+    let app = kube.seed_fixture("argo-cd/application-synced-healthy.yaml");
+    let rollout = kube.seed_fixture_in(
+        "argo-rollouts/rollout-canary-healthy-all-steps.yaml",
+        "shop",
+    );
+    let ctl = kube.start_rollouts_controller(1.0);
+    ctl.sync_app(ArgoApp {
+        app: app.clone(),
+        repo: repo.remote.clone().unwrap(),
+        overlay: "k8s/overlays/staging".into(),
+        rollout: rollout.clone(),
+    });
+    let conn = connect(&Target::Url(kube.url())).await.unwrap();
+    gitops::request_sync(&conn, "argo", "sock-shop", &done.sha)
+        .await
+        .unwrap();
+    let synced = wait(&kube, &app, |a| {
+        a["status"]["sync"]["revision"] == done.sha.as_str()
+    })
+    .await;
+    assert_eq!(synced["status"]["operationState"]["phase"], "Succeeded");
+    assert!(synced.get("operation").is_none());
+    let paused = wait(&kube, &rollout, |r| {
+        r["status"]["currentStepIndex"] == 1 && r["status"]["phase"] == "Paused"
+    })
+    .await;
+    let view = rollout_view(&paused);
+    assert_eq!(
+        view.canary_image.as_deref(),
+        Some("quay.io/argoprojlabs/argocd-e2e-container:0.2")
+    );
+    assert_eq!(view.set_weight, Some(20));
+
+    gitops::request_sync(
+        &conn,
+        "argo",
+        "sock-shop",
+        "0000000000000000000000000000000000000000",
+    )
+    .await
+    .unwrap();
+    let failed = wait(&kube, &app, |a| {
+        a["status"]["operationState"]["phase"] == "Failed"
+    })
+    .await;
+    assert!(
+        failed["status"]["operationState"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unable to read"),
+        "{failed:#}"
+    );
+    assert_eq!(failed["status"]["sync"]["revision"], done.sha.as_str());
+}
+
+async fn wait(kube: &FakeKube, key: &ObjKey, pred: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..3000 {
+        let v = kube.get(key).unwrap();
+        if pred(&v) {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    panic!("waited in vain: {:#}", kube.get(key).unwrap());
 }

@@ -15,10 +15,12 @@
 //!   index moved), `promoteFull`, `spec.paused`, `status.abort` and retry
 //!   (abort cleared), `spec.restartAt`.
 //!
-//! Durations (pauses, measurement intervals) are multiplied by the time
-//! scale. Blue-green Rollouts and `workloadRef` Rollouts are left alone.
+//! With [`RolloutsController::sync_app`] it also plays Argo CD for an
+//! Application (see `argocd.rs`). Durations (pauses, measurement
+//! intervals) are multiplied by the time scale. Blue-green Rollouts and `workloadRef` Rollouts are left alone.
 
 mod analysis;
+mod argocd;
 mod expr;
 mod replicas;
 mod rollout;
@@ -31,6 +33,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::task::JoinHandle;
+
+pub use argocd::ArgoApp;
 
 use super::store::ObjKey;
 use super::FakeKube;
@@ -54,6 +58,8 @@ struct Mem {
     /// AnalysisRun -> metric -> when the next measurement is due.
     pub runs: BTreeMap<ObjKey, BTreeMap<String, Instant>>,
     pub pod_seq: u64,
+    /// Applications whose sync operations are simulated.
+    pub apps: Vec<ArgoApp>,
 }
 
 impl Mem {
@@ -91,6 +97,12 @@ impl RolloutsController {
             .push_back(m);
     }
 
+    /// Simulate Argo CD for this Application: its sync operations apply
+    /// the overlay's image tags at the requested revision to the Rollout.
+    pub fn sync_app(&self, app: ArgoApp) {
+        self.mem.lock().unwrap().apps.push(app);
+    }
+
     /// Scripted measurements not yet taken for `metric`.
     pub fn pending(&self, metric: &str) -> usize {
         self.mem
@@ -116,6 +128,7 @@ impl FakeKube {
             let mut tick = tokio::time::interval(Duration::from_millis(10));
             loop {
                 tick.tick().await;
+                argocd::sync_all(&inner, &m).await;
                 let mut st = inner.store.lock().unwrap();
                 let mut mem = m.lock().unwrap();
                 analysis::measure_all(&mut st, &mut mem);
