@@ -35,8 +35,7 @@ pub(super) async fn run(repo: &Path, action: &str, args: &[&str]) -> Result<Stri
     let stderr = String::from_utf8_lossy(&out.stderr);
     let reason = stderr
         .lines()
-        .filter(|l| !l.trim().is_empty())
-        .last()
+        .rfind(|l| !l.trim().is_empty())
         .unwrap_or("failed");
     Err(GitopsError::Git {
         action: action.to_string(),

@@ -161,8 +161,8 @@ pub(super) fn set_weight(ro: &Value, idx: u64) -> u64 {
     steps
         .iter()
         .take(idx as usize + 1)
-        .filter_map(|s| s["setWeight"].as_u64())
-        .last()
+        .rev()
+        .find_map(|s| s["setWeight"].as_u64())
         .unwrap_or(0)
 }
 
@@ -176,7 +176,7 @@ pub(super) fn background(
 ) -> Option<String> {
     let a = &cx.ro["spec"]["strategy"]["canary"]["analysis"];
     let starting = a["startingStep"].as_u64().unwrap_or(0);
-    if !a["templates"].as_array().is_some_and(|t| !t.is_empty())
+    if a["templates"].as_array().is_none_or(|t| t.is_empty())
         || cx.hash == stable
         || index(s) < starting
     {
