@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use blissful_infra::kubernetes::connect::{connect, Target};
-use blissful_infra::kubernetes::gitops::{self, Gitops, GitopsError, KustomizeError, SyncError};
+use blissful_infra::kubernetes::gitops::{
+    self, apply, Gitops, GitopsError, KustomizeError, SyncError,
+};
 use blissful_infra::kubernetes::rollout_view;
 use serde_json::{json, Value};
 use support::fake_kube::controller::ArgoApp;
@@ -454,4 +456,115 @@ async fn wait(kube: &FakeKube, key: &ObjKey, pred: impl Fn(&Value) -> bool) -> V
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     panic!("waited in vain: {:#}", kube.get(key).unwrap());
+}
+
+const BASE: &str = "\
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - deployment.yaml
+  - service.yaml
+";
+const DEPLOYMENT: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: orders
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: orders}
+  template:
+    metadata:
+      labels: {app: orders}
+    spec:
+      containers:
+        - name: orders
+          image: ghcr.io/acme/orders:latest
+";
+const SERVICE: &str = "\
+apiVersion: v1
+kind: Service
+metadata:
+  name: orders
+spec:
+  selector: {app: orders}
+  ports:
+    - port: 80
+";
+
+#[tokio::test]
+async fn without_argo_cd_the_overlay_is_applied_server_side() {
+    if support::validate::which("kubectl").is_none() {
+        return eprintln!("SKIPPED server-side apply of an overlay: kubectl is not installed");
+    }
+    let repo = Repo::new(false);
+    let base = repo.work.join("k8s/base");
+    std::fs::create_dir_all(&base).unwrap();
+    for (name, text) in [
+        ("kustomization.yaml", BASE),
+        ("deployment.yaml", DEPLOYMENT),
+        ("service.yaml", SERVICE),
+    ] {
+        std::fs::write(base.join(name), text).unwrap();
+    }
+    git(&repo.work, &["add", "."]);
+    git(&repo.work, &["commit", "--quiet", "-m", "base"]);
+    gitops::deploy(&repo.gitops(), "staging", "v1.5.0")
+        .await
+        .unwrap();
+
+    let kube = FakeKube::start_hiding(&["argoproj.io"]).await;
+    let conn = connect(&Target::Url(kube.url())).await.unwrap();
+    let err = gitops::request_sync(&conn, "argo", "orders-staging", "HEAD")
+        .await
+        .unwrap_err();
+    assert_eq!(err, SyncError::ArgoCdMissing);
+    let docs = apply::render(&repo.work, Path::new("k8s/overlays/staging"))
+        .await
+        .unwrap();
+    let applied = apply::apply_objects(&conn, &docs, "default").await.unwrap();
+    assert_eq!(applied, ["Service/orders", "Deployment/orders"]);
+    let d = kube
+        .get(&ObjKey::new(
+            "apps/v1",
+            "deployments",
+            "orders-staging",
+            "orders",
+        ))
+        .unwrap();
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "ghcr.io/acme/orders:v1.5.0"
+    );
+    assert!(kube
+        .get(&ObjKey::new("v1", "services", "orders-staging", "orders"))
+        .is_some());
+    let sent: Vec<_> = kube
+        .received()
+        .into_iter()
+        .filter(|r| r.method == "PATCH")
+        .collect();
+    assert_eq!(sent.len(), 2);
+    for r in &sent {
+        assert_eq!(
+            r.content_type.as_deref(),
+            Some("application/apply-patch+yaml")
+        );
+        assert_eq!(
+            r.query.get("fieldManager").map(String::as_str),
+            Some("blissful-infra")
+        );
+        assert_eq!(r.query.get("force").map(String::as_str), Some("true"));
+    }
+    // A Rollout cannot be applied while Argo Rollouts is missing: said, not guessed.
+    let rollout = json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": {"name": "orders"}});
+    let err = apply::apply_objects(&conn, &[rollout], "orders-staging")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, apply::ApplyError::UnknownKind { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("CRD"), "{err}");
 }

@@ -9,13 +9,15 @@
 //! - [`promote`] copies the tag of one overlay into another the same way
 //!   (`promote <app> <tag> from <from> to <to>`).
 //! - [`sync::request_sync`] then asks Argo CD to sync the environment's
-//!   Application to that commit.
+//!   Application to that commit; without Argo CD, [`apply`] renders the
+//!   overlay (`kubectl kustomize`) and applies it server-side.
 //!
 //! Refused, changing nothing: a dirty working tree, a detached HEAD, a
 //! branch behind its upstream (checked after a fetch), a missing overlay
 //! or image entry, an invalid tag, or a tag already in place. The git CLI
 //! does the work (`git` must be on the PATH).
 
+pub mod apply;
 mod git;
 pub mod kustomize;
 pub mod sync;

@@ -13,7 +13,7 @@ use crate::kubernetes::send::FIELD_MANAGER;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SyncError {
-    #[error("Argo CD is not installed in the cluster (no applications.argoproj.io): the commit is pushed, but nothing will sync it; apply the overlay yourself (kubectl apply --server-side -k <overlay>)")]
+    #[error("Argo CD is not installed in the cluster (no applications.argoproj.io): nothing will sync the commit; apply the overlay server-side instead")]
     ArgoCdMissing,
     #[error("no Argo CD Application \"{name}\" in {namespace}: check argocd.application for this environment")]
     NoApplication { namespace: String, name: String },
