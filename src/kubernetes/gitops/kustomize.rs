@@ -13,6 +13,8 @@
 
 use serde_json::Value;
 
+use crate::kubernetes::fields::clean;
+
 /// Why the tag could not be read or written.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum KustomizeError {
@@ -123,12 +125,13 @@ fn find<'a>(list: &'a [Entry], image: &str) -> Result<&'a Entry, KustomizeError>
     list.iter()
         .find(|e| e.name == image)
         .ok_or_else(|| KustomizeError::NoEntry {
-            image: image.to_string(),
+            image: clean(image),
             known: if list.is_empty() {
                 "none".to_string()
             } else {
+                // The file is text from a repository: cleaned before display.
                 list.iter()
-                    .map(|e| e.name.as_str())
+                    .map(|e| clean(&e.name))
                     .collect::<Vec<_>>()
                     .join(", ")
             },
@@ -156,7 +159,7 @@ pub fn check_tag(tag: &str) -> Result<(), KustomizeError> {
     if ok {
         Ok(())
     } else {
-        Err(KustomizeError::BadTag(super::super::fields::clean(tag)))
+        Err(KustomizeError::BadTag(clean(tag)))
     }
 }
 
@@ -220,7 +223,7 @@ pub fn set_image_tag(
     let e = find(&list, image)?;
     if e.digest {
         return Err(KustomizeError::Digest {
-            image: image.to_string(),
+            image: clean(image),
         });
     }
     let old = image_tag(text, image)?;
