@@ -27,11 +27,14 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+mod support;
+
 use blissful_infra::config::Config;
 use blissful_infra::scaffold::{
     self, Catalogue, Choices, Database, EmbeddedTemplates, Kind, Plan, Target,
 };
 use serde_json::Value;
+use support::validate::{run, validate, which};
 
 const BIN: &str = env!("CARGO_BIN_EXE_blissful-infra");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -80,20 +83,6 @@ fn catalogue() -> Catalogue {
 
 fn skip(what: &str, why: &str) {
     eprintln!("SKIPPED {what}: {why}");
-}
-
-fn which(tool: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(tool))
-        .find(|p| p.is_file())
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let shown = format!("{cmd:?}");
-    cmd.stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"))
 }
 
 fn text(o: &Output) -> String {
@@ -221,44 +210,6 @@ fn files_with_ext(dir: &Path, exts: &[&str]) -> Vec<PathBuf> {
     }
     out.sort();
     out
-}
-
-/// The validate-manifests script and the venv it runs in, or why not.
-fn validator() -> Result<(PathBuf, PathBuf), String> {
-    let script = Path::new(ROOT).join("../shared/tools/validate-manifests");
-    if !script.is_file() {
-        return Err(format!("{} not found", script.display()));
-    }
-    which("python3").ok_or("python3 is not installed")?;
-    let venv = std::env::var_os("VALIDATE_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(ROOT).join("target/validate-venv"));
-    static SETUP: OnceLock<()> = OnceLock::new();
-    SETUP.get_or_init(|| {
-        if !venv.join("bin/python").is_file()
-            || run(Command::new(venv.join("bin/python")).args(["-c", "import kubernetes_validate"]))
-                .status
-                .code()
-                != Some(0)
-        {
-            let setup = Path::new(ROOT).join("../shared/tools/setup-validators");
-            let o = run(Command::new("sh").arg(&setup).arg(&venv));
-            assert!(
-                o.status.success(),
-                "setup-validators failed (it needs PyPI once):\n{}",
-                text(&o)
-            );
-        }
-    });
-    Ok((script, venv))
-}
-
-fn validate(args: &[&Path], extra: &[&str]) -> Result<Output, String> {
-    let (script, venv) = validator()?;
-    let mut cmd = Command::new(venv.join("bin/python"));
-    cmd.arg(&script).args(extra).args(args);
-    cmd.env("VALIDATE_VENV", &venv);
-    Ok(run(&mut cmd))
 }
 
 fn compose_command() -> Option<Vec<String>> {

@@ -126,12 +126,12 @@ pub fn rollout_patches(
         }
         Intent::Undo { to_revision } => {
             let target = match to_revision {
-                Some(n) => format!("revision {n}"),
-                None => "the previous revision".to_string(),
+                Some(n) if *n > 0 => format!("revision {n}"),
+                _ => "the previous revision".to_string(),
             };
             refuse(format!(
-                "undo to {target}: not supported yet (Argo restores spec.template from the \
-                 ReplicaSet of that revision, which blissful-infra does not read yet)"
+                "undo to {target} is not a patch of the Rollout alone: it restores spec.template \
+                 from the ReplicaSet of that revision (kubernetes::undo_send reads them)"
             ))
         }
         Intent::Switch { .. } if !blue_green => refuse(

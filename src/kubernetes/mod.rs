@@ -2,8 +2,10 @@
 //! Argo CD Applications (as the JSON an apiserver sends) into views and the
 //! common environment status (pure code), the client connection
 //! ([`connect`], [`contexts`]), watches ([`objects`], [`watch`]), intents as
-//! the Argo plugin's patches ([`intents`], sent by [`send`]), and the
-//! runtime built on them ([`runtime::KubernetesRuntime`], Observed mode).
+//! the Argo plugin's patches ([`intents`], sent by [`send`]), `undo` planned
+//! from the ReplicaSets ([`undo`], sent by [`undo_send`]), GitOps deploy and
+//! promote ([`gitops`]), and the runtime built on them
+//! ([`runtime::KubernetesRuntime`], Observed mode).
 //!
 //! Every string read from an object is treated as hostile: cleaned of
 //! controls, escapes and bidi overrides, and bounded (see [`fields`]).
@@ -13,12 +15,15 @@ pub mod application;
 pub mod connect;
 pub mod contexts;
 pub mod fields;
+pub mod gitops;
 pub mod intents;
 pub mod objects;
 pub mod rollout;
 mod rollout_health;
 pub mod runtime;
 pub mod send;
+pub mod undo;
+pub mod undo_send;
 pub mod watch;
 
 pub use analysis::{analysis_run_view, AnalysisRunView};

@@ -1,6 +1,7 @@
 //! Sending an intent to an Argo Rollout: read the object, compute the
 //! plugin's patches ([`super::intents`]) and PATCH them in order, with the
-//! field manager `blissful-infra`. Errors come back in plain words
+//! field manager `blissful-infra`; undo is planned from the ReplicaSets
+//! ([`super::undo_send`]). Errors come back in plain words
 //! ([`super::connect::explain`]).
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
@@ -8,6 +9,8 @@ use serde_json::Value;
 
 use super::connect::{explain, Connection, KubeError};
 use super::intents::{rollout_patches, IntentRefused, RolloutPatch};
+use super::undo::Workload;
+use super::undo_send::send_undo;
 use super::watch::{rollout_request, rollouts_resource};
 use crate::runtime::intent::Intent;
 
@@ -37,7 +40,8 @@ fn to_json(obj: &DynamicObject, conn: &Connection) -> Result<Value, KubeError> {
 
 /// Read Rollout `name` of `namespace`, then send the patches of `intent`.
 /// Returns the Rollout as the last write left it (as read, when there was
-/// nothing to write).
+/// nothing to write). Undo goes through [`super::undo_send`] (it reads the
+/// ReplicaSets too).
 pub async fn send_intent(
     conn: &Connection,
     namespace: &str,
@@ -45,6 +49,10 @@ pub async fn send_intent(
     intent: &Intent,
     now_rfc3339: &str,
 ) -> Result<Value, SendError> {
+    if let Intent::Undo { to_revision } = intent {
+        let done = send_undo(conn, Workload::Rollout, namespace, name, *to_revision).await?;
+        return Ok(done.object);
+    }
     let api = rollouts(conn, namespace);
     let current = api
         .get(name)

@@ -7,3 +7,4 @@ pub mod fake_ollama;
 pub mod hostile;
 pub mod tmux;
 pub mod ui;
+pub mod validate;

@@ -27,6 +27,7 @@
 //! one, `metadata.namespace`. Every request is recorded.
 
 pub mod client;
+pub mod controller;
 mod http;
 mod logs;
 mod patch;
