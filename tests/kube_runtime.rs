@@ -389,3 +389,26 @@ async fn decorated_it_is_refused_in_read_only_mode_and_audited() {
         entries[0]
     );
 }
+
+#[tokio::test]
+async fn undo_through_the_runtime_restores_the_stable_template() {
+    let kube = FakeKube::start().await;
+    let key = seed_aborted(&kube);
+    let rt = start(&kube, ABORTED).await;
+    assert!(rt
+        .capabilities()
+        .supports(blissful_infra::runtime::IntentKind::Undo));
+    let actor = Actor::current("test");
+    let undo = Intent::Undo { to_revision: None };
+    let accepted = rt.intent(&actor, "staging", undo).await.unwrap();
+    assert!(accepted.message.contains("undo"), "{}", accepted.message);
+    let sent = kube.received_matching("PATCH", "/rollouts/rollout-background-analysis");
+    assert_eq!(sent.len(), 1, "one JSON patch, as the plugin sends");
+    assert_eq!(sent[0].body_json()[0]["path"], json!("/spec/template"));
+    let stored = kube.get(&key).unwrap();
+    assert_eq!(
+        stored["spec"]["template"]["spec"]["containers"][0]["image"],
+        "argoproj/rollouts-demo:blue"
+    );
+    rt.shutdown().await;
+}

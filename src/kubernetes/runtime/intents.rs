@@ -12,7 +12,7 @@ use crate::runtime::{
 };
 
 /// The intents Argo Rollouts carries out from a patch of the Rollout.
-pub const SUPPORTED: [IntentKind; 7] = [
+pub const SUPPORTED: [IntentKind; 8] = [
     IntentKind::Promote,
     IntentKind::PromoteFull,
     IntentKind::Pause,
@@ -20,6 +20,8 @@ pub const SUPPORTED: [IntentKind; 7] = [
     IntentKind::Abort,
     IntentKind::Retry,
     IntentKind::Restart,
+    // Planned from the ReplicaSets' revisions, as `kubectl argo rollouts undo`.
+    IntentKind::Undo,
 ];
 
 /// Why the others are not offered.
@@ -28,9 +30,6 @@ fn not_offered(kind: IntentKind) -> String {
         IntentKind::Deploy => "a new version reaches an Argo Rollout through its manifests \
             (GitOps: the image tag in the environment's overlay), which blissful-infra does not \
             write yet"
-            .into(),
-        IntentKind::Undo => "rolling an Argo Rollout back to an earlier revision (restoring \
-            spec.template from that revision's ReplicaSet) is not built yet"
             .into(),
         IntentKind::Switch => "Argo blue-green switches the active service on promote; use \
             promote (abort before it, or undo after it, to go back)"
@@ -113,7 +112,6 @@ mod tests {
         }
         let deploy = caps.check(IntentKind::Deploy).unwrap_err();
         assert!(deploy.contains("GitOps"), "{deploy}");
-        assert!(caps.check(IntentKind::Undo).is_err());
         assert!(caps
             .check(IntentKind::Switch)
             .unwrap_err()
