@@ -6,6 +6,7 @@ mod chaos;
 mod environments;
 mod logs;
 mod metrics;
+mod outage;
 mod pipeline;
 
 pub use agent::agent;
@@ -14,6 +15,8 @@ pub use environments::environments;
 pub use logs::{logs, visible_log_lines, VisibleLogs, FILTER_SCAN_LIMIT};
 pub use metrics::{metrics, spark_scale};
 pub use pipeline::pipeline;
+
+use outage::{outage_lines, outage_rows};
 
 use ratatui::layout::Rect;
 use ratatui::style::Style;
