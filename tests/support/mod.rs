@@ -1,7 +1,10 @@
 //! Test-only helpers and fake servers. Nothing here is part of the product.
 #![allow(dead_code)]
 
+pub mod daemon;
 pub mod fake_kube;
 pub mod fake_loki;
 pub mod fake_ollama;
+pub mod prometheus;
+pub mod pty;
 pub mod tmux;
