@@ -333,10 +333,10 @@ async fn source_reports_an_unreachable_engine_and_reconnects() {
     )));
     // The console's Environments pane names the engine, the error and the next retry.
     let screen = rec.console_screen();
-    assert!(
-        screen.contains("✗ docker:") && screen.contains("· retry in"),
-        "{screen}"
-    );
+    let rows: Vec<&str> = screen.lines().collect();
+    let at = rows.iter().position(|r| r.contains("✗ docker: "));
+    let outage = at.map(|i| rows[i..(i + 3).min(rows.len())].join(" "));
+    assert!(outage.is_some_and(|o| o.contains("retry in")), "{screen}");
     let err = rt
         .inject(
             &actor(),
