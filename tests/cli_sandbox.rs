@@ -6,7 +6,9 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_blissful-infra");
+mod support;
+
+use support::daemon::{text, Daemon, BIN};
 
 const CONFIG: &str = r#"
 project: cli-test
@@ -27,50 +29,6 @@ chaos:
   defaults: { duration_secs: 2 }
 "#;
 
-struct Daemon {
-    dir: tempfile::TempDir,
-}
-
-impl Daemon {
-    fn up() -> Daemon {
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("blissful-infra.yaml"), CONFIG).expect("config");
-        let d = Daemon { dir };
-        let out = d.run(&["up"]);
-        assert_eq!(out.status.code(), Some(0), "up failed: {}", text(&out));
-        d
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("BLISSFUL_INFRA_STATE_DIR", self.dir.path().join("state"))
-            .env_remove("NO_COLOR")
-            .output()
-            .expect("run blissful-infra")
-    }
-
-    fn state(&self) -> std::path::PathBuf {
-        self.dir.path().join("state")
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.run(&["down"]);
-    }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 fn json(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(o)))
 }
@@ -85,32 +43,10 @@ fn stable_of(d: &Daemon, env: &str) -> String {
         .to_string()
 }
 
-fn wait_ready(d: &Daemon) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let status = json(&d.run(&["status", "--output", "json"]));
-        let all_ready = status.as_array().is_some_and(|envs| {
-            envs.iter().all(|e| {
-                e["instances"].as_array().is_some_and(|i| {
-                    !i.is_empty() && i.iter().all(|i| i["phase"]["phase"] == "ready")
-                })
-            })
-        });
-        if all_ready {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "instances never became ready: {status}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
 #[test]
 fn operations_from_the_command_line() {
-    let d = Daemon::up();
-    wait_ready(&d);
+    let d = Daemon::up(CONFIG);
+    d.wait_ready();
 
     // A second `up` finds the running daemon.
     let again = d.run(&["up"]);
@@ -356,8 +292,8 @@ use blissful_infra::runtime::IntentKind;
 
 #[test]
 fn rollout_verbs_follow_the_runtime_capabilities() {
-    let d = Daemon::up();
-    wait_ready(&d);
+    let d = Daemon::up(CONFIG);
+    d.wait_ready();
     let caps = capabilities(&d);
     assert!(caps.supports(IntentKind::Deploy), "{caps:?}");
 

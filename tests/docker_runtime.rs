@@ -22,7 +22,7 @@ use blissful_infra::domain::environment::{EnvironmentStatus, Health, InstancePha
 use blissful_infra::domain::pipeline::PipelineKind;
 use blissful_infra::paths::StatePaths;
 use blissful_infra::runtime::{Actor, Runtime, RuntimeError, RuntimeEvent, SourceState};
-use docker_common::{app_db_compose, eventually, http_get, TestProject};
+use docker_common::{app_db_compose, eventually, http_get, Relay, TestProject};
 
 fn config() -> Config {
     let mut c = Config::default();
@@ -89,6 +89,25 @@ impl Recorder {
 
     fn any(&self, f: impl Fn(&RuntimeEvent) -> bool) -> bool {
         self.0.lock().unwrap().iter().any(f)
+    }
+
+    /// The console fed with every event so far, as text (160x45).
+    fn console_screen(&self) -> String {
+        use blissful_infra::app::{keymap::Keymap, msg::Msg, state::App};
+        let keymap = Keymap::build(&Default::default()).unwrap();
+        let mut app = App::new(Arc::new(config()), "docker", false, keymap, 0);
+        for ev in self.0.lock().unwrap().iter() {
+            app.update(Msg::Runtime(Box::new(ev.clone())));
+        }
+        let theme = blissful_infra::ui::theme::Theme::monochrome();
+        let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 45)).unwrap();
+        term.draw(|f| blissful_infra::ui::draw(f, &app, &theme))
+            .unwrap();
+        let buf = term.backend().buffer().clone();
+        buf.content()
+            .chunks(160)
+            .map(|r| r.iter().map(|c| c.symbol()).collect::<String>() + "\n")
+            .collect()
     }
 }
 
@@ -312,6 +331,12 @@ async fn source_reports_an_unreachable_engine_and_reconnects() {
             ..
         }
     )));
+    // The console's Environments pane names the engine, the error and the next retry.
+    let screen = rec.console_screen();
+    let rows: Vec<&str> = screen.lines().collect();
+    let at = rows.iter().position(|r| r.contains("✗ docker: "));
+    let outage = at.map(|i| rows[i..(i + 3).min(rows.len())].join(" "));
+    assert!(outage.is_some_and(|o| o.contains("retry in")), "{screen}");
     let err = rt
         .inject(
             &actor(),
@@ -338,6 +363,11 @@ async fn source_reports_an_unreachable_engine_and_reconnects() {
     )));
     let s = env(&rt).await;
     assert_eq!(s.health, Health::Healthy, "{:?}", s.health);
+    let screen = rec.console_screen();
+    assert!(
+        !screen.contains("✗ docker:"),
+        "recovered by itself:\n{screen}"
+    );
     // Logs pick up again where they stopped: new lines arrive, old ones are not repeated.
     let marker = format!("/hello/again{}", fastrand::u32(..));
     assert_eq!(
@@ -360,45 +390,6 @@ async fn source_reports_an_unreachable_engine_and_reconnects() {
         .count();
     assert_eq!(starts, 1, "the history is not read twice");
     rt.shutdown().await;
-}
-
-/// Forwards a Unix socket to the real engine until dropped (connections too).
-struct Relay {
-    task: tokio::task::JoinHandle<()>,
-    path: std::path::PathBuf,
-}
-
-impl Relay {
-    fn start(path: &std::path::Path) -> Relay {
-        let _ = std::fs::remove_file(path);
-        let listener = tokio::net::UnixListener::bind(path).unwrap();
-        let task = tokio::spawn(async move {
-            let mut conns = tokio::task::JoinSet::new();
-            loop {
-                let Ok((mut a, _)) = listener.accept().await else {
-                    return;
-                };
-                conns.spawn(async move {
-                    if let Ok(mut b) = tokio::net::UnixStream::connect("/var/run/docker.sock").await
-                    {
-                        let _ = tokio::io::copy_bidirectional(&mut a, &mut b).await;
-                    }
-                });
-            }
-        });
-        Relay {
-            task,
-            path: path.to_path_buf(),
-        }
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        // Aborting the task drops the JoinSet, which aborts every connection.
-        self.task.abort();
-        let _ = std::fs::remove_file(&self.path);
-    }
 }
 
 /// `iptables -S` of every chain in a container's network namespace.

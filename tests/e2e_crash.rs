@@ -10,6 +10,7 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
+use support::daemon::crash_reports as reports;
 use support::tmux::TmuxSession;
 
 const BIN: &str = env!("CARGO_BIN_EXE_blissful-infra");
@@ -24,18 +25,6 @@ environments:
 traffic:
   rate_per_sec: 5
 ";
-
-/// The crash reports in `state`, as text.
-fn reports(state: &Path) -> Vec<String> {
-    std::fs::read_dir(state)
-        .map(|d| {
-            d.flatten()
-                .filter(|e| e.file_name().to_string_lossy().starts_with("crash-"))
-                .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
-                .collect()
-        })
-        .unwrap_or_default()
-}
 
 /// Run `script` in a pane; after it, print what the terminal looks like.
 fn run(dir: &Path, script: &str) -> (TmuxSession, String) {

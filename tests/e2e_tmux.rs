@@ -10,6 +10,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_blissful-infra");
 
 mod support;
 
+use support::daemon::processes_with_env;
 use support::tmux::TmuxSession;
 
 /// The console on the demo sandbox in a private tmux server.
@@ -270,30 +271,6 @@ fn small_terminal_read_only_and_sighup() {
         survivors.is_empty(),
         "processes left after SIGHUP: {survivors:?}"
     );
-}
-
-/// Pids whose environment contains `needle` (instances inherit the state dir variable).
-fn processes_with_env(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return found;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if !name.chars().all(|c| c.is_ascii_digit()) {
-            continue;
-        }
-        if let Ok(env) = std::fs::read(e.path().join("environ")) {
-            if env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()) {
-                let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-                found.push(format!(
-                    "{name}: {}",
-                    String::from_utf8_lossy(&cmd).replace('\0', " ")
-                ));
-            }
-        }
-    }
-    found
 }
 
 /// `L` load-tests the selected environment (Pipeline pane, a `load test`

@@ -6,7 +6,6 @@
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
@@ -20,96 +19,12 @@ use blissful_infra::sources::prometheus::{
 };
 use tokio::sync::mpsc;
 
+mod support;
+
+use support::prometheus::{free_port, start_prometheus};
+
 const ENV: &str = "promtest";
 const WINDOW: Duration = Duration::from_secs(10);
-
-/// A Prometheus child process, killed when dropped.
-struct Prometheus {
-    _child: tokio::process::Child,
-    dir: tempfile::TempDir,
-    url: String,
-}
-
-impl Prometheus {
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("prometheus.log")).unwrap_or_default()
-    }
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-fn require_prometheus() {
-    match std::process::Command::new("prometheus")
-        .arg("--version")
-        .output()
-    {
-        Ok(out) if out.status.success() => {}
-        other => panic!(
-            "the `prometheus` binary is required by tests/prometheus.rs but could not be run \
-             ({other:?}); install it with `apt-get install -y prometheus` \
-             (scripts/test.sh does this)"
-        ),
-    }
-}
-
-async fn start_prometheus(target: SocketAddr) -> Prometheus {
-    require_prometheus();
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
-             scrape_configs:\n  - job_name: router\n    static_configs:\n      - targets: ['{target}']\n"
-        ),
-    )
-    .unwrap();
-    let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
-    let port = free_port();
-    let child = tokio::process::Command::new("prometheus")
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(log))
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut p = Prometheus {
-        _child: child,
-        dir,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(Some(status)) = p._child.try_wait() {
-            panic!("prometheus exited with {status}:\n{}", p.log());
-        }
-        let ready = http
-            .get(format!("{}/-/ready", p.url))
-            .send()
-            .await
-            .map(|r| r.status().is_success())
-            .unwrap_or(false);
-        if ready {
-            return p;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "prometheus not ready after 60 s:\n{}",
-            p.log()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 /// Wait until `query` returns a sample for which `ok` holds.
 async fn wait_for(

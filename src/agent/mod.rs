@@ -81,16 +81,20 @@ impl Agent {
             let mut backoff = Duration::from_secs(2);
             let mut last: Option<SourceState> = None;
             loop {
-                let state = probe_once(&client, &endpoint, &models).await;
-                let ok = state == SourceState::Ok;
+                let probed = probe_once(&client, &endpoint, &models).await;
+                let ok = probed == SourceState::Ok;
+                // Healthy: check now and then; unreachable: back off up to 30 s.
+                let wait = if ok { Duration::from_secs(30) } else { backoff };
+                let state = match probed {
+                    SourceState::Degraded(why) => SourceState::retrying(why, wait),
+                    other => other,
+                };
                 if last.as_ref() != Some(&state) {
                     if tx.send(AgentEvent::State(state.clone())).await.is_err() {
                         return;
                     }
                     last = Some(state);
                 }
-                // Healthy: check now and then; unreachable: back off up to 30 s.
-                let wait = if ok { Duration::from_secs(30) } else { backoff };
                 backoff = (backoff * 2).min(Duration::from_secs(30));
                 if ok {
                     backoff = Duration::from_secs(2);

@@ -5,7 +5,7 @@ use super::*;
 use crate::config::check::{http_url, S};
 use crate::config::locate::locate;
 use crate::config::KeyBinding;
-use crate::config::{RuntimeKind, TimestampMode};
+use crate::config::{OnDisconnect, RuntimeKind, TimestampMode};
 use std::collections::BTreeMap;
 
 const FULL: &str = r#"# blissful-infra.yaml: every section, realistic values
@@ -85,6 +85,7 @@ console:
   timestamps: utc
   max_fps: 30
   metric_points: 600
+  on_disconnect: undo_faults
 keymap:
   deploy: D
   next_env: [n, right]
@@ -208,6 +209,8 @@ fn full_example_parses_and_round_trips() {
     assert!(c.comparison.auto_promote);
     assert_eq!(c.agent.model, "qwen2.5:7b");
     assert_eq!(c.console.timestamps, TimestampMode::Utc);
+    assert_eq!(c.console.on_disconnect, OnDisconnect::UndoFaults);
+    assert_eq!(Config::default().console.on_disconnect, OnDisconnect::Keep);
     assert_eq!(
         c.keymap["next_env"],
         KeyBinding::Many(vec!["n".into(), "right".into()])
@@ -249,6 +252,22 @@ fn bad_type_names_line_column_and_field() {
     assert!(
         message.contains("rollout.steps[0]") && message.contains("pause_secs"),
         "{message}"
+    );
+}
+
+#[test]
+fn a_bad_on_disconnect_names_line_field_and_the_choices() {
+    let (line, column, message, shown) = parse_err("project: x\nconsole:\n  on_disconnect: undo\n");
+    assert_eq!((line, column), (3, 18));
+    assert!(message.starts_with("console.on_disconnect: "), "{message}");
+    assert!(
+        message.contains("unknown variant `undo`")
+            && message.contains("expected one of keep, undo_faults"),
+        "{message}"
+    );
+    assert!(
+        shown.starts_with("blissful-infra.yaml:3:18: console.on_disconnect:"),
+        "{shown}"
     );
 }
 

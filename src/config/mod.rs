@@ -10,11 +10,13 @@ use crate::domain::rollout::CanaryPlan;
 
 mod check;
 pub mod compose_detect;
+mod console;
 mod keybinding;
 mod kubernetes;
 mod load;
 mod locate;
 
+pub use console::{ConsoleConfig, OnDisconnect, TimestampMode};
 pub use kubernetes::KubernetesConfig;
 pub use load::{ConfigError, ConfigProblem, KeymapRule};
 
@@ -292,40 +294,6 @@ impl Default for AgentConfig {
             embedding_model: "nomic-embed-text".into(),
             context_window: 8192,
             temperature: 0.2,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TimestampMode {
-    Local,
-    Utc,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ConsoleConfig {
-    /// Lines kept in the log buffer; older lines are dropped and counted.
-    pub log_buffer_lines: usize,
-    pub timestamps: TimestampMode,
-    /// Upper bound on redraws per second while data streams.
-    pub max_fps: u32,
-    /// Redraws per second for data-only changes once no key was pressed for
-    /// a few seconds; keeps an idle console cheap over SSH.
-    pub idle_fps: u32,
-    /// Points kept per metric series.
-    pub metric_points: usize,
-}
-
-impl Default for ConsoleConfig {
-    fn default() -> Self {
-        ConsoleConfig {
-            log_buffer_lines: 50_000,
-            timestamps: TimestampMode::Local,
-            max_fps: 20,
-            idle_fps: 1,
-            metric_points: 300,
         }
     }
 }

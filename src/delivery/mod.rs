@@ -16,6 +16,7 @@ pub mod backend;
 mod checkpoint;
 mod conclude;
 mod controller;
+mod dedupe;
 pub mod drill;
 pub mod ids;
 mod intents;
@@ -66,6 +67,8 @@ enum Msg {
         actor: Actor,
         intent: Intent,
         promoted_from: Option<String>,
+        /// When it was sent: an identical intent still in flight then refuses it.
+        arrived: std::time::Instant,
         reply: oneshot::Sender<Result<ActionAccepted, RuntimeError>>,
     },
     Stop {
@@ -111,6 +114,7 @@ impl DeliveryController {
             actor: actor.clone(),
             intent,
             promoted_from: promoted_from.map(str::to_string),
+            arrived: std::time::Instant::now(),
             reply,
         };
         self.tx.send(msg).await.map_err(|_| stopped())?;
@@ -150,6 +154,7 @@ fn stopped() -> RuntimeError {
 async fn run(mut c: controller::Controller, mut rx: mpsc::Receiver<Msg>) {
     c.recover().await;
     c.apply().await;
+    let mut recent = dedupe::Recent::default();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -157,9 +162,15 @@ async fn run(mut c: controller::Controller, mut rx: mpsc::Receiver<Msg>) {
             biased;
             msg = rx.recv() => match msg {
                 None => return,
-                Some(Msg::Intent { actor, intent, promoted_from, reply }) => {
-                    let r = c.handle(&actor, intent, promoted_from.as_deref()).await;
+                Some(Msg::Intent { actor, intent, promoted_from, arrived, reply }) => {
+                    let from = promoted_from.as_deref();
+                    if let Some(refusal) = recent.check(&intent, from, arrived, c.running_id()) {
+                        let _ = reply.send(Err(refusal));
+                        continue;
+                    }
+                    let r = c.handle(&actor, intent.clone(), from).await;
                     c.apply().await;
+                    recent.record(intent, promoted_from, actor, &r);
                     let _ = reply.send(r);
                 }
                 Some(Msg::Stop { reason, reply }) => {

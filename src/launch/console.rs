@@ -6,12 +6,14 @@ use std::time::{Duration, Instant};
 use color_eyre::eyre::{eyre, WrapErr};
 use color_eyre::Result;
 
+use super::disconnect::{note, undo_started_faults, Ended, FaultLedger};
 use super::embedded::{claim_state, start_sandbox};
 use super::setup::{load_config, no_color_unset};
 use crate::app::keymap::Keymap;
 use crate::app::state::App;
 use crate::cli::args::GlobalArgs;
 use crate::cli::exit;
+use crate::config::OnDisconnect;
 use crate::daemon::client::RemoteRuntime;
 use crate::paths::StatePaths;
 use crate::runtime::SharedRuntime;
@@ -102,17 +104,26 @@ pub(super) async fn console(
         ));
     }
     let stop_requested = embedded.as_ref().map(|e| e.shutdown_requested.clone());
-    let result = super::console_loop::run(
-        &mut terminal,
-        runtime.clone(),
-        app,
+    let ledger = FaultLedger::default();
+    let ctx = super::console_loop::LoopContext {
         theme,
         started,
         stop_requested,
         jobs,
-    )
-    .await;
+        ledger: ledger.clone(),
+    };
+    let result = super::console_loop::run(&mut terminal, runtime.clone(), app, ctx).await;
     crate::tui::restore();
+    let disconnected = matches!(result.as_ref().map(|s| s.ended), Ok(Ended::Disconnected(_)));
+    // Attached: the daemon's rollouts and faults go on unless told otherwise.
+    if embedded.is_none()
+        && disconnected
+        && config.console.on_disconnect == OnDisconnect::UndoFaults
+    {
+        let actor = crate::runtime::Actor::current("console");
+        let report = undo_started_faults(&runtime, &ledger, &actor).await;
+        note(&state.dir.join("console.log"), &report);
+    }
 
     if config.runtime == crate::config::RuntimeKind::Kubernetes {
         // Stops the watches and writes what the audit journal still holds.

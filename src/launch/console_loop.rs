@@ -9,6 +9,7 @@ use crossterm::event::{Event, EventStream};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
+use super::disconnect::{terminal_gone, Ended, FaultLedger};
 use super::frame_dump::FrameDump;
 use super::log_overlap::LogOverlap;
 use super::panic_drill::{drill, fire, PanicDrill};
@@ -32,6 +33,18 @@ pub struct LoopStats {
     pub frames: u64,
     pub started: Option<Instant>,
     pub first_frame_ms: Option<f64>,
+    pub ended: Ended,
+}
+
+/// What the loop needs besides the terminal, the runtime and the state.
+pub struct LoopContext {
+    pub theme: Theme,
+    pub started: Instant,
+    /// Fires when `down` stopped the runtime this console embeds.
+    pub stop_requested: Option<tokio::sync::watch::Receiver<bool>>,
+    pub jobs: JobContext,
+    /// The faults this console starts are written here.
+    pub ledger: FaultLedger,
 }
 
 /// Run until the user quits or a signal arrives.
@@ -39,11 +52,15 @@ pub async fn run(
     terminal: &mut Term,
     runtime: SharedRuntime,
     mut app: App,
-    theme: Theme,
-    started: Instant,
-    stop_requested: Option<tokio::sync::watch::Receiver<bool>>,
-    jobs: JobContext,
+    ctx: LoopContext,
 ) -> color_eyre::Result<LoopStats> {
+    let LoopContext {
+        theme,
+        started,
+        stop_requested,
+        jobs,
+        ledger,
+    } = ctx;
     // Asked once: what the console offers follows from it, not the name.
     app.capabilities = Some(runtime.capabilities());
     let (internal_tx, mut internal_rx) = mpsc::channel::<Msg>(256);
@@ -110,7 +127,9 @@ pub async fn run(
     };
     let mut frame_dump = FrameDump::from_env();
     app.now = now_ms();
-    draw(terminal, &mut app, &theme, &mut stats, &mut frame_dump)?;
+    if let Err(e) = draw(terminal, &mut app, &theme, &mut stats, &mut frame_dump) {
+        return gone(e, stats);
+    }
     let mut last_draw = Instant::now();
     if drill() == Some(PanicDrill::Task) {
         tokio::spawn(async { fire("a background task") });
@@ -133,7 +152,7 @@ pub async fn run(
                         last_input = Instant::now();
                         let cmds = app.update(Msg::Key(key));
                         draw_now = true;
-                        if execute(cmds, &runtime, &jobs, &mut external_logs, &mut agent, &internal_tx) { break; }
+                        if execute(cmds, &runtime, &jobs, &mut external_logs, &mut agent, &internal_tx, &ledger) { break; }
                     }
                     Some(Ok(Event::Paste(text))) => { app.update(Msg::Paste(text)); draw_now = true; }
                     Some(Ok(Event::Resize(_, _))) => {
@@ -143,12 +162,18 @@ pub async fn run(
                     }
                     Some(Ok(_)) => {}
                     // The terminal went away (SSH dropped): stop instead of spinning.
-                    Some(Err(_)) | None => break,
+                    Some(Err(_)) | None => {
+                        stats.ended = Ended::Disconnected("the terminal closed");
+                        break;
+                    }
                 }
             }
             Some(msg) = internal_rx.recv() => {
+                if let Msg::Signal(name) = &msg {
+                    stats.ended = Ended::of_signal(*name);
+                }
                 let cmds = app.update(msg);
-                if execute(cmds, &runtime, &jobs, &mut external_logs, &mut agent, &internal_tx) { break; }
+                if execute(cmds, &runtime, &jobs, &mut external_logs, &mut agent, &internal_tx, &ledger) { break; }
             }
             Some(ev) = events_rx.recv() => {
                 app.update(Msg::Runtime(Box::new(ev)));
@@ -177,11 +202,23 @@ pub async fn run(
         }
         if app.dirty && (draw_now || last_draw.elapsed() >= interval) {
             app.now = now_ms();
-            draw(terminal, &mut app, &theme, &mut stats, &mut frame_dump)?;
+            if let Err(e) = draw(terminal, &mut app, &theme, &mut stats, &mut frame_dump) {
+                return gone(e, stats);
+            }
             last_draw = Instant::now();
         }
     }
     Ok(stats)
+}
+
+/// A frame could not be written: a terminal that hung up ends the console
+/// like a disconnect, anything else is an error.
+fn gone(e: std::io::Error, mut stats: LoopStats) -> color_eyre::Result<LoopStats> {
+    if terminal_gone(&e) {
+        stats.ended = Ended::Disconnected("the terminal closed");
+        return Ok(stats);
+    }
+    Err(color_eyre::eyre::eyre!("drawing the console: {e}"))
 }
 
 fn draw(
@@ -190,7 +227,7 @@ fn draw(
     theme: &Theme,
     stats: &mut LoopStats,
     frame_dump: &mut Option<FrameDump>,
-) -> color_eyre::Result<()> {
+) -> std::io::Result<()> {
     let frame = terminal.draw(|f| {
         if drill() == Some(PanicDrill::Render) && stats.frames > 0 {
             fire("a render function");
@@ -220,6 +257,7 @@ fn execute(
     external_logs: &mut crate::app::jobs::ExternalLogs,
     agent: &mut Agent,
     tx: &mpsc::Sender<Msg>,
+    ledger: &FaultLedger,
 ) -> bool {
     let mut quit = false;
     for cmd in cmds {
@@ -237,9 +275,12 @@ fn execute(
             Command::Runtime(rc) => {
                 let runtime = runtime.clone();
                 let tx = tx.clone();
+                let ledger = ledger.clone();
+                let in_flight = matches!(rc, RuntimeCommand::Chaos { .. }).then(|| ledger.begin());
                 tokio::spawn(async move {
                     let label = rc.label();
-                    let result = run_runtime_command(&runtime, rc).await;
+                    let result = run_runtime_command(&runtime, rc, &ledger).await;
+                    drop(in_flight);
                     let _ = tx.send(Msg::ActionDone { label, result }).await;
                 });
             }
@@ -251,6 +292,7 @@ fn execute(
 pub async fn run_runtime_command(
     runtime: &SharedRuntime,
     rc: RuntimeCommand,
+    ledger: &FaultLedger,
 ) -> Result<String, String> {
     let actor = Actor::current("console");
     let accepted = |a: crate::runtime::ActionAccepted| a.message;
@@ -274,7 +316,10 @@ pub async fn run_runtime_command(
         } => runtime
             .inject(&actor, &env, scenario, params)
             .await
-            .map(|e| format!("experiment {} running", e.id)),
+            .map(|e| {
+                ledger.record(&e.id);
+                format!("experiment {} running", e.id)
+            }),
         RuntimeCommand::Undo { ids } => {
             let mut undone = 0;
             for id in &ids {
@@ -324,14 +369,15 @@ fn spawn_runtime_feed(
                         }
                     }
                     let _ = internal
-                        .send(Msg::RuntimeSource(SourceState::Degraded(
-                            "event stream ended; reconnecting".into(),
+                        .send(Msg::RuntimeSource(SourceState::retrying(
+                            "event stream ended",
+                            backoff,
                         )))
                         .await;
                 }
                 Err(e) => {
                     let _ = internal
-                        .send(Msg::RuntimeSource(SourceState::Degraded(e.to_string())))
+                        .send(Msg::RuntimeSource(SourceState::retrying(e, backoff)))
                         .await;
                 }
             }

@@ -3,6 +3,7 @@
 mod background;
 mod console;
 mod console_loop;
+mod disconnect;
 mod embedded;
 mod errors;
 mod frame_dump;

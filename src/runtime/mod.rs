@@ -14,6 +14,7 @@ pub(crate) mod fake;
 pub mod intent;
 pub mod publisher;
 pub mod read_only;
+mod source_state;
 
 pub use audit_log::{read_audit_journal, AuditLog};
 pub use audit_watch::outcome_entry;
@@ -21,6 +22,7 @@ pub use audited::Audited;
 pub use decorate::decorate;
 pub use intent::{Capabilities, DeliveryMode, Intent, IntentKind, Support};
 pub use read_only::ReadOnly;
+pub use source_state::{split_retry, wait_text, RETRY_MARK};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};

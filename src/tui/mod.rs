@@ -108,10 +108,27 @@ pub fn enter() -> io::Result<(Term, ByteCounter)> {
     }
 }
 
+/// Whether the terminal on stdout has hung up (the SSH connection or the
+/// pty's other end closed): every call on it then fails with EIO.
+fn hung_up() -> bool {
+    // SAFETY: tcgetattr only writes into the zeroed struct we own.
+    let rc = unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        libc::tcgetattr(libc::STDOUT_FILENO, &mut t)
+    };
+    rc != 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EIO)
+}
+
 /// Leave the alternate screen and raw mode. Safe to call more than once and
 /// from a panic hook; errors are ignored because the terminal may be gone (SIGHUP).
 pub fn restore() {
-    restore_stderr();
+    // A terminal that hung up takes no more output: stderr stays in the
+    // console log, where a late message (ratatui failing to show the cursor
+    // on drop, an error report) is kept instead of failing, and `eprintln!`
+    // panicking, on the dead terminal.
+    if !hung_up() {
+        restore_stderr();
+    }
     if ACTIVE.swap(false, Ordering::SeqCst) {
         let mut out = io::stdout();
         let _ = execute!(

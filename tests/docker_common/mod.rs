@@ -241,3 +241,42 @@ pub async fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
         .ok()
         .flatten()
 }
+
+/// Forwards a Unix socket to the real engine until dropped (connections too).
+pub struct Relay {
+    task: tokio::task::JoinHandle<()>,
+    path: std::path::PathBuf,
+}
+
+impl Relay {
+    pub fn start(path: &std::path::Path) -> Relay {
+        let _ = std::fs::remove_file(path);
+        let listener = tokio::net::UnixListener::bind(path).unwrap();
+        let task = tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            loop {
+                let Ok((mut a, _)) = listener.accept().await else {
+                    return;
+                };
+                conns.spawn(async move {
+                    if let Ok(mut b) = tokio::net::UnixStream::connect("/var/run/docker.sock").await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut a, &mut b).await;
+                    }
+                });
+            }
+        });
+        Relay {
+            task,
+            path: path.to_path_buf(),
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        // Aborting the task drops the JoinSet, which aborts every connection.
+        self.task.abort();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}

@@ -31,13 +31,14 @@ pub(super) async fn run_source(inner: Arc<Inner>) {
                 pause_followers(&inner);
                 match ended {
                     Ended::Stopped => return,
-                    Ended::Lost(reason) => inner.set_source(SourceState::Degraded(format!(
-                        "connection lost: {reason}; reconnecting"
-                    ))),
+                    Ended::Lost(reason) => inner.set_source(SourceState::retrying(
+                        format!("connection lost: {reason}"),
+                        backoff,
+                    )),
                 }
             }
             Err(e) => {
-                inner.set_source(SourceState::Degraded(format!("{e}; retrying")));
+                inner.set_source(SourceState::retrying(e, backoff));
                 // Wake `connect`, which waits for the first attempt to settle.
                 inner.client.send_replace(None);
             }

@@ -357,14 +357,10 @@ async fn run(cfg: LokiConfig, filter: LogQuery, opts: LiveOptions, tx: mpsc::Sen
         if healthy {
             backoff = MIN_BACKOFF;
         }
-        if !live
-            .out
-            .state(SourceState::Degraded(error.to_string()))
-            .await
-        {
+        let wait = backoff;
+        if !live.out.state(SourceState::retrying(error, wait)).await {
             return;
         }
-        let wait = backoff;
         backoff = (backoff * 2).min(MAX_BACKOFF);
         let deadline = tokio::time::Instant::now() + wait;
         loop {

@@ -153,7 +153,8 @@ impl PrometheusClient {
                 PromError::Unreachable {
                     query: strip_all(query),
                     url: strip_all(&self.base),
-                    reason: error_chain(&e),
+                    // The URL holds the whole query; the base URL is named above.
+                    reason: error_chain(&e.without_url()),
                 }
             }
         };

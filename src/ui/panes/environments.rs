@@ -8,8 +8,8 @@ use ratatui::Frame;
 
 use super::env_observed as observed;
 use super::{
-    fit_columns, pane_frame, placeholder, render_lines, table_header, table_row, wrap_lines, Align,
-    Column,
+    fit_columns, outage_rows, pane_frame, placeholder, render_lines, table_header, table_row,
+    wrap_lines, Align, Column,
 };
 use crate::app::state::{App, PaneId};
 use crate::domain::environment::{EnvironmentStatus, Health, InstancePhase};
@@ -313,8 +313,14 @@ pub fn environments(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, foc
     if inner.height == 0 || inner.width == 0 {
         return;
     }
+    // The runtime connection (an attached console) and the Docker Engine.
+    let sources = [
+        app.runtime_name.as_str(),
+        crate::docker::runtime::SOURCE_NAME,
+    ];
+    let inner = outage_rows(frame, inner, app, &sources, theme);
     if app.envs.is_empty() {
-        let why = match app.sources.get("runtime") {
+        let why = match app.sources.get(&app.runtime_name) {
             Some(SourceState::Degraded(r)) => {
                 format!("no environments: runtime unavailable: {}", clean(r))
             }

@@ -8,7 +8,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::Frame;
 
-use super::{pane_frame, placeholder, render_lines, wrap_lines};
+use super::{outage_lines, outage_rows, pane_frame, placeholder, render_lines, wrap_lines};
 use crate::app::state::{App, PaneId};
 use crate::config::TimestampMode;
 use crate::domain::log_json::JsonView;
@@ -389,8 +389,10 @@ fn title_info(app: &App, scan_limited: bool, theme: &Theme) -> Vec<Span<'static>
 }
 
 pub fn logs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, focused: bool) {
+    let loki = [crate::sources::loki::SOURCE_NAME];
     let inner_h = area.height.saturating_sub(2) as usize;
     let width = area.width.saturating_sub(2) as usize;
+    let inner_h = inner_h - outage_lines(app, &loki, theme, width, inner_h).len();
     let cols = Columns::for_width(app, width);
     let mut rendered: Vec<Vec<Line<'static>>> = Vec::new();
     let visible = visible_log_lines(app, inner_h, |line| {
@@ -410,6 +412,7 @@ pub fn logs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, focused: bo
     if inner.height == 0 || inner.width == 0 {
         return;
     }
+    let inner = outage_rows(frame, inner, app, &loki, theme);
     if visible.lines.is_empty() {
         let msg = if app.logs.is_empty() {
             "no log lines yet".to_string()

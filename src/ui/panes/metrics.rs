@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Sparkline;
 use ratatui::Frame;
 
-use super::{pane_frame, placeholder, render_lines, wrap_lines};
+use super::{outage_rows, pane_frame, placeholder, render_lines, wrap_lines};
 use crate::app::state::{App, PaneId};
 use crate::domain::analysis::{Outcome, Thresholds};
 use crate::domain::environment::EnvironmentStatus;
@@ -393,6 +393,13 @@ pub fn metrics(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, focused:
     if inner.height == 0 || inner.width == 0 {
         return;
     }
+    let inner = outage_rows(
+        frame,
+        inner,
+        app,
+        &[crate::sources::prometheus::SOURCE_NAME],
+        theme,
+    );
     let Some(env) = env else {
         render_lines(
             frame,

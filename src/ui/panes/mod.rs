@@ -7,6 +7,7 @@ mod env_observed;
 mod environments;
 mod logs;
 mod metrics;
+mod outage;
 mod pipeline;
 
 pub use agent::agent;
@@ -15,6 +16,8 @@ pub use environments::environments;
 pub use logs::{logs, visible_log_lines, VisibleLogs, FILTER_SCAN_LIMIT};
 pub use metrics::{metrics, spark_scale};
 pub use pipeline::pipeline;
+
+use outage::{outage_lines, outage_rows};
 
 use ratatui::layout::Rect;
 use ratatui::style::Style;

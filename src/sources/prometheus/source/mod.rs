@@ -133,10 +133,10 @@ async fn run(
                 step.saturating_sub(started.elapsed())
             }
             Ok(Err(e)) => {
-                if !state.set(SourceState::Degraded(e.to_string())).await {
+                let w = backoff;
+                if !state.set(SourceState::retrying(e, w)).await {
                     return;
                 }
-                let w = backoff;
                 backoff = (backoff * 2).min(MAX_BACKOFF.max(step));
                 w
             }
@@ -145,10 +145,10 @@ async fn run(
                     "queries took longer than the {}s step; round cancelled",
                     step.as_secs()
                 );
-                if !state.set(SourceState::Degraded(why)).await {
+                let w = backoff;
+                if !state.set(SourceState::retrying(why, w)).await {
                     return;
                 }
-                let w = backoff;
                 backoff = (backoff * 2).min(MAX_BACKOFF.max(step));
                 w
             }
