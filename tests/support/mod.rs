@@ -4,4 +4,5 @@
 pub mod fake_kube;
 pub mod fake_loki;
 pub mod fake_ollama;
+pub mod secret_corpus;
 pub mod tmux;
