@@ -293,6 +293,9 @@ pub struct App {
 pub const MAX_PIPELINES: usize = 50;
 pub const MAX_EXPERIMENTS: usize = 100;
 pub const MAX_CHAT_MESSAGES: usize = 200;
+/// An answer longer than this is cut (the model is not trusted to stop):
+/// wrapping a megabyte on every frame would stall the console.
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 impl AgentChat {
     pub fn new(model: &str) -> Self {

@@ -4,5 +4,6 @@
 pub mod fake_kube;
 pub mod fake_loki;
 pub mod fake_ollama;
+pub mod hostile;
 pub mod secret_corpus;
 pub mod tmux;
