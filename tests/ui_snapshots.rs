@@ -3,12 +3,12 @@
 //! Accept new snapshots with `INSTA_UPDATE=always cargo test --test ui_snapshots`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+mod support;
+
 use std::sync::Arc;
 
-use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::Color;
-use ratatui::Terminal;
 
 use blissful_infra::app::keymap::Keymap;
 use blissful_infra::app::state::{
@@ -29,6 +29,7 @@ use blissful_infra::domain::metrics::{MetricPoint, MetricSeries};
 use blissful_infra::domain::pipeline::{PipelineKind, PipelineRun, StageStatus};
 use blissful_infra::runtime::SourceState;
 use blissful_infra::ui::{self, Theme};
+use support::ui_render::{buffer_text, render};
 
 /// 2023-11-14 22:13:20 UTC.
 const NOW: i64 = 1_700_000_000_000;
@@ -408,35 +409,6 @@ fn rich_app() -> App {
         ),
     );
     app
-}
-
-fn render(app: &App, theme: &Theme, w: u16, h: u16) -> Buffer {
-    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
-    terminal.draw(|f| ui::draw(f, app, theme)).expect("draw");
-    terminal.backend().buffer().clone()
-}
-
-/// The buffer as text lines (trailing spaces trimmed; wide characters once).
-fn buffer_text(buf: &Buffer) -> String {
-    let area = buf.area;
-    let mut out = String::new();
-    for y in area.top()..area.bottom() {
-        let mut line = String::new();
-        let mut skip = 0usize;
-        for x in area.left()..area.right() {
-            if skip > 0 {
-                skip -= 1;
-                continue;
-            }
-            let sym = buf[(x, y)].symbol();
-            let w = ratatui::text::Span::raw(sym).width();
-            skip = w.saturating_sub(1);
-            line.push_str(sym);
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 fn snapshot(name: &str, app: &App, w: u16, h: u16) -> Buffer {

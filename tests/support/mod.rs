@@ -7,3 +7,4 @@ pub mod fake_ollama;
 pub mod hostile;
 pub mod secret_corpus;
 pub mod tmux;
+pub mod ui_render;
