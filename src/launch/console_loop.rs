@@ -10,14 +10,13 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use super::frame_dump::FrameDump;
-use super::log_overlap::LogOverlap;
 use super::panic_drill::{drill, fire, PanicDrill};
 use crate::agent::Agent;
 use crate::app::jobs::JobContext;
 use crate::app::msg::{Command, Msg, RuntimeCommand};
 use crate::app::state::App;
-use crate::clock::now_ms;
-use crate::domain::EpochMillis;
+use crate::clock::{now_ms, steady_ms};
+use crate::domain::log_overlap::LogOverlap;
 use crate::runtime::{Actor, History, RuntimeEvent, SharedRuntime, SourceState};
 use crate::tui::Term;
 use crate::ui::theme::Theme;
@@ -110,6 +109,7 @@ pub async fn run(
     };
     let mut frame_dump = FrameDump::from_env();
     app.now = now_ms();
+    app.steady = steady_ms();
     draw(terminal, &mut app, &theme, &mut stats, &mut frame_dump)?;
     let mut last_draw = Instant::now();
     if drill() == Some(PanicDrill::Task) {
@@ -168,7 +168,7 @@ pub async fn run(
                         "a background task panicked; the crash report is in the state directory"
                     ));
                 }
-                app.update(Msg::Tick(now_ms()));
+                app.update(Msg::Tick { now: now_ms(), steady: steady_ms() });
             }
             _ = frame_due, if app.dirty => {}
         }
@@ -177,6 +177,7 @@ pub async fn run(
         }
         if app.dirty && (draw_now || last_draw.elapsed() >= interval) {
             app.now = now_ms();
+            app.steady = steady_ms();
             draw(terminal, &mut app, &theme, &mut stats, &mut frame_dump)?;
             last_draw = Instant::now();
         }
@@ -300,11 +301,10 @@ fn spawn_runtime_feed(
         let mut backoff = Duration::from_millis(500);
         let mut overlap = LogOverlap::default();
         loop {
-            let subscribed_at = now_ms();
             match runtime.subscribe().await {
                 Ok(mut sub) => {
                     backoff = Duration::from_millis(500);
-                    match load_snapshot(&runtime, &events, &mut overlap, subscribed_at).await {
+                    match load_snapshot(&runtime, &events, &mut overlap).await {
                         Err(()) => return,
                         Ok(0) => {}
                         Ok(n) => {
@@ -347,7 +347,6 @@ async fn load_snapshot(
     runtime: &SharedRuntime,
     events: &mpsc::Sender<RuntimeEvent>,
     overlap: &mut LogOverlap,
-    subscribed_at: EpochMillis,
 ) -> Result<usize, ()> {
     let mut batch = Vec::new();
     let mut applied = 0;
@@ -366,7 +365,7 @@ async fn load_snapshot(
         batch.extend(history_events(h));
     }
     if let Ok(lines) = runtime.recent_logs(None, 2_000).await {
-        let fresh = overlap.snapshot(lines, subscribed_at);
+        let fresh = overlap.snapshot(lines);
         batch.extend(fresh.into_iter().map(|line| RuntimeEvent::Log { line }));
     }
     for ev in batch {

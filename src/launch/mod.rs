@@ -7,7 +7,6 @@ mod embedded;
 mod errors;
 mod frame_dump;
 pub mod keymap_rule;
-mod log_overlap;
 mod panic_drill;
 mod setup;
 mod verbs;
