@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs what the tests need
-# (tmux for the end-to-end tests, prometheus for tests/prometheus.rs), then
+# (tmux for the end-to-end tests, prometheus for tests/prometheus.rs,
+# libfaketime for the clock-jump drill), then
 # unit, integration, snapshot and e2e tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +10,7 @@ need_apt=()
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)  # tests/templates.rs
+command -v faketime >/dev/null 2>&1 || need_apt+=(faketime)  # libfaketime, tests/clock_jump.rs
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing: ${need_apt[*]}"

@@ -7,9 +7,11 @@
 mod support;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::hostile::{assert_terminal_state_untouched, SERVICE_CORPUS};
+use support::hostile::{
+    assert_layout_matches_frame, assert_terminal_state_untouched, MARKERS, SERVICE_CORPUS,
+};
 use support::tmux::TmuxSession;
 
 const BIN: &str = env!("CARGO_BIN_EXE_blissful-infra");
@@ -40,43 +42,6 @@ service:
     )
 }
 
-fn rows(text: &str) -> Vec<String> {
-    let mut rows: Vec<String> = text.lines().map(|l| l.trim_end().to_string()).collect();
-    while rows.last().is_some_and(String::is_empty) {
-        rows.pop();
-    }
-    rows
-}
-
-/// The screen tmux holds equals the frame the console last drew, read when
-/// the frame held still around the capture.
-fn assert_layout_matches_frame(t: &TmuxSession, frame_file: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let before = std::fs::read_to_string(frame_file).unwrap_or_default();
-        let screen = rows(&t.screen());
-        let after = std::fs::read_to_string(frame_file).unwrap_or_default();
-        let frame = rows(&after);
-        if before == after && screen == frame {
-            return;
-        }
-        if Instant::now() > deadline {
-            let diff: Vec<String> = screen
-                .iter()
-                .zip(frame.iter().chain(std::iter::repeat(&String::new())))
-                .enumerate()
-                .filter(|(_, (s, f))| s != f)
-                .map(|(i, (s, f))| format!("row {i}\n  tmux : {s}\n  frame: {f}"))
-                .collect();
-            panic!(
-                "the terminal and the console's frame disagree:\n{}",
-                diff.join("\n")
-            );
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
-
 #[test]
 fn a_hostile_service_leaves_the_terminal_and_the_layout_intact() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -94,24 +59,7 @@ fn a_hostile_service_leaves_the_terminal_and_the_layout_intact() {
     let long = Duration::from_secs(40);
     t.keys(&["2"]); // the Logs pane, zoomed, so every corpus line is on screen
     t.keys(&["Enter"]);
-    let markers = [
-        "h-osc ",
-        "h-c1",
-        "h-bidi",
-        "h-sep",
-        "h-emoji",
-        "h-tmux",
-        "h-json ",
-        "h-osc8",
-        "h-dsr",
-        "h-alt",
-        "h-cr",
-        "h-bs",
-        "h-utf8",
-        "h-big",
-        "h-after-big",
-        "h-json2",
-    ];
+    let markers = MARKERS;
     let screen = t.wait_for("every corpus line in the Logs pane", long, |sc| {
         markers.iter().all(|m| sc.contains(m))
     });

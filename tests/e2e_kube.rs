@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use support::fake_kube::{read_fixture, FakeKube};
-use support::hostile::{assert_terminal_state_untouched, corpus_lines};
+use support::hostile::{assert_terminal_state_untouched, corpus_strings};
 use support::tmux::TmuxSession;
 
 const BIN: &str = env!("CARGO_BIN_EXE_blissful-infra");
@@ -141,7 +141,7 @@ fn the_console_watches_promotes_switches_context_and_cleans_hostile_events() {
     });
 
     // Events carrying the hostile corpus, shown in the zoomed Logs pane.
-    for (i, line) in corpus_lines(64 * 1024).iter().enumerate() {
+    for (i, line) in corpus_strings(64 * 1024).iter().enumerate() {
         let mut ev = read_fixture("core/event-pod-pulled.json");
         ev["metadata"]["name"] = json!(format!("hostile.{i}"));
         ev["metadata"]["namespace"] = json!(NS);

@@ -11,8 +11,12 @@ pub enum Msg {
     Key(KeyEvent),
     Paste(String),
     Resize,
-    /// Periodic clock tick; `now` is epoch millis.
-    Tick(i64),
+    /// Periodic clock tick: `now` from the wall clock (shown times),
+    /// `steady` from [`crate::clock::steady_ms`] (what expires).
+    Tick {
+        now: crate::domain::EpochMillis,
+        steady: crate::domain::EpochMillis,
+    },
     Runtime(Box<RuntimeEvent>),
     /// The runtime connection changed state (subscription lost, reconnected).
     RuntimeSource(SourceState),

@@ -235,6 +235,8 @@ pub enum Severity {
 pub struct Flash {
     pub text: String,
     pub severity: Severity,
+    /// Gone at this [`crate::clock::steady_ms`] time (a step of the wall
+    /// clock neither keeps it for an hour nor drops it at once).
     pub until: EpochMillis,
 }
 
@@ -250,6 +252,8 @@ pub struct App {
     pub capabilities: Option<Capabilities>,
     pub keymap: Keymap,
     pub now: EpochMillis,
+    /// Monotonic time ([`crate::clock::steady_ms`]) for what expires.
+    pub steady: EpochMillis,
 
     pub envs: Vec<EnvironmentStatus>,
     pub selected_env: usize,
@@ -293,6 +297,9 @@ pub struct App {
 pub const MAX_PIPELINES: usize = 50;
 pub const MAX_EXPERIMENTS: usize = 100;
 pub const MAX_CHAT_MESSAGES: usize = 200;
+/// An answer longer than this is cut (the model is not trusted to stop):
+/// wrapping a megabyte on every frame would stall the console.
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 impl AgentChat {
     pub fn new(model: &str) -> Self {
@@ -326,6 +333,7 @@ impl App {
             capabilities: None,
             keymap,
             now,
+            steady: now,
             envs: Vec::new(),
             selected_env: 0,
             env_chosen: false,

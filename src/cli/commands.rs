@@ -18,6 +18,7 @@ use crate::daemon::{DaemonError, RemoteRuntime};
 use crate::domain::chaos::{
     Experiment, ExperimentResult, ExperimentState, FaultParams, ScenarioKind,
 };
+use crate::domain::log_overlap::LogOverlap;
 use crate::domain::logs::LogLine;
 use crate::domain::sanitize::strip_all;
 use crate::runtime::{Actor, RuntimeError, RuntimeEvent, SharedRuntime};
@@ -153,46 +154,6 @@ pub struct LogsOptions {
     pub since: Option<std::time::Duration>,
 }
 
-/// Lines already printed from the recent buffer, so following does not
-/// print them twice: everything older than `ts`, and the listed lines at `ts`.
-struct Seen {
-    ts: i64,
-    at_ts: Vec<(Arc<str>, Arc<str>)>,
-}
-
-impl Seen {
-    fn from_recent(lines: &[LogLine]) -> Option<Seen> {
-        let ts = lines.last()?.ts;
-        let at_ts = lines
-            .iter()
-            .filter(|l| l.ts == ts)
-            .map(|l| (l.instance.clone(), l.text.clone()))
-            .collect();
-        Some(Seen { ts, at_ts })
-    }
-
-    /// Whether `line` was already printed (each remembered line matches once).
-    fn already(&mut self, line: &LogLine) -> bool {
-        if line.ts < self.ts {
-            return true;
-        }
-        if line.ts > self.ts {
-            return false;
-        }
-        match self
-            .at_ts
-            .iter()
-            .position(|(i, t)| *i == line.instance && *t == line.text)
-        {
-            Some(p) => {
-                self.at_ts.swap_remove(p);
-                true
-            }
-            None => false,
-        }
-    }
-}
-
 /// `logs`: recent lines, then with `follow` new ones until Ctrl-C or the
 /// sandbox stops.
 pub async fn logs(rt: &SharedRuntime, opts: &LogsOptions, s: &mut Streams<'_>) -> i32 {
@@ -280,7 +241,10 @@ pub async fn logs(rt: &SharedRuntime, opts: &LogsOptions, s: &mut Streams<'_>) -
     if let Err(e) = written {
         return done(exit::OK, Err(e));
     }
-    let mut seen = Seen::from_recent(&recent);
+    // The subscription repeats the buffer's newest lines first; a wall-clock
+    // step must not make new lines look old, so this goes by arrival order.
+    let mut overlap = LogOverlap::default();
+    overlap.snapshot(recent);
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     let mut ctrl_c_ok = true;
@@ -310,10 +274,7 @@ pub async fn logs(rt: &SharedRuntime, opts: &LogsOptions, s: &mut Streams<'_>) -
             Some(RuntimeEvent::Log { line }) => line,
             Some(_) => continue,
         };
-        if env.is_some_and(|e| *line.env != *e) || !matches(&line) {
-            continue;
-        }
-        if seen.as_mut().is_some_and(|s| s.already(&line)) {
+        if env.is_some_and(|e| *line.env != *e) || !overlap.is_new(&line) || !matches(&line) {
             continue;
         }
         let text = match s.mode {
@@ -513,16 +474,16 @@ mod tests {
     }
 
     #[test]
-    fn following_skips_lines_already_printed() {
-        let recent = vec![line(1, "a", "x"), line(2, "a", "y"), line(2, "b", "z")];
-        let mut seen = Seen::from_recent(&recent).unwrap();
-        assert!(seen.already(&line(1, "a", "x")));
-        assert!(seen.already(&line(2, "b", "z")));
-        // Each remembered line is skipped once; a repeat is a new line.
-        assert!(!seen.already(&line(2, "b", "z")));
-        assert!(!seen.already(&line(2, "c", "new")));
-        assert!(!seen.already(&line(3, "a", "x")));
-        assert!(Seen::from_recent(&[]).is_none());
+    fn following_after_a_wall_clock_step_back_loses_no_line() {
+        // Lines stamped an hour later were printed from the buffer; the
+        // clock then went back an hour: the new lines are still new.
+        let hour = 3_600_000;
+        let recent = vec![line(hour + 1, "a", "x"), line(hour + 2, "a", "y")];
+        let mut overlap = LogOverlap::default();
+        overlap.snapshot(recent);
+        assert!(!overlap.is_new(&line(hour + 2, "a", "y")), "repeated");
+        assert!(overlap.is_new(&line(3, "a", "after the step")));
+        assert!(overlap.is_new(&line(4, "a", "and on")));
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod environment;
 pub mod log_index;
 pub mod log_ingest;
 pub mod log_json;
+pub mod log_overlap;
 pub mod logs;
 pub mod metrics;
 pub mod observed;

@@ -11,14 +11,13 @@ use tokio::sync::mpsc;
 
 use super::disconnect::{terminal_gone, Ended, FaultLedger};
 use super::frame_dump::FrameDump;
-use super::log_overlap::LogOverlap;
 use super::panic_drill::{drill, fire, PanicDrill};
 use crate::agent::Agent;
 use crate::app::jobs::JobContext;
 use crate::app::msg::{Command, Msg, RuntimeCommand};
 use crate::app::state::App;
-use crate::clock::now_ms;
-use crate::domain::EpochMillis;
+use crate::clock::{now_ms, steady_ms};
+use crate::domain::log_overlap::LogOverlap;
 use crate::runtime::{Actor, History, RuntimeEvent, SharedRuntime, SourceState};
 use crate::tui::Term;
 use crate::ui::theme::Theme;
@@ -127,6 +126,7 @@ pub async fn run(
     };
     let mut frame_dump = FrameDump::from_env();
     app.now = now_ms();
+    app.steady = steady_ms();
     if let Err(e) = draw(terminal, &mut app, &theme, &mut stats, &mut frame_dump) {
         return gone(e, stats);
     }
@@ -193,7 +193,7 @@ pub async fn run(
                         "a background task panicked; the crash report is in the state directory"
                     ));
                 }
-                app.update(Msg::Tick(now_ms()));
+                app.update(Msg::Tick { now: now_ms(), steady: steady_ms() });
             }
             _ = frame_due, if app.dirty => {}
         }
@@ -202,6 +202,7 @@ pub async fn run(
         }
         if app.dirty && (draw_now || last_draw.elapsed() >= interval) {
             app.now = now_ms();
+            app.steady = steady_ms();
             if let Err(e) = draw(terminal, &mut app, &theme, &mut stats, &mut frame_dump) {
                 return gone(e, stats);
             }
@@ -346,11 +347,10 @@ fn spawn_runtime_feed(
         let mut backoff = Duration::from_millis(500);
         let mut overlap = LogOverlap::default();
         loop {
-            let subscribed_at = now_ms();
             match runtime.subscribe().await {
                 Ok(mut sub) => {
                     backoff = Duration::from_millis(500);
-                    match load_snapshot(&runtime, &events, &mut overlap, subscribed_at).await {
+                    match load_snapshot(&runtime, &events, &mut overlap).await {
                         Err(()) => return,
                         Ok(0) => {}
                         Ok(n) => {
@@ -394,7 +394,6 @@ async fn load_snapshot(
     runtime: &SharedRuntime,
     events: &mpsc::Sender<RuntimeEvent>,
     overlap: &mut LogOverlap,
-    subscribed_at: EpochMillis,
 ) -> Result<usize, ()> {
     let mut batch = Vec::new();
     let mut applied = 0;
@@ -413,7 +412,7 @@ async fn load_snapshot(
         batch.extend(history_events(h));
     }
     if let Ok(lines) = runtime.recent_logs(None, 2_000).await {
-        let fresh = overlap.snapshot(lines, subscribed_at);
+        let fresh = overlap.snapshot(lines);
         batch.extend(fresh.into_iter().map(|line| RuntimeEvent::Log { line }));
     }
     for ev in batch {

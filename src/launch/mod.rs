@@ -9,7 +9,6 @@ mod errors;
 mod frame_dump;
 pub mod keymap_rule;
 mod kube;
-mod log_overlap;
 mod panic_drill;
 mod setup;
 mod verbs;

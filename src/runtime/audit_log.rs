@@ -170,7 +170,8 @@ async fn write_blocking(path: &Path, entry: AuditEntry) -> Result<(), AuditWrite
         })
 }
 
-/// Append one JSON line to the audit journal (blocking), whole and fsynced.
+/// Append one JSON line to the audit journal (blocking), whole, fsynced and
+/// with secrets redacted.
 pub fn append_audit_line(path: &Path, entry: &AuditEntry) -> Result<(), AuditWriteError> {
     let fail = |message: String| AuditWriteError {
         path: path.to_path_buf(),
@@ -180,7 +181,8 @@ pub fn append_audit_line(path: &Path, entry: &AuditEntry) -> Result<(), AuditWri
         std::fs::create_dir_all(dir)
             .map_err(|e| fail(format!("cannot create its directory: {e}")))?;
     }
-    let mut line = serde_json::to_vec(entry).map_err(|e| fail(format!("cannot encode: {e}")))?;
+    let mut line =
+        serde_json::to_vec(&entry.redacted()).map_err(|e| fail(format!("cannot encode: {e}")))?;
     line.push(b'\n');
     crate::durable::append(path, &line).map_err(|e| fail(e.what()))
 }
@@ -242,6 +244,26 @@ mod tests {
         assert_eq!(entries.len(), 3);
         assert_eq!(entries[2].ts, 2);
         assert_eq!(entries[0].user, "alice");
+    }
+
+    #[test]
+    fn secrets_in_an_entry_are_redacted_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let mut e = entry(1, "alice", "abort");
+        e.detail = "abort (db password=hunter2 down) via cli".into();
+        e.outcome = "refused: token ghp_R3aLlyN0tAT0k3nButL0oksL1keOne12345".into();
+        append_audit_line(&path, &e).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains("hunter2") && !text.contains("ghp_"),
+            "{text}"
+        );
+        let back = read_audit_journal(&path).unwrap();
+        assert_eq!(
+            back[0].detail,
+            "abort (db password=[REDACTED] down) via cli"
+        );
     }
 
     #[tokio::test]

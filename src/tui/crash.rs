@@ -35,7 +35,8 @@ pub(super) fn on_panic(info: &std::panic::PanicHookInfo<'_>) -> Option<PathBuf> 
     write_report(dir, &report).ok()
 }
 
-fn report_text(info: &std::panic::PanicHookInfo<'_>, backtrace: &str) -> String {
+/// The panic's message, where and on which thread.
+fn parts(info: &std::panic::PanicHookInfo<'_>) -> (String, String, String) {
     let message = info
         .payload()
         .downcast_ref::<&str>()
@@ -50,6 +51,21 @@ fn report_text(info: &std::panic::PanicHookInfo<'_>, backtrace: &str) -> String 
         .name()
         .unwrap_or("(unnamed)")
         .to_string();
+    (message, location, thread)
+}
+
+/// What goes to stderr (the terminal, or `daemon.log` for a daemon) in
+/// place of the default panic message: the same facts, redacted and
+/// without escape sequences. The backtrace is in the report.
+pub(super) fn stderr_text(info: &std::panic::PanicHookInfo<'_>) -> String {
+    let (message, location, thread) = parts(info);
+    strip_lines(&redact(&format!(
+        "thread '{thread}' panicked at {location}:\n{message}\n"
+    )))
+}
+
+fn report_text(info: &std::panic::PanicHookInfo<'_>, backtrace: &str) -> String {
+    let (message, location, thread) = parts(info);
     let text = format!(
         "blissful-infra {} crashed\ntime: {}\npid: {}\nthread: {thread}\nat: {location}\nmessage: {message}\n\nbacktrace:\n{backtrace}\n",
         env!("CARGO_PKG_VERSION"),

@@ -142,15 +142,17 @@ pub fn restore() {
     }
 }
 
-/// Chain a panic hook that restores the terminal and writes a crash report
-/// (see `crash`) before the panic's own report prints.
+/// Replace the panic hook with one that restores the terminal, writes a
+/// crash report (see `crash`) and prints the panic's message redacted and
+/// cleaned: the default hook (or color-eyre's) would print it as it is, to
+/// a terminal or to `daemon.log`.
 pub fn install_panic_hook() {
-    let previous = std::panic::take_hook();
+    let _default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore();
+        eprint!("{}", crash::stderr_text(info));
         if let Some(path) = crash::on_panic(info) {
             eprintln!("blissful-infra crashed; report: {}", path.display());
         }
-        previous(info);
     }));
 }

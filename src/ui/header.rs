@@ -12,6 +12,11 @@ use super::theme::Theme;
 use crate::app::state::{App, PaneId};
 use crate::runtime::SourceState;
 
+/// Widest a project or environment name gets in the header, so the source
+/// states after it stay in view.
+const MAX_NAME: usize = 32;
+const MIN_NAME: usize = 8;
+
 /// Icon, word and style for a source state: `● ok`, `◌ connecting`, `✗ reason`.
 pub fn source_spans(
     name: &str,
@@ -42,7 +47,7 @@ pub fn header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         ),
         Span::styled(" · ", theme.muted()),
         Span::styled(
-            clean(&app.config.project).into_owned(),
+            truncate(&clean(&app.config.project), MAX_NAME).into_owned(),
             theme.text().add_modifier(Modifier::BOLD),
         ),
         Span::styled(" · ", theme.muted()),
@@ -55,14 +60,24 @@ pub fn header(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         spans.push(Span::raw(" "));
         spans.push(Span::styled(" READ-ONLY ", theme.badge(theme.warn)));
     }
-    if let Some(env) = app.selected_env() {
-        spans.push(Span::styled(" · env ", theme.muted()));
-        spans.push(Span::styled(clean(&env.name).into_owned(), theme.text()));
-    }
+    let mut sources = Vec::new();
     for (name, state) in &app.sources {
-        spans.push(Span::styled("  │ ", theme.muted()));
-        spans.extend(source_spans(name, state, theme, 48));
+        sources.push(Span::styled("  │ ", theme.muted()));
+        sources.extend(source_spans(name, state, theme, 48));
     }
+    if let Some(env) = app.selected_env() {
+        // The environment's name gets what the sources leave, at least a few columns.
+        let used: usize = spans.iter().chain(&sources).map(Span::width).sum();
+        let room = (area.width as usize)
+            .saturating_sub(used + 7)
+            .clamp(MIN_NAME, MAX_NAME);
+        spans.push(Span::styled(" · env ", theme.muted()));
+        spans.push(Span::styled(
+            truncate(&clean(&env.name), room).into_owned(),
+            theme.text(),
+        ));
+    }
+    spans.extend(sources);
     let line = truncate_line(Line::from(spans), area.width as usize);
     frame.render_widget(Paragraph::new(line).style(theme.base()), area);
 }

@@ -179,7 +179,7 @@ pub fn status_bar(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             }
             s
         }
-        _ => match app.flash.as_ref().filter(|f| app.now < f.until) {
+        _ => match app.flash.as_ref().filter(|f| app.steady < f.until) {
             Some(flash) => {
                 let (icon, style) = match flash.severity {
                     Severity::Info => ("ℹ", theme.info()),

@@ -28,13 +28,14 @@ pub fn char_width(c: char) -> usize {
     Span::raw(&*c.encode_utf8(&mut buf)).width()
 }
 
-/// Drop control characters (and turn tabs into a space) from untrusted text
-/// that is not meant to carry SGR codes, and make it [`layout_safe`].
+/// Remove escape sequences whole and drop control characters (tabs become a
+/// space) from untrusted text that is not meant to carry SGR codes, and make
+/// it [`layout_safe`]: `stag\x1b]0;HACKED\x07ing` shows as `staging`.
 pub fn clean(s: &str) -> Cow<'_, str> {
     if !s.chars().any(char::is_control) {
         return layout_safe(s);
     }
-    let kept: String = s
+    let kept: String = crate::domain::sanitize::strip_all(s)
         .chars()
         .filter_map(|c| match c {
             '\t' => Some(' '),
@@ -484,7 +485,9 @@ mod tests {
         let text = plain(&spans);
         assert!(!text.chars().any(char::is_control), "{text:?}");
         assert!(text.starts_with('x') && text.contains('z'), "{text:?}");
-        assert_eq!(clean("a\tb\x1bc\n"), "a bc");
+        // `ESC c` is a terminal reset: removed whole, like every sequence.
+        assert_eq!(clean("a\tb\x1bc\n"), "a b");
+        assert_eq!(clean("stag\x1b]0;HACKED\x07ing\x1b[2J\u{9b}31m"), "staging");
     }
 
     #[test]

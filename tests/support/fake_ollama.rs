@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -20,6 +21,32 @@ pub struct FakeOllama {
     pub answer_chunks: Vec<String>,
     /// Chat requests received (raw JSON), for assertions.
     pub requests: Arc<Mutex<Vec<serde_json::Value>>>,
+    /// When not empty, the n-th chat answer (the last one for later
+    /// questions) is these NDJSON lines byte for byte, each sent on its own
+    /// after `chunk_gap`, then the closing `done` line: a hostile model's
+    /// stream, invalid UTF-8 and all.
+    pub raw_answers: Vec<Vec<Vec<u8>>>,
+    pub chunk_gap: Duration,
+}
+
+/// One streamed chat line whose content is `content` JSON-escaped by hand:
+/// `"`, `\` and C0 controls are escaped, every other byte (invalid UTF-8
+/// too) is left as it is.
+pub fn raw_chat_line(model: &str, content: &[u8]) -> Vec<u8> {
+    let mut line = format!(
+        r#"{{"model":"{model}","created_at":"2026-11-23T10:00:00.000000000Z","message":{{"role":"assistant","content":""#
+    )
+    .into_bytes();
+    for &b in content {
+        match b {
+            b'"' => line.extend_from_slice(b"\\\""),
+            b'\\' => line.extend_from_slice(b"\\\\"),
+            0..=0x1f | 0x7f => line.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
+            _ => line.push(b),
+        }
+    }
+    line.extend_from_slice(br#""},"done":false}"#);
+    line
 }
 
 pub async fn serve(fake: FakeOllama) -> SocketAddr {
@@ -112,7 +139,11 @@ async fn tags(State(f): State<FakeOllama>) -> impl IntoResponse {
 
 async fn chat(State(f): State<FakeOllama>, Json(req): Json<serde_json::Value>) -> Response {
     let model = req["model"].as_str().unwrap_or_default().to_string();
-    f.requests.lock().expect("lock").push(req);
+    let asked = {
+        let mut requests = f.requests.lock().expect("lock");
+        requests.push(req);
+        requests.len()
+    };
     let known = f
         .models
         .iter()
@@ -120,6 +151,14 @@ async fn chat(State(f): State<FakeOllama>, Json(req): Json<serde_json::Value>) -
     if !known {
         let body = serde_json::json!({ "error": format!("model \"{model}\" not found, try pulling it first") });
         return (StatusCode::NOT_FOUND, Json(body)).into_response();
+    }
+    if let Some(lines) = f
+        .raw_answers
+        .get(asked - 1)
+        .or(f.raw_answers.last())
+        .cloned()
+    {
+        return raw_stream(lines, done_line(&model), f.chunk_gap);
     }
     let mut ndjson = String::new();
     for chunk in &f.answer_chunks {
@@ -130,16 +169,40 @@ async fn chat(State(f): State<FakeOllama>, Json(req): Json<serde_json::Value>) -
         ndjson.push_str(&line.to_string());
         ndjson.push('\n');
     }
-    let last = serde_json::json!({
-        "model": model, "created_at": "2026-11-23T10:00:01.000000000Z",
-        "message": {"role": "assistant", "content": ""}, "done": true, "done_reason": "stop",
-        "total_duration": 4883583458u64, "load_duration": 1334875u64, "prompt_eval_count": 26,
-        "prompt_eval_duration": 342546000u64, "eval_count": 282, "eval_duration": 4535599000u64
-    });
-    ndjson.push_str(&last.to_string());
+    ndjson.push_str(&done_line(&model));
     ndjson.push('\n');
     Response::builder()
         .header("content-type", "application/x-ndjson")
         .body(Body::from(ndjson))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// The closing line of a chat stream.
+fn done_line(model: &str) -> String {
+    serde_json::json!({
+        "model": model, "created_at": "2026-11-23T10:00:01.000000000Z",
+        "message": {"role": "assistant", "content": ""}, "done": true, "done_reason": "stop",
+        "total_duration": 4883583458u64, "load_duration": 1334875u64, "prompt_eval_count": 26,
+        "prompt_eval_duration": 342546000u64, "eval_count": 282, "eval_duration": 4535599000u64
+    })
+    .to_string()
+}
+
+/// `lines` then `done`, each with its newline as one chunk of the body.
+fn raw_stream(lines: Vec<Vec<u8>>, done: String, gap: Duration) -> Response {
+    let mut chunks: Vec<Vec<u8>> = lines;
+    chunks.push(done.into_bytes());
+    let stream = futures::stream::unfold(chunks.into_iter(), move |mut rest| async move {
+        let mut chunk = rest.next()?;
+        chunk.push(b'\n');
+        tokio::time::sleep(gap).await;
+        Some((
+            Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(chunk)),
+            rest,
+        ))
+    });
+    Response::builder()
+        .header("content-type", "application/x-ndjson")
+        .body(Body::from_stream(stream))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }

@@ -1,6 +1,11 @@
-//! The hostile corpus of the end-to-end tests and the checks that nothing
-//! of it reached the terminal: no title, clipboard, cursor or mode sequence,
-//! no C0/C1 control, no bidi control or line separator on screen.
+//! The hostile-output corpus and the terminal checks shared by the
+//! end-to-end tests: what a service (or a model) may print, and what must
+//! hold of the tmux pane afterwards (no escape but colour, no control or
+//! bidi character, title and paste buffers unchanged, screen equal to the
+//! frame the console drew).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use super::tmux::TmuxSession;
 
@@ -30,20 +35,54 @@ printf 'h-after-big end\n'
 printf '{"level":"warn","msg":"h-json2 \\u001b]8;;https://evil.example/\\u0007x \\u001b[6n \\u001b[?1049h back\\bspace","user":"\\u202eevil"}\n'
 "#;
 
-/// The corpus as the lines it prints (each a hostile string; invalid UTF-8
-/// replaced), without those longer than `max_bytes`.
-pub fn corpus_lines(max_bytes: usize) -> Vec<String> {
+/// The marker that starts each line of [`SERVICE_CORPUS`], in order.
+pub const MARKERS: [&str; 16] = [
+    "h-osc ",
+    "h-c1",
+    "h-bidi",
+    "h-sep",
+    "h-emoji",
+    "h-tmux",
+    "h-json ",
+    "h-osc8",
+    "h-dsr",
+    "h-alt",
+    "h-cr",
+    "h-bs",
+    "h-utf8",
+    "h-big",
+    "h-after-big",
+    "h-json2",
+];
+
+/// The corpus as the strings it prints (invalid UTF-8 replaced), without
+/// those longer than `max_bytes`.
+pub fn corpus_strings(max_bytes: usize) -> Vec<String> {
+    corpus_lines()
+        .into_iter()
+        .filter(|l| !l.is_empty() && l.len() <= max_bytes)
+        .map(|l| String::from_utf8_lossy(&l).into_owned())
+        .collect()
+}
+
+/// The bytes [`SERVICE_CORPUS`] prints, one entry per line (without `\n`).
+pub fn corpus_lines() -> Vec<Vec<u8>> {
     let out = std::process::Command::new("sh")
         .arg("-c")
         .arg(SERVICE_CORPUS)
         .output()
         .expect("run the corpus script");
     assert!(out.status.success(), "corpus script: {out:?}");
-    out.stdout
+    let mut lines: Vec<Vec<u8>> = out
+        .stdout
         .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty() && l.len() <= max_bytes)
-        .map(|l| String::from_utf8_lossy(l).into_owned())
-        .collect()
+        .map(<[u8]>::to_vec)
+        .collect();
+    if lines.last().is_some_and(Vec::is_empty) {
+        lines.pop();
+    }
+    assert_eq!(lines.len(), MARKERS.len());
+    lines
 }
 
 /// What must never be in a pane: C0 controls, C1 controls, bidi controls
@@ -87,4 +126,41 @@ pub fn assert_terminal_state_untouched(t: &TmuxSession, title: &str) {
     assert_eq!(t.pane_title(), title, "the pane title changed");
     assert_eq!(t.buffers(), "", "a paste buffer appeared (OSC 52 leaked)");
     assert_clean_capture(t);
+}
+
+pub fn rows(text: &str) -> Vec<String> {
+    let mut rows: Vec<String> = text.lines().map(|l| l.trim_end().to_string()).collect();
+    while rows.last().is_some_and(String::is_empty) {
+        rows.pop();
+    }
+    rows
+}
+
+/// The screen tmux holds equals the frame the console last drew, read when
+/// the frame held still around the capture.
+pub fn assert_layout_matches_frame(t: &TmuxSession, frame_file: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let before = std::fs::read_to_string(frame_file).unwrap_or_default();
+        let screen = rows(&t.screen());
+        let after = std::fs::read_to_string(frame_file).unwrap_or_default();
+        let frame = rows(&after);
+        if before == after && screen == frame {
+            return;
+        }
+        if Instant::now() > deadline {
+            let diff: Vec<String> = screen
+                .iter()
+                .zip(frame.iter().chain(std::iter::repeat(&String::new())))
+                .enumerate()
+                .filter(|(_, (s, f))| s != f)
+                .map(|(i, (s, f))| format!("row {i}\n  tmux : {s}\n  frame: {f}"))
+                .collect();
+            panic!(
+                "the terminal and the console's frame disagree:\n{}",
+                diff.join("\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
 }

@@ -8,6 +8,7 @@ pub mod fake_ollama;
 pub mod hostile;
 pub mod prometheus;
 pub mod pty;
+pub mod secret_corpus;
 pub mod tmux;
 pub mod ui;
 pub mod validate;

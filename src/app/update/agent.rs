@@ -2,19 +2,46 @@
 
 use super::*;
 
+const CUT_NOTE: &str = "\n… (answer cut at 64 KiB)";
+
+/// Append `t` to an answer, up to [`MAX_ANSWER_BYTES`]; the cut is said once.
+fn append_capped(text: &mut String, t: &str) {
+    if text.len() >= MAX_ANSWER_BYTES {
+        return;
+    }
+    let room = MAX_ANSWER_BYTES - text.len();
+    if t.len() <= room {
+        text.push_str(t);
+        return;
+    }
+    let mut end = room;
+    while !t.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.push_str(&t[..end]);
+    text.push_str(CUT_NOTE);
+}
+
 impl App {
     pub(in crate::app) fn on_agent_event(&mut self, ev: AgentEvent) {
         match ev {
             AgentEvent::State(s) => self.agent.state = s,
             AgentEvent::Token(t) => {
-                let t = sanitize_str(&t.replace('\n', "\u{1}")).replace('\u{1}', "\n");
+                // Line by line: the answer's line breaks stay, nothing else.
+                let t = t
+                    .split('\n')
+                    .map(sanitize_str)
+                    .collect::<Vec<_>>()
+                    .join("\n");
                 match self.agent.messages.back_mut() {
                     Some(m) if m.role == ChatRole::Assistant && self.agent.streaming => {
-                        m.text.push_str(&t)
+                        append_capped(&mut m.text, &t)
                     }
                     _ => {
                         self.agent.streaming = true;
-                        self.push_chat(ChatRole::Assistant, t);
+                        let mut text = String::new();
+                        append_capped(&mut text, &t);
+                        self.push_chat(ChatRole::Assistant, text);
                     }
                 }
             }

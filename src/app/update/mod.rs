@@ -57,13 +57,14 @@ impl App {
                 self.dirty = true;
                 Vec::new()
             }
-            Msg::Tick(now) => {
+            Msg::Tick { now, steady } => {
                 // Second-resolution texts ("12s ago", time left) change every tick.
                 if now / 1000 != self.now / 1000 {
                     self.dirty = true;
                 }
                 self.now = now;
-                if self.flash.as_ref().is_some_and(|f| f.until <= now) {
+                self.steady = steady;
+                if self.flash.as_ref().is_some_and(|f| f.until <= steady) {
                     self.flash = None;
                     self.dirty = true;
                 }
@@ -156,7 +157,7 @@ impl App {
         self.flash = Some(Flash {
             text: text.into(),
             severity,
-            until: self.now + FLASH_MS,
+            until: self.steady + FLASH_MS,
         });
         self.dirty = true;
     }

@@ -352,11 +352,33 @@ fn agent_question_is_redacted_and_sent() {
     a.update(Msg::Agent(AgentEvent::Token(
         " \u{1b}]52;c;AAAA\u{7}p99.".into(),
     )));
+    a.update(Msg::Agent(AgentEvent::Token(
+        "\n- first\u{7}\n- second\r\n".into(),
+    )));
     a.update(Msg::Agent(AgentEvent::Done));
     assert_eq!(
         a.agent.messages.back().map(|m| m.text.as_str()),
-        Some("Because p99.")
+        Some("Because p99.\n- first\n- second\n")
     );
+}
+
+#[test]
+fn a_runaway_answer_is_cut_once_at_its_limit() {
+    let mut a = app(false);
+    a.agent.streaming = true;
+    a.push_chat(ChatRole::Assistant, String::new());
+    let chunk = "é".repeat(10_000); // 20 000 bytes, two per char
+    for _ in 0..10 {
+        a.update(Msg::Agent(AgentEvent::Token(chunk.clone())));
+    }
+    let text = &a.agent.messages.back().expect("answer").text;
+    assert!(
+        text.ends_with("(answer cut at 64 KiB)"),
+        "{}",
+        &text[text.len() - 40..]
+    );
+    assert!(text.len() < MAX_ANSWER_BYTES + 64);
+    assert_eq!(text.matches("answer cut").count(), 1);
 }
 
 #[test]

@@ -33,7 +33,7 @@ pub(crate) use undo::{leftover_experiment, reconcile_at_start, undo, undo_all, u
 use super::delay::DelayRelay;
 use super::runtime::{DockerRuntimeOptions, Inner};
 use super::{delivery, DockerError, ENV_NAME};
-use crate::clock::now_ms;
+use crate::clock::{now_ms, steady_ms};
 use crate::domain::chaos::{Experiment, FaultParams, ScenarioKind};
 use crate::domain::logs::Level;
 use crate::domain::pipeline::{PipelineKind, PipelineRun, StageStatus};
@@ -155,7 +155,7 @@ async fn try_inject(
             (&project, ENV_NAME),
             scenario,
             params,
-            now_ms(),
+            steady_ms(),
         )
         .await;
     let injected = match r {
@@ -183,7 +183,7 @@ async fn remove_fault(
     id: &str,
 ) -> Result<Vec<String>, String> {
     let mut applier = DockerApplier::new(inner);
-    let r = chaos.runner.remove(&mut applier, id, now_ms()).await;
+    let r = chaos.runner.remove(&mut applier, id, steady_ms()).await;
     match &r {
         Ok(done) => {
             if let Some(l) = chaos.runner.get(id) {
@@ -204,7 +204,7 @@ fn observe(inner: &Inner, chaos: &mut Chaos) {
     let (error_rate, p99_ms, errors) = delivery::observation(inner);
     let containers = inner.containers();
     let slo = inner.opts.config.chaos.slo.clone();
-    let changed = chaos.runner.observe(now_ms(), &slo, |l| {
+    let changed = chaos.runner.observe(steady_ms(), &slo, |l| {
         let missing = l
             .record
             .targets
@@ -232,7 +232,7 @@ pub(crate) async fn run_expiry(inner: Arc<Inner>) {
         tick.tick().await;
         n += 1;
         let mut chaos = inner.chaos.lock().await;
-        for id in chaos.runner.due(now_ms()) {
+        for id in chaos.runner.due(steady_ms()) {
             let _ = remove_fault(&inner, &mut chaos, &id).await;
         }
         if n % 2 == 0 {

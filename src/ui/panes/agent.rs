@@ -67,14 +67,21 @@ fn role_prefix(role: ChatRole, theme: &Theme) -> (Span<'static>, Style) {
 fn message_rows(m: &ChatMessage, theme: &Theme, width: usize) -> Vec<Line<'static>> {
     let (prefix, style) = role_prefix(m.role, theme);
     let prefix_w = prefix.width();
-    let spans: Vec<Span<'static>> = sgr_to_spans(&m.text, style)
-        .into_iter()
-        .map(|s| {
-            let st = theme.restyle(s.style);
-            s.style(st)
-        })
-        .collect();
-    let chars: Vec<StyledChar> = spans_to_chars(&spans);
+    // Line by line: `sgr_to_spans` drops control characters, line breaks too.
+    let mut chars: Vec<StyledChar> = Vec::new();
+    for (i, text) in m.text.split('\n').enumerate() {
+        if i > 0 {
+            chars.push(('\n', style));
+        }
+        let spans: Vec<Span<'static>> = sgr_to_spans(text, style)
+            .into_iter()
+            .map(|s| {
+                let st = theme.restyle(s.style);
+                s.style(st)
+            })
+            .collect();
+        chars.extend(spans_to_chars(&spans));
+    }
     let indent = 2.min(width.saturating_sub(1));
     let rows = wrap_chars(
         &chars,

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use super::core::Engine;
 use super::metrics::env_wide;
+use crate::clock::steady_ms;
 use crate::domain::chaos::{Experiment, ExperimentState, FaultParams, ScenarioKind};
 use crate::domain::environment::{ActiveFault, InstancePhase, Version};
 use crate::domain::logs::Level;
@@ -141,7 +142,7 @@ impl Engine {
             .map(|(_, pid, name, _)| (*pid, name.clone()));
         let r = self
             .faults
-            .inject(&mut applier, (env, env), scenario, params, now_ms())
+            .inject(&mut applier, (env, env), scenario, params, steady_ms())
             .await;
         self.stopping.append(&mut applier.reapers);
         let injected = r.inspect_err(|e| {
@@ -181,7 +182,7 @@ impl Engine {
             return;
         };
         let mut applier = self.applier(i, Some(id));
-        let r = self.faults.remove(&mut applier, id, now_ms()).await;
+        let r = self.faults.remove(&mut applier, id, steady_ms()).await;
         self.stopping.append(&mut applier.reapers);
         match r {
             Ok(_) => {
@@ -200,7 +201,7 @@ impl Engine {
 
     /// Faults whose time is up are removed (called every second).
     pub(super) async fn expire_faults(&mut self) {
-        for id in self.faults.due(now_ms()) {
+        for id in self.faults.due(steady_ms()) {
             self.end_fault(&id).await;
         }
     }
@@ -222,7 +223,7 @@ impl Engine {
             instances_short: ready < desired,
         };
         let slo = self.cfg.chaos.slo.clone();
-        let changed = self.faults.observe(now_ms(), &slo, |f| {
+        let changed = self.faults.observe(steady_ms(), &slo, |f| {
             (f.record.scope == env).then_some(sample)
         });
         for x in changed {

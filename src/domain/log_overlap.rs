@@ -1,19 +1,16 @@
-//! A console subscribes to the runtime and then loads its recent lines, so
-//! lines logged in between arrive twice: in the snapshot and again on the
-//! subscription. After a reconnect the snapshot also repeats lines already
-//! shown. This keeps each line on screen once.
+//! A reader (the console, `logs --follow`) subscribes to the runtime and
+//! then loads its recent lines, so lines logged in between arrive twice: in
+//! the snapshot and again on the subscription. After a reconnect the
+//! snapshot also repeats lines already shown. This keeps each line shown
+//! once. It goes by the order lines arrive in, not by their time stamps,
+//! which jump when the wall clock is stepped.
 
 use std::collections::VecDeque;
 
 use crate::domain::logs::LogLine;
-use crate::domain::EpochMillis;
-
-/// How far before the subscription a snapshot line may still be redelivered
-/// (the runtime stamps a line before it publishes it).
-const SLACK_MS: EpochMillis = 1_000;
 
 #[derive(Default)]
-pub(super) struct LogOverlap {
+pub struct LogOverlap {
     /// The newest line handed to the console.
     last_sent: Option<LogLine>,
     /// Snapshot lines the subscription may deliver again, oldest first.
@@ -21,24 +18,18 @@ pub(super) struct LogOverlap {
 }
 
 impl LogOverlap {
-    /// The snapshot's lines the console has not shown yet. `subscribed_at`
-    /// is when the subscription that follows the snapshot was opened.
-    pub(super) fn snapshot(
-        &mut self,
-        lines: Vec<LogLine>,
-        subscribed_at: EpochMillis,
-    ) -> Vec<LogLine> {
+    /// The snapshot's lines the reader has not shown yet. Any of them may
+    /// come again on the subscription opened before it; which ones is told
+    /// by order, not by time stamps: the runtime's clock may not be the
+    /// reader's, and either may have been stepped.
+    pub fn snapshot(&mut self, lines: Vec<LogLine>) -> Vec<LogLine> {
         let start = self
             .last_sent
             .as_ref()
             .and_then(|last| lines.iter().rposition(|l| l == last))
             .map_or(0, |p| p + 1);
         let fresh: Vec<LogLine> = lines.into_iter().skip(start).collect();
-        self.pending = fresh
-            .iter()
-            .filter(|l| l.ts >= subscribed_at - SLACK_MS)
-            .cloned()
-            .collect();
+        self.pending = fresh.iter().cloned().collect();
         if let Some(last) = fresh.last() {
             self.last_sent = Some(last.clone());
         }
@@ -48,7 +39,7 @@ impl LogOverlap {
     /// Whether a line from the subscription is new. The subscription repeats
     /// the snapshot's tail in order, so the first line that is not in it
     /// ends the overlap.
-    pub(super) fn is_new(&mut self, line: &LogLine) -> bool {
+    pub fn is_new(&mut self, line: &LogLine) -> bool {
         if !self.pending.is_empty() {
             if let Some(p) = self.pending.iter().position(|l| l == line) {
                 self.pending.drain(..=p);
@@ -65,6 +56,7 @@ impl LogOverlap {
 mod tests {
     use super::*;
     use crate::domain::logs::Level;
+    use crate::domain::EpochMillis;
 
     fn line(ts: EpochMillis, text: &str) -> LogLine {
         LogLine::new(
@@ -81,7 +73,7 @@ mod tests {
     fn lines_logged_between_subscribe_and_snapshot_show_once() {
         let mut o = LogOverlap::default();
         let snap = vec![line(1_000, "old"), line(5_000, "a"), line(5_001, "b")];
-        assert_eq!(o.snapshot(snap, 5_000).len(), 3);
+        assert_eq!(o.snapshot(snap).len(), 3);
         // The subscription repeats a and b, then goes on.
         assert!(!o.is_new(&line(5_000, "a")));
         assert!(!o.is_new(&line(5_001, "b")));
@@ -93,7 +85,7 @@ mod tests {
     #[test]
     fn a_subscription_without_overlap_loses_nothing() {
         let mut o = LogOverlap::default();
-        o.snapshot(vec![line(5_000, "a")], 5_000);
+        o.snapshot(vec![line(5_000, "a")]);
         assert!(o.is_new(&line(5_003, "z")));
         assert!(o.is_new(&line(5_000, "a")), "the overlap ended at z");
     }
@@ -101,18 +93,15 @@ mod tests {
     #[test]
     fn a_reconnect_snapshot_skips_what_was_shown() {
         let mut o = LogOverlap::default();
-        o.snapshot(vec![line(1, "a"), line(2, "b")], 0);
+        o.snapshot(vec![line(1, "a"), line(2, "b")]);
         assert!(!o.is_new(&line(1, "a")));
         assert!(!o.is_new(&line(2, "b")));
         assert!(o.is_new(&line(3, "c")));
         // The stream ended; the new snapshot holds everything again plus d.
-        let again = o.snapshot(
-            vec![line(1, "a"), line(2, "b"), line(3, "c"), line(4, "d")],
-            4,
-        );
+        let again = o.snapshot(vec![line(1, "a"), line(2, "b"), line(3, "c"), line(4, "d")]);
         assert_eq!(again, vec![line(4, "d")]);
         // A restarted daemon with a fresh store: all of its lines are new.
-        let fresh = o.snapshot(vec![line(10, "x")], 10);
+        let fresh = o.snapshot(vec![line(10, "x")]);
         assert_eq!(fresh, vec![line(10, "x")]);
     }
 }
