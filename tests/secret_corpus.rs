@@ -117,6 +117,7 @@ fn console_with(case: &Case, marker: &str) -> App {
         metrics_addr: String::new(),
         faults: Vec::new(),
         revisions: Vec::new(),
+        observed: None,
     };
     app.on_runtime_event(RuntimeEvent::Environment { status: env });
     let run = PipelineRun::new(

@@ -100,6 +100,7 @@ fn app_named(name: &str) -> App {
         metrics_addr: "127.0.0.1:9180".into(),
         faults: Vec::new(),
         revisions: Vec::new(),
+        observed: None,
     }];
     for (i, (version, level)) in [(&stable, Level::Info), (&canary, Level::Error)]
         .into_iter()
