@@ -195,7 +195,8 @@ impl EnvironmentStatus {
             .filter(|i| i.phase == InstancePhase::Ready)
             .count() as u32;
         let versions = self.traffic.stable.is_some() as u32 + self.traffic.canary.is_some() as u32;
-        (ready, versions * self.replicas)
+        // `replicas` comes from outside (a Rollout's `spec.replicas`).
+        (ready, versions.saturating_mul(self.replicas))
     }
 }
 
@@ -211,6 +212,18 @@ mod tests {
             restarts: 0,
             detail,
         }
+    }
+
+    #[test]
+    fn desired_instances_saturate_instead_of_overflowing() {
+        // A Rollout asking for 4294967295 replicas with a stable and a
+        // canary version (an input of fuzz/kubernetes).
+        let mut env = fixtures::staging_stable();
+        env.traffic.canary = Some(Version::new("v2"));
+        env.replicas = u32::MAX;
+        assert_eq!(env.ready_desired().1, u32::MAX);
+        env.replicas = 3;
+        assert_eq!(env.ready_desired().1, 6);
     }
 
     #[test]

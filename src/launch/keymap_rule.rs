@@ -77,6 +77,16 @@ mod tests {
     }
 
     #[test]
+    fn a_hostile_key_is_quoted_without_its_controls() {
+        // Found by fuzz/config: the key as written went into the message,
+        // line breaks and escape sequences included.
+        let ps = invalid("keymap:\n  deploy: \"D\\e]0;pwned\\a\\nhop\"\n");
+        let m = &problem(&ps, "keymap.deploy").message;
+        assert!(m.contains("cannot parse key"), "{m}");
+        assert!(!m.contains(|c: char| c.is_control()), "{m:?}");
+    }
+
+    #[test]
     fn a_good_override_builds_the_keymap() {
         let text = "keymap:\n  deploy: D\n  next_env: [n, right]\n";
         let c = Config::from_yaml_str_with(text, "blissful-infra.yaml", keymap_problems).unwrap();

@@ -108,11 +108,13 @@ pub(super) struct Checker<'t> {
 }
 
 impl Checker<'_> {
+    /// Messages may quote a value as written (a key in `keymap:`), so they
+    /// are stripped of controls and escapes like every other hostile text.
     fn push(&mut self, path: &[S], message: String) {
         self.problems.push(ConfigProblem {
             field: path_string(path),
             line: self.source.and_then(|s| locate(s, path)),
-            message,
+            message: strip_all(&message),
         });
     }
     /// Names and versions end up in terminals, logs and labels: refuse

@@ -73,15 +73,23 @@ async fn follow_logs(inner: Arc<Inner>, docker: Docker, v: ContainerView, since_
             if body.is_empty() {
                 continue;
             }
-            let cut = body.len() > MAX_LINE_BYTES;
-            let body = &body[..body.len().min(MAX_LINE_BYTES)];
-            let now = ts_ns.map(|n| n / 1_000_000).unwrap_or_else(now_ms);
-            let mut line = parse_log_line(body, &env, &version, &instance, now);
-            if cut {
-                line = line.with_suffix(" …[truncated]");
-            }
-            inner.push_log(line);
+            inner.push_log(body_line(body, ts_ns, [&env, &version, &instance]));
         }
+    }
+}
+
+/// The text of a log line (after its timestamp) as a `LogLine`, cut at
+/// `MAX_LINE_BYTES`; its time is the engine's timestamp, else now.
+pub(crate) fn body_line(body: &[u8], ts_ns: Option<i64>, labels: [&Arc<str>; 3]) -> LogLine {
+    let [env, version, instance] = labels;
+    let cut = body.len() > MAX_LINE_BYTES;
+    let body = &body[..body.len().min(MAX_LINE_BYTES)];
+    let now = ts_ns.map(|n| n / 1_000_000).unwrap_or_else(now_ms);
+    let line = parse_log_line(body, env, version, instance, now);
+    if cut {
+        line.with_suffix(" …[truncated]")
+    } else {
+        line
     }
 }
 

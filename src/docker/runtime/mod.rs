@@ -46,11 +46,14 @@ use crate::runtime::{
     RecordedVerdict, Runtime, RuntimeError, RuntimeEvent, SourceState,
 };
 
+mod event_note;
 mod follow;
 mod port;
 mod source;
 mod status;
 
+pub use event_note::{event_note, event_subject, EventNote};
+pub(crate) use follow::{body_line, split_timestamp};
 pub use follow::stats_point;
 pub(crate) use source::refresh_container;
 use source::run_source;

@@ -1,6 +1,7 @@
 //! The source: one connection to the engine, the project's containers
 //! listed and followed through the events stream, reconnecting with backoff.
 
+use super::event_note::{event_note, event_subject};
 use super::follow::ensure_followers;
 use super::*;
 
@@ -209,98 +210,13 @@ fn timeline(inner: &Inner, title: String, stage: &str, failed: Option<String>, d
 }
 
 async fn handle_event(inner: &Arc<Inner>, docker: &Docker, msg: EventMessage) {
-    let Some(action) = msg.action.clone() else {
+    let Some((id, _)) = event_subject(&msg) else {
         return;
     };
-    // Healthchecks and chaos run execs every second; they change no state.
-    if action.starts_with("exec_") || action.starts_with("top") || action == "attach" {
-        return;
-    }
-    let Some(actor) = msg.actor.as_ref() else {
-        return;
-    };
-    let Some(id) = actor.id.clone() else { return };
-    let attrs = actor.attributes.clone().unwrap_or_default();
     let known = inner.state().containers.get(&id).map(|c| c.display.clone());
     let view = refresh_container(inner, docker, &id).await;
-    let name = view
-        .as_ref()
-        .map(|v| v.display.clone())
-        .or(known)
-        .or_else(|| attrs.get("name").cloned())
-        .unwrap_or_else(|| engine::short_id(&id).to_string());
-    let name = strip_all(&name);
-    let action = strip_all(&action);
-    let exit = attrs.get("exitCode").map(|c| strip_all(c));
-    let signal = attrs.get("signal").map(|c| strip_all(c));
-    match action.as_str() {
-        "start" => {
-            let restarts = view.as_ref().map(|v| v.restart_count).unwrap_or(0);
-            let detail = if restarts > 0 {
-                format!("running again (restart #{restarts})")
-            } else {
-                "running".into()
-            };
-            inner.log(Level::Info, format!("{name} started ({detail})"));
-            timeline(inner, format!("{name} started"), "start", None, detail);
-        }
-        "die" => {
-            let code = exit.unwrap_or_else(|| "?".into());
-            let oom = view.as_ref().is_some_and(|v| v.oom_killed);
-            let text = if oom {
-                format!("{name} died: OOM killed (exit code {code})")
-            } else {
-                format!("{name} died (exit code {code})")
-            };
-            let failed = (code != "0").then(|| text.clone());
-            inner.log(
-                if code == "0" {
-                    Level::Info
-                } else {
-                    Level::Error
-                },
-                &text,
-            );
-            timeline(
-                inner,
-                text.clone(),
-                "die",
-                failed,
-                format!("exit code {code}"),
-            );
-        }
-        "oom" => {
-            let text = format!("{name} ran out of memory (OOM kill)");
-            inner.log(Level::Error, &text);
-            timeline(
-                inner,
-                text.clone(),
-                "oom",
-                Some(text),
-                "out of memory".into(),
-            );
-        }
-        "kill" => {
-            let sig = signal.unwrap_or_else(|| "?".into());
-            let text = format!("{name} was sent signal {sig}");
-            inner.log(Level::Warn, &text);
-            timeline(inner, text, "kill", None, format!("signal {sig}"));
-        }
-        a if a.starts_with("health_status") => {
-            let h = a
-                .split_once(':')
-                .map(|(_, h)| h.trim().to_string())
-                .unwrap_or_default();
-            let text = format!("{name} is {h}");
-            let failed = (h == "unhealthy").then(|| text.clone());
-            let level = if failed.is_some() {
-                Level::Warn
-            } else {
-                Level::Info
-            };
-            inner.log(level, &text);
-            timeline(inner, text, "health", failed, format!("health: {h}"));
-        }
-        _ => {}
+    if let Some(n) = event_note(&msg, view.as_ref(), known) {
+        inner.log(n.level, &n.log);
+        timeline(inner, n.title, n.stage, n.failed, n.detail);
     }
 }

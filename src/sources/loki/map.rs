@@ -105,12 +105,18 @@ pub fn parse_ns(s: &str) -> Option<i64> {
     s.parse().ok()
 }
 
-fn bounded(mut text: String) -> String {
-    if let Some((i, _)) = text.char_indices().nth(MAX_LINE_CHARS) {
-        text.truncate(i);
-        text.push_str(TRUNCATED_MARKER);
+/// `text` (sanitised) cut at `MAX_LINE_CHARS`. The cut may fall inside a
+/// colour sequence the sanitiser kept, so the kept part is sanitised again,
+/// which drops the unfinished sequence.
+fn bounded(text: String) -> String {
+    match text.char_indices().nth(MAX_LINE_CHARS) {
+        Some((i, _)) => {
+            let mut kept = sanitize_str(&text[..i]);
+            kept.push_str(TRUNCATED_MARKER);
+            kept
+        }
+        None => text,
     }
-    text
 }
 
 /// The level written in the line: a JSON object's `level`/`lvl`/`severity`
@@ -157,6 +163,19 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn a_cut_never_leaves_half_a_colour_sequence() {
+        let c = StreamColumns::new(&labels(&[]), &LokiLabels::default(), None, None);
+        let head = "x".repeat(MAX_LINE_CHARS - 3);
+        // The cut falls after `ESC [ 3`, inside a kept SGR.
+        let l = c.line(0, &format!("{head}\x1b[38;5;208mred\x1b[0m"));
+        assert_eq!(&*l.text, format!("{head}{TRUNCATED_MARKER}"));
+        // A whole sequence before the cut stays.
+        let head = "x".repeat(MAX_LINE_CHARS - 5);
+        let l = c.line(0, &format!("{head}\x1b[1mcd"));
+        assert_eq!(&*l.text, format!("{head}\x1b[1mc{TRUNCATED_MARKER}"));
     }
 
     #[test]
