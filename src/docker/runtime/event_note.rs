@@ -84,7 +84,11 @@ pub fn event_note(
             };
             let clean_exit = code == "0";
             let failed = (!clean_exit).then(|| text.clone());
-            let level = if clean_exit { Level::Info } else { Level::Error };
+            let level = if clean_exit {
+                Level::Info
+            } else {
+                Level::Error
+            };
             let detail = format!("exit code {code}");
             Some(note(level, text.clone(), text, "die", failed, detail))
         }
@@ -92,7 +96,14 @@ pub fn event_note(
             let text = format!("{name} ran out of memory (OOM kill)");
             let failed = Some(text.clone());
             let detail = "out of memory".into();
-            Some(note(Level::Error, text.clone(), text, "oom", failed, detail))
+            Some(note(
+                Level::Error,
+                text.clone(),
+                text,
+                "oom",
+                failed,
+                detail,
+            ))
         }
         "kill" => {
             let sig = attr("signal").unwrap_or_else(|| "?".into());
@@ -133,22 +144,29 @@ mod tests {
             let m = event(serde_json::json!({"Action": action, "Actor": {"ID": "abc"}}));
             assert_eq!(event_subject(&m), None, "{action}");
         }
-        assert_eq!(event_subject(&event(serde_json::json!({"Action": "die"}))), None);
+        assert_eq!(
+            event_subject(&event(serde_json::json!({"Action": "die"}))),
+            None
+        );
         let m = event(serde_json::json!({"Action": "die", "Actor": {"ID": "abc"}}));
         assert_eq!(event_subject(&m), Some(("abc".into(), "die".into())));
     }
 
     #[test]
     fn a_death_names_the_exit_code_and_fails_unless_zero() {
-        let m = event(serde_json::json!({"Action": "die", "Actor": {"ID": "0123456789abcdef",
-            "Attributes": {"exitCode": "137", "name": "shop-app-1"}}}));
+        let m = event(
+            serde_json::json!({"Action": "die", "Actor": {"ID": "0123456789abcdef",
+            "Attributes": {"exitCode": "137", "name": "shop-app-1"}}}),
+        );
         let n = event_note(&m, None, None).unwrap();
         assert_eq!(n.log, "shop-app-1 died (exit code 137)");
         assert_eq!(n.failed.as_deref(), Some(n.log.as_str()));
         assert_eq!((n.level, n.stage), (Level::Error, "die"));
         // No name anywhere: the short id.
-        let m = event(serde_json::json!({"Action": "die", "Actor": {"ID": "0123456789abcdef",
-            "Attributes": {"exitCode": "0"}}}));
+        let m = event(
+            serde_json::json!({"Action": "die", "Actor": {"ID": "0123456789abcdef",
+            "Attributes": {"exitCode": "0"}}}),
+        );
         let n = event_note(&m, None, None).unwrap();
         assert_eq!(n.log, "0123456789ab died (exit code 0)");
         assert_eq!((n.level, n.failed), (Level::Info, None));
@@ -156,13 +174,19 @@ mod tests {
 
     #[test]
     fn hostile_names_and_attributes_are_stripped() {
-        let m = event(serde_json::json!({"Action": "health_status: \u{1b}[2Junhealthy",
-            "Actor": {"ID": "x", "Attributes": {"name": "a\u{1b}]0;t\u{7}b"}}}));
+        let m = event(
+            serde_json::json!({"Action": "health_status: \u{1b}[2Junhealthy",
+            "Actor": {"ID": "x", "Attributes": {"name": "a\u{1b}]0;t\u{7}b"}}}),
+        );
         let n = event_note(&m, None, None).unwrap();
         assert_eq!(n.log, "ab is unhealthy");
         assert_eq!(n.level, Level::Warn);
-        assert!(event_note(&event(serde_json::json!({"Action": "create",
-            "Actor": {"ID": "x"}})), None, None)
+        assert!(event_note(
+            &event(serde_json::json!({"Action": "create",
+            "Actor": {"ID": "x"}})),
+            None,
+            None
+        )
         .is_none());
     }
 }
