@@ -170,7 +170,7 @@ pub async fn run(
             }
             Some(msg) = internal_rx.recv() => {
                 if let Msg::Signal(name) = &msg {
-                    stats.ended = Ended::of_signal(*name);
+                    stats.ended = Ended::of_signal(name);
                 }
                 let cmds = app.update(msg);
                 if execute(cmds, &runtime, &jobs, &mut external_logs, &mut agent, &internal_tx, &ledger) { break; }
