@@ -4,7 +4,10 @@
 //!   million lines;
 //! - building the filter index over a 100,000-line buffer with a regex;
 //! - first frame render time at 120x40;
-//! - key-to-frame latency while 10,000 log lines/s stream into the app.
+//! - key-to-frame latency while 10,000 log lines/s stream into the app;
+//! - key-to-frame latency while every outside source is down or flapping
+//!   (the real Prometheus, Loki and agent sources failing, a runtime source
+//!   switching between degraded and ok every 20 ms).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::collections::BTreeMap;
@@ -248,10 +251,178 @@ fn bench_key_latency_under_log_flood(filter: Option<&str>) {
     );
 }
 
+/// Keys while the real Prometheus source gets connection refused, the real
+/// Loki source waits on a server that never answers (timeouts), the agent
+/// probe is refused, and the Docker source flaps between degraded and ok
+/// every 20 ms with metric points in between. A key every 10 ms; each is
+/// measured from the moment it arrives, with every source event pending
+/// then folded in first (the worst case for the console loop, which serves
+/// keys first), to the drawn frame.
+fn bench_key_latency_during_outage() {
+    use blissful_infra::config::{AgentConfig, LokiConfig, PrometheusConfig};
+    use blissful_infra::runtime::SourceState;
+    use tokio::sync::mpsc;
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let (tx, mut rx) = mpsc::channel::<Msg>(16_384);
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let a = l.local_addr().expect("addr");
+        drop(l);
+        format!("http://{a}")
+    };
+    // Accepts and never answers: every request times out.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let silent_url = format!("http://{}", silent.local_addr().expect("addr"));
+    let _sources = rt.block_on(async {
+        let (ev_tx, mut ev_rx) = mpsc::channel(16_384);
+        let prom = blissful_infra::sources::prometheus::spawn_metrics_source(
+            PrometheusConfig {
+                url: closed.clone(),
+                step_secs: 1,
+                timeout_ms: 200,
+                ..Default::default()
+            },
+            vec!["staging".into()],
+            ev_tx.clone(),
+        );
+        let loki = blissful_infra::sources::loki::spawn_log_source(
+            LokiConfig {
+                url: silent_url,
+                timeout_ms: 200,
+                ..Default::default()
+            },
+            blissful_infra::sources::loki::LogQuery {
+                project: "bench".into(),
+                ..Default::default()
+            },
+            blissful_infra::sources::loki::LiveOptions::default(),
+            ev_tx.clone(),
+        );
+        let flapper = tokio::spawn(async move {
+            let mut n = 0u64;
+            loop {
+                let state = if n % 2 == 0 {
+                    SourceState::retrying("connection lost: EOF", Duration::from_millis(250))
+                } else {
+                    SourceState::Ok
+                };
+                let source = RuntimeEvent::Source {
+                    name: "docker".into(),
+                    state,
+                };
+                let point = RuntimeEvent::Metrics {
+                    env: "staging".into(),
+                    version: "v1".into(),
+                    point: blissful_infra::domain::metrics::MetricPoint {
+                        ts: 1_700_000_000_000 + n as i64 * 20,
+                        ..Default::default()
+                    },
+                };
+                if ev_tx.send(source).await.is_err() || ev_tx.send(point).await.is_err() {
+                    return;
+                }
+                n += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        let to_app = tx.clone();
+        let forward = tokio::spawn(async move {
+            while let Some(ev) = ev_rx.recv().await {
+                if to_app.send(Msg::Runtime(Box::new(ev))).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let (agent_tx, mut agent_rx) = mpsc::channel(64);
+        let agent = blissful_infra::agent::Agent::start(
+            AgentConfig {
+                endpoint: closed,
+                ..Default::default()
+            },
+            agent_tx,
+        );
+        let to_app = tx.clone();
+        let agent_fwd = tokio::spawn(async move {
+            while let Some(ev) = agent_rx.recv().await {
+                if to_app.send(Msg::Agent(ev)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        (prom, loki, flapper, forward, agent, agent_fwd)
+    });
+    let theme = theme();
+    let mut app = app();
+    let mut term = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
+    let (env, version, instance) = labels();
+    for i in 0..2_000 {
+        app.update(Msg::Runtime(Box::new(RuntimeEvent::Log {
+            line: line(&env, &version, &instance, i),
+        })));
+    }
+    let run_for = if full_run() {
+        Duration::from_secs(5)
+    } else {
+        Duration::from_millis(300)
+    };
+    let keys = [
+        KeyCode::Char('4'),
+        KeyCode::Char('2'),
+        KeyCode::Char('6'),
+        KeyCode::Char('1'),
+    ];
+    let (mut latencies, mut events, mut k) = (Vec::new(), 0u64, 0usize);
+    let start = Instant::now();
+    while start.elapsed() < run_for {
+        let tick = Instant::now();
+        let t0 = Instant::now();
+        while let Ok(msg) = rx.try_recv() {
+            app.update(msg);
+            events += 1;
+        }
+        press(&mut app, keys[k % keys.len()]);
+        k += 1;
+        term.draw(|f| blissful_infra::ui::draw(f, &app, &theme))
+            .expect("draw");
+        latencies.push(t0.elapsed());
+        if let Some(rest) = Duration::from_millis(10).checked_sub(tick.elapsed()) {
+            std::thread::sleep(rest);
+        }
+    }
+    let degraded = app
+        .sources
+        .iter()
+        .filter(|(_, s)| matches!(s, SourceState::Degraded(_)))
+        .map(|(n, _)| n.as_str())
+        .collect::<Vec<_>>();
+    latencies.sort();
+    let p =
+        |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize].as_secs_f64() * 1000.0;
+    println!(
+        "key to frame while sources are down or flapping ({} source events, degraded at the end: {}; agent: {:?}): p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} keys)",
+        events,
+        degraded.join(", "),
+        app.agent.state,
+        p(0.5),
+        p(0.95),
+        p(0.99),
+        p(1.0),
+        latencies.len()
+    );
+    drop(silent);
+    rt.shutdown_timeout(Duration::from_secs(1));
+}
+
 fn main() {
     bench_ingest();
     bench_filter();
     bench_first_frame();
     bench_key_latency_under_log_flood(None);
     bench_key_latency_under_log_flood(Some("status=5\\d\\d"));
+    bench_key_latency_during_outage();
 }
