@@ -171,7 +171,9 @@ fn the_console_watches_promotes_switches_context_and_cleans_hostile_events() {
         .lines()
         .filter(|l| l.contains("\"promote\""))
         .collect();
-    assert_eq!(promote.len(), 1, "{journal}");
-    assert!(promote[0].contains("\"accepted\""), "{journal}");
+    // Written ahead as `requested`, then its outcome.
+    assert_eq!(promote.len(), 2, "{journal}");
+    assert!(promote[0].contains("\"requested\""), "{journal}");
+    assert!(promote[1].contains("\"accepted\""), "{journal}");
     drop(tokio);
 }
