@@ -380,8 +380,11 @@ async fn decorated_it_is_refused_in_read_only_mode_and_audited() {
     assert!(matches!(err, RuntimeError::ReadOnly(_)), "{err:?}");
     assert!(kube.received_matching("PATCH", "").is_empty());
     ro.shutdown().await;
-    let entries = blissful_infra::runtime::read_audit_journal(&journal).unwrap();
-    assert_eq!(entries.len(), 1);
+    let all = blissful_infra::runtime::read_audit_journal(&journal).unwrap();
+    // Written ahead as `requested`, then its outcome.
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert_eq!(all[0].outcome, "requested");
+    let entries = &all[1..];
     assert_eq!(entries[0].action, "pause");
     assert!(
         entries[0].outcome.starts_with("refused"),
