@@ -185,5 +185,4 @@ impl Drop for FileLock<'_> {
 }
 
 #[cfg(test)]
-#[path = "durable_tests.rs"]
 mod tests;

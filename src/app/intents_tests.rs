@@ -1,6 +1,6 @@
 //! The console's rollout verbs: offered from capabilities, confirmed, sent
 //! as intents.
-#![cfg(test)] // test code only: unwrap() on a broken fixture is the clearest failure
+#![cfg(test)] // test code only
 
 use std::sync::Arc;
 
@@ -100,14 +100,16 @@ fn verbs_are_confirmed_then_sent_as_intents() {
 #[test]
 fn the_palette_takes_the_same_verbs() {
     let mut a = app(&IntentKind::ALL);
-    a.run_palette("undo staging 3").unwrap();
+    a.run_palette("undo staging 3")
+        .expect("the palette accepts `undo staging 3`");
     let Mode::Confirm(c) = &a.mode else {
         panic!("no confirm dialog")
     };
     assert!(c.lines[0].contains("revision 3"), "{:?}", c.lines);
     // One environment: the next step; two: one environment to another.
     let mut step = app(&IntentKind::ALL);
-    step.run_palette("promote staging").unwrap();
+    step.run_palette("promote staging")
+        .expect("the palette accepts `promote staging`");
     let Mode::Confirm(c) = &step.mode else {
         panic!("no confirm dialog")
     };

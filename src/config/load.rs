@@ -220,5 +220,4 @@ fn parse_error(
 }
 
 #[cfg(test)]
-#[path = "load_tests.rs"]
 mod tests;

@@ -317,5 +317,4 @@ fn same_file(file: &File, path: &Path) -> std::io::Result<bool> {
 }
 
 #[cfg(test)]
-#[path = "lock_tests.rs"]
 mod tests;

@@ -529,5 +529,4 @@ pub(crate) async fn pump_events(
 }
 
 #[cfg(test)]
-#[path = "server_tests.rs"]
 mod tests;

@@ -21,8 +21,6 @@ pub mod drill;
 pub mod ids;
 mod intents;
 pub mod journal;
-#[cfg(test)]
-mod journal_tests;
 mod recover;
 mod revert;
 mod smoke;

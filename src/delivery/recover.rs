@@ -141,3 +141,6 @@ impl Controller {
         run
     }
 }
+
+#[cfg(test)]
+mod tests;

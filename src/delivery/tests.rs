@@ -1,7 +1,7 @@
 //! The controller against an in-memory backend: decisions that are hard to
 //! provoke with real processes (a version that fails only after it took all
 //! traffic).
-#![cfg(test)] // test code only: unwrap() on a broken fixture is the clearest failure
+#![cfg(test)] // test code only
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;

@@ -488,5 +488,4 @@ pub fn parse_short_port(spec: &str) -> Result<Vec<PortSpec>, String> {
 }
 
 #[cfg(test)]
-#[path = "compose_tests.rs"]
 mod tests;

@@ -386,5 +386,4 @@ pub fn analyze(canary: &VersionSample, stable: Option<&VersionSample>, t: &Thres
 }
 
 #[cfg(test)]
-#[path = "analysis_tests.rs"]
 mod tests;

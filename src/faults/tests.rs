@@ -1,6 +1,6 @@
 //! The engine with a fake backend: write-ahead ordering, timing, undo and
 //! reconcile, independent of any platform.
-#![cfg(test)] // test code only: unwrap() on a broken fixture is the clearest failure
+#![cfg(test)] // test code only
 
 use async_trait::async_trait;
 

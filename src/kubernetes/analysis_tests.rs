@@ -1,5 +1,5 @@
 //! Every AnalysisRun fixture, mapped and checked against values read by hand.
-#![cfg(test)] // test code only: unwrap() on a broken fixture is the clearest failure
+#![cfg(test)] // test code only
 
 use super::analysis::{analysis_run_view, AnalysisPhase as P, AnalysisRunView, Provider};
 use super::fixture::{all, fixture};
@@ -58,7 +58,9 @@ fn failed_prometheus_run_names_the_metric_and_its_measurement() {
     let r = run("analysisrun-failed.yaml");
     assert_eq!((r.phase, r.outcome()), (P::Failed, Some(Outcome::Fail)));
     assert_eq!(r.message, s("Status Message: Assessed as Failed"));
-    let m = r.metric("memory-usage").unwrap();
+    let m = r
+        .metric("memory-usage")
+        .expect("metric memory-usage in the fixture");
     assert_eq!(m.provider, prometheus());
     assert_eq!(m.provider.describe(), NGINX_QUERY);
     assert_eq!(
@@ -82,7 +84,7 @@ fn failed_web_run() {
         r.message,
         s(r#"metric "web" assessed Failed due to failed (1) > failureLimit (0)"#)
     );
-    let m = r.metric("web").unwrap();
+    let m = r.metric("web").expect("metric web in the fixture");
     let url = s("https://jsonplaceholder.typicode.com/todos/1");
     assert_eq!(
         m.provider,
@@ -91,7 +93,7 @@ fn failed_web_run() {
             json_path: s("{$.completed}")
         }
     );
-    assert_eq!(m.provider.describe(), url.unwrap());
+    assert_eq!(m.provider.describe(), url.expect("the web metric's url"));
     assert_eq!(m.success_condition, s(r#"result == "true""#));
     assert_eq!(measured(&r), vec![(P::Failed, s("false"))]);
 }
@@ -109,7 +111,7 @@ fn error_run_keeps_all_five_measurements() {
     assert_eq!((m.phase, m.error), (P::Error, 5));
     let values: Vec<_> = measured(&r)
         .into_iter()
-        .map(|(p, v)| (p, v.unwrap()))
+        .map(|(p, v)| (p, v.expect("a measured value")))
         .collect();
     let (a, b) = (
         "[0.9832775919732442]".to_owned(),
@@ -142,7 +144,9 @@ fn inconclusive_runs() {
 
     let r = run("analysisrun-inconclusive-job-metric.yaml");
     assert_eq!(r.phase, P::Inconclusive);
-    let m = r.metric("random-fail").unwrap();
+    let m = r
+        .metric("random-fail")
+        .expect("metric random-fail in the fixture");
     assert_eq!(
         (m.provider.clone(), m.provider.describe()),
         (Provider::Job, "job".into())
@@ -205,7 +209,9 @@ fn terminated_run_says_so() {
         (r.phase, r.message.clone()),
         (P::Successful, s("run terminated"))
     );
-    let m = r.metric("sleep-job").unwrap();
+    let m = r
+        .metric("sleep-job")
+        .expect("metric sleep-job in the fixture");
     assert_eq!(
         (m.provider.clone(), m.message.clone()),
         (Provider::Job, s("metric terminated"))

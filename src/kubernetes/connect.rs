@@ -233,5 +233,4 @@ pub fn explain(err: &kube::Error, server: &str, req: &Request<'_>) -> KubeError 
 }
 
 #[cfg(test)]
-#[path = "connect_tests.rs"]
 mod tests;

@@ -1,5 +1,5 @@
 //! Upstream objects for tests, from the shared fixtures folder.
-#![cfg(test)] // test code only: unwrap() on a broken fixture is the clearest failure
+#![cfg(test)] // test code only
 
 use serde_json::Value;
 
@@ -11,7 +11,7 @@ pub(crate) fn fixture(path: &str) -> Value {
         .join(path);
     let text = std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()));
     if path.ends_with(".json") {
-        serde_json::from_str(&text).unwrap()
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
     } else {
         serde_saphyr::from_str::<Value>(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
@@ -22,9 +22,15 @@ pub(crate) fn all(dir: &str, prefix: &str) -> Vec<String> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/fixtures/kubernetes")
         .join(dir);
-    let mut names: Vec<String> = std::fs::read_dir(root)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+    let entries = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("fixture folder {}: {e}", root.display()));
+    let mut names: Vec<String> = entries
+        .map(|e| {
+            e.unwrap_or_else(|e| panic!("fixture folder {}: {e}", root.display()))
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .filter(|n| n.starts_with(prefix))
         .map(|n| format!("{dir}/{n}"))
         .collect();

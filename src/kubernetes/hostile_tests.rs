@@ -1,5 +1,5 @@
 //! Hostile strings come out clean; garbage maps to Unknown and empty views.
-#![cfg(test)] // test code only: unwrap() on a broken fixture is the clearest failure
+#![cfg(test)] // test code only
 
 use serde_json::{json, Value};
 
@@ -29,8 +29,8 @@ fn hostile_rollout_strings_come_out_clean() {
     };
     assert_clean(msg);
     assert!(msg.starts_with("ok") && msg.ends_with('!'), "{msg}");
-    assert_clean(v.canary_hash.as_deref().unwrap());
-    assert_clean(v.name.as_deref().unwrap());
+    assert_clean(v.canary_hash.as_deref().expect("a canary hash"));
+    assert_clean(v.name.as_deref().expect("a rollout name"));
 
     let mut obj = fixture("argo-rollouts/rollout-canary-paused-at-step.yaml");
     obj["status"]["message"] = json!(EVIL);
@@ -54,16 +54,25 @@ fn hostile_analysis_and_application_strings_come_out_clean() {
     run["spec"]["analysisSpec"]["metrics"][0]["provider"]["prometheus"]["query"] = json!(EVIL);
     run["status"]["message"] = json!(EVIL);
     let v = analysis_run_view(&run);
-    assert_clean(v.message.as_deref().unwrap());
-    assert_clean(v.metrics[0].measurements[0].value.as_deref().unwrap());
+    assert_clean(v.message.as_deref().expect("an analysis message"));
+    assert_clean(
+        v.metrics[0].measurements[0]
+            .value
+            .as_deref()
+            .expect("a measurement value"),
+    );
     assert_clean(&v.metrics[0].provider.describe());
 
     let mut app = fixture("argo-cd/application-synced-degraded.yaml");
     app["status"]["operationState"]["message"] = json!(EVIL);
     app["status"]["health"]["message"] = json!(EVIL);
     let v = application_view(&app);
-    assert_clean(v.operation_message.as_deref().unwrap());
-    assert_clean(v.health().reason().unwrap());
+    assert_clean(
+        v.operation_message
+            .as_deref()
+            .expect("an operation message"),
+    );
+    assert_clean(v.health().reason().expect("a health reason"));
 }
 
 #[test]

@@ -232,5 +232,4 @@ fn sequence(status: Option<Value>, spec: Option<Value>, unified: Value) -> Vec<R
 }
 
 #[cfg(test)]
-#[path = "intents_tests.rs"]
 mod tests;

@@ -1,5 +1,5 @@
 //! Blue-green Rollout fixtures, and image tags.
-#![cfg(test)] // test code only: unwrap() on a broken fixture is the clearest failure
+#![cfg(test)] // test code only
 
 use super::rollout::{image_tag, Strategy};
 use super::rollout_tests::{s, split, view};
@@ -10,7 +10,7 @@ fn blue_green_paused_awaiting_promotion() {
     let v = view("rollout-bluegreen-paused-preview.yaml");
     assert_eq!(v.strategy, Strategy::BlueGreen);
     assert_eq!(v.health, Health::Paused("BlueGreenPause".into()));
-    let bg = v.blue_green.clone().unwrap();
+    let bg = v.blue_green.clone().expect("a blue-green strategy");
     assert_eq!(
         (bg.active_service, bg.preview_service),
         (s("bluegreen-demo"), s("bluegreen-demo-preview"))
@@ -31,7 +31,7 @@ fn blue_green_paused_awaiting_promotion() {
 fn blue_green_healthy_serving_the_active_service() {
     let v = view("rollout-bluegreen-healthy-active.yaml");
     assert_eq!(v.health, Health::Healthy, "2019 objects have no stableRS");
-    let bg = v.blue_green.clone().unwrap();
+    let bg = v.blue_green.clone().expect("a blue-green strategy");
     assert_eq!(
         (bg.active_service, bg.preview_service),
         (s("ks-guestbook-ui-active"), s("ks-guestbook-ui-preview"))
@@ -48,7 +48,7 @@ fn blue_green_timeout_is_degraded() {
     let v = view("rollout-bluegreen-degraded-timeout.yaml");
     let msg = r#"ProgressDeadlineExceeded: ReplicaSet "guestbook-bluegreen-helm-guestbook-6b8cf6f7db" has timed out progressing."#;
     assert_eq!(v.health, Health::Degraded(msg.into()));
-    let bg = v.blue_green.clone().unwrap();
+    let bg = v.blue_green.clone().expect("a blue-green strategy");
     assert_eq!(
         (bg.active_selector, bg.preview_selector),
         (s("8464d8564d"), None)

@@ -273,5 +273,4 @@ fn deployment_annotations(deployment: &Value, rs: &Value) -> Value {
 }
 
 #[cfg(test)]
-#[path = "undo_tests.rs"]
 mod tests;

@@ -462,5 +462,4 @@ fn spawn_signal_watch(tx: mpsc::Sender<Msg>) {
 }
 
 #[cfg(test)]
-#[path = "console_loop_tests.rs"]
 mod tests;

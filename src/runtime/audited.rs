@@ -338,3 +338,6 @@ impl<R: Runtime + ?Sized + 'static> Runtime for Audited<R> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

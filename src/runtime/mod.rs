@@ -5,8 +5,6 @@
 pub mod audit_log;
 mod audit_watch;
 pub mod audited;
-#[cfg(test)]
-mod audited_tests;
 pub mod contexts;
 mod decorate;
 #[cfg(test)]

@@ -205,5 +205,4 @@ pub fn cmd_create(args: &CreateArgs, mode: OutputMode) -> i32 {
 }
 
 #[cfg(test)]
-#[path = "cmd_tests.rs"]
 mod tests;

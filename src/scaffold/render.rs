@@ -524,5 +524,4 @@ fn render_layers(
 }
 
 #[cfg(test)]
-#[path = "render_tests.rs"]
 mod tests;

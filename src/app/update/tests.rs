@@ -1,5 +1,5 @@
 //! Unit tests of `App::update`.
-#![cfg(test)] // test code only: unwrap() on a broken fixture is the clearest failure
+#![cfg(test)] // test code only
 
 use super::*;
 use crate::app::keymap::Keymap;

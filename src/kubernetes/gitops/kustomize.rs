@@ -272,5 +272,4 @@ fn verify(text: &str, image: &str, tag: &str) -> Result<(), KustomizeError> {
 }
 
 #[cfg(test)]
-#[path = "kustomize_tests.rs"]
 mod tests;

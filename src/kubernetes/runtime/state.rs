@@ -262,5 +262,4 @@ fn event_env(settings: &KubeSettings, namespace: &str, ev: &serde_json::Value) -
 }
 
 #[cfg(test)]
-#[path = "state_tests.rs"]
 mod tests;

@@ -160,5 +160,4 @@ pub fn environment_status(
 }
 
 #[cfg(test)]
-#[path = "status_tests.rs"]
 mod tests;

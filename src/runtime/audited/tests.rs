@@ -1,17 +1,17 @@
 //! Unit tests of the audit decorator against the fake runtime.
-#![cfg(test)] // test code only: unwrap() on a broken fixture is the clearest failure
+#![cfg(test)] // test code only
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::audit_log::read_audit_journal;
-use super::fake::FakeRuntime;
-use super::{
+use crate::domain::chaos::{FaultParams, ScenarioKind};
+use crate::domain::environment::Version;
+use crate::runtime::audit_log::read_audit_journal;
+use crate::runtime::fake::FakeRuntime;
+use crate::runtime::{
     Actor, Audited, Intent, IntentKind, ReadOnly, RolloutOutcome, Runtime, RuntimeError,
     RuntimeEvent,
 };
-use crate::domain::chaos::{FaultParams, ScenarioKind};
-use crate::domain::environment::Version;
 
 /// The outcome entries, without the `requested` ones written ahead.
 fn outcomes(
@@ -19,7 +19,7 @@ fn outcomes(
 ) -> Vec<crate::domain::audit::AuditEntry> {
     entries
         .into_iter()
-        .filter(|e| e.outcome != super::audited::REQUESTED)
+        .filter(|e| e.outcome != crate::runtime::audited::REQUESTED)
         .collect()
 }
 
@@ -174,7 +174,7 @@ async fn subscribers_see_the_runtime_events() {
     let mut rx = rt.subscribe().await.unwrap();
     let source = RuntimeEvent::Source {
         name: "fake".into(),
-        state: super::SourceState::Ok,
+        state: crate::runtime::SourceState::Ok,
     };
     fake.emit(source.clone());
     let ev = tokio::time::timeout(Duration::from_secs(2), rx.recv())

@@ -1,5 +1,5 @@
 //! Unit tests of the control server: event pumping, reply limits, binding.
-#![cfg(test)] // test code only: unwrap() on a broken fixture is the clearest failure
+#![cfg(test)] // test code only
 
 use super::*;
 

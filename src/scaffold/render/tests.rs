@@ -1,5 +1,5 @@
 //! Tests of `render.rs`.
-#![cfg(test)] // test code only: unwrap() on a broken fixture is the clearest failure
+#![cfg(test)] // test code only
 
 use super::*;
 use crate::scaffold::source::MemorySource;

@@ -1,6 +1,6 @@
 //! Unit tests of the durable writes; the full-disk and read-only drills
 //! against a real tmpfs are in `tests/state_dir_full.rs`.
-#![cfg(test)] // test code only: unwrap() on a broken fixture is the clearest failure
+#![cfg(test)] // test code only
 
 use std::os::unix::fs::PermissionsExt;
 

@@ -1,5 +1,5 @@
 //! Tests of loading and validating `blissful-infra.yaml`.
-#![cfg(test)] // test code only: unwrap() on a broken fixture is the clearest failure
+#![cfg(test)] // test code only
 
 use super::*;
 use crate::config::check::{http_url, S};

@@ -1,6 +1,6 @@
 //! Folding watch messages: one event per real change, the source state
 //! summed over every watch, verdicts once per conclusion, events as lines.
-#![cfg(test)] // test code only: unwrap() on a broken fixture is the clearest failure
+#![cfg(test)] // test code only
 
 use super::*;
 use crate::domain::analysis::Outcome;

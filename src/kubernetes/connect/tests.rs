@@ -1,5 +1,5 @@
 //! Every error message of [`super`] that can be produced without a cluster.
-#![cfg(test)] // test code only: unwrap() on a broken fixture is the clearest failure
+#![cfg(test)] // test code only
 
 use super::*;
 

@@ -1,4 +1,4 @@
-#![cfg(test)] // test code only: unwrap() on a broken fixture is the clearest failure
+#![cfg(test)] // test code only
 use super::*;
 
 fn state() -> (tempfile::TempDir, StatePaths) {

@@ -2,7 +2,7 @@
 //! the record is on disk before each change of weight, a record a dead run
 //! left is rolled back (or found completed) at start, and a record that
 //! cannot be written stops the canary from getting more traffic.
-#![cfg(test)] // test code only: unwrap() on a broken fixture is the clearest failure
+#![cfg(test)] // test code only
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::journal::{InFlight, Operation, RolloutJournal};
-use super::*;
+use crate::delivery::journal::{InFlight, Operation, RolloutJournal};
+use crate::delivery::*;
 use crate::domain::analysis::VersionSample;
 use crate::domain::environment::TrafficSplit;
 use crate::domain::rollout::{CanaryPlan, CanaryStep};

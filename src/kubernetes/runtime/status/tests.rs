@@ -1,6 +1,6 @@
 //! Environment status from the upstream objects of one aborted canary (its
 //! Rollout, ReplicaSets, pod and AnalysisRun, as Argo's plugin tests hold them).
-#![cfg(test)] // test code only: unwrap() on a broken fixture is the clearest failure
+#![cfg(test)] // test code only
 
 use super::*;
 use crate::domain::environment::InstancePhase;

@@ -1,5 +1,5 @@
 //! Every intent's exact patches, against the fixtures and hand-made Rollouts.
-#![cfg(test)] // test code only: unwrap() on a broken fixture is the clearest failure
+#![cfg(test)] // test code only
 
 use serde_json::{json, Value};
 
