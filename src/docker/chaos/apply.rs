@@ -170,6 +170,10 @@ fn planned_undo(
         ScenarioKind::ErrorInjection | ScenarioKind::ConnectionDrop => {
             vec![UndoStep::ClearRouterFault]
         }
+        // Refused by `support`; nothing is planned.
+        ScenarioKind::DbLatency | ScenarioKind::DnsFailure | ScenarioKind::DependencyTimeout => {
+            Vec::new()
+        }
     }
 }
 
@@ -180,9 +184,12 @@ impl FaultApplier for DockerApplier<'_> {
     const BACKEND: &'static str = "docker";
     const MAX_CPU_WORKERS: u32 = 16;
 
-    fn support(_: ScenarioKind) -> Support {
-        // Every scenario of the catalogue has a container form.
-        Support::Yes
+    fn support(kind: ScenarioKind) -> Support {
+        if ScenarioKind::DEPENDENCY.contains(&kind) {
+            Support::No(kind.not_built_reason())
+        } else {
+            Support::Yes
+        }
     }
 
     async fn prepare(
@@ -263,6 +270,11 @@ impl FaultApplier for DockerApplier<'_> {
                     }
                     _ => format!("router drops {:.0}% of connections", p.rate * 100.0),
                 })
+            }
+            ScenarioKind::DbLatency
+            | ScenarioKind::DnsFailure
+            | ScenarioKind::DependencyTimeout => {
+                Err(format!("{} is not supported on docker", record.scenario))
             }
         };
         self.refresh(record).await;

@@ -109,9 +109,12 @@ impl ScenarioSpec {
             | ScenarioKind::PacketLoss => &[DurationSecs, Rate],
             ScenarioKind::CpuStress => &[DurationSecs, CpuWorkers],
             ScenarioKind::MemoryPressure => &[DurationSecs, MemoryMib],
-            ScenarioKind::NetworkPartition | ScenarioKind::KafkaDown | ScenarioKind::DbDown => {
-                &[DurationSecs]
-            }
+            ScenarioKind::DbLatency => &[DurationSecs, LatencyMs],
+            ScenarioKind::NetworkPartition
+            | ScenarioKind::KafkaDown
+            | ScenarioKind::DbDown
+            | ScenarioKind::DnsFailure
+            | ScenarioKind::DependencyTimeout => &[DurationSecs],
         };
         ScenarioSpec {
             kind,

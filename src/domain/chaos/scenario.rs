@@ -22,6 +22,12 @@ pub enum ScenarioKind {
     KafkaDown,
     /// Docker runtime: stop the database dependency container.
     DbDown,
+    /// Slow every exchange with the database dependency.
+    DbLatency,
+    /// The service's name lookups fail (SERVFAIL).
+    DnsFailure,
+    /// A dependency accepts connections and never answers.
+    DependencyTimeout,
 }
 
 impl ScenarioKind {
@@ -43,9 +49,20 @@ impl ScenarioKind {
         ScenarioKind::DbDown,
     ];
 
-    /// Every scenario, in `ALL` then `DOCKER_ONLY` order.
+    /// Faults between the service and its dependencies (databases,
+    /// brokers, DNS), which no runtime implements yet.
+    pub const DEPENDENCY: [ScenarioKind; 3] = [
+        ScenarioKind::DbLatency,
+        ScenarioKind::DnsFailure,
+        ScenarioKind::DependencyTimeout,
+    ];
+
+    /// Every scenario, in `ALL`, `DOCKER_ONLY`, `DEPENDENCY` order.
     pub fn every() -> impl Iterator<Item = ScenarioKind> {
-        Self::ALL.into_iter().chain(Self::DOCKER_ONLY)
+        Self::ALL
+            .into_iter()
+            .chain(Self::DOCKER_ONLY)
+            .chain(Self::DEPENDENCY)
     }
 
     pub fn name(self) -> &'static str {
@@ -60,7 +77,15 @@ impl ScenarioKind {
             ScenarioKind::MemoryPressure => "memory-pressure",
             ScenarioKind::KafkaDown => "kafka-down",
             ScenarioKind::DbDown => "db-down",
+            ScenarioKind::DbLatency => "db-latency",
+            ScenarioKind::DnsFailure => "dns-failure",
+            ScenarioKind::DependencyTimeout => "dependency-timeout",
         }
+    }
+
+    /// Why a `DEPENDENCY` scenario is refused on every runtime today.
+    pub fn not_built_reason(self) -> String {
+        format!("{self} is not built yet: it needs a fault proxy between the service and its dependencies, which no runtime has")
     }
 
     pub fn description(self) -> &'static str {
@@ -75,6 +100,9 @@ impl ScenarioKind {
             ScenarioKind::MemoryPressure => "hold memory inside a container",
             ScenarioKind::KafkaDown => "stop the Kafka dependency container",
             ScenarioKind::DbDown => "stop the database dependency container",
+            ScenarioKind::DbLatency => "delay every exchange with the database",
+            ScenarioKind::DnsFailure => "answer the service's DNS lookups with SERVFAIL",
+            ScenarioKind::DependencyTimeout => "a dependency accepts connections and never answers",
         }
     }
 }
@@ -86,8 +114,15 @@ impl fmt::Display for ScenarioKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown chaos scenario `{0}` (known: pod-kill, network-latency, error-injection, connection-drop, cpu-stress; docker only: network-partition, packet-loss, memory-pressure, kafka-down, db-down)")]
+#[error("unknown chaos scenario `{0}` (known: {known})", known = known_names())]
 pub struct UnknownScenario(pub String);
+
+fn known_names() -> String {
+    ScenarioKind::every()
+        .map(ScenarioKind::name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 impl FromStr for ScenarioKind {
     type Err = UnknownScenario;

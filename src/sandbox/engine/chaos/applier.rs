@@ -151,6 +151,8 @@ impl FaultApplier for SandboxApplier {
     fn support(kind: ScenarioKind) -> Support {
         if ScenarioKind::ALL.contains(&kind) {
             Support::Yes
+        } else if ScenarioKind::DEPENDENCY.contains(&kind) {
+            Support::No(kind.not_built_reason())
         } else {
             Support::No(format!(
                 "{kind} needs the docker runtime (`runtime: docker`): the sandbox runs processes, not containers"
