@@ -55,7 +55,7 @@ pub(super) async fn promote(
             attempted: true,
             promoted: false,
             env: Some(env.clone()),
-            message: format!("deploy refused: {e}"),
+            message: format!("deploy {}", e.refusal()),
         },
     }
 }

@@ -10,8 +10,8 @@ use super::Settings;
 use crate::clock::now_ms;
 use crate::domain::environment::Version;
 use crate::domain::logs::Level;
-use crate::domain::pipeline::PipelineRun;
-use crate::runtime::RolloutOutcome;
+use crate::domain::pipeline::{PipelineRun, StageStatus};
+use crate::runtime::{RolloutOutcome, RuntimeError};
 
 /// Pipeline progress is republished about this often while waiting.
 pub(super) const PROGRESS_EVERY: Duration = Duration::from_secs(1);
@@ -209,6 +209,26 @@ impl Controller {
 
     pub async fn publish(&self, run: &PipelineRun) {
         self.backend.report(Report::Pipeline(run.clone())).await;
+    }
+
+    /// A version that could not be started fails the run at its first
+    /// stage; the error returned says which version and why.
+    pub async fn fail_start(
+        &self,
+        run: &mut PipelineRun,
+        version: &Version,
+        e: impl std::fmt::Display,
+    ) -> RuntimeError {
+        let reason = format!("could not start {version}: {e}");
+        run.finish_stage(
+            0,
+            StageStatus::Failed(reason.clone()),
+            reason.clone(),
+            now_ms(),
+        );
+        run.finish(StageStatus::Failed(reason.clone()), now_ms());
+        self.publish(run).await;
+        RuntimeError::Failed(reason)
     }
 
     pub async fn finished(&self, pipeline_id: u64, outcome: RolloutOutcome, user: &str) {

@@ -109,19 +109,11 @@ impl Controller {
         self.view.step = None;
         self.publish(&run).await;
         if let Err(e) = self.backend.bring_up(&version).await {
-            let reason = format!("could not start {version}: {e}");
-            run.finish_stage(
-                0,
-                StageStatus::Failed(reason.clone()),
-                reason.clone(),
-                now_ms(),
-            );
-            run.finish(StageStatus::Failed(reason.clone()), now_ms());
-            self.publish(&run).await;
+            let error = self.fail_start(&mut run, &version, e).await;
             self.view.canary = None;
             self.view.weight = 0;
             let _ = self.retire(&version).await;
-            return Err(RuntimeError::Failed(reason));
+            return Err(error);
         }
         self.active = Some(Active::Rollout(Rollout {
             run,

@@ -81,16 +81,7 @@ impl Controller {
         self.journal_start(Operation::Rollback, &target, (id, &user))
             .await?;
         if let Err(e) = self.backend.bring_up(&target).await {
-            let reason = format!("could not start {target}: {e}");
-            run.finish_stage(
-                0,
-                StageStatus::Failed(reason.clone()),
-                reason.clone(),
-                now_ms(),
-            );
-            run.finish(StageStatus::Failed(reason.clone()), now_ms());
-            self.publish(&run).await;
-            return Err(RuntimeError::Failed(reason));
+            return Err(self.fail_start(&mut run, &target, e).await);
         }
         self.aborted = None;
         self.active = Some(Active::Undo(Undo {

@@ -198,6 +198,19 @@ impl LogStore {
     pub fn as_slices(&self) -> (&[LogLine], &[LogLine]) {
         self.lines.as_slices()
     }
+    /// The newest `limit` lines, of `env` only when given, oldest first.
+    pub fn newest(&self, env: Option<&str>, limit: usize) -> Vec<LogLine> {
+        let mut out: Vec<LogLine> = self
+            .lines
+            .iter()
+            .rev()
+            .filter(|l| env.is_none_or(|e| &*l.env == e))
+            .take(limit)
+            .cloned()
+            .collect();
+        out.reverse();
+        out
+    }
     pub fn clear(&mut self) {
         self.first_seq += self.lines.len() as u64;
         self.lines.clear();
@@ -321,5 +334,21 @@ mod tests {
         assert_eq!(s.capacity(), 1);
         assert_eq!(s.len(), 1);
         assert_eq!(s.evicted(), 1);
+    }
+
+    #[test]
+    fn newest_lines_of_one_environment_come_oldest_first() {
+        let mut store = LogStore::new(10);
+        for n in 0..6 {
+            let mut l = line(n);
+            if n % 2 == 1 {
+                l.env = Arc::from("production");
+            }
+            store.push(l);
+        }
+        let text = |v: Vec<LogLine>| v.iter().map(|l| l.text.to_string()).collect::<Vec<_>>();
+        assert_eq!(text(store.newest(Some("staging"), 2)), ["line 2", "line 4"]);
+        assert_eq!(text(store.newest(None, 3)), ["line 3", "line 4", "line 5"]);
+        assert!(store.newest(Some("qa"), 5).is_empty());
     }
 }

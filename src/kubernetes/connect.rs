@@ -123,13 +123,9 @@ pub(super) fn kubeconfig_paths() -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
-/// Merge the kubeconfig files that exist (the first to set a value wins),
-/// then pick the context; without any file, the in-cluster account.
-pub async fn connect_kubeconfig(
-    paths: &[PathBuf],
-    context: Option<&str>,
-    in_cluster: bool,
-) -> Result<Connection, KubeError> {
+/// The kubeconfig files among `paths` that exist, merged (the first to set
+/// a value wins); `None` when there is none.
+pub(super) fn merged_kubeconfig(paths: &[PathBuf]) -> Result<Option<Kubeconfig>, KubeError> {
     let mut merged: Option<Kubeconfig> = None;
     for path in paths.iter().filter(|p| p.is_file()) {
         let bad = |e: kube::config::KubeconfigError| {
@@ -141,20 +137,35 @@ pub async fn connect_kubeconfig(
             Some(m) => m.merge(kc).map_err(bad)?,
         });
     }
-    let Some(kc) = merged else {
+    Ok(merged)
+}
+
+/// No kubeconfig file at any of `paths`, saying where we looked.
+pub(super) fn no_kubeconfig(paths: &[PathBuf]) -> KubeError {
+    let looked: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let looked = if looked.is_empty() {
+        "no path: neither KUBECONFIG nor HOME is set".to_string()
+    } else {
+        looked.join(", ")
+    };
+    KubeError::NoKubeconfig { looked }
+}
+
+/// Merge the kubeconfig files that exist (the first to set a value wins),
+/// then pick the context; without any file, the in-cluster account.
+pub async fn connect_kubeconfig(
+    paths: &[PathBuf],
+    context: Option<&str>,
+    in_cluster: bool,
+) -> Result<Connection, KubeError> {
+    let Some(kc) = merged_kubeconfig(paths)? else {
         if in_cluster {
             let config = Config::incluster().map_err(|e| {
                 KubeError::BadKubeconfig(format!("in-cluster service account: {e}"))
             })?;
             return client_for(config);
         }
-        let looked: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-        let looked = if looked.is_empty() {
-            "no path: neither KUBECONFIG nor HOME is set".to_string()
-        } else {
-            looked.join(", ")
-        };
-        return Err(KubeError::NoKubeconfig { looked });
+        return Err(no_kubeconfig(paths));
     };
     if let Some(wanted) = context {
         if !kc.contexts.iter().any(|c| c.name == wanted) {

@@ -3,9 +3,7 @@
 
 use std::path::PathBuf;
 
-use kube::config::Kubeconfig;
-
-use super::connect::{kubeconfig_paths, KubeError};
+use super::connect::{kubeconfig_paths, merged_kubeconfig, no_kubeconfig, KubeError};
 use crate::runtime::contexts::ContextList;
 
 /// The merged kubeconfig's context names (in file order) and current context.
@@ -14,26 +12,8 @@ pub fn kubeconfig_contexts() -> Result<ContextList, KubeError> {
 }
 
 pub fn contexts_in(paths: &[PathBuf]) -> Result<ContextList, KubeError> {
-    let mut merged: Option<Kubeconfig> = None;
-    for path in paths.iter().filter(|p| p.is_file()) {
-        let bad = |e: kube::config::KubeconfigError| {
-            KubeError::BadKubeconfig(format!("{}: {e}", path.display()))
-        };
-        let kc = Kubeconfig::read_from(path).map_err(bad)?;
-        merged = Some(match merged {
-            None => kc,
-            Some(m) => m.merge(kc).map_err(bad)?,
-        });
-    }
-    let Some(kc) = merged else {
-        let looked: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-        return Err(KubeError::NoKubeconfig {
-            looked: if looked.is_empty() {
-                "no path: neither KUBECONFIG nor HOME is set".into()
-            } else {
-                looked.join(", ")
-            },
-        });
+    let Some(kc) = merged_kubeconfig(paths)? else {
+        return Err(no_kubeconfig(paths));
     };
     Ok(ContextList {
         names: kc.contexts.iter().map(|c| c.name.clone()).collect(),

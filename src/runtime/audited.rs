@@ -67,7 +67,7 @@ fn stops_harm(intent: &Intent) -> bool {
 fn outcome_of<T>(r: &Result<T, RuntimeError>) -> String {
     match r {
         Ok(_) => "accepted".into(),
-        Err(e) => format!("refused: {e}"),
+        Err(e) => e.refusal(),
     }
 }
 
@@ -252,7 +252,7 @@ impl<R: Runtime + ?Sized + 'static> Runtime for Audited<R> {
         let r = self.inner.inject(actor, env, scenario, params).await;
         let outcome = match &r {
             Ok(x) => format!("accepted: experiment {}", x.id),
-            Err(e) => format!("refused: {e}"),
+            Err(e) => e.refusal(),
         };
         self.write(AuditEntry {
             ts: crate::clock::now_ms(),

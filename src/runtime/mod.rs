@@ -101,6 +101,17 @@ pub enum RuntimeError {
     Failed(String),
 }
 
+impl RuntimeError {
+    /// The error as an audit or report outcome, `refused: <why>`, without
+    /// saying "refused" twice when the runtime already refused.
+    pub fn refusal(&self) -> String {
+        match self {
+            RuntimeError::Refused(_) => self.to_string(),
+            other => format!("refused: {other}"),
+        }
+    }
+}
+
 /// How a rollout ended.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]

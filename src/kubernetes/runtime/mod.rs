@@ -156,17 +156,7 @@ impl Runtime for KubernetesRuntime {
         env: Option<&str>,
         limit: usize,
     ) -> Result<Vec<LogLine>, RuntimeError> {
-        let st = self.shared.state();
-        let mut out: Vec<LogLine> = st
-            .logs
-            .iter()
-            .rev()
-            .filter(|l| env.is_none_or(|e| &*l.env == e))
-            .take(limit)
-            .cloned()
-            .collect();
-        out.reverse();
-        Ok(out)
+        Ok(self.shared.state().logs.newest(env, limit))
     }
 
     async fn history(&self) -> Result<History, RuntimeError> {

@@ -11,7 +11,7 @@ use super::settings::{EnvTarget, KubeSettings};
 use super::status::{environment_status, NamespaceStore};
 use super::verdict::run_verdict;
 use crate::domain::environment::EnvironmentStatus;
-use crate::domain::logs::LogLine;
+use crate::domain::logs::{LogLine, LogStore};
 use crate::domain::EpochMillis;
 use crate::kubernetes::analysis_run_view;
 use crate::kubernetes::objects::ObjectFeed;
@@ -43,7 +43,7 @@ pub struct State {
     pub sent: BTreeMap<String, EnvironmentStatus>,
     /// The AnalysisRun (name and phase) last judged per environment.
     judged: BTreeMap<String, String>,
-    pub logs: VecDeque<LogLine>,
+    pub logs: LogStore,
     pub verdicts: VecDeque<RecordedVerdict>,
 }
 
@@ -56,7 +56,7 @@ impl Default for State {
             stores: BTreeMap::new(),
             sent: BTreeMap::new(),
             judged: BTreeMap::new(),
-            logs: VecDeque::new(),
+            logs: LogStore::new(LOG_CAPACITY),
             verdicts: VecDeque::new(),
         }
     }
@@ -222,10 +222,7 @@ impl State {
     }
 
     pub fn push_log(&mut self, line: LogLine) {
-        if self.logs.len() == LOG_CAPACITY {
-            self.logs.pop_front();
-        }
-        self.logs.push_back(line);
+        self.logs.push(line);
     }
 
     /// The statuses last published, in the config's order.

@@ -77,10 +77,7 @@ async fn every_intent_is_written_with_its_outcome() {
     assert_eq!(entries[0].user, "alice");
     assert_eq!(entries[0].env, "staging");
     assert_eq!(entries[1].action, "pause");
-    assert_eq!(
-        entries[1].outcome,
-        "refused: refused: the fake cannot pause"
-    );
+    assert_eq!(entries[1].outcome, "refused: the fake cannot pause");
     assert_eq!(entries[2].action, "rollback");
     assert!(
         entries[2].detail.contains("--to-revision 3"),

@@ -312,16 +312,7 @@ impl Engine {
     }
 
     fn recent_logs(&self, env: Option<&str>, limit: usize) -> Vec<LogLine> {
-        let mut out: Vec<LogLine> = self
-            .logs
-            .iter()
-            .rev()
-            .filter(|l| env.is_none_or(|e| &*l.env == e))
-            .take(limit)
-            .cloned()
-            .collect();
-        out.reverse();
-        out
+        self.logs.newest(env, limit)
     }
 
     pub(super) fn statuses(&self) -> Vec<EnvironmentStatus> {
