@@ -63,4 +63,8 @@ impl StatePaths {
     pub fn daemon_log(&self) -> PathBuf {
         self.dir.join("daemon.log")
     }
+    /// Finished chaos suites, one JSON line each, for the agent to learn from.
+    pub fn chaos_knowledge(&self) -> PathBuf {
+        self.dir.join("knowledge").join("chaos.jsonl")
+    }
 }

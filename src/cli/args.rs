@@ -169,24 +169,31 @@ pub enum Cmd {
         #[arg(long)]
         no_wait: bool,
     },
-    /// Run a chaos scenario against an environment.
+    /// Run the chaos suite (FMEA) against an environment, or one --scenario.
     Chaos {
+        /// The environment (not needed with --list).
+        #[arg(long, short, required_unless_present = "list")]
+        env: Option<String>,
+        /// One scenario (see --list); without it, `chaos.scenarios` from
+        /// blissful-infra.yaml, else every scenario the runtime offers.
         #[arg(long, short)]
-        env: String,
-        /// Sandbox and Docker: pod-kill, network-latency, error-injection,
-        /// connection-drop, cpu-stress. Docker only: network-partition,
-        /// packet-loss, memory-pressure, kafka-down, db-down.
-        #[arg(long, short)]
-        scenario: String,
-        /// Seconds the fault stays applied.
-        #[arg(long)]
+        scenario: Option<String>,
+        /// How long each fault stays applied: 90s, 5m, 1h, or seconds.
+        #[arg(long, value_parser = crate::domain::duration::parse_whole_secs)]
         duration: Option<u64>,
+        /// Concurrent users the load generator keeps busy during the suite.
+        #[arg(long)]
+        load: Option<u32>,
         #[arg(long)]
         latency_ms: Option<u64>,
         /// Share of requests affected (error-injection, connection-drop), 0..1.
         #[arg(long)]
         rate: Option<f64>,
-        #[arg(long)]
+        /// Show every scenario and what each runtime supports.
+        #[arg(long, conflicts_with_all = ["env", "scenario", "no_wait"])]
+        list: bool,
+        /// Start the fault of one --scenario and return, without a verdict.
+        #[arg(long, requires = "scenario")]
         no_wait: bool,
     },
     /// Blue/green: send all of an environment's traffic to its canary or back to stable.

@@ -10,6 +10,7 @@
 //! per line.
 
 pub mod args;
+pub mod chaos;
 pub mod commands;
 pub mod confirm;
 pub mod intents;

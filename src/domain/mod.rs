@@ -4,6 +4,7 @@ pub mod analysis;
 pub mod audit;
 pub mod chaos;
 pub mod comparison;
+pub mod duration;
 pub mod environment;
 pub mod log_index;
 pub mod log_ingest;

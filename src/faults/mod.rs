@@ -13,6 +13,7 @@ mod process;
 mod reconcile;
 mod record;
 mod runner;
+pub mod suite;
 
 pub use applier::{scenario_support, Applied, FaultApplier, Prepared, UndoResult};
 pub use journal::{Journal, JournalError, FAULT_JOURNAL_FORMAT};

@@ -1,6 +1,7 @@
 //! Wiring for each command: load config, find or start the runtime, run.
 
 mod background;
+mod chaos;
 mod console;
 mod console_loop;
 mod disconnect;
@@ -165,8 +166,11 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
         }
         other => {
             // A usage error is reported before looking for a runtime.
-            if let Cmd::Chaos { scenario, .. } = &other {
-                if let Err(e) = scenario.parse::<ScenarioKind>() {
+            if let Cmd::Chaos { scenario, list, .. } = &other {
+                if *list {
+                    return Ok(chaos::list(mode));
+                }
+                if let Some(Err(e)) = scenario.as_deref().map(str::parse::<ScenarioKind>) {
                     print_error(e);
                     return Ok(exit::USAGE);
                 }
@@ -259,45 +263,25 @@ async fn run_command(
             cli::cmd_rollback(&runtime, &actor, &env, !no_wait, mode, &mut out, &mut err).await
         }
         Cmd::Chaos {
-            env,
+            env: Some(env),
             scenario,
             duration,
+            load,
             latency_ms,
             rate,
             no_wait,
+            ..
         } => {
-            let scenario: ScenarioKind = match scenario.parse() {
-                Ok(s) => s,
-                Err(e) => {
-                    print_error(e);
-                    return Ok(exit::USAGE);
-                }
+            let flags = chaos::ChaosFlags {
+                env,
+                scenario,
+                duration,
+                load,
+                latency_ms,
+                rate,
+                no_wait,
             };
-            // Defaults from the project's config, then the flags.
-            let mut params = match load_config(g, false) {
-                Ok((cfg, _)) => cfg.chaos.defaults,
-                Err(e) => {
-                    print_error(e);
-                    return Ok(exit::USAGE);
-                }
-            };
-            if let Some(d) = duration {
-                params.duration_secs = d;
-            }
-            if let Some(l) = latency_ms {
-                params.latency_ms = l;
-            }
-            if let Some(r) = rate {
-                if !(0.0..=1.0).contains(&r) {
-                    eprintln!("error: --rate must be between 0 and 1, got {r}");
-                    return Ok(exit::USAGE);
-                }
-                params.rate = r;
-            }
-            cli::cmd_chaos(
-                &runtime, &actor, &env, scenario, params, !no_wait, mode, &mut out, &mut err,
-            )
-            .await
+            return chaos::run(g, &runtime, &actor, flags, mode).await;
         }
         Cmd::Switch { env, to } => {
             let to_canary = to == SwitchTarget::Canary;
@@ -318,7 +302,7 @@ fn is_destructive(cmd: &Cmd) -> bool {
         Cmd::Deploy { .. }
             | Cmd::Promote { .. }
             | Cmd::Rollback { .. }
-            | Cmd::Chaos { .. }
+            | Cmd::Chaos { list: false, .. }
             | Cmd::Switch { .. }
             | Cmd::Undo { .. }
             | Cmd::Pause(_)

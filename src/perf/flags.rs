@@ -1,7 +1,5 @@
 //! Limits and parsers for the flags of `perf` (shared with `compare`).
 
-use std::time::Duration;
-
 use super::generator::{Endpoint, Pacing};
 use crate::domain::sanitize::sanitize_str;
 
@@ -23,40 +21,7 @@ pub fn pacing_from_flags(concurrency: usize, rate: Option<f64>) -> Result<Pacing
         Some(r) => Err(format!("--rate must be in (0, {MAX_RATE}], got {r}")),
     }
 }
-pub const MAX_DURATION: Duration = Duration::from_secs(3600);
-
-/// `10s`, `500ms`, `2m`, `1.5s`, or bare seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let (num, unit) = match t.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(i) => t.split_at(i),
-        None => (t, "s"),
-    };
-    let v: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{}` is not a duration like 10s or 500ms", sanitize_str(s)))?;
-    let secs = match unit {
-        "ms" => v / 1000.0,
-        "s" => v,
-        "m" => v * 60.0,
-        "h" => v * 3600.0,
-        _ => {
-            return Err(format!(
-                "unknown unit in `{}` (ms, s, m, h)",
-                sanitize_str(s)
-            ))
-        }
-    };
-    if !(secs.is_finite() && secs >= 0.0) || secs > MAX_DURATION.as_secs_f64() {
-        return Err(format!(
-            "`{}` is outside 0..={}s",
-            sanitize_str(s),
-            MAX_DURATION.as_secs()
-        ));
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
+pub use crate::domain::duration::{parse_duration, MAX_DURATION};
 
 /// `PATH=WEIGHT` or `PATH` (weight 1). A trailing `=N` is a weight only when
 /// N is a number, so query strings keep their `=`.
@@ -94,19 +59,6 @@ pub fn parse_endpoint(s: &str) -> Result<Endpoint, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
-        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
-        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
-        assert!(parse_duration("ten").is_err());
-        assert!(parse_duration("5d").is_err());
-        assert!(parse_duration("-1s").is_err());
-        assert!(parse_duration("2h").is_err());
-    }
 
     #[test]
     fn endpoints() {

@@ -143,6 +143,26 @@ impl Config {
                 format!("{} is outside 1..=3600", self.chaos.defaults.duration_secs),
             );
         }
+        if let Some(d) = &self.chaos.default_duration {
+            if let Err(e) = crate::domain::duration::parse_whole_secs(d) {
+                v.push(&[S::K("chaos"), S::K("default_duration")], e);
+            }
+        }
+        if self.chaos.baseline_secs == 0 || self.chaos.baseline_secs > 600 {
+            v.push(
+                &[S::K("chaos"), S::K("baseline_secs")],
+                format!("{} is outside 1..=600", self.chaos.baseline_secs),
+            );
+        }
+        if self.chaos.load_during_chaos > 1000 {
+            v.push(
+                &[S::K("chaos"), S::K("load_during_chaos")],
+                format!(
+                    "{} users is above the generator's 1000",
+                    self.chaos.load_during_chaos
+                ),
+            );
+        }
         let c = &self.comparison;
         v.fraction(
             &[S::K("comparison"), S::K("max_error_rate")],

@@ -3,6 +3,7 @@
 
 mod catalogue;
 mod experiment;
+mod fmea;
 mod scenario;
 mod slo;
 
@@ -11,5 +12,9 @@ pub use catalogue::{
     MAX_FAULT_MEMORY_MIB, MAX_FAULT_SECS,
 };
 pub use experiment::{Experiment, ExperimentResult, ExperimentState};
+pub use fmea::{
+    combine_versions, expected_behaviour, resilience_score, weight, CheckOutcome, ExpectedCheck,
+    Figures, Observed, ScenarioResult, ScenarioVerdict, Severity, Tolerance,
+};
 pub use scenario::{ScenarioKind, UnknownScenario};
 pub use slo::{ChaosSlo, SloCheck, SloMetric};

@@ -95,11 +95,12 @@ impl Drop for KubernetesRuntime {
     }
 }
 
+/// Why every chaos scenario is refused on Kubernetes today.
+pub const CHAOS_REFUSED: &str =
+    "chaos on Kubernetes (Chaos Mesh resources) is not built yet; use runtime: sandbox or docker";
+
 fn chaos_refused() -> RuntimeError {
-    RuntimeError::Refused(
-        "chaos on Kubernetes (Chaos Mesh resources) is not built yet; use runtime: sandbox or docker"
-            .into(),
-    )
+    RuntimeError::Refused(CHAOS_REFUSED.into())
 }
 
 #[async_trait]

@@ -9,6 +9,7 @@
 
 mod backend;
 mod chaos;
+pub use chaos::scenario_support;
 mod core;
 mod instances;
 mod metrics;

@@ -32,7 +32,7 @@ pub(super) fn open_faults(state: &StatePaths) -> SandboxFaults {
 }
 
 /// The scenarios the sandbox supports, for `Capabilities::scenarios`.
-pub(super) fn scenario_support() -> BTreeMap<String, Support> {
+pub fn scenario_support() -> BTreeMap<String, Support> {
     crate::faults::scenario_support::<SandboxApplier>()
 }
 

@@ -1,0 +1,435 @@
+//! Running the suite against a runtime, one scenario after another.
+
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::{interval, Instant, MissedTickBehavior};
+
+use super::watch::{finished, EnvWatch};
+use super::{report, Learner, Progress, Step, StepTiming, SuitePlan, SuiteReport};
+use crate::clock::now_ms;
+use crate::domain::chaos::{
+    resilience_score, Experiment, ExperimentState, Figures, Observed, ScenarioKind, ScenarioVerdict,
+};
+use crate::domain::environment::Health;
+use crate::domain::metrics::MetricPoint;
+use crate::runtime::{Actor, Runtime, RuntimeError, RuntimeEvent, Support};
+
+/// Error rate at which a breach is critical (see `Severity::rule`).
+const CRITICAL_ERROR_RATE: f64 = 0.5;
+/// Recovered means this many samples in a row back within tolerance.
+const RECOVERED_SAMPLES: usize = 2;
+/// Beyond the fault and the recovery SLO, how long to wait for the engine.
+const ENGINE_SLACK: Duration = Duration::from_secs(30);
+/// How long a scenario waits for a healthy environment before its baseline.
+const HEALTHY_WAIT: Duration = Duration::from_secs(30);
+
+/// Where steps 7 and 8 send the finished suite.
+pub struct Sinks<'a> {
+    /// `reports/chaos` of the project; `None` writes no files.
+    pub reports_dir: Option<&'a Path>,
+    pub learner: Option<&'a dyn Learner>,
+}
+
+struct Suite<'a, P: FnMut(Progress)> {
+    rt: &'a dyn Runtime,
+    actor: &'a Actor,
+    plan: &'a SuitePlan,
+    events: mpsc::Receiver<RuntimeEvent>,
+    watch: EnvWatch,
+    steps: Vec<StepTiming>,
+    progress: &'a mut P,
+}
+
+/// Run every scenario of `plan` on `rt`, then write the report and hand it
+/// to the learner. Refused scenarios are listed with the runtime's reason.
+pub async fn run_suite<P: FnMut(Progress)>(
+    rt: &dyn Runtime,
+    actor: &Actor,
+    plan: &SuitePlan,
+    sinks: Sinks<'_>,
+    progress: &mut P,
+) -> Result<SuiteReport, RuntimeError> {
+    let started_at = now_ms();
+    let events = rt.subscribe().await?;
+    let mut suite = Suite {
+        rt,
+        actor,
+        plan,
+        events,
+        watch: EnvWatch::new(&plan.env),
+        steps: Vec::new(),
+        progress,
+    };
+    let mut verdicts = Vec::new();
+    let mut refused = Vec::new();
+    let mut stopped_early = None;
+    for &scenario in &plan.scenarios {
+        match suite.scenario(scenario).await? {
+            Outcome::Refused(reason) => refused.push((scenario, reason)),
+            Outcome::Judged(v, stop) => {
+                (suite.progress)(Progress::Verdict(v.clone()));
+                verdicts.push(*v);
+                if stop.is_some() {
+                    stopped_early = stop;
+                    break;
+                }
+            }
+        }
+    }
+    let mut out = SuiteReport {
+        env: plan.env.clone(),
+        runtime: rt.name().to_string(),
+        started_at,
+        finished_at: now_ms(),
+        plan: plan.clone(),
+        score: resilience_score(&verdicts),
+        verdicts,
+        steps: Vec::new(),
+        stopped_early,
+        refused,
+    };
+    out.steps = suite.steps.clone();
+    if let Some(dir) = sinks.reports_dir {
+        let t = now_ms();
+        let note = match report::write_report(dir, &out) {
+            Ok(paths) => format!("{} and {}", paths.markdown.display(), paths.json.display()),
+            Err(e) => format!("not written: {e}"),
+        };
+        suite.done(None, Step::Report, t, note);
+    }
+    if let Some(learner) = sinks.learner {
+        let t = now_ms();
+        let note = learner
+            .learn(&out)
+            .unwrap_or_else(|e| format!("not handed over: {e}"));
+        suite.done(None, Step::Learn, t, note);
+    }
+    out.steps = suite.steps;
+    out.finished_at = now_ms();
+    Ok(out)
+}
+
+enum Outcome {
+    Refused(String),
+    /// The verdict, and why the suite must stop here, if it must.
+    Judged(Box<ScenarioVerdict>, Option<String>),
+}
+
+impl<P: FnMut(Progress)> Suite<'_, P> {
+    fn done(&mut self, scenario: Option<ScenarioKind>, step: Step, started_at: i64, note: String) {
+        let timing = StepTiming {
+            scenario,
+            step,
+            started_at,
+            took_ms: now_ms() - started_at,
+            note,
+        };
+        (self.progress)(Progress::StepDone(timing.clone()));
+        self.steps.push(timing);
+    }
+
+    /// Wait for the next event or tick; folds events into the watch.
+    /// `Some(sample)` on a tick with metrics to show.
+    async fn next(
+        &mut self,
+        tick: &mut tokio::time::Interval,
+    ) -> Result<Option<MetricPoint>, RuntimeError> {
+        tokio::select! {
+            ev = self.events.recv() => match ev {
+                Some(ev) => { self.watch.fold(ev); Ok(None) }
+                None => Err(RuntimeError::Unavailable("the runtime's event stream ended during the chaos suite".into())),
+            },
+            _ = tick.tick() => Ok(self.watch.sample(now_ms())),
+        }
+    }
+
+    async fn scenario(&mut self, scenario: ScenarioKind) -> Result<Outcome, RuntimeError> {
+        // Refused before any baseline is spent on it.
+        if let Some(Support::No(why)) = self.rt.capabilities().scenarios.get(scenario.name()) {
+            let t = now_ms();
+            self.done(Some(scenario), Step::Inject, t, format!("refused: {why}"));
+            return Ok(Outcome::Refused(why.clone()));
+        }
+        self.wait_healthy(scenario).await?;
+        let mut tick = interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let baseline = self.baseline(scenario, &mut tick).await?;
+        let t = now_ms();
+        let x = match self
+            .rt
+            .inject(
+                self.actor,
+                &self.plan.env,
+                scenario,
+                self.plan.params.clone(),
+            )
+            .await
+        {
+            Ok(x) => x,
+            Err(e @ (RuntimeError::Refused(_) | RuntimeError::ReadOnly(_))) => {
+                self.done(Some(scenario), Step::Inject, t, e.refusal());
+                return Ok(Outcome::Refused(e.to_string()));
+            }
+            Err(e) => return Err(e),
+        };
+        self.done(
+            Some(scenario),
+            Step::Inject,
+            t,
+            format!("experiment {} (journaled, then applied)", x.id),
+        );
+        self.watch.take_fewest_ready();
+        self.watch.set_experiment(x.clone());
+        let (seen, stop) = self.observe(scenario, &x.id, &mut tick).await?;
+        let x = self.experiment_now(&x.id).await?;
+        let t = now_ms();
+        let breaches: Vec<String> = self
+            .plan
+            .slo
+            .checks(x.peak_error_rate, x.peak_p99_ms, Some(0))
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.describe())
+            .collect();
+        let note = if breaches.is_empty() {
+            "every SLO held while the fault was on".to_string()
+        } else {
+            breaches.join(", ")
+        };
+        self.done(Some(scenario), Step::Validate, t, note);
+        let removed_at = self.recover(scenario, &x, stop.is_some()).await?;
+        let (x, recovery_ms) = self
+            .verify(scenario, &x.id, &baseline, removed_at, &mut tick)
+            .await?;
+        let mut verdict = ScenarioVerdict::judge(&x, baseline, &seen, &self.plan.slo, recovery_ms);
+        if let Some(why) = &stop {
+            verdict.aborted = Some(why.clone());
+        }
+        Ok(Outcome::Judged(Box::new(verdict), stop))
+    }
+
+    /// A baseline is only worth taking on a healthy environment: wait for
+    /// it (a previous scenario's instance may still be coming back), and
+    /// say so when it never gets there.
+    async fn wait_healthy(&mut self, scenario: ScenarioKind) -> Result<(), RuntimeError> {
+        let t = now_ms();
+        let until = Instant::now() + HEALTHY_WAIT;
+        loop {
+            let envs = self.rt.status().await?;
+            let Some(env) = envs.iter().find(|e| e.name == self.plan.env) else {
+                return Err(RuntimeError::UnknownEnvironment(self.plan.env.clone()));
+            };
+            if env.health == Health::Healthy {
+                return Ok(());
+            }
+            if Instant::now() > until {
+                let note = format!(
+                    "{} is not healthy after {}s; the baseline is taken as it is",
+                    self.plan.env,
+                    HEALTHY_WAIT.as_secs()
+                );
+                self.done(Some(scenario), Step::Baseline, t, note);
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    async fn baseline(
+        &mut self,
+        scenario: ScenarioKind,
+        tick: &mut tokio::time::Interval,
+    ) -> Result<Figures, RuntimeError> {
+        let t = now_ms();
+        let until = Instant::now() + Duration::from_secs(self.plan.baseline_secs);
+        let mut samples = Vec::new();
+        while Instant::now() < until {
+            if let Some(s) = self.next(tick).await? {
+                samples.push(s);
+            }
+        }
+        let f = Figures::mean_of(&samples);
+        let note = if f.samples == 0 {
+            "no traffic seen: recovery is judged by the SLO alone".to_string()
+        } else {
+            format!(
+                "{:.1} req/s, p50 {:.0}ms, p95 {:.0}ms, p99 {:.0}ms, errors {:.1}%, cpu {:.0}%, mem {:.0} MiB ({} samples)",
+                f.rps, f.p50_ms, f.p95_ms, f.p99_ms, f.error_rate * 100.0, f.cpu_pct, f.mem_mib, f.samples
+            )
+        };
+        self.done(Some(scenario), Step::Baseline, t, note);
+        Ok(f)
+    }
+
+    /// Until the fault is removed (or the suite must stop): instance counts
+    /// and, with `abort_on_critical`, critical breaches.
+    async fn observe(
+        &mut self,
+        scenario: ScenarioKind,
+        id: &str,
+        tick: &mut tokio::time::Interval,
+    ) -> Result<(Observed, Option<String>), RuntimeError> {
+        let t = now_ms();
+        let limit =
+            Instant::now() + Duration::from_secs(self.plan.params.duration_secs) + ENGINE_SLACK;
+        let mut seen = Observed::default();
+        let mut worst = 0.0_f64;
+        let mut stop = None;
+        loop {
+            let running = self
+                .watch
+                .experiment(id)
+                .is_some_and(|x| x.state == ExperimentState::Running);
+            if !running || Instant::now() > limit {
+                break;
+            }
+            let Some(s) = self.next(tick).await? else {
+                continue;
+            };
+            worst = worst.max(s.error_rate);
+            if let Some(r) = self.watch.take_fewest_ready() {
+                seen.fewest_ready = Some(seen.fewest_ready.map_or(r, |old| worse(old, r)));
+            }
+            if self.plan.abort_on_critical && s.error_rate >= CRITICAL_ERROR_RATE {
+                stop = Some(format!(
+                    "critical: {:.0}% of requests failed during {scenario}; the fault was removed at once (abort_on_critical_failure)",
+                    s.error_rate * 100.0
+                ));
+                break;
+            }
+        }
+        if let Some(r) = self.watch.take_fewest_ready() {
+            seen.fewest_ready = Some(seen.fewest_ready.map_or(r, |old| worse(old, r)));
+        }
+        let ready = seen
+            .fewest_ready
+            .map(|(r, d)| format!(", fewest ready {r}/{d}"))
+            .unwrap_or_default();
+        self.done(
+            Some(scenario),
+            Step::Observe,
+            t,
+            format!("worst sampled error rate {:.1}%{ready}", worst * 100.0),
+        );
+        Ok((seen, stop))
+    }
+
+    /// Step 5: the engine removes the fault when its time is up; a critical
+    /// stop removes it now. The answer is when it was removed.
+    async fn recover(
+        &mut self,
+        scenario: ScenarioKind,
+        x: &Experiment,
+        now: bool,
+    ) -> Result<i64, RuntimeError> {
+        let t = now_ms();
+        if now && x.state == ExperimentState::Running {
+            self.rt.undo(self.actor, &x.id).await?;
+            self.done(
+                Some(scenario),
+                Step::Recover,
+                t,
+                format!("removed {} early", x.id),
+            );
+            return Ok(now_ms());
+        }
+        let removed_at = if x.state == ExperimentState::Running {
+            now_ms()
+        } else {
+            x.ends_at
+        };
+        self.done(
+            Some(scenario),
+            Step::Recover,
+            t,
+            format!(
+                "the engine removed the fault at +{:.1}s",
+                (removed_at - x.started_at) as f64 / 1000.0
+            ),
+        );
+        Ok(removed_at)
+    }
+
+    /// Step 6: metrics back within tolerance of the baseline, timed from the
+    /// removal, and the engine's own judgement of the experiment.
+    async fn verify(
+        &mut self,
+        scenario: ScenarioKind,
+        id: &str,
+        baseline: &Figures,
+        removed_at: i64,
+        tick: &mut tokio::time::Interval,
+    ) -> Result<(Experiment, Option<i64>), RuntimeError> {
+        let t = now_ms();
+        let limit =
+            Instant::now() + Duration::from_secs(self.plan.slo.max_recovery_secs) + ENGINE_SLACK;
+        let mut streak: Vec<i64> = Vec::new();
+        let mut back_at = None;
+        loop {
+            let engine_done = self.watch.experiment(id).is_some_and(finished);
+            let measured = baseline.samples == 0 || back_at.is_some();
+            if (engine_done && measured) || Instant::now() > limit {
+                break;
+            }
+            let Some(s) = self.next(tick).await? else {
+                continue;
+            };
+            if back_at.is_none() && baseline.samples > 0 {
+                if self.plan.tolerance.recovered(baseline, &s) {
+                    streak.push(s.ts);
+                } else {
+                    streak.clear();
+                }
+                if streak.len() >= RECOVERED_SAMPLES {
+                    back_at = streak.first().copied();
+                }
+            }
+        }
+        let x = self.experiment_now(id).await?;
+        let recovery_ms = if baseline.samples == 0 {
+            x.recovery_ms
+        } else {
+            back_at.map(|at| (at - removed_at).max(0))
+        };
+        let note = match recovery_ms {
+            Some(ms) if baseline.samples == 0 => format!(
+                "within the SLO {:.1}s after removal (no baseline)",
+                ms as f64 / 1000.0
+            ),
+            Some(ms) => format!(
+                "back within tolerance of the baseline {:.1}s after removal",
+                ms as f64 / 1000.0
+            ),
+            None => "not back to the baseline before the recovery limit".to_string(),
+        };
+        self.done(Some(scenario), Step::VerifyRecovery, t, note);
+        Ok((x, recovery_ms))
+    }
+
+    /// The experiment as the runtime last reported it, from the history when
+    /// events were lost.
+    async fn experiment_now(&mut self, id: &str) -> Result<Experiment, RuntimeError> {
+        if self.watch.lagged > 0 || self.watch.experiment(id).is_none() {
+            let history = self.rt.history().await?;
+            if let Some(x) = history.experiments.into_iter().find(|x| x.id == id) {
+                self.watch.set_experiment(x);
+            }
+            self.watch.lagged = 0;
+        }
+        self.watch
+            .experiment(id)
+            .cloned()
+            .ok_or_else(|| RuntimeError::NotFound(format!("experiment {id}")))
+    }
+}
+
+/// The lower share of ready instances.
+fn worse(a: (u32, u32), b: (u32, u32)) -> (u32, u32) {
+    if u64::from(b.0) * u64::from(a.1) < u64::from(a.0) * u64::from(b.1) {
+        b
+    } else {
+        a
+    }
+}

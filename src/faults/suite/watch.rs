@@ -1,0 +1,88 @@
+//! What the suite reads from a runtime's event stream while it runs: the
+//! environment's metrics (one sample per second across its versions), its
+//! ready instance count, and the experiment it is waiting for.
+
+use std::collections::BTreeMap;
+
+use crate::domain::chaos::{combine_versions, Experiment, ExperimentState};
+use crate::domain::metrics::MetricPoint;
+use crate::runtime::RuntimeEvent;
+
+/// A version's point older than this no longer counts toward a sample.
+const STALE_MS: i64 = 3_000;
+
+/// The environment as the event stream shows it.
+#[derive(Debug, Default)]
+pub struct EnvWatch {
+    env: String,
+    latest: BTreeMap<String, MetricPoint>,
+    /// Lowest (ready, desired) seen since the last `take_fewest_ready`.
+    fewest_ready: Option<(u32, u32)>,
+    /// The newest state of each experiment of this environment.
+    experiments: BTreeMap<String, Experiment>,
+    /// Events the stream said it lost.
+    pub lagged: u64,
+}
+
+impl EnvWatch {
+    pub fn new(env: &str) -> Self {
+        EnvWatch {
+            env: env.to_string(),
+            ..EnvWatch::default()
+        }
+    }
+
+    pub fn fold(&mut self, ev: RuntimeEvent) {
+        match ev {
+            RuntimeEvent::Metrics {
+                env,
+                version,
+                point,
+                // Series of other sources (`v2@prometheus`) would count twice.
+            } if env == self.env && !version.contains(crate::domain::metrics::SOURCE_SEPARATOR) => {
+                self.latest.insert(version, point);
+            }
+            RuntimeEvent::Environment { status } if status.name == self.env => {
+                let (ready, desired) = status.ready_desired();
+                // A lower share of ready instances (cross-multiplied, no division).
+                let worse = self.fewest_ready.is_none_or(|(r, d)| {
+                    u64::from(ready) * u64::from(d) < u64::from(r) * u64::from(desired)
+                });
+                if worse {
+                    self.fewest_ready = Some((ready, desired));
+                }
+            }
+            RuntimeEvent::Experiment { experiment } if experiment.env == self.env => {
+                self.experiments.insert(experiment.id.clone(), experiment);
+            }
+            RuntimeEvent::Lagged { count } => self.lagged += count,
+            _ => {}
+        }
+    }
+
+    /// One environment-wide sample from the versions heard from lately.
+    pub fn sample(&self, now: i64) -> Option<MetricPoint> {
+        combine_versions(self.latest.values().filter(|p| now - p.ts <= STALE_MS))
+    }
+
+    pub fn take_fewest_ready(&mut self) -> Option<(u32, u32)> {
+        self.fewest_ready.take()
+    }
+
+    pub fn experiment(&self, id: &str) -> Option<&Experiment> {
+        self.experiments.get(id)
+    }
+
+    /// Replace what is known of an experiment (from the history, after lost events).
+    pub fn set_experiment(&mut self, x: Experiment) {
+        self.experiments.insert(x.id.clone(), x);
+    }
+}
+
+/// Whether the engine is done with an experiment.
+pub fn finished(x: &Experiment) -> bool {
+    matches!(
+        x.state,
+        ExperimentState::Completed | ExperimentState::Aborted
+    )
+}

@@ -1,0 +1,237 @@
+//! `chaos`: the catalogue (`--list`), one fault started (`--no-wait`), or
+//! the FMEA suite built from blissful-infra.yaml and the flags, with the
+//! perf generator as its load.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use color_eyre::Result;
+
+use super::setup::{load_config, state_paths};
+use crate::cli::args::GlobalArgs;
+use crate::cli::{self, exit, OutputMode};
+use crate::domain::chaos::{FaultParams, ScenarioKind, Tolerance};
+use crate::faults::suite::{JsonlLearner, Sinks, SuitePlan};
+use crate::runtime::{Actor, Runtime, SharedRuntime};
+
+/// Load runs this long before the first baseline is taken.
+const LOAD_WARMUP: Duration = Duration::from_secs(3);
+
+/// The `chaos` flags, as parsed.
+pub struct ChaosFlags {
+    pub env: String,
+    pub scenario: Option<String>,
+    pub duration: Option<u64>,
+    pub load: Option<u32>,
+    pub latency_ms: Option<u64>,
+    pub rate: Option<f64>,
+    pub no_wait: bool,
+}
+
+/// `chaos --list`: needs no runtime; each runtime's support is its own.
+pub fn list(mode: OutputMode) -> i32 {
+    let sandbox = crate::sandbox::engine::scenario_support();
+    let docker = crate::docker::chaos::scenario_support();
+    let kubernetes = ScenarioKind::every()
+        .map(|k| {
+            let why = crate::kubernetes::runtime::CHAOS_REFUSED.to_string();
+            (k.name().to_string(), crate::runtime::Support::No(why))
+        })
+        .collect();
+    let runtimes = [
+        ("sandbox", &sandbox),
+        ("docker", &docker),
+        ("kubernetes", &kubernetes),
+    ];
+    let text = match mode {
+        OutputMode::Table => cli::output::catalogue_table(&runtimes),
+        OutputMode::Json => {
+            let doc: Vec<serde_json::Value> = ScenarioKind::every()
+                .map(|k| {
+                    let support: serde_json::Map<String, serde_json::Value> = runtimes
+                        .iter()
+                        .map(|(name, s)| ((*name).to_string(), serde_json::json!(s.get(k.name()))))
+                        .collect();
+                    serde_json::json!({ "scenario": k.name(), "description": k.description(), "support": support })
+                })
+                .collect();
+            match cli::output::json_document(&doc) {
+                Ok(d) => d,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return exit::FAILED;
+                }
+            }
+        }
+    };
+    print!("{text}");
+    exit::OK
+}
+
+/// Which scenarios a suite runs: the one asked for, else the configured
+/// list, else every scenario the runtime offers.
+fn scenarios(
+    asked: Option<ScenarioKind>,
+    configured: &[ScenarioKind],
+    rt: &dyn Runtime,
+) -> Vec<ScenarioKind> {
+    if let Some(k) = asked {
+        return vec![k];
+    }
+    if !configured.is_empty() {
+        return configured.to_vec();
+    }
+    let caps = rt.capabilities();
+    ScenarioKind::every()
+        .filter(|k| caps.offers_scenario(*k))
+        .collect()
+}
+
+fn params(base: FaultParams, f: &ChaosFlags) -> Result<FaultParams, String> {
+    let mut p = base;
+    if let Some(d) = f.duration {
+        p.duration_secs = d;
+    }
+    if let Some(l) = f.latency_ms {
+        p.latency_ms = l;
+    }
+    if let Some(r) = f.rate {
+        if !(r > 0.0 && r <= 1.0) {
+            return Err(format!("--rate must be within (0, 1], got {r}"));
+        }
+        p.rate = r;
+    }
+    Ok(p)
+}
+
+/// `chaos --env E [...]`.
+pub async fn run(
+    g: &GlobalArgs,
+    rt: &SharedRuntime,
+    actor: &Actor,
+    f: ChaosFlags,
+    mode: OutputMode,
+) -> Result<i32> {
+    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+    let asked = match f
+        .scenario
+        .as_deref()
+        .map(str::parse::<ScenarioKind>)
+        .transpose()
+    {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::USAGE);
+        }
+    };
+    let (config, dir) = match load_config(g, false) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::USAGE);
+        }
+    };
+    if !config.chaos.enabled {
+        eprintln!("error: chaos is disabled for this project (chaos.enabled: false in blissful-infra.yaml)");
+        return Ok(exit::REFUSED);
+    }
+    let params = match params(config.chaos.params(), &f) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::USAGE);
+        }
+    };
+    if f.no_wait {
+        let Some(k) = asked else {
+            return Ok(exit::USAGE);
+        };
+        return Ok(cli::cmd_chaos(
+            rt, actor, &f.env, k, params, false, mode, &mut out, &mut err,
+        )
+        .await);
+    }
+    let users = f.load.unwrap_or(config.chaos.load_during_chaos);
+    let plan = SuitePlan {
+        env: f.env.clone(),
+        scenarios: scenarios(asked, &config.chaos.scenarios, rt.as_ref()),
+        params,
+        baseline_secs: config.chaos.baseline_secs,
+        slo: config.chaos.slo.clone(),
+        tolerance: Tolerance::default(),
+        abort_on_critical: config.chaos.abort_on_critical_failure,
+        load: (users > 0).then(|| format!("{users} users")),
+    };
+    let load = match start_load(rt.as_ref(), &plan, users, &config.traffic.paths).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(exit::UNAVAILABLE);
+        }
+    };
+    if load.is_some() {
+        // New connections and cold caches are not the service's steady state.
+        eprintln!(
+            "load: {users} users against {}; {}s of warm-up before the first baseline",
+            plan.env,
+            LOAD_WARMUP.as_secs()
+        );
+        tokio::time::sleep(LOAD_WARMUP).await;
+    }
+    let reports = dir.join("reports").join("chaos");
+    let learner = state_paths(g).ok().map(|s| JsonlLearner {
+        path: s.chaos_knowledge(),
+    });
+    let sinks = Sinks {
+        reports_dir: Some(&reports),
+        learner: learner
+            .as_ref()
+            .map(|l| l as &dyn crate::faults::suite::Learner),
+    };
+    let code = cli::chaos::cmd_chaos_suite(rt, actor, &plan, sinks, mode, &mut out, &mut err).await;
+    if let Some(task) = load {
+        task.abort();
+    }
+    Ok(code)
+}
+
+/// The perf generator, closed loop with `users` connections, against the
+/// environment's router for as long as the suite can take.
+async fn start_load(
+    rt: &dyn Runtime,
+    plan: &SuitePlan,
+    users: u32,
+    paths: &[String],
+) -> Result<Option<tokio::task::JoinHandle<()>>, String> {
+    if users == 0 {
+        return Ok(None);
+    }
+    let envs = rt.status().await.map_err(|e| e.to_string())?;
+    let addr = crate::perf::router_target(&envs, &plan.env).map_err(|e| e.to_string())?;
+    let endpoints = if paths.is_empty() {
+        vec!["/".to_string()]
+    } else {
+        paths.to_vec()
+    };
+    let spec = crate::perf::LoadSpec {
+        target: crate::perf::Target {
+            addr,
+            host: addr.to_string(),
+        },
+        endpoints: endpoints
+            .into_iter()
+            .map(|path| crate::perf::Endpoint { path, weight: 1 })
+            .collect(),
+        pacing: crate::perf::Pacing::Closed,
+        concurrency: users as usize,
+        stop: crate::perf::Stop::Duration(crate::perf::MAX_DURATION),
+        warmup: Duration::ZERO,
+        timeout: Duration::from_secs(5),
+    };
+    let live = Arc::new(crate::perf::generator::Live::default());
+    Ok(Some(tokio::spawn(async move {
+        // Its figures are not the suite's: the runtime's metrics are.
+        let _ = crate::perf::generator::run(&spec, live).await;
+    })))
+}
