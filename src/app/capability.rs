@@ -9,6 +9,9 @@ impl App {
     /// Why the runtime cannot do `action`, or `None` when it can (or it
     /// has not said yet).
     pub fn unsupported(&self, action: Action) -> Option<String> {
+        if action == Action::Chaos && !self.config.chaos.enabled {
+            return Some("chaos is disabled for this project (chaos.enabled: false)".into());
+        }
         let caps = self.capabilities.as_ref()?;
         if action == Action::Chaos && !ScenarioKind::every().any(|k| caps.offers_scenario(k)) {
             return Some(format!(
@@ -80,5 +83,18 @@ mod tests {
         let unknown = app(None);
         assert_eq!(unknown.chaos_scenarios(), ScenarioKind::ALL.to_vec());
         assert!(unknown.unsupported(Action::PauseRollout).is_none());
+    }
+
+    #[test]
+    fn chaos_disabled_in_the_config_is_refused_with_the_key_to_change() {
+        let mut cfg = Config::default();
+        cfg.chaos.enabled = false;
+        let keymap = Keymap::build(&cfg.keymap).unwrap();
+        let a = App::new(Arc::new(cfg), "sandbox", false, keymap, 0);
+        assert!(a
+            .unsupported(Action::Chaos)
+            .is_some_and(|r| r.contains("chaos.enabled: false")));
+        assert!(a.action_disabled(Action::Chaos));
+        assert!(!a.action_disabled(Action::Deploy));
     }
 }

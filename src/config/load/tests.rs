@@ -6,6 +6,7 @@ use crate::config::check::{http_url, S};
 use crate::config::locate::locate;
 use crate::config::KeyBinding;
 use crate::config::{OnDisconnect, RuntimeKind, TimestampMode};
+use crate::domain::chaos::ScenarioKind;
 use std::collections::BTreeMap;
 
 const FULL: &str = r#"# blissful-infra.yaml: every section, realistic values
@@ -516,5 +517,35 @@ fn control_characters_in_names_and_versions_are_refused_with_their_place() {
             .message
             .contains("U+202E"),
         "{ps:?}"
+    );
+}
+
+#[test]
+fn chaos_seed_keys_are_read_and_checked() {
+    let c = Config::from_yaml_str(
+        "chaos:\n  enabled: false\n  scenarios: [pod-kill, db-latency]\n  default_duration: 5m\n  load_during_chaos: 100\n  abort_on_critical_failure: true\n",
+        FILE_NAME,
+    )
+    .unwrap();
+    assert!(!c.chaos.enabled);
+    assert_eq!(
+        c.chaos.scenarios,
+        vec![ScenarioKind::PodKill, ScenarioKind::DbLatency]
+    );
+    assert_eq!(c.chaos.params().duration_secs, 300);
+    assert_eq!(c.chaos.load_during_chaos, 100);
+    assert!(c.chaos.abort_on_critical_failure);
+    let ps = invalid(
+        "chaos:\n  default_duration: 5 parsecs\n  baseline_secs: 0\n  load_during_chaos: 5000\n",
+    );
+    assert_eq!(problem(&ps, "chaos.default_duration").line, Some(2));
+    assert_eq!(problem(&ps, "chaos.baseline_secs").line, Some(3));
+    assert_eq!(problem(&ps, "chaos.load_during_chaos").line, Some(4));
+    // A scenario that does not exist names its line and the known ones.
+    let (line, _, _, message) = parse_err("chaos:\n  scenarios:\n    - pod-kill\n    - meteor\n");
+    assert_eq!(line, 4, "{message}");
+    assert!(
+        message.contains("meteor") && message.contains("dns-failure"),
+        "{message}"
     );
 }
