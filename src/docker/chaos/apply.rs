@@ -151,16 +151,18 @@ fn planned_undo(
 ) -> Vec<UndoStep> {
     match scenario {
         ScenarioKind::PodKill | ScenarioKind::NetworkPartition => Vec::new(),
-        ScenarioKind::NetworkLatency | ScenarioKind::PacketLoss => targets[..1]
-            .iter()
-            .flat_map(|c| {
-                let devs = c.pid.map(interfaces).unwrap_or_default();
-                devs.into_iter().map(|dev| UndoStep::DeleteQdisc {
-                    container_id: c.id.clone(),
-                    dev,
+        ScenarioKind::NetworkLatency | ScenarioKind::PacketLoss | ScenarioKind::DbLatency => {
+            targets[..1]
+                .iter()
+                .flat_map(|c| {
+                    let devs = c.pid.map(interfaces).unwrap_or_default();
+                    devs.into_iter().map(|dev| UndoStep::DeleteQdisc {
+                        container_id: c.id.clone(),
+                        dev,
+                    })
                 })
-            })
-            .collect(),
+                .collect()
+        }
         ScenarioKind::CpuStress | ScenarioKind::MemoryPressure => {
             vec![UndoStep::KillMarked { marker }]
         }
@@ -171,9 +173,7 @@ fn planned_undo(
             vec![UndoStep::ClearRouterFault]
         }
         // Refused by `support`; nothing is planned.
-        ScenarioKind::DbLatency | ScenarioKind::DnsFailure | ScenarioKind::DependencyTimeout => {
-            Vec::new()
-        }
+        ScenarioKind::DnsFailure | ScenarioKind::DependencyTimeout => Vec::new(),
     }
 }
 
@@ -185,7 +185,10 @@ impl FaultApplier for DockerApplier<'_> {
     const MAX_CPU_WORKERS: u32 = 16;
 
     fn support(kind: ScenarioKind) -> Support {
-        if ScenarioKind::DEPENDENCY.contains(&kind) {
+        if matches!(
+            kind,
+            ScenarioKind::DnsFailure | ScenarioKind::DependencyTimeout
+        ) {
             Support::No(kind.not_built_reason())
         } else {
             Support::Yes
@@ -229,7 +232,7 @@ impl FaultApplier for DockerApplier<'_> {
                     c.display, c.restart_policy
                 ))
             }
-            ScenarioKind::NetworkLatency | ScenarioKind::PacketLoss => {
+            ScenarioKind::NetworkLatency | ScenarioKind::PacketLoss | ScenarioKind::DbLatency => {
                 self.netem((record, journal), &c, &mut relay).await
             }
             ScenarioKind::NetworkPartition => {
@@ -271,9 +274,7 @@ impl FaultApplier for DockerApplier<'_> {
                     _ => format!("router drops {:.0}% of connections", p.rate * 100.0),
                 })
             }
-            ScenarioKind::DbLatency
-            | ScenarioKind::DnsFailure
-            | ScenarioKind::DependencyTimeout => {
+            ScenarioKind::DnsFailure | ScenarioKind::DependencyTimeout => {
                 Err(format!("{} is not supported on docker", record.scenario))
             }
         };

@@ -50,7 +50,10 @@ impl DockerApplier<'_> {
         relay: &mut Option<DelayRelay>,
     ) -> Result<String, String> {
         let p = record.params.clone();
-        let latency = record.scenario == ScenarioKind::NetworkLatency;
+        let latency = matches!(
+            record.scenario,
+            ScenarioKind::NetworkLatency | ScenarioKind::DbLatency
+        );
         let pid = local_pid(c)?;
         let devs = interfaces(pid);
         if devs.is_empty() {

@@ -27,7 +27,7 @@ fn role_names(role: &str) -> &'static [&'static str] {
 
 fn dependency_role(scenario: ScenarioKind) -> Option<&'static str> {
     match scenario {
-        ScenarioKind::DbDown => Some("db"),
+        ScenarioKind::DbDown | ScenarioKind::DbLatency => Some("db"),
         ScenarioKind::KafkaDown => Some("kafka"),
         _ => None,
     }
