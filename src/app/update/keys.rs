@@ -300,7 +300,7 @@ impl App {
                 self.pipeline_scroll = add_clamped(self.pipeline_scroll, delta, max);
             }
             PaneId::Chaos => {
-                let max = ScenarioKind::ALL.len() - 1;
+                let max = self.chaos_scenarios().len().saturating_sub(1);
                 self.chaos_selected = add_clamped(self.chaos_selected, delta, max);
             }
             PaneId::Agent => {

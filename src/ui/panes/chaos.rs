@@ -8,7 +8,7 @@ use ratatui::Frame;
 
 use super::{fit_columns, pane_frame, render_lines, table_header, table_row, Align, Column};
 use crate::app::state::{App, PaneId};
-use crate::domain::chaos::{Experiment, ExperimentResult, ExperimentState, ScenarioKind};
+use crate::domain::chaos::{Experiment, ExperimentResult, ExperimentState};
 use crate::ui::text::{clean, fit, format_ago, format_duration_ms};
 use crate::ui::theme::Theme;
 
@@ -64,14 +64,13 @@ fn running_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
         .collect()
 }
 
+/// The scenarios the runtime offers, as the chaos picker lists them (the
+/// selection indexes both).
 fn catalogue_lines(app: &App, theme: &Theme, width: usize) -> Vec<Line<'static>> {
-    let name_w = ScenarioKind::ALL
-        .iter()
-        .map(|k| k.name().len())
-        .max()
-        .unwrap_or(10);
+    let offered = app.chaos_scenarios();
+    let name_w = offered.iter().map(|k| k.name().len()).max().unwrap_or(10);
     let target = app.selected_env().map(|e| clean(&e.name).into_owned());
-    ScenarioKind::ALL
+    offered
         .iter()
         .enumerate()
         .map(|(i, k)| {
