@@ -20,6 +20,10 @@ pub struct JobContext {
     pub compare: Option<CompareContext>,
     /// Kubeconfig contexts (`:ctx`); `None` for runtimes without any.
     pub contexts: Option<ContextHandle>,
+    /// Where FMEA reports go (`reports/chaos` of the project); `None` in the demo.
+    pub reports_dir: Option<std::path::PathBuf>,
+    /// The knowledge file finished suites are appended to.
+    pub knowledge: Option<std::path::PathBuf>,
 }
 
 /// `:ctx` lists the kubeconfig's contexts; `:ctx <name>` watches that

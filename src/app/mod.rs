@@ -10,4 +10,5 @@ pub mod keymap;
 pub mod logs;
 pub mod msg;
 pub mod state;
+pub mod suite;
 pub mod update;

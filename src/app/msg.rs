@@ -34,6 +34,8 @@ pub enum Msg {
     CompareDone(Result<Box<crate::compare::ComparisonReport>, String>),
     /// On (re)attaching, the runtime had this many faults still applied.
     FaultsStillApplied(usize),
+    /// Progress of the FMEA suite started from the console.
+    Suite(crate::app::suite::SuiteMsg),
     /// SIGTERM, SIGHUP or SIGINT.
     Signal(&'static str),
 }
@@ -115,6 +117,12 @@ pub enum Command {
         env: String,
         old: String,
         new: String,
+    },
+    /// The FMEA suite for `scenario` against `env` (its steps come back as
+    /// `Msg::Suite`).
+    ChaosSuite {
+        env: String,
+        scenario: ScenarioKind,
     },
     /// `:ctx`: list the kubeconfig's contexts, or switch to `name`.
     Context {

@@ -75,6 +75,11 @@ pub enum PendingAction {
         env: String,
         scenario: ScenarioKind,
     },
+    /// The eight FMEA steps for one scenario, from the Chaos pane.
+    ChaosSuite {
+        env: String,
+        scenario: ScenarioKind,
+    },
     UndoFaults {
         ids: Vec<String>,
     },
@@ -276,6 +281,8 @@ pub struct App {
     /// Newest last; bounded.
     pub experiments: VecDeque<Experiment>,
     pub chaos_selected: usize,
+    /// The last FMEA suite started from the console.
+    pub suite: Option<crate::app::suite::SuiteView>,
 
     pub agent: AgentChat,
 
@@ -345,6 +352,7 @@ impl App {
             verdicts: BTreeMap::new(),
             experiments: VecDeque::new(),
             chaos_selected: 0,
+            suite: None,
             agent,
             sources: BTreeMap::new(),
             comparison: None,

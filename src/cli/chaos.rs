@@ -35,6 +35,8 @@ pub async fn cmd_chaos_suite(
         let mut progress = |p: Progress| {
             let line = match p {
                 Progress::StepDone(t) => t.line(),
+                // The inject step's line names the experiment.
+                Progress::Injected(_) => return,
                 Progress::Verdict(v) => format!(
                     "{}: {} (severity {})",
                     v.scenario,

@@ -2,7 +2,6 @@
 //! the FMEA suite built from blissful-infra.yaml and the flags, with the
 //! perf generator as its load.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use color_eyre::Result;
@@ -15,7 +14,7 @@ use crate::faults::suite::{JsonlLearner, Sinks, SuitePlan};
 use crate::runtime::{Actor, Runtime, SharedRuntime};
 
 /// Load runs this long before the first baseline is taken.
-const LOAD_WARMUP: Duration = Duration::from_secs(3);
+pub(super) const LOAD_WARMUP: Duration = Duration::from_secs(3);
 
 /// The `chaos` flags, as parsed.
 pub struct ChaosFlags {
@@ -104,6 +103,26 @@ fn params(base: FaultParams, f: &ChaosFlags) -> Result<FaultParams, String> {
     Ok(p)
 }
 
+/// The suite for `scenarios` on `env`, as blissful-infra.yaml sets it up.
+pub(super) fn plan_for(
+    config: &crate::config::Config,
+    env: &str,
+    scenarios: Vec<ScenarioKind>,
+    params: FaultParams,
+    users: u32,
+) -> SuitePlan {
+    SuitePlan {
+        env: env.to_string(),
+        scenarios,
+        params,
+        baseline_secs: config.chaos.baseline_secs,
+        slo: config.chaos.slo.clone(),
+        tolerance: Tolerance::default(),
+        abort_on_critical: config.chaos.abort_on_critical_failure,
+        load: (users > 0).then(|| format!("{users} users")),
+    }
+}
+
 /// `chaos --env E [...]`.
 pub async fn run(
     g: &GlobalArgs,
@@ -153,23 +172,23 @@ pub async fn run(
         .await);
     }
     let users = f.load.unwrap_or(config.chaos.load_during_chaos);
-    let plan = SuitePlan {
-        env: f.env.clone(),
-        scenarios: scenarios(asked, &config.chaos.scenarios, rt.as_ref()),
+    let plan = plan_for(
+        &config,
+        &f.env,
+        scenarios(asked, &config.chaos.scenarios, rt.as_ref()),
         params,
-        baseline_secs: config.chaos.baseline_secs,
-        slo: config.chaos.slo.clone(),
-        tolerance: Tolerance::default(),
-        abort_on_critical: config.chaos.abort_on_critical_failure,
-        load: (users > 0).then(|| format!("{users} users")),
-    };
-    let load = match start_load(rt.as_ref(), &plan, users, &config.traffic.paths).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(exit::UNAVAILABLE);
-        }
-    };
+        users,
+    );
+    let load =
+        match crate::perf::background_load(rt.as_ref(), &plan.env, users, &config.traffic.paths)
+            .await
+        {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(exit::UNAVAILABLE);
+            }
+        };
     if load.is_some() {
         // New connections and cold caches are not the service's steady state.
         eprintln!(
@@ -194,44 +213,4 @@ pub async fn run(
         task.abort();
     }
     Ok(code)
-}
-
-/// The perf generator, closed loop with `users` connections, against the
-/// environment's router for as long as the suite can take.
-async fn start_load(
-    rt: &dyn Runtime,
-    plan: &SuitePlan,
-    users: u32,
-    paths: &[String],
-) -> Result<Option<tokio::task::JoinHandle<()>>, String> {
-    if users == 0 {
-        return Ok(None);
-    }
-    let envs = rt.status().await.map_err(|e| e.to_string())?;
-    let addr = crate::perf::router_target(&envs, &plan.env).map_err(|e| e.to_string())?;
-    let endpoints = if paths.is_empty() {
-        vec!["/".to_string()]
-    } else {
-        paths.to_vec()
-    };
-    let spec = crate::perf::LoadSpec {
-        target: crate::perf::Target {
-            addr,
-            host: addr.to_string(),
-        },
-        endpoints: endpoints
-            .into_iter()
-            .map(|path| crate::perf::Endpoint { path, weight: 1 })
-            .collect(),
-        pacing: crate::perf::Pacing::Closed,
-        concurrency: users as usize,
-        stop: crate::perf::Stop::Duration(crate::perf::MAX_DURATION),
-        warmup: Duration::ZERO,
-        timeout: Duration::from_secs(5),
-    };
-    let live = Arc::new(crate::perf::generator::Live::default());
-    Ok(Some(tokio::spawn(async move {
-        // Its figures are not the suite's: the runtime's metrics are.
-        let _ = crate::perf::generator::run(&spec, live).await;
-    })))
 }

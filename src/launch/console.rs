@@ -45,6 +45,8 @@ pub(super) async fn console(
     let mut jobs = crate::app::jobs::JobContext {
         config: config.clone(),
         contexts: None,
+        reports_dir: (!demo).then(|| config_dir.join("reports").join("chaos")),
+        knowledge: Some(state.chaos_knowledge()),
         compare: std::env::current_exe()
             .ok()
             .map(|exe| crate::compare::CompareContext {

@@ -273,6 +273,13 @@ fn execute(
                 crate::app::jobs::spawn_comparison(jobs, env, old, new, tx.clone())
             }
             Command::Context { name } => crate::app::jobs::spawn_context(jobs, name, tx.clone()),
+            Command::ChaosSuite { env, scenario } => super::suite_job::spawn_chaos_suite(
+                runtime.clone(),
+                jobs,
+                (env, scenario),
+                tx.clone(),
+                ledger.clone(),
+            ),
             Command::Runtime(rc) => {
                 let runtime = runtime.clone();
                 let tx = tx.clone();

@@ -12,6 +12,7 @@ pub mod keymap_rule;
 mod kube;
 mod panic_drill;
 mod setup;
+mod suite_job;
 mod verbs;
 
 use std::sync::Arc;

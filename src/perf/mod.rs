@@ -9,6 +9,7 @@ pub mod k6;
 pub mod report;
 
 mod args;
+mod background;
 mod cmd;
 mod error;
 mod execute;
@@ -18,6 +19,7 @@ mod progress;
 mod url;
 
 pub use args::{Engine, PerfArgs};
+pub use background::background_load;
 pub use cmd::{cmd_perf, run_on_env};
 pub use error::PerfError;
 pub use execute::{execute, STAGES};

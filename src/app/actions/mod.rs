@@ -43,6 +43,7 @@ pub enum Action {
     PromoteFull,
     RestartEnv,
     Chaos,
+    ChaosSuite,
     UndoFaults,
     LoadTest,
     Compare,

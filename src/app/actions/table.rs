@@ -305,6 +305,15 @@ pub const ACTIONS: &[ActionSpec] = &[
         "Chaos",
     ),
     spec(
+        A::ChaosSuite,
+        "chaos_suite",
+        &["m"],
+        "FMEA: the selected scenario's eight steps (baseline, fault, recovery, report) on the selected environment",
+        P(PaneId::Chaos),
+        true,
+        "Chaos",
+    ),
+    spec(
         A::UndoFaults,
         "undo_faults",
         &["u"],

@@ -82,9 +82,10 @@ fn ordinal(a: Action) -> usize {
         PromoteFull => 42,
         RestartEnv => 43,
         PromoteStep => 44,
+        ChaosSuite => 45,
     }
 }
-const VARIANTS: usize = 45;
+const VARIANTS: usize = 46;
 
 #[test]
 fn every_action_is_in_the_table_once() {

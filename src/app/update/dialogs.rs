@@ -68,6 +68,27 @@ impl App {
         });
     }
 
+    /// The Chaos pane's selected scenario, as an FMEA suite on the selected
+    /// environment (confirmed like every fault).
+    pub(in crate::app) fn ask_chaos_suite(&mut self) {
+        let Some(env) = self.selected_env_name() else {
+            self.flash("no environment for chaos yet", Severity::Warning);
+            return;
+        };
+        if self.suite.as_ref().is_some_and(|s| s.running()) {
+            self.flash(
+                "an FMEA suite is already running; wait for its report",
+                Severity::Warning,
+            );
+            return;
+        }
+        let Some(&scenario) = self.chaos_scenarios().get(self.chaos_selected) else {
+            self.flash("no chaos scenario is offered here", Severity::Warning);
+            return;
+        };
+        self.ask(PendingAction::ChaosSuite { env, scenario });
+    }
+
     pub(in crate::app) fn pick(&mut self, p: &Picker) -> Vec<Command> {
         let Some((value, _)) = p.items.get(p.selected) else {
             self.mode = Mode::Normal;
@@ -246,7 +267,19 @@ impl App {
                 vec![
                     format!(
                         "Run {scenario} against {env} for {}s.",
-                        self.config.chaos.defaults.duration_secs
+                        self.config.chaos.params().duration_secs
+                    ),
+                    scenario.description().to_string(),
+                ],
+            ),
+            PendingAction::ChaosSuite { env, scenario } => (
+                Action::ChaosSuite,
+                env.clone(),
+                vec![
+                    format!(
+                        "FMEA of {scenario} on {env}: a {}s baseline, the fault for {}s, then recovery and a report.",
+                        self.config.chaos.baseline_secs,
+                        self.config.chaos.params().duration_secs
                     ),
                     scenario.description().to_string(),
                 ],
@@ -343,8 +376,13 @@ impl App {
             PendingAction::Chaos { env, scenario } => RuntimeCommand::Chaos {
                 env,
                 scenario,
-                params: self.config.chaos.defaults.clone(),
+                params: self.config.chaos.params(),
             },
+            PendingAction::ChaosSuite { env, scenario } => {
+                self.suite = Some(crate::app::suite::SuiteView::new(&env, vec![scenario]));
+                self.flash(format!("FMEA of {scenario} on {env}…"), Severity::Info);
+                return vec![Command::ChaosSuite { env, scenario }];
+            }
             PendingAction::UndoFaults { ids } => RuntimeCommand::Undo { ids },
             PendingAction::Intent { env, intent } => {
                 crate::app::intents::confirmed_intent(env, intent, c)

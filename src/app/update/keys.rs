@@ -216,6 +216,7 @@ impl App {
             | Action::PromoteFull
             | Action::RestartEnv => self.ask_intent(action),
             Action::Chaos => self.open_chaos_picker(),
+            Action::ChaosSuite => self.ask_chaos_suite(),
             Action::UndoFaults => self.ask_undo(),
             Action::LoadTest => return self.start_load_test(),
             Action::Compare => self.open_compare_picker(),

@@ -100,6 +100,10 @@ impl App {
                 self.on_agent_event(ev);
                 Vec::new()
             }
+            Msg::Suite(m) => {
+                self.on_suite(m);
+                Vec::new()
+            }
             Msg::Compare(ev) => {
                 self.on_compare_event(ev);
                 Vec::new()

@@ -112,6 +112,9 @@ impl StepTiming {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Progress {
     StepDone(StepTiming),
+    /// A fault was applied as this experiment (a console that started it
+    /// may have to undo it when its terminal goes away).
+    Injected(String),
     Verdict(Box<ScenarioVerdict>),
 }
 

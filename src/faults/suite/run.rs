@@ -174,6 +174,7 @@ impl<P: FnMut(Progress)> Suite<'_, P> {
             }
             Err(e) => return Err(e),
         };
+        (self.progress)(Progress::Injected(x.id.clone()));
         self.done(
             Some(scenario),
             Step::Inject,

@@ -6,6 +6,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::Frame;
 
+use super::chaos_fmea::fmea_lines;
 use super::{fit_columns, pane_frame, render_lines, table_header, table_row, Align, Column};
 use crate::app::state::{App, PaneId};
 use crate::domain::chaos::{Experiment, ExperimentResult, ExperimentState};
@@ -257,6 +258,12 @@ pub fn chaos(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, focused: b
             r.extend(running);
             r.push(Line::default());
         }
+        if let Some(view) = &app.suite {
+            // Half the column at most: the results stay in view.
+            let room = (h / 2).max(4).min(h.saturating_sub(r.len()));
+            r.extend(fmea_lines(view, theme, right.width as usize, room));
+            r.push(Line::default());
+        }
         r.push(section("results", theme));
         let left_rows = h.saturating_sub(r.len());
         r.extend(results_lines(app, theme, right.width as usize, left_rows));
@@ -265,6 +272,9 @@ pub fn chaos(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, focused: b
     }
     let width = inner.width as usize;
     let mut lines = running;
+    if let Some(view) = &app.suite {
+        lines.extend(fmea_lines(view, theme, width, (h / 2).max(3)));
+    }
     let catalogue = catalogue_lines(app, theme, width);
     // The catalogue shrinks to a window around the selection when space is short.
     let reserve = 3.min(h.saturating_sub(lines.len() + 1));

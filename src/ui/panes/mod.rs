@@ -3,6 +3,7 @@
 
 mod agent;
 mod chaos;
+mod chaos_fmea;
 mod env_observed;
 mod environments;
 mod logs;
