@@ -5,10 +5,9 @@ mod support;
 
 use std::time::Duration;
 
-use blissful_infra::agent::{Agent, AgentEvent};
-use blissful_infra::config::AgentConfig;
+use blissful_infra::agent::AgentEvent;
 use blissful_infra::runtime::SourceState;
-use support::fake_ollama::{self, FakeOllama};
+use support::fake_ollama::{agent_against, agent_at, AgentUnderTest};
 use tokio::sync::mpsc;
 
 async fn next_agent_event(rx: &mut mpsc::Receiver<AgentEvent>) -> AgentEvent {
@@ -20,19 +19,11 @@ async fn next_agent_event(rx: &mut mpsc::Receiver<AgentEvent>) -> AgentEvent {
 
 #[tokio::test]
 async fn streams_an_answer_and_sends_context_redacted_by_the_caller() {
-    let fake = FakeOllama {
-        models: vec!["llama3.2:latest".into()],
-        answer_chunks: vec!["The canary ".into(), "failed on p99.".into()],
-        ..Default::default()
-    };
-    let requests = fake.requests.clone();
-    let addr = fake_ollama::serve(fake).await;
-    let cfg = AgentConfig {
-        endpoint: format!("http://{addr}"),
-        ..Default::default()
-    };
-    let (tx, mut rx) = mpsc::channel(64);
-    let mut agent = Agent::start(cfg, tx);
+    let AgentUnderTest {
+        mut agent,
+        events: mut rx,
+        requests,
+    } = agent_against(&["llama3.2:latest"], &["The canary ", "failed on p99."]).await;
     assert_eq!(
         next_agent_event(&mut rx).await,
         AgentEvent::State(SourceState::Ok)
@@ -68,19 +59,11 @@ async fn streams_an_answer_and_sends_context_redacted_by_the_caller() {
 
 #[tokio::test]
 async fn falls_back_to_the_fallback_model() {
-    let fake = FakeOllama {
-        models: vec!["qwen2.5:0.5b".into()],
-        answer_chunks: vec!["ok".into()],
-        ..Default::default()
-    };
-    let requests = fake.requests.clone();
-    let addr = fake_ollama::serve(fake).await;
-    let cfg = AgentConfig {
-        endpoint: format!("http://{addr}"),
-        ..Default::default()
-    };
-    let (tx, mut rx) = mpsc::channel(64);
-    let mut agent = Agent::start(cfg, tx);
+    let AgentUnderTest {
+        mut agent,
+        events: mut rx,
+        requests,
+    } = agent_against(&["qwen2.5:0.5b"], &["ok"]).await;
     assert_eq!(
         next_agent_event(&mut rx).await,
         AgentEvent::State(SourceState::Ok)
@@ -109,12 +92,7 @@ async fn unreachable_endpoint_is_reported_plainly() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     drop(listener);
-    let cfg = AgentConfig {
-        endpoint: format!("http://{addr}"),
-        ..Default::default()
-    };
-    let (tx, mut rx) = mpsc::channel(64);
-    let mut agent = Agent::start(cfg, tx);
+    let (mut agent, mut rx) = agent_at(addr);
     match next_agent_event(&mut rx).await {
         AgentEvent::State(SourceState::Degraded(reason)) => {
             assert!(reason.contains("unreachable"), "{reason}");
@@ -131,18 +109,8 @@ async fn unreachable_endpoint_is_reported_plainly() {
 
 #[tokio::test]
 async fn missing_model_is_named() {
-    let fake = FakeOllama {
-        models: vec!["mistral:7b".into()],
-        ..Default::default()
-    };
-    let addr = fake_ollama::serve(fake).await;
-    let cfg = AgentConfig {
-        endpoint: format!("http://{addr}"),
-        ..Default::default()
-    };
-    let (tx, mut rx) = mpsc::channel(64);
-    let _agent = Agent::start(cfg, tx);
-    match next_agent_event(&mut rx).await {
+    let mut under = agent_against(&["mistral:7b"], &[]).await;
+    match next_agent_event(&mut under.events).await {
         AgentEvent::State(SourceState::Degraded(reason)) => {
             assert!(reason.contains("ollama pull llama3.2"), "{reason}")
         }

@@ -14,11 +14,11 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use blissful_infra::agent::{Agent, AgentEvent};
+use blissful_infra::agent::AgentEvent;
 use blissful_infra::app::keymap::Keymap;
 use blissful_infra::app::msg::{Command as AppCommand, Msg};
 use blissful_infra::app::state::{App, Mode, PaneId};
-use blissful_infra::config::{AgentConfig, Config};
+use blissful_infra::config::Config;
 use blissful_infra::domain::environment::{EnvironmentStatus, Health, TrafficSplit, Version};
 use blissful_infra::domain::logs::{Level, LogLine};
 use blissful_infra::domain::pipeline::{PipelineKind, PipelineRun};
@@ -26,7 +26,7 @@ use blissful_infra::domain::redact::redact;
 use blissful_infra::domain::sanitize::sanitize_str;
 use blissful_infra::runtime::{RuntimeEvent, SourceState};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use support::fake_ollama::{self, FakeOllama};
+use support::fake_ollama::{agent_against, AgentUnderTest};
 use support::secret_corpus::{leaked, Case, Corpus};
 use support::tmux::TmuxSession;
 
@@ -162,19 +162,11 @@ async fn answer_done(rx: &mut tokio::sync::mpsc::Receiver<AgentEvent>) {
 #[tokio::test]
 async fn what_the_agent_sends_to_ollama_holds_no_secret() {
     let corpus = Corpus::load();
-    let fake = FakeOllama {
-        models: vec!["llama3.2:latest".into()],
-        answer_chunks: vec!["ok".into()],
-        ..Default::default()
-    };
-    let requests = fake.requests.clone();
-    let addr = fake_ollama::serve(fake).await;
-    let cfg = AgentConfig {
-        endpoint: format!("http://{addr}"),
-        ..Default::default()
-    };
-    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
-    let mut agent = Agent::start(cfg, tx);
+    let AgentUnderTest {
+        mut agent,
+        events: mut rx,
+        requests,
+    } = agent_against(&["llama3.2:latest"], &["ok"]).await;
     let mut leaks = Vec::new();
     for (i, case) in corpus.secret_cases.iter().enumerate() {
         let marker = format!("question-{i}");

@@ -21,6 +21,8 @@ pub mod drill;
 pub mod ids;
 mod intents;
 pub mod journal;
+#[cfg(test)]
+mod memory_backend;
 mod recover;
 mod revert;
 mod smoke;

@@ -12,6 +12,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use blissful_infra::agent::{Agent, AgentEvent};
+use blissful_infra::config::AgentConfig;
+use tokio::sync::mpsc;
 
 #[derive(Clone, Default)]
 pub struct FakeOllama {
@@ -55,6 +58,42 @@ pub async fn serve(fake: FakeOllama) -> SocketAddr {
     // Serves until the test ends.
     std::mem::forget(server);
     addr
+}
+
+/// An agent under test: the agent, the events it sends, and the chat
+/// requests its fake Ollama received.
+pub struct AgentUnderTest {
+    pub agent: Agent,
+    pub events: mpsc::Receiver<AgentEvent>,
+    pub requests: Arc<Mutex<Vec<serde_json::Value>>>,
+}
+
+/// Serve a fake Ollama that offers `models` and streams `chunks` for every
+/// answer, and start an agent pointed at it.
+pub async fn agent_against(models: &[&str], chunks: &[&str]) -> AgentUnderTest {
+    let fake = FakeOllama {
+        models: models.iter().map(|m| m.to_string()).collect(),
+        answer_chunks: chunks.iter().map(|c| c.to_string()).collect(),
+        ..Default::default()
+    };
+    let requests = fake.requests.clone();
+    let addr = serve(fake).await;
+    let (agent, events) = agent_at(addr);
+    AgentUnderTest {
+        agent,
+        events,
+        requests,
+    }
+}
+
+/// An agent with the default settings pointed at `addr`, and its events.
+pub fn agent_at(addr: SocketAddr) -> (Agent, mpsc::Receiver<AgentEvent>) {
+    let cfg = AgentConfig {
+        endpoint: format!("http://{addr}"),
+        ..Default::default()
+    };
+    let (tx, rx) = mpsc::channel(64);
+    (Agent::start(cfg, tx), rx)
 }
 
 /// A fake Ollama that can go away and come back on the same address.

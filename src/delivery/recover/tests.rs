@@ -4,175 +4,32 @@
 //! cannot be written stops the canary from getting more traffic.
 #![cfg(test)] // test code only
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-use async_trait::async_trait;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use crate::delivery::journal::{InFlight, Operation, RolloutJournal};
+use crate::delivery::memory_backend::{
+    actor, eventually, settings as memory_settings, MemoryBackend,
+};
 use crate::delivery::*;
-use crate::domain::analysis::VersionSample;
-use crate::domain::environment::TrafficSplit;
-use crate::domain::rollout::{CanaryPlan, CanaryStep};
 use crate::runtime::RolloutOutcome;
 
 /// Versions are ready once `ready` is set; every `set_traffic` notes the
 /// weight the journal held at that moment.
-struct Probe {
-    journal: PathBuf,
-    ready: AtomicBool,
-    running: Mutex<Vec<String>>,
-    /// `(canary weight asked for, weight in the journal then)`.
-    splits: Mutex<Vec<(u8, Option<u8>)>>,
-    retired: Mutex<Vec<String>>,
-    reports: Mutex<Vec<Report>>,
-    ids: AtomicU64,
+fn journalled_backend(journal: &Path, running: &[&str]) -> Arc<MemoryBackend> {
+    MemoryBackend::new(running).watching(journal).shared()
 }
 
-impl Probe {
-    fn new(journal: &Path, running: &[&str]) -> Arc<Probe> {
-        Arc::new(Probe {
-            journal: journal.to_path_buf(),
-            ready: AtomicBool::new(true),
-            running: Mutex::new(running.iter().map(|v| v.to_string()).collect()),
-            splits: Mutex::new(Vec::new()),
-            retired: Mutex::new(Vec::new()),
-            reports: Mutex::new(Vec::new()),
-            ids: AtomicU64::new(100),
-        })
-    }
-
-    fn view(&self) -> Option<RolloutView> {
-        self.reports
-            .lock()
-            .unwrap()
-            .iter()
-            .rev()
-            .find_map(|r| match r {
-                Report::View(v) => Some(v.clone()),
-                _ => None,
-            })
-    }
-
-    fn outcome(&self) -> Option<RolloutOutcome> {
-        self.reports.lock().unwrap().iter().find_map(|r| match r {
-            Report::Finished { outcome, .. } => Some(outcome.clone()),
-            _ => None,
-        })
-    }
+/// The first outcome reported.
+fn first_outcome(probe: &MemoryBackend) -> Option<RolloutOutcome> {
+    probe.outcomes().into_iter().next()
 }
 
-#[async_trait]
-impl DeliveryBackend for Probe {
-    async fn bring_up(&self, version: &Version) -> Result<(), String> {
-        self.running.lock().unwrap().push(version.0.clone());
-        Ok(())
-    }
-    async fn readiness(&self, version: &Version) -> Readiness {
-        let up = self.running.lock().unwrap().contains(&version.0);
-        Readiness {
-            ready: u32::from(up && self.ready.load(Ordering::SeqCst)),
-            desired: 1,
-        }
-    }
-    async fn set_traffic(&self, split: &TrafficSplit) -> Result<(), String> {
-        let held = std::fs::read_to_string(&self.journal)
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|j| j["rollout"]["weight"].as_u64())
-            .map(|w| w as u8);
-        self.splits
-            .lock()
-            .unwrap()
-            .push((split.canary_weight, held));
-        Ok(())
-    }
-    fn reset_analysis(&self) {}
-    fn analysis_sample(&self, _version: &Version) -> VersionSample {
-        VersionSample {
-            requests: 100,
-            p50_ms: 5.0,
-            p95_ms: 10.0,
-            p99_ms: 20.0,
-            ..Default::default()
-        }
-    }
-    async fn endpoints(&self, _version: &Version) -> Vec<SocketAddr> {
-        Vec::new()
-    }
-    async fn retire(&self, version: &Version) -> Result<(), String> {
-        self.running.lock().unwrap().retain(|v| *v != version.0);
-        self.retired.lock().unwrap().push(version.0.clone());
-        Ok(())
-    }
-    async fn instances(&self, version: &Version) -> Vec<String> {
-        let running = self.running.lock().unwrap();
-        running
-            .iter()
-            .filter(|v| **v == version.0)
-            .map(|v| format!("{v}-1"))
-            .collect()
-    }
-    async fn replace_instance(&self, _version: &Version, _id: &str) -> Result<(), String> {
-        Ok(())
-    }
-    fn next_pipeline_id(&self) -> u64 {
-        self.ids.fetch_add(1, Ordering::SeqCst)
-    }
-    async fn report(&self, report: Report) {
-        self.reports.lock().unwrap().push(report);
-    }
-}
-
+/// Two steps (25%, 50%), no watch after promotion, journalled in `dir`.
 fn settings(dir: &Path) -> Settings {
-    let mut rollout = crate::config::RolloutConfig {
-        steps: CanaryPlan {
-            steps: vec![
-                CanaryStep {
-                    weight: 25,
-                    pause_secs: 0,
-                },
-                CanaryStep {
-                    weight: 50,
-                    pause_secs: 0,
-                },
-            ],
-        },
-        ..Default::default()
-    };
-    rollout.analysis.min_samples = 5;
-    rollout.post_promotion_window_secs = 0;
-    Settings {
-        env: "staging".into(),
-        rollout,
-        smoke_paths: vec!["/".into()],
-        analyzer: Analyzer::Router,
-        journal: Some(RolloutJournal::new(
-            dir.join("rollout-staging.json"),
-            dir.join("audit.jsonl"),
-        )),
-    }
-}
-
-fn actor() -> Actor {
-    Actor {
-        user: "ann".into(),
-        via: "test".into(),
-    }
-}
-
-async fn eventually<T>(what: &str, f: impl Fn() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(t) = f() {
-            return t;
-        }
-        assert!(Instant::now() < deadline, "{what}: never");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let journal = RolloutJournal::new(dir.join("rollout-staging.json"), dir.join("audit.jsonl"));
+    memory_settings("staging", &[25, 50], 0, Some(journal))
 }
 
 fn left_by_a_dead_run(step: usize, weight: u8) -> InFlight {
@@ -198,13 +55,13 @@ async fn every_weight_is_journalled_before_the_router_gets_it_and_the_record_goe
     let dir = tempfile::tempdir().unwrap();
     let s = settings(dir.path());
     let journal = s.journal.clone().unwrap();
-    let probe = Probe::new(journal.path(), &["v1"]);
+    let probe = journalled_backend(journal.path(), &["v1"]);
     let c = DeliveryController::spawn(probe.clone(), s, Some(Version::new("v1")), None);
     let deploy = Intent::Deploy {
         version: Version::new("v2"),
     };
     c.intent(&actor(), deploy, None).await.unwrap();
-    let outcome = eventually("the promotion", || probe.outcome()).await;
+    let outcome = eventually("the promotion", || first_outcome(&probe)).await;
     assert!(
         matches!(outcome, RolloutOutcome::Promoted { .. }),
         "{outcome:?}"
@@ -227,7 +84,7 @@ async fn a_rollout_a_dead_run_left_is_rolled_back_and_the_reason_journalled() {
     let s = settings(dir.path());
     let journal = s.journal.clone().unwrap();
     journal.write(&left_by_a_dead_run(1, 50), &None).unwrap();
-    let probe = Probe::new(journal.path(), &["v1", "v2"]);
+    let probe = journalled_backend(journal.path(), &["v1", "v2"]);
     let c = DeliveryController::spawn(probe.clone(), s, Some(Version::new("v1")), None);
     let view = eventually("the recovered view", || probe.view()).await;
     let want = "rollout of v2 rolled back after restart: blissful-infra (pid 4242) was killed or crashed during step 2/2 (weight 50%)";
@@ -254,7 +111,7 @@ async fn a_rollout_the_runtime_already_made_stable_is_completed() {
     let mut left = left_by_a_dead_run(0, 100);
     left.step = None;
     journal.write(&left, &None).unwrap();
-    let probe = Probe::new(journal.path(), &["v1", "v2"]);
+    let probe = journalled_backend(journal.path(), &["v1", "v2"]);
     let c = DeliveryController::spawn(probe.clone(), s, Some(Version::new("v2")), None);
     let view = eventually("the recovered view", || probe.view()).await;
     assert_eq!(view.state, RolloutState::Idle);
@@ -276,7 +133,7 @@ async fn without_its_journal_record_a_canary_gets_no_traffic() {
     let dir = tempfile::tempdir().unwrap();
     let s = settings(dir.path());
     let journal = s.journal.clone().unwrap();
-    let probe = Probe::new(journal.path(), &["v1"]);
+    let probe = journalled_backend(journal.path(), &["v1"]);
     // Nothing can be written where the record goes: no rollout starts.
     std::fs::create_dir_all(journal.path().join("blocked")).unwrap();
     let c = DeliveryController::spawn(probe.clone(), s, Some(Version::new("v1")), None);
@@ -287,7 +144,7 @@ async fn without_its_journal_record_a_canary_gets_no_traffic() {
     let text = err.to_string();
     assert!(text.contains("v2 was not started"), "{text}");
     assert!(text.contains("rollout-staging.json"), "{text}");
-    assert!(!probe.running.lock().unwrap().contains(&"v2".to_string()));
+    assert!(!probe.is_running("v2"));
 
     // The record of the start is written, then the disk "fills up": the
     // first step's weight is refused and the canary rolled back.
@@ -297,7 +154,7 @@ async fn without_its_journal_record_a_canary_gets_no_traffic() {
     std::fs::remove_file(journal.path()).unwrap();
     std::fs::create_dir_all(journal.path().join("blocked")).unwrap();
     probe.ready.store(true, Ordering::SeqCst);
-    let outcome = eventually("the rollback", || probe.outcome()).await;
+    let outcome = eventually("the rollback", || first_outcome(&probe)).await;
     let RolloutOutcome::RolledBack { reason, .. } = outcome else {
         panic!("{outcome:?}");
     };
@@ -305,7 +162,7 @@ async fn without_its_journal_record_a_canary_gets_no_traffic() {
     assert!(reason.contains("no more traffic"), "{reason}");
     let splits = probe.splits.lock().unwrap().clone();
     assert!(splits.iter().all(|(w, _)| *w == 0), "{splits:?}");
-    assert!(!probe.running.lock().unwrap().contains(&"v2".to_string()));
+    assert!(!probe.is_running("v2"));
     c.stop("test over").await;
 }
 
@@ -314,7 +171,7 @@ async fn a_clean_stop_says_so_in_the_record_for_the_next_start() {
     let dir = tempfile::tempdir().unwrap();
     let s = settings(dir.path());
     let journal = s.journal.clone().unwrap();
-    let probe = Probe::new(journal.path(), &["v1"]);
+    let probe = journalled_backend(journal.path(), &["v1"]);
     probe.ready.store(false, Ordering::SeqCst);
     let c = DeliveryController::spawn(probe.clone(), s.clone(), Some(Version::new("v1")), None);
     let deploy = Intent::Deploy {
@@ -325,7 +182,7 @@ async fn a_clean_stop_says_so_in_the_record_for_the_next_start() {
     let left = journal.read().unwrap().unwrap();
     assert_eq!(left.ended.as_deref(), Some("sandbox shut down"));
 
-    let probe = Probe::new(journal.path(), &["v1"]);
+    let probe = journalled_backend(journal.path(), &["v1"]);
     let c = DeliveryController::spawn(probe.clone(), s, Some(Version::new("v1")), None);
     let view = eventually("the recovered view", || probe.view()).await;
     assert_eq!(
