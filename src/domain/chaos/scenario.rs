@@ -18,9 +18,11 @@ pub enum ScenarioKind {
     PacketLoss,
     /// Docker runtime: hold memory inside a container.
     MemoryPressure,
-    /// Docker runtime: stop the Kafka (broker) dependency container.
+    /// The Kafka (broker) dependency goes down: Docker stops its
+    /// container; the sandbox's fault proxy resets connections to it.
     KafkaDown,
-    /// Docker runtime: stop the database dependency container.
+    /// The database goes down: Docker stops its container; the sandbox's
+    /// fault proxy resets connections to it.
     DbDown,
     /// Slow every exchange with the database dependency.
     DbLatency,
@@ -40,7 +42,8 @@ impl ScenarioKind {
         ScenarioKind::CpuStress,
     ];
 
-    /// Scenarios only the Docker runtime implements.
+    /// Scenarios the Docker runtime implements and the sandbox does not
+    /// (kafka-down and db-down it does, through its dependency proxies).
     pub const DOCKER_ONLY: [ScenarioKind; 5] = [
         ScenarioKind::NetworkPartition,
         ScenarioKind::PacketLoss,
@@ -50,7 +53,8 @@ impl ScenarioKind {
     ];
 
     /// Faults between the service and its dependencies (databases,
-    /// brokers, DNS), which no runtime implements yet.
+    /// brokers, DNS): the sandbox does db-latency and dependency-timeout at
+    /// its dependency proxies; no runtime does dns-failure yet.
     pub const DEPENDENCY: [ScenarioKind; 3] = [
         ScenarioKind::DbLatency,
         ScenarioKind::DnsFailure,
@@ -83,9 +87,13 @@ impl ScenarioKind {
         }
     }
 
-    /// Why a `DEPENDENCY` scenario is refused on every runtime today.
+    /// Why a runtime without a dependency fault proxy refuses a
+    /// `DEPENDENCY` scenario, naming the runtime that can do it.
     pub fn not_built_reason(self) -> String {
-        format!("{self} is not built yet: it needs a fault proxy between the service and its dependencies, which no runtime has")
+        match self {
+            ScenarioKind::DnsFailure => "dns-failure is not built yet: it needs the service's resolver pointed at a SERVFAIL responder, which no runtime does yet (a container's resolver can be swapped; a sandboxed process reads the host's)".to_string(),
+            _ => format!("{self} is not built on this runtime yet: it needs a fault proxy between the service and its dependencies; the sandbox runtime (`runtime: sandbox`) has one"),
+        }
     }
 
     pub fn description(self) -> &'static str {
