@@ -5,8 +5,8 @@
 //! - `runtime`: the port every runtime implements, its intents and capabilities, and the
 //!   read-only and audit decorators.
 //! - `delivery`, `faults`: the one rollout controller and the one fault engine every runtime shares.
-//! - `sandbox`, `docker`, `router`, `daemon`, `agent`, `sources`, `perf`, `compare`, `scaffold`,
-//!   `logparse`: adapters and the work they do (processes, containers, sockets, HTTP).
+//! - `sandbox`, `docker`, `router`, `fault_proxy`, `daemon`, `agent`, `sources`, `perf`,
+//!   `compare`, `scaffold`, `logparse`: adapters and the work they do (processes, containers, sockets, HTTP).
 //! - `kubernetes`: the Kubernetes adapter; the mapping of Argo Rollouts, AnalysisRuns
 //!   and Argo CD Applications into the common status, the client connection and the Rollout watch.
 //! - `app`: console state and its Elm-style update; `ui`: pure render functions per pane.
@@ -24,6 +24,7 @@ pub mod delivery;
 pub mod docker;
 pub mod domain;
 pub mod durable;
+pub mod fault_proxy;
 pub mod faults;
 pub mod kubernetes;
 pub mod launch;

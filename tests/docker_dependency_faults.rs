@@ -117,7 +117,7 @@ async fn db_latency_slows_the_database_only_and_is_removed() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&refused, RuntimeError::Refused(r) if r.contains("not built yet")),
+        matches!(&refused, RuntimeError::Refused(r) if r.contains("not built") && r.contains("runtime: sandbox")),
         "{refused:?}"
     );
     rt.shutdown().await;

@@ -120,6 +120,13 @@ pub struct ServiceConfig {
     pub versions: BTreeMap<String, VersionBehaviour>,
     /// Readiness path polled on each instance.
     pub ready_path: String,
+    /// Variables exported to every instance (`DATABASE_URL: postgres://…`),
+    /// over those the sandbox itself was started with.
+    pub env: BTreeMap<String, String>,
+    /// Further variables holding a dependency's address, besides
+    /// `DATABASE_URL`, `KAFKA_BOOTSTRAP_SERVERS` and `REDIS_URL`: the
+    /// sandbox puts a fault proxy in front of each one set.
+    pub dependencies: Vec<String>,
 }
 
 impl Default for ServiceConfig {
@@ -152,6 +159,8 @@ impl Default for ServiceConfig {
             build: String::new(),
             versions,
             ready_path: "/ready".into(),
+            env: BTreeMap::new(),
+            dependencies: Vec::new(),
         }
     }
 }

@@ -17,6 +17,10 @@ pub enum SandboxUndo {
     /// Clear the fault of the environment's router (in-process: it ends
     /// with the sandbox that set it).
     ClearRouterFault,
+    /// Clear the fault of the proxies in front of these dependencies (by
+    /// variable). In-process too: the proxies end with the sandbox, and so
+    /// do the instances that talked through them.
+    ClearProxyFault { vars: Vec<String> },
 }
 
 impl SandboxUndo {
@@ -61,6 +65,12 @@ pub fn undo_leftover_steps(steps: &[SandboxUndo]) -> Result<Vec<String>, Vec<Str
             }
             SandboxUndo::ClearRouterFault => {
                 done.push("router fault ended with its process".into());
+            }
+            SandboxUndo::ClearProxyFault { vars } => {
+                done.push(format!(
+                    "proxy fault on {} ended with its process (new proxies start clean)",
+                    vars.join(", ")
+                ));
             }
         }
     }

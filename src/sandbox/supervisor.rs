@@ -61,6 +61,8 @@ pub struct InstanceSpec {
     /// late updates from an instance it already stopped.
     pub token: u64,
     pub launch: Launch,
+    /// Exported to the process (before `PORT`, `VERSION`, `INSTANCE`).
+    pub env_vars: Arc<[(String, String)]>,
     pub ready_path: String,
 }
 
@@ -156,7 +158,8 @@ fn build_command(spec: &InstanceSpec, port: u16) -> Command {
             c
         }
     };
-    cmd.env("PORT", port.to_string())
+    cmd.envs(spec.env_vars.iter().map(|(k, v)| (k, v)))
+        .env("PORT", port.to_string())
         .env("VERSION", &*spec.version)
         .env("INSTANCE", &*spec.id)
         .stdin(Stdio::null())
@@ -444,6 +447,7 @@ mod tests {
                 command: command.into(),
                 cwd: std::env::temp_dir(),
             },
+            env_vars: Arc::from(vec![("DATABASE_URL".to_string(), "x".to_string())]),
             ready_path: "/ready".into(),
         }
     }
@@ -453,7 +457,7 @@ mod tests {
         let (utx, mut urx) = mpsc::channel(64);
         let (ltx, mut lrx) = mpsc::channel(64);
         let h = spawn_instance(
-            shell_spec("echo \"ERROR on port $PORT\"; exit 3", 9),
+            shell_spec("echo \"ERROR on port $PORT via $DATABASE_URL\"; exit 3", 9),
             utx,
             ltx,
         );
@@ -473,6 +477,8 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(line.level, Level::Error);
+        // The spec's variables reach the process.
+        assert!(line.text.ends_with("via x"), "{}", line.text);
         let task = h.stop();
         tokio::time::timeout(Duration::from_secs(10), task)
             .await

@@ -18,9 +18,11 @@ pub enum ScenarioKind {
     PacketLoss,
     /// Docker runtime: hold memory inside a container.
     MemoryPressure,
-    /// Docker runtime: stop the Kafka (broker) dependency container.
+    /// The Kafka (broker) dependency goes down: Docker stops its
+    /// container; the sandbox's fault proxy resets connections to it.
     KafkaDown,
-    /// Docker runtime: stop the database dependency container.
+    /// The database goes down: Docker stops its container; the sandbox's
+    /// fault proxy resets connections to it.
     DbDown,
     /// Slow every exchange with the database dependency.
     DbLatency,
@@ -40,7 +42,8 @@ impl ScenarioKind {
         ScenarioKind::CpuStress,
     ];
 
-    /// Scenarios only the Docker runtime implements.
+    /// Scenarios the Docker runtime implements and the sandbox does not
+    /// (kafka-down and db-down it does, through its dependency proxies).
     pub const DOCKER_ONLY: [ScenarioKind; 5] = [
         ScenarioKind::NetworkPartition,
         ScenarioKind::PacketLoss,
@@ -50,8 +53,9 @@ impl ScenarioKind {
     ];
 
     /// Faults between the service and its dependencies (databases,
-    /// brokers, DNS): db-latency on Docker (netem on the database
-    /// container); the others need a fault proxy no runtime has yet.
+    /// brokers, DNS): the sandbox does db-latency and dependency-timeout at
+    /// its dependency proxies, Docker db-latency with netem on the database
+    /// container; no runtime does dns-failure yet.
     pub const DEPENDENCY: [ScenarioKind; 3] = [
         ScenarioKind::DbLatency,
         ScenarioKind::DnsFailure,
@@ -84,12 +88,13 @@ impl ScenarioKind {
         }
     }
 
-    /// Why a `DEPENDENCY` scenario is refused where it is.
+    /// Why a runtime without a dependency fault proxy refuses a
+    /// `DEPENDENCY` scenario, naming the runtime that can do it.
     pub fn not_built_reason(self) -> String {
-        if self == ScenarioKind::DbLatency {
-            return format!("{self} needs the docker runtime (`runtime: docker`), which delays the database container's traffic");
+        match self {
+            ScenarioKind::DnsFailure => "dns-failure is not built yet: it needs the service's resolver pointed at a SERVFAIL responder, which no runtime does yet (a container's resolver can be swapped; a sandboxed process reads the host's)".to_string(),
+            _ => format!("{self} is not built on this runtime yet: it needs a fault proxy between the service and its dependencies; the sandbox runtime (`runtime: sandbox`) has one"),
         }
-        format!("{self} is not built yet: it needs a fault proxy between the service and its dependencies, which no runtime has")
     }
 
     pub fn description(self) -> &'static str {

@@ -26,6 +26,7 @@ use crate::domain::sanitize::{sanitize_str, strip_all};
 use crate::router::traffic::TrafficGenerator;
 use crate::router::{RouterConfig, RouterHandle, WindowStats};
 use crate::runtime::{History, Published, RecordedVerdict, RuntimeError, RuntimeEvent};
+use crate::sandbox::dependencies::Dependencies;
 use crate::sandbox::supervisor::InstanceUpdate;
 use crate::sandbox::{SandboxError, SandboxOptions};
 
@@ -126,8 +127,24 @@ impl Engine {
         let now = now_ms();
         let mut envs = Vec::with_capacity(routers.len());
         let mut pid_watches = Vec::with_capacity(routers.len());
+        let mut dep_lines = Vec::new();
         for (ec, router) in cfg.environments.iter().zip(routers) {
-            let (env, pids_rx) = EnvState::new(ec.clone(), router, now);
+            let deps = match Dependencies::start(&cfg.service).await {
+                Ok(d) => d,
+                Err(e) => {
+                    router.shutdown().await;
+                    return Err(SandboxError::io("cannot start a dependency fault proxy", e));
+                }
+            };
+            for line in deps.describe() {
+                dep_lines.push((ec.name.clone(), format!("dependency {line}")));
+            }
+            for line in &deps.skipped {
+                dep_lines.push((ec.name.clone(), line.clone()));
+            }
+            let instance_env = deps.instance_env(&cfg.service);
+            let (env, pids_rx) =
+                EnvState::new(ec.clone(), router, (Arc::new(deps), instance_env), now);
             envs.push(env);
             pid_watches.push(pids_rx);
         }
@@ -153,6 +170,9 @@ impl Engine {
         };
         for line in leftovers {
             engine.log(Level::Info, "sandbox", line);
+        }
+        for (env, line) in dep_lines {
+            engine.log(Level::Info, &env, line);
         }
         for (i, pids_rx) in pid_watches.into_iter().enumerate() {
             let v = Version::new(engine.envs[i].cfg.initial_version.clone());

@@ -58,6 +58,7 @@ impl Engine {
             id: Arc::from(id.as_str()),
             token,
             launch,
+            env_vars: env.instance_env.clone(),
             ready_path: self.cfg.service.ready_path.clone(),
         };
         let handle = spawn_instance(spec, self.update_tx.clone(), self.log_tx.clone());

@@ -12,6 +12,7 @@ use crate::domain::environment::{
 };
 use crate::domain::EpochMillis;
 use crate::router::RouterHandle;
+use crate::sandbox::dependencies::Dependencies;
 use crate::sandbox::supervisor::InstanceHandle;
 
 /// Pids of each version's instances (plus stress workers), read by the metrics sampler.
@@ -26,6 +27,11 @@ pub(super) struct EnvState {
     pub name: Arc<str>,
     pub cfg: EnvironmentConfig,
     pub router: RouterHandle,
+    /// The fault proxies in front of the service's dependencies.
+    pub deps: Arc<Dependencies>,
+    /// What every instance is started with (`service.env`, dependency
+    /// variables pointing at their proxies).
+    pub instance_env: Arc<[(String, String)]>,
     pub stable: Option<Version>,
     pub canary: Option<Version>,
     pub weight: u8,
@@ -45,6 +51,7 @@ impl EnvState {
     pub fn new(
         cfg: EnvironmentConfig,
         router: RouterHandle,
+        (deps, instance_env): (Arc<Dependencies>, Vec<(String, String)>),
         now: EpochMillis,
     ) -> (EnvState, watch::Receiver<VersionPids>) {
         let (pids, pids_rx) = watch::channel(VersionPids::new());
@@ -53,6 +60,8 @@ impl EnvState {
                 name: Arc::from(cfg.name.as_str()),
                 cfg,
                 router,
+                deps,
+                instance_env: instance_env.into(),
                 stable: None,
                 canary: None,
                 weight: 0,

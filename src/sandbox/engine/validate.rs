@@ -51,6 +51,18 @@ pub(super) fn validate_config(cfg: &Config) -> Result<(), SandboxError> {
             "service.ready_path `{rp}` must start with / and contain no spaces"
         ));
     }
+    let svc = &cfg.service;
+    let names = svc.env.keys().chain(svc.dependencies.iter());
+    for name in names {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return bad(format!(
+                "service: `{name}` is not a variable name (A-Z a-z 0-9 _)"
+            ));
+        }
+    }
+    if let Some((k, _)) = svc.env.iter().find(|(_, v)| v.contains('\0')) {
+        return bad(format!("service.env.{k} contains a NUL byte"));
+    }
     Ok(())
 }
 
@@ -75,6 +87,14 @@ mod tests {
         assert!(validate_config(&c).is_err());
         let mut c = Config::default();
         c.environments.clear();
+        assert!(validate_config(&c).is_err());
+        let mut c = Config::default();
+        c.service.dependencies = vec!["BROKER URL".into()];
+        assert!(
+            matches!(validate_config(&c), Err(SandboxError::Config(m)) if m.contains("variable name"))
+        );
+        let mut c = Config::default();
+        c.service.env.insert("DATABASE_URL".into(), "a\0b".into());
         assert!(validate_config(&c).is_err());
     }
 }

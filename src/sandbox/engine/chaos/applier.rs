@@ -1,18 +1,22 @@
 //! The sandbox backend of the fault engine: faults at an environment's edge
-//! router, CPU burners next to its instances, and killed instances.
+//! router, at the fault proxies in front of its dependencies, CPU burners
+//! next to its instances, and killed instances.
 
 use std::process::Stdio;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
+use super::dependency::{apply_faults, chosen, proxy_fault_of, ProxyTarget};
 use crate::domain::chaos::{FaultParams, ScenarioKind};
 use crate::faults::{
     kill_marked, new_marker, Applied, FaultApplier, FaultRecord, Journal, Prepared, ProcessRef,
     UndoResult,
 };
 use crate::runtime::{RuntimeError, Support};
+use crate::sandbox::dependencies::Dependencies;
 use crate::sandbox::fault_steps::{undo_leftover_steps, SandboxUndo};
 use crate::sandbox::router::{RouterFault, RouterHandle};
 use crate::sandbox::supervisor::{configure_child, signal_group};
@@ -24,6 +28,7 @@ pub(crate) const STRESS_SCRIPT: &str = "while :; do :; done";
 #[derive(Default)]
 pub(crate) struct SandboxHandle {
     pub router_fault: Option<RouterFault>,
+    pub proxy_fault: Option<ProxyTarget>,
     pub stress: Vec<(Child, u32)>,
 }
 
@@ -34,6 +39,10 @@ pub(crate) struct SandboxHandle {
 pub(crate) struct SandboxApplier {
     pub router: Option<RouterHandle>,
     pub other_router_faults: Vec<RouterFault>,
+    /// The environment's dependency proxies, and the variables looked at.
+    pub dependencies: Option<(Arc<Dependencies>, Vec<String>)>,
+    /// The other proxy faults in force there.
+    pub other_proxy_faults: Vec<ProxyTarget>,
     /// (pid, instance name) of the pod-kill victim.
     pub victim: Option<(u32, String)>,
     /// Reapers of killed workers, for the engine to await at shutdown.
@@ -97,6 +106,12 @@ impl SandboxApplier {
         }
     }
 
+    fn set_proxies(&self, extra: Option<&ProxyTarget>) {
+        if let Some((deps, _)) = &self.dependencies {
+            apply_faults(deps, self.other_proxy_faults.iter().chain(extra));
+        }
+    }
+
     fn kill_workers(&mut self, workers: Vec<(Child, u32)>) {
         for (mut child, pid) in workers {
             signal_group(pid, libc::SIGKILL);
@@ -141,6 +156,37 @@ impl SandboxApplier {
     }
 }
 
+/// Why the sandbox refuses dns-failure.
+const DNS_REFUSAL: &str = "dns-failure cannot be done on the sandbox: its services resolve names through the host's resolver (/etc/resolv.conf), and no variable of a process redirects that (RES_OPTIONS and LOCALDOMAIN cannot name a server); it needs a runtime that sets a container's resolver, which the Docker runtime does not do yet";
+
+/// The proxy fault of `record`, on the dependencies it was prepared for.
+fn proxy_target(record: &FaultRecord<SandboxUndo>, p: &FaultParams) -> Result<ProxyTarget, String> {
+    let vars = record
+        .undo
+        .iter()
+        .find_map(|s| match s {
+            SandboxUndo::ClearProxyFault { vars } => Some(vars.clone()),
+            _ => None,
+        })
+        .ok_or("internal: the proxy fault has no dependencies")?;
+    let fault = proxy_fault_of(record.scenario, p).ok_or("internal: not a proxy fault")?;
+    Ok(ProxyTarget { vars, fault })
+}
+
+/// One line for the log: what the proxies now do.
+fn proxy_what(s: ScenarioKind, targets: &[String], p: &FaultParams) -> String {
+    let on = targets.join(", ");
+    let secs = p.duration_secs;
+    match s {
+        ScenarioKind::DbLatency => format!("{}ms added to every exchange with {on} for {secs}s", p.latency_ms),
+        // A Kafka client learns the brokers' advertised addresses from the
+        // bootstrap server and connects to those itself.
+        ScenarioKind::KafkaDown => format!("connections to {on} reset for {secs}s (clients already talking to a broker's advertised address reach it directly)"),
+        ScenarioKind::DbDown => format!("connections to {on} reset for {secs}s"),
+        _ => format!("{on} accepts connections and never answers for {secs}s"),
+    }
+}
+
 #[async_trait]
 impl FaultApplier for SandboxApplier {
     type Undo = SandboxUndo;
@@ -149,14 +195,16 @@ impl FaultApplier for SandboxApplier {
     const MAX_CPU_WORKERS: u32 = 8;
 
     fn support(kind: ScenarioKind) -> Support {
-        if ScenarioKind::ALL.contains(&kind) {
-            Support::Yes
-        } else if ScenarioKind::DEPENDENCY.contains(&kind) {
-            Support::No(kind.not_built_reason())
-        } else {
-            Support::No(format!(
+        match kind {
+            _ if ScenarioKind::ALL.contains(&kind) => Support::Yes,
+            ScenarioKind::DbLatency
+            | ScenarioKind::DbDown
+            | ScenarioKind::KafkaDown
+            | ScenarioKind::DependencyTimeout => Support::Yes,
+            ScenarioKind::DnsFailure => Support::No(DNS_REFUSAL.to_string()),
+            _ => Support::No(format!(
                 "{kind} needs the docker runtime (`runtime: docker`): the sandbox runs processes, not containers"
-            ))
+            )),
         }
     }
 
@@ -165,8 +213,20 @@ impl FaultApplier for SandboxApplier {
         scope: &str,
         id: &str,
         scenario: ScenarioKind,
-        _: &FaultParams,
+        params: &FaultParams,
     ) -> Result<Prepared<SandboxUndo>, RuntimeError> {
+        if proxy_fault_of(scenario, params).is_some() {
+            let (deps, looked_for) = self
+                .dependencies
+                .as_ref()
+                .ok_or_else(|| RuntimeError::Failed("internal: no dependency proxies".into()))?;
+            let picked = chosen(deps, looked_for, scenario, &params.target)?;
+            let vars: Vec<String> = picked.iter().map(|d| d.var.clone()).collect();
+            return Ok(Prepared {
+                targets: picked.iter().map(|d| d.display()).collect(),
+                undo: vec![SandboxUndo::ClearProxyFault { vars }],
+            });
+        }
         let (targets, undo) = match scenario {
             ScenarioKind::PodKill => {
                 let (_, name) = self.victim.clone().ok_or_else(|| {
@@ -210,6 +270,17 @@ impl FaultApplier for SandboxApplier {
                     handle: Some(handle),
                 })
             }
+            s if proxy_fault_of(s, &p).is_some() => {
+                let target = proxy_target(record, &p)?;
+                self.set_proxies(Some(&target));
+                Ok(Applied {
+                    what: proxy_what(s, &record.targets, &p),
+                    handle: Some(SandboxHandle {
+                        proxy_fault: Some(target),
+                        ..SandboxHandle::default()
+                    }),
+                })
+            }
             s => {
                 let fault =
                     router_fault_of(s, &p).ok_or_else(|| format!("{s} is not a sandbox fault"))?;
@@ -218,7 +289,7 @@ impl FaultApplier for SandboxApplier {
                     what: format!("{s} applied for {}s", p.duration_secs),
                     handle: Some(SandboxHandle {
                         router_fault: Some(fault),
-                        stress: Vec::new(),
+                        ..SandboxHandle::default()
                     }),
                 })
             }
@@ -236,6 +307,13 @@ impl FaultApplier for SandboxApplier {
         if record.undo.contains(&SandboxUndo::ClearRouterFault) {
             self.set_router(None);
             done.push("router fault cleared".to_string());
+        }
+        if let Some(vars) = record.undo.iter().find_map(|s| match s {
+            SandboxUndo::ClearProxyFault { vars } => Some(vars),
+            _ => None,
+        }) {
+            self.set_proxies(None);
+            done.push(format!("proxy fault cleared on {}", vars.join(", ")));
         }
         let n = handle.stress.len();
         self.kill_workers(handle.stress);
@@ -277,16 +355,25 @@ mod tests {
     }
 
     #[test]
-    fn only_process_scenarios_are_supported_and_the_rest_say_why() {
-        for k in ScenarioKind::ALL {
+    fn process_and_dependency_scenarios_are_supported_and_the_rest_say_why() {
+        use ScenarioKind::*;
+        for k in
+            ScenarioKind::ALL
+                .into_iter()
+                .chain([DbLatency, DbDown, KafkaDown, DependencyTimeout])
+        {
             assert_eq!(SandboxApplier::support(k), Support::Yes, "{k}");
         }
-        for k in ScenarioKind::DOCKER_ONLY {
+        for k in [NetworkPartition, PacketLoss, MemoryPressure] {
             assert!(
                 matches!(SandboxApplier::support(k), Support::No(r) if r.contains("runtime: docker")),
                 "{k}"
             );
         }
+        assert!(
+            matches!(SandboxApplier::support(DnsFailure), Support::No(r) if r.contains("resolv.conf")),
+            "dns-failure is refused with the reason"
+        );
     }
 
     #[tokio::test]

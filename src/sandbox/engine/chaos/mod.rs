@@ -5,6 +5,7 @@
 //! verdict.
 
 mod applier;
+mod dependency;
 
 use std::collections::BTreeMap;
 
@@ -18,7 +19,7 @@ use crate::faults::{FaultRunner, Journal, Sample};
 use crate::paths::StatePaths;
 use crate::runtime::{Actor, RuntimeError, Support};
 use crate::sandbox::fault_steps::SandboxUndo;
-use crate::sandbox::router::{RouterFault, WindowStats};
+use crate::sandbox::router::WindowStats;
 use crate::sandbox::supervisor::now_ms;
 use crate::sandbox::SandboxError;
 use applier::{SandboxApplier, SandboxHandle};
@@ -85,17 +86,23 @@ impl Engine {
     /// force there except the one of `except`.
     fn applier(&self, i: usize, except: Option<&str>) -> SandboxApplier {
         let env = &self.envs[i].name;
-        let other_router_faults: Vec<RouterFault> = self
-            .faults
-            .faults()
-            .filter(|f| {
-                f.applied && *f.record.scope == **env && Some(f.record.id.as_str()) != except
-            })
-            .filter_map(|f| f.handle.as_ref().and_then(|h| h.router_fault.clone()))
+        let others = || {
+            self.faults
+                .faults()
+                .filter(|f| {
+                    f.applied && *f.record.scope == **env && Some(f.record.id.as_str()) != except
+                })
+                .filter_map(|f| f.handle.as_ref())
+        };
+        let looked_for = crate::sandbox::dependencies::looked_for(&self.cfg.service)
+            .into_iter()
+            .map(|(v, _)| v)
             .collect();
         SandboxApplier {
             router: Some(self.envs[i].router.clone()),
-            other_router_faults,
+            other_router_faults: others().filter_map(|h| h.router_fault.clone()).collect(),
+            dependencies: Some((self.envs[i].deps.clone(), looked_for)),
+            other_proxy_faults: others().filter_map(|h| h.proxy_fault.clone()).collect(),
             ..SandboxApplier::default()
         }
     }
