@@ -143,6 +143,11 @@ pub enum Cmd {
         /// with --env always return once the intent is accepted.)
         #[arg(long, conflicts_with = "env")]
         no_wait: bool,
+        /// With --from/--to: promote although --from's last FMEA scored
+        /// below comparison.thresholds.min_resilience_score (asks first;
+        /// --yes confirms).
+        #[arg(long, requires = "from")]
+        accept_low_resilience: bool,
         #[command(flatten)]
         confirm: ConfirmArgs,
     },

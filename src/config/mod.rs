@@ -293,6 +293,7 @@ pub struct ComparisonConfig {
     pub max_error_rate: f64,
     pub min_throughput_ratio: f64,
     pub auto_promote: bool,
+    pub thresholds: ComparisonThresholds,
 }
 
 impl Default for ComparisonConfig {
@@ -303,6 +304,24 @@ impl Default for ComparisonConfig {
             max_error_rate: 0.01,
             min_throughput_ratio: 0.95,
             auto_promote: false,
+            thresholds: ComparisonThresholds::default(),
+        }
+    }
+}
+
+/// Absolute limits a version must meet to move on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ComparisonThresholds {
+    /// `promote` refuses when the source environment's latest FMEA scored
+    /// below this (0..=100), unless overridden with confirmation.
+    pub min_resilience_score: f64,
+}
+
+impl Default for ComparisonThresholds {
+    fn default() -> Self {
+        ComparisonThresholds {
+            min_resilience_score: 80.0,
         }
     }
 }

@@ -214,3 +214,68 @@ pub async fn run(
     }
     Ok(code)
 }
+
+/// `promote --from A --to B` and the resilience gate.
+pub struct GateAsk<'a> {
+    pub from: &'a str,
+    pub to: &'a str,
+    /// `--accept-low-resilience`.
+    pub accept: bool,
+    /// `--yes`.
+    pub yes: bool,
+}
+
+/// `Some(exit code)` when the promotion must not go ahead: A's last FMEA
+/// scored below the minimum and the user did not override it (with
+/// `--accept-low-resilience`, then confirmed). Says what it found.
+pub fn resilience_gate(g: &GlobalArgs, ask: GateAsk<'_>) -> Option<i32> {
+    let min = load_config(g, false)
+        .map(|(c, _)| c.comparison.thresholds.min_resilience_score)
+        .unwrap_or(crate::config::ComparisonThresholds::default().min_resilience_score);
+    let last = match state_paths(g)
+        .map(|s| crate::faults::suite::latest_score(&s.chaos_knowledge(), ask.from))
+    {
+        Ok(Ok(last)) => last,
+        Ok(Err(e)) => {
+            eprintln!("error: the resilience gate cannot read the FMEA history: {e}");
+            return Some(exit::FAILED);
+        }
+        Err(e) => {
+            eprintln!("error: the resilience gate cannot find the state directory: {e}");
+            return Some(exit::FAILED);
+        }
+    };
+    let gate = crate::domain::chaos::resilience_gate(last, min);
+    eprintln!("{}", gate.describe(ask.from));
+    if !matches!(gate, crate::domain::chaos::Gate::Closed { .. }) {
+        return None;
+    }
+    if !ask.accept {
+        eprintln!(
+            "error: promote {} → {} refused; run `blissful-infra chaos --env {}` again, or pass --accept-low-resilience to override",
+            ask.from, ask.to, ask.from
+        );
+        return Some(exit::REFUSED);
+    }
+    let stdin = std::io::stdin();
+    let interactive = std::io::IsTerminal::is_terminal(&stdin);
+    let mut input = stdin.lock();
+    let mut prompt = cli::confirm::Prompt {
+        input: &mut input,
+        interactive,
+    };
+    let what = format!("promote {} below the resilience gate", ask.from);
+    let c = cli::confirm::Confirmation {
+        what: &what,
+        env: ask.to,
+        protected: true,
+        yes: ask.yes,
+    };
+    match cli::confirm::confirm(&c, &mut prompt, &mut std::io::stderr()) {
+        Ok(()) => None,
+        Err(e) => {
+            eprintln!("error: {e}");
+            Some(exit::REFUSED)
+        }
+    }
+}

@@ -253,8 +253,19 @@ async fn run_command(
             from: Some(from),
             to: Some(to),
             no_wait,
+            accept_low_resilience,
+            confirm,
             ..
         } => {
+            let gate = chaos::GateAsk {
+                from: &from,
+                to: &to,
+                accept: accept_low_resilience,
+                yes: confirm.yes,
+            };
+            if let Some(code) = chaos::resilience_gate(g, gate) {
+                return Ok(code);
+            }
             cli::cmd_promote(
                 &runtime, &actor, &from, &to, !no_wait, mode, &mut out, &mut err,
             )

@@ -163,6 +163,17 @@ impl Config {
                 ),
             );
         }
+        let min_score = self.comparison.thresholds.min_resilience_score;
+        if !(0.0..=100.0).contains(&min_score) {
+            v.push(
+                &[
+                    S::K("comparison"),
+                    S::K("thresholds"),
+                    S::K("min_resilience_score"),
+                ],
+                format!("{min_score} is outside 0..=100"),
+            );
+        }
         let c = &self.comparison;
         v.fraction(
             &[S::K("comparison"), S::K("max_error_rate")],

@@ -4,6 +4,7 @@
 mod catalogue;
 mod experiment;
 mod fmea;
+mod gate;
 mod scenario;
 mod slo;
 
@@ -16,5 +17,6 @@ pub use fmea::{
     combine_versions, expected_behaviour, resilience_score, weight, CheckOutcome, ExpectedCheck,
     Figures, Observed, ScenarioResult, ScenarioVerdict, Severity, Tolerance,
 };
+pub use gate::{resilience_gate, Gate, LastScore};
 pub use scenario::{ScenarioKind, UnknownScenario};
 pub use slo::{ChaosSlo, SloCheck, SloMetric};

@@ -9,7 +9,7 @@ mod report;
 mod run;
 mod watch;
 
-pub use learn::JsonlLearner;
+pub use learn::{latest_score, JsonlLearner};
 pub use report::{render_markdown, write_report, ReportPaths};
 pub use run::{run_suite, Sinks};
 pub use watch::EnvWatch;

@@ -162,3 +162,36 @@ fn the_env_watch_combines_fresh_samples_of_its_own_environment() {
     assert_eq!(w.sample(T0 + 1000).map(|p| p.rps), Some(15.0));
     assert_eq!(w.sample(T0 + 10_000), None, "stale points are not a sample");
 }
+
+#[test]
+fn the_latest_score_of_an_environment_comes_from_the_newest_scored_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("knowledge").join("chaos.jsonl");
+    assert_eq!(latest_score(&path, "staging").unwrap(), None, "no file yet");
+    let learner = JsonlLearner { path: path.clone() };
+    let mut old = report(vec![verdict(ScenarioKind::PodKill, 1.0, 40.0, 31)]);
+    old.started_at = T0;
+    learner.learn(&old).unwrap();
+    let mut new = report(vec![verdict(ScenarioKind::PodKill, 0.0, 10.0, 0)]);
+    new.started_at = T0 + 1000;
+    learner.learn(&new).unwrap();
+    let mut other = report(vec![verdict(ScenarioKind::PodKill, 1.0, 40.0, 31)]);
+    other.env = "production".into();
+    learner.learn(&other).unwrap();
+    let mut unscored = report(Vec::new());
+    unscored.started_at = T0 + 2000;
+    learner.learn(&unscored).unwrap();
+    // A torn last line (a crash mid-append) is skipped.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, b"{\"env\":\"stag"))
+        .unwrap();
+    let last = latest_score(&path, "staging").unwrap().unwrap();
+    assert_eq!((last.score, last.at), (100.0, T0 + 1000));
+    assert_eq!(
+        latest_score(&path, "production").unwrap().map(|l| l.score),
+        Some(0.0)
+    );
+    assert_eq!(latest_score(&path, "qa").unwrap(), None);
+}
