@@ -174,27 +174,76 @@ fn press(app: &mut App, code: KeyCode) {
     app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
 }
 
+/// Log lines `from..to` of the bench service, as the runtime sends them.
+fn feed_lines(app: &mut App, from: u64, to: u64) {
+    let (env, version, instance) = labels();
+    for i in from..to {
+        app.update(Msg::Runtime(Box::new(RuntimeEvent::Log {
+            line: line(&env, &version, &instance, i),
+        })));
+    }
+}
+
+/// Press `keys` in turn, one every 10 ms for `run_for`, drawing a 120x40
+/// frame after each. Before each key `untimed` runs outside the measurement
+/// and `timed` inside it (work the console loop does before it serves the
+/// key). Returns the key-to-frame times, sorted.
+fn key_to_frame(
+    app: &mut App,
+    keys: &[KeyCode],
+    run_for: Duration,
+    mut untimed: impl FnMut(&mut App),
+    mut timed: impl FnMut(&mut App),
+) -> Vec<Duration> {
+    let theme = theme();
+    let mut term = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
+    let mut latencies = Vec::new();
+    let start = Instant::now();
+    let mut k = 0;
+    while start.elapsed() < run_for {
+        let tick = Instant::now();
+        untimed(app);
+        let t0 = Instant::now();
+        timed(app);
+        press(app, keys[k % keys.len()]);
+        k += 1;
+        term.draw(|f| blissful_infra::ui::draw(f, app, &theme))
+            .expect("draw");
+        latencies.push(t0.elapsed());
+        if let Some(rest) = Duration::from_millis(10).checked_sub(tick.elapsed()) {
+            std::thread::sleep(rest);
+        }
+    }
+    latencies.sort();
+    latencies
+}
+
+/// Percentiles of sorted key-to-frame times, and how many keys there were.
+fn latency_summary(sorted: &[Duration]) -> String {
+    let p = |q: f64| sorted[((sorted.len() as f64 - 1.0) * q) as usize].as_secs_f64() * 1000.0;
+    format!(
+        "p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} keys)",
+        p(0.5),
+        p(0.95),
+        p(0.99),
+        p(1.0),
+        sorted.len()
+    )
+}
+
 /// Keys while 10,000 lines/s arrive (100 lines every 10 ms, a key every
 /// 10 ms), into a buffer already full (50,000 lines), optionally with a
 /// filter typed in the Logs pane. Measured from the key to the drawn frame.
 fn bench_key_latency_under_log_flood(filter: Option<&str>) {
-    let theme = theme();
     let mut app = app();
     app.focus = blissful_infra::app::state::PaneId::Logs;
-    let mut term = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
-    let (env, version, instance) = labels();
-    let mut i = 0u64;
     let prefill = if full_run() {
         app.logs.capacity()
     } else {
         2_000
     };
-    while i < prefill as u64 {
-        app.update(Msg::Runtime(Box::new(RuntimeEvent::Log {
-            line: line(&env, &version, &instance, i),
-        })));
-        i += 1;
-    }
+    let mut i = prefill as u64;
+    feed_lines(&mut app, 0, i);
     if let Some(f) = filter {
         press(&mut app, KeyCode::Char('/'));
         for c in f.chars() {
@@ -202,7 +251,6 @@ fn bench_key_latency_under_log_flood(filter: Option<&str>) {
         }
         press(&mut app, KeyCode::Enter);
     }
-    let mut latencies = Vec::new();
     let run_for = if full_run() {
         Duration::from_secs(3)
     } else {
@@ -216,38 +264,17 @@ fn bench_key_latency_under_log_flood(filter: Option<&str>) {
         KeyCode::Char('t'),
         KeyCode::Char('t'),
     ];
-    let mut k = 0;
-    while start.elapsed() < run_for {
-        let tick = Instant::now();
-        for _ in 0..100 {
-            app.update(Msg::Runtime(Box::new(RuntimeEvent::Log {
-                line: line(&env, &version, &instance, i),
-            })));
-            i += 1;
-        }
-        let t0 = Instant::now();
-        press(&mut app, keys[k % keys.len()]);
-        k += 1;
-        term.draw(|f| blissful_infra::ui::draw(f, &app, &theme))
-            .expect("draw");
-        latencies.push(t0.elapsed());
-        if let Some(rest) = Duration::from_millis(10).checked_sub(tick.elapsed()) {
-            std::thread::sleep(rest);
-        }
-    }
+    let flood = |app: &mut App| {
+        feed_lines(app, i, i + 100);
+        i += 100;
+    };
+    let latencies = key_to_frame(&mut app, &keys, run_for, flood, |_| {});
     let lines_per_sec = (i - first) as f64 / start.elapsed().as_secs_f64();
-    latencies.sort();
-    let p =
-        |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize].as_secs_f64() * 1000.0;
     println!(
-        "key to frame while logs stream at {:.0} lines/s (filter {}): p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} keys)",
+        "key to frame while logs stream at {:.0} lines/s (filter {}): {}",
         lines_per_sec,
         filter.unwrap_or("none"),
-        p(0.5),
-        p(0.95),
-        p(0.99),
-        p(1.0),
-        latencies.len()
+        latency_summary(&latencies)
     );
 }
 
@@ -356,15 +383,8 @@ fn bench_key_latency_during_outage() {
         });
         (prom, loki, flapper, forward, agent, agent_fwd)
     });
-    let theme = theme();
     let mut app = app();
-    let mut term = Terminal::new(TestBackend::new(120, 40)).expect("terminal");
-    let (env, version, instance) = labels();
-    for i in 0..2_000 {
-        app.update(Msg::Runtime(Box::new(RuntimeEvent::Log {
-            line: line(&env, &version, &instance, i),
-        })));
-    }
+    feed_lines(&mut app, 0, 2_000);
     let run_for = if full_run() {
         Duration::from_secs(5)
     } else {
@@ -376,43 +396,26 @@ fn bench_key_latency_during_outage() {
         KeyCode::Char('6'),
         KeyCode::Char('1'),
     ];
-    let (mut latencies, mut events, mut k) = (Vec::new(), 0u64, 0usize);
-    let start = Instant::now();
-    while start.elapsed() < run_for {
-        let tick = Instant::now();
-        let t0 = Instant::now();
+    let mut events = 0u64;
+    let pending = |app: &mut App| {
         while let Ok(msg) = rx.try_recv() {
             app.update(msg);
             events += 1;
         }
-        press(&mut app, keys[k % keys.len()]);
-        k += 1;
-        term.draw(|f| blissful_infra::ui::draw(f, &app, &theme))
-            .expect("draw");
-        latencies.push(t0.elapsed());
-        if let Some(rest) = Duration::from_millis(10).checked_sub(tick.elapsed()) {
-            std::thread::sleep(rest);
-        }
-    }
+    };
+    let latencies = key_to_frame(&mut app, &keys, run_for, |_| {}, pending);
     let degraded = app
         .sources
         .iter()
         .filter(|(_, s)| matches!(s, SourceState::Degraded(_)))
         .map(|(n, _)| n.as_str())
         .collect::<Vec<_>>();
-    latencies.sort();
-    let p =
-        |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize].as_secs_f64() * 1000.0;
     println!(
-        "key to frame while sources are down or flapping ({} source events, degraded at the end: {}; agent: {:?}): p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} keys)",
+        "key to frame while sources are down or flapping ({} source events, degraded at the end: {}; agent: {:?}): {}",
         events,
         degraded.join(", "),
         app.agent.state,
-        p(0.5),
-        p(0.95),
-        p(0.99),
-        p(1.0),
-        latencies.len()
+        latency_summary(&latencies)
     );
     drop(silent);
     rt.shutdown_timeout(Duration::from_secs(1));

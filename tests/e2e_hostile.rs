@@ -10,7 +10,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use support::hostile::{
-    assert_layout_matches_frame, assert_terminal_state_untouched, MARKERS, SERVICE_CORPUS,
+    assert_layout_matches_frame, assert_terminal_state_untouched, console_in_tmux, ConsoleInTmux,
+    MARKERS, SERVICE_CORPUS,
 };
 use support::tmux::TmuxSession;
 
@@ -45,17 +46,11 @@ service:
 #[test]
 fn a_hostile_service_leaves_the_terminal_and_the_layout_intact() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = dir.path().join("blissful-infra.yaml");
-    std::fs::write(&cfg, console_config(dir.path())).expect("write config");
-    let frame_file = dir.path().join("frame.txt");
-    let cmd = format!(
-        "cd {dir} && BLISSFUL_INFRA_STATE_DIR={dir}/state BLISSFUL_INFRA_FRAME_DUMP={frame} TERM=xterm-256color {BIN} --config {cfg}; echo EXITED:$?; sleep 30",
-        dir = dir.path().display(),
-        frame = frame_file.display(),
-        cfg = cfg.display(),
-    );
-    let t = TmuxSession::start(150, 45, &cmd);
-    let title = t.pane_title();
+    let ConsoleInTmux {
+        tmux: t,
+        title,
+        frame_file,
+    } = console_in_tmux(dir.path(), &console_config(dir.path()));
     let long = Duration::from_secs(40);
     t.keys(&["2"]); // the Logs pane, zoomed, so every corpus line is on screen
     t.keys(&["Enter"]);

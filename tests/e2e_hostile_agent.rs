@@ -13,11 +13,9 @@ use std::time::Duration;
 
 use support::fake_ollama::{self, raw_chat_line, FakeOllama};
 use support::hostile::{
-    assert_layout_matches_frame, assert_terminal_state_untouched, corpus_lines, MARKERS,
+    assert_layout_matches_frame, assert_terminal_state_untouched, console_in_tmux, corpus_lines,
+    ConsoleInTmux, MARKERS,
 };
-use support::tmux::TmuxSession;
-
-const BIN: &str = env!("CARGO_BIN_EXE_blissful-infra");
 const MODEL: &str = "llama3.2";
 
 /// The corpus as two answers: every line but the 1 MiB one and the one
@@ -56,23 +54,14 @@ fn a_hostile_model_answer_leaves_the_terminal_and_the_layout_intact() {
     };
     let addr = rt.block_on(fake_ollama::serve(fake));
     let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = dir.path().join("blissful-infra.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "project: hostile\nenvironments:\n  - name: staging\n    replicas: 1\n    router_port: 0\n    metrics_port: 0\ntraffic:\n  rate_per_sec: 0\nagent:\n  endpoint: http://{addr}\n"
-        ),
-    )
-    .expect("write config");
-    let frame_file = dir.path().join("frame.txt");
-    let cmd = format!(
-        "cd {dir} && BLISSFUL_INFRA_STATE_DIR={dir}/state BLISSFUL_INFRA_FRAME_DUMP={frame} TERM=xterm-256color {BIN} --config {cfg}; echo EXITED:$?; sleep 30",
-        dir = dir.path().display(),
-        frame = frame_file.display(),
-        cfg = cfg.display(),
+    let config = format!(
+        "project: hostile\nenvironments:\n  - name: staging\n    replicas: 1\n    router_port: 0\n    metrics_port: 0\ntraffic:\n  rate_per_sec: 0\nagent:\n  endpoint: http://{addr}\n"
     );
-    let t = TmuxSession::start(150, 45, &cmd);
-    let title = t.pane_title();
+    let ConsoleInTmux {
+        tmux: t,
+        title,
+        frame_file,
+    } = console_in_tmux(dir.path(), &config);
     let long = Duration::from_secs(40);
     t.wait_for("the console", long, |sc| sc.contains("Environments"));
     t.keys(&["6", "Enter"]); // the Agent pane, zoomed

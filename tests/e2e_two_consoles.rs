@@ -14,22 +14,19 @@ use blissful_infra::domain::pipeline::PipelineKind;
 use blissful_infra::paths::StatePaths;
 use blissful_infra::runtime::{Actor, Runtime, RuntimeError};
 use support::daemon::{Daemon, BIN};
+use support::project::sandbox_config;
 use support::tmux::TmuxSession;
 
 /// Staging runs v2 and production v1, so promoting staging starts a canary
 /// of v2 in production that holds its first step for two minutes.
-const CONFIG: &str = r#"
-project: twins
-environments:
-  - { name: staging, replicas: 1, router_port: 0, metrics_port: 0, initial_version: v2 }
-  - { name: production, replicas: 1, router_port: 0, metrics_port: 0 }
-traffic:
-  rate_per_sec: 5
-rollout:
-  steps:
-    - { weight: 50, pause_secs: 120 }
-    - { weight: 100, pause_secs: 1 }
-"#;
+fn config() -> String {
+    sandbox_config(
+        "twins",
+        &[("staging", Some("v2")), ("production", None)],
+        5,
+        120,
+    )
+}
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -42,7 +39,7 @@ fn actor(user: &str) -> Actor {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_clients_promoting_at_once_are_serialised_and_the_second_gets_the_first_ones_result() {
-    let daemon = Daemon::up(CONFIG);
+    let daemon = Daemon::up(&config());
     daemon.wait_ready();
     let socket = StatePaths::at(daemon.state()).control_socket();
     let a = RemoteRuntime::connect(&socket).await.unwrap();
@@ -124,7 +121,7 @@ fn env_row(screen: &str, env: &str) -> String {
 
 #[test]
 fn two_consoles_on_one_daemon_show_the_same_state_and_only_one_promote_goes_through() {
-    let daemon = Daemon::up(CONFIG);
+    let daemon = Daemon::up(&config());
     daemon.wait_ready();
     let one = console(&daemon);
     let two = console(&daemon);

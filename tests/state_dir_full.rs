@@ -10,12 +10,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod drill_common;
+mod support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use drill_common::{audit_entries, children_of, instance_pids, text, Daemon};
+use support::project::sandbox_config;
 
 /// tmpfs allocates in pages.
 const PAGE: u64 = 4096;
@@ -23,17 +25,10 @@ const ENV: &str = "staging";
 const ENOSPC: &str = "No space left on device (os error 28)";
 const EROFS: &str = "Read-only file system (os error 30)";
 
-const CONFIG: &str = r#"
-project: drill-full
-environments:
-  - { name: staging, replicas: 1, router_port: 0, metrics_port: 0 }
-traffic:
-  rate_per_sec: 10
-rollout:
-  steps:
-    - { weight: 50, pause_secs: 30 }
-    - { weight: 100, pause_secs: 1 }
-"#;
+/// Staging only; a canary holds its first step for 30 s.
+fn config() -> String {
+    sandbox_config("drill-full", &[(ENV, None)], 10, 30)
+}
 
 /// A small tmpfs for the state directory, unmounted on drop.
 struct Tmpfs {
@@ -241,7 +236,7 @@ fn a_full_or_read_only_state_directory_refuses_changes_and_recovers_without_a_re
         }
     };
     let cfg = tempfile::tempdir().unwrap();
-    std::fs::write(cfg.path().join("blissful-infra.yaml"), CONFIG).unwrap();
+    std::fs::write(cfg.path().join("blissful-infra.yaml"), config()).unwrap();
     let d = Daemon::start(cfg.path(), &fs.at, &[]);
     d.wait_status(ENV, 30, "v1 ready", |s| {
         s["instances"][0]["phase"]["phase"] == "ready"

@@ -4,10 +4,40 @@
 //! bidi character, title and paste buffers unchanged, screen equal to the
 //! frame the console drew).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use super::daemon::BIN;
 use super::tmux::TmuxSession;
+
+/// The real console in a 150x45 tmux pane: its pane, the pane's title
+/// before the console ran, and the file each frame it draws is dumped to.
+pub struct ConsoleInTmux {
+    pub tmux: TmuxSession,
+    pub title: String,
+    pub frame_file: PathBuf,
+}
+
+/// Start the console in `dir` with `config` as its blissful-infra.yaml and
+/// its state under `dir/state`; the pane prints `EXITED:<code>` when it ends.
+pub fn console_in_tmux(dir: &Path, config: &str) -> ConsoleInTmux {
+    let cfg = dir.join("blissful-infra.yaml");
+    std::fs::write(&cfg, config).expect("write config");
+    let frame_file = dir.join("frame.txt");
+    let cmd = format!(
+        "cd {dir} && BLISSFUL_INFRA_STATE_DIR={dir}/state BLISSFUL_INFRA_FRAME_DUMP={frame} TERM=xterm-256color {BIN} --config {cfg}; echo EXITED:$?; sleep 30",
+        dir = dir.display(),
+        frame = frame_file.display(),
+        cfg = cfg.display(),
+    );
+    let tmux = TmuxSession::start(150, 45, &cmd);
+    let title = tmux.pane_title();
+    ConsoleInTmux {
+        tmux,
+        title,
+        frame_file,
+    }
+}
 
 /// Written by the service before it starts serving: OSC 52 (clipboard),
 /// OSC 0/2 (title), OSC 8 (hyperlink), clear screen and cursor moves, device

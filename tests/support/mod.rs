@@ -6,6 +6,7 @@ pub mod fake_kube;
 pub mod fake_loki;
 pub mod fake_ollama;
 pub mod hostile;
+pub mod project;
 pub mod prometheus;
 pub mod pty;
 pub mod secret_corpus;
