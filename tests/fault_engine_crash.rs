@@ -44,7 +44,11 @@ impl Backend {
     /// The faults the child applies, in order.
     fn faults(self) -> Vec<ScenarioKind> {
         match self {
-            Backend::Sandbox => vec![ScenarioKind::CpuStress, ScenarioKind::NetworkLatency],
+            Backend::Sandbox => vec![
+                ScenarioKind::CpuStress,
+                ScenarioKind::NetworkLatency,
+                ScenarioKind::DbLatency,
+            ],
             Backend::Docker => vec![
                 ScenarioKind::DbDown,
                 ScenarioKind::CpuStress,
@@ -87,6 +91,10 @@ fn sandbox_config() -> Config {
         ..Config::default()
     };
     c.traffic.rate_per_sec = 0.0;
+    // A database for db-latency's proxy (nothing need listen there).
+    c.service
+        .env
+        .insert("DATABASE_URL".into(), "postgres://127.0.0.1:9/app".into());
     c
 }
 
