@@ -275,7 +275,7 @@ async fn run_command(
             };
             // Defaults from the project's config, then the flags.
             let mut params = match load_config(g, false) {
-                Ok((cfg, _)) => cfg.chaos.defaults,
+                Ok((cfg, _)) => cfg.chaos.defaults.for_scenario(scenario),
                 Err(e) => {
                     print_error(e);
                     return Ok(exit::USAGE);

@@ -343,7 +343,7 @@ impl App {
             PendingAction::Chaos { env, scenario } => RuntimeCommand::Chaos {
                 env,
                 scenario,
-                params: self.config.chaos.defaults.clone(),
+                params: self.config.chaos.defaults.clone().for_scenario(scenario),
             },
             PendingAction::UndoFaults { ids } => RuntimeCommand::Undo { ids },
             PendingAction::Intent { env, intent } => {
