@@ -376,7 +376,7 @@ impl App {
             PendingAction::Chaos { env, scenario } => RuntimeCommand::Chaos {
                 env,
                 scenario,
-                params: self.config.chaos.params(),
+                params: self.config.chaos.params().for_scenario(scenario),
             },
             PendingAction::ChaosSuite { env, scenario } => {
                 self.suite = Some(crate::app::suite::SuiteView::new(&env, vec![scenario]));

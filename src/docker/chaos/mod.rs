@@ -37,6 +37,10 @@ use crate::clock::{now_ms, steady_ms};
 use crate::domain::chaos::{Experiment, FaultParams, ScenarioKind};
 use crate::domain::logs::Level;
 use crate::domain::pipeline::{PipelineKind, PipelineRun, StageStatus};
+
+/// A target that died within this long before a sample counts as missing
+/// in it (samples are a second apart).
+const DIED_WINDOW_MS: i64 = 1_500;
 use crate::faults::{FaultRunner, Journal, Sample};
 use crate::runtime::{Actor, RuntimeError, Support};
 
@@ -203,13 +207,20 @@ async fn remove_fault(
 fn observe(inner: &Inner, chaos: &mut Chaos) {
     let (error_rate, p99_ms, errors) = delivery::observation(inner);
     let containers = inner.containers();
+    let died = inner.state().last_died.clone();
+    let now = now_ms();
     let slo = inner.opts.config.chaos.slo.clone();
     let changed = chaos.runner.observe(steady_ms(), &slo, |l| {
-        let missing = l
-            .record
-            .targets
-            .iter()
-            .any(|t| !containers.iter().any(|c| c.display == *t && c.is_ready()));
+        // A target that died since the last sample was missing, even if it
+        // was back (restarted, healthy) by the time of this one.
+        let died_lately = |t: &String| {
+            died.get(t)
+                .is_some_and(|&at| at >= l.experiment.started_at && now - at <= DIED_WINDOW_MS)
+        };
+        let missing =
+            l.record.targets.iter().any(|t| {
+                died_lately(t) || !containers.iter().any(|c| c.display == *t && c.is_ready())
+            });
         let cut_off = l.experiment.scenario == ScenarioKind::NetworkPartition && l.applied;
         Some(Sample {
             error_rate,

@@ -120,6 +120,9 @@ pub(crate) struct State {
     pub(crate) faults: Vec<ActiveFault>,
     last_change: EpochMillis,
     synced: bool,
+    /// When each container (by display name) last died, wall ms: a kill
+    /// and a fast restart can fall between two readiness samples.
+    pub(crate) last_died: BTreeMap<String, EpochMillis>,
 }
 
 #[derive(Default)]

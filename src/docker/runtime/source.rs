@@ -215,7 +215,11 @@ async fn handle_event(inner: &Arc<Inner>, docker: &Docker, msg: EventMessage) {
     };
     let known = inner.state().containers.get(&id).map(|c| c.display.clone());
     let view = refresh_container(inner, docker, &id).await;
+    let display = view.as_ref().map(|v| v.display.clone()).or(known.clone());
     if let Some(n) = event_note(&msg, view.as_ref(), known) {
+        if let (Some(name), "die") = (display, n.stage) {
+            inner.state().last_died.insert(name, crate::clock::now_ms());
+        }
         inner.log(n.level, &n.log);
         timeline(inner, n.title, n.stage, n.failed, n.detail);
     }

@@ -35,6 +35,21 @@ impl Default for FaultParams {
     }
 }
 
+/// The latency db-latency adds unless asked otherwise (the seed's 2 s).
+pub const DB_LATENCY_DEFAULT_MS: u64 = 2000;
+
+impl FaultParams {
+    /// These defaults as `kind` uses them: db-latency adds
+    /// [`DB_LATENCY_DEFAULT_MS`] unless the general latency default was
+    /// changed (then that is what was asked for).
+    pub fn for_scenario(mut self, kind: ScenarioKind) -> FaultParams {
+        if kind == ScenarioKind::DbLatency && self.latency_ms == FaultParams::default().latency_ms {
+            self.latency_ms = DB_LATENCY_DEFAULT_MS;
+        }
+        self
+    }
+}
+
 /// Longest fault, in seconds.
 pub const MAX_FAULT_SECS: u64 = 3600;
 /// Largest added latency, in ms.
@@ -188,6 +203,26 @@ mod tests {
         assert!(check_params(ScenarioKind::NetworkLatency, &p, 8)
             .unwrap_err()
             .contains("latency must be 1..=60000ms"));
+    }
+
+    #[test]
+    fn db_latency_defaults_to_two_seconds_unless_the_default_was_changed() {
+        let d = FaultParams::default();
+        assert_eq!(
+            d.clone().for_scenario(ScenarioKind::DbLatency).latency_ms,
+            2000
+        );
+        assert_eq!(
+            d.clone()
+                .for_scenario(ScenarioKind::NetworkLatency)
+                .latency_ms,
+            300
+        );
+        let asked = FaultParams {
+            latency_ms: 800,
+            ..d
+        };
+        assert_eq!(asked.for_scenario(ScenarioKind::DbLatency).latency_ms, 800);
     }
 
     #[test]

@@ -9,8 +9,8 @@ mod scenario;
 mod slo;
 
 pub use catalogue::{
-    catalogue, check_params, FaultParams, Param, ScenarioSpec, MAX_FAULT_LATENCY_MS,
-    MAX_FAULT_MEMORY_MIB, MAX_FAULT_SECS,
+    catalogue, check_params, FaultParams, Param, ScenarioSpec, DB_LATENCY_DEFAULT_MS,
+    MAX_FAULT_LATENCY_MS, MAX_FAULT_MEMORY_MIB, MAX_FAULT_SECS,
 };
 pub use experiment::{Experiment, ExperimentResult, ExperimentState};
 pub use fmea::{

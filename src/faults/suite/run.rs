@@ -163,7 +163,8 @@ impl<P: FnMut(Progress)> Suite<'_, P> {
                 self.actor,
                 &self.plan.env,
                 scenario,
-                self.plan.params.clone(),
+                // db-latency's own default (2 s) unless a latency was asked for.
+                self.plan.params.clone().for_scenario(scenario),
             )
             .await
         {
