@@ -7,11 +7,10 @@
 //! written.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use std::path::PathBuf;
-use std::sync::Arc;
+mod support;
+
 use std::time::{Duration, Instant};
 
-use blissful_infra::config::{Config, EnvironmentConfig};
 use blissful_infra::domain::chaos::{
     ChaosSlo, CheckOutcome, ExperimentState, FaultParams, ScenarioKind, ScenarioResult, Severity,
     Tolerance,
@@ -22,38 +21,12 @@ use blissful_infra::faults::suite::{
 };
 use blissful_infra::paths::StatePaths;
 use blissful_infra::runtime::{Actor, Runtime, SharedRuntime, Support};
-use blissful_infra::sandbox::{SandboxOptions, SandboxRuntime};
 
 const ENV: &str = "staging";
 
-fn config() -> Config {
-    let mut c = Config {
-        environments: vec![EnvironmentConfig {
-            name: ENV.into(),
-            replicas: 2,
-            router_port: 0,
-            metrics_port: 0,
-            initial_version: "v1".into(),
-            protected: false,
-        }],
-        ..Config::default()
-    };
-    c.traffic.rate_per_sec = 40.0;
-    c.traffic.paths = vec!["/hello".into()];
-    c
-}
-
 async fn sandbox(dir: &tempfile::TempDir) -> (SharedRuntime, StatePaths) {
-    let state = StatePaths::at(dir.path().join("state"));
-    let rt = SandboxRuntime::start(SandboxOptions {
-        config: Arc::new(config()),
-        config_dir: dir.path().to_path_buf(),
-        service_program: PathBuf::from(env!("CARGO_BIN_EXE_blissful-infra")),
-        state: state.clone(),
-    })
-    .await
-    .unwrap();
-    let rt = blissful_infra::runtime::decorate(rt, false, state.audit_journal()).await;
+    let (rt, state) =
+        support::sandbox::start(support::sandbox::one_env(ENV, 2), dir.path(), false).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let envs = rt.status().await.unwrap();

@@ -7,8 +7,9 @@
 //! way the service does, then undone and seen gone.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+mod support;
+
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,7 +20,7 @@ use blissful_infra::faults::{FaultRecord, Journal};
 use blissful_infra::paths::StatePaths;
 use blissful_infra::runtime::{Actor, Runtime, RuntimeError, Support};
 use blissful_infra::sandbox::fault_steps::SandboxUndo;
-use blissful_infra::sandbox::{SandboxOptions, SandboxRuntime};
+use blissful_infra::sandbox::SandboxRuntime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -82,15 +83,7 @@ struct Sandbox {
 
 async fn start(cfg: Config) -> Sandbox {
     let dir = tempfile::tempdir().unwrap();
-    let state = StatePaths::at(dir.path().join("state"));
-    let rt = SandboxRuntime::start(SandboxOptions {
-        config: Arc::new(cfg),
-        config_dir: dir.path().to_path_buf(),
-        service_program: PathBuf::from(env!("CARGO_BIN_EXE_blissful-infra")),
-        state: state.clone(),
-    })
-    .await
-    .unwrap();
+    let (rt, state) = support::sandbox::start_raw(cfg, dir.path()).await;
     Sandbox {
         rt,
         state,

@@ -3,11 +3,11 @@
 //! ports), real journals in a temporary state directory.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use std::path::PathBuf;
-use std::sync::Arc;
+mod support;
+
 use std::time::{Duration, Instant};
 
-use blissful_infra::config::{Config, EnvironmentConfig};
+use blissful_infra::config::Config;
 use blissful_infra::domain::analysis::{Metric, Outcome};
 use blissful_infra::domain::chaos::{ExperimentState, FaultParams, ScenarioKind};
 use blissful_infra::domain::environment::{EnvironmentStatus, Health, InstancePhase, Version};
@@ -18,7 +18,6 @@ use blissful_infra::paths::StatePaths;
 use blissful_infra::runtime::read_audit_journal;
 use blissful_infra::runtime::{Actor, Runtime, RuntimeError, RuntimeEvent, SharedRuntime};
 use blissful_infra::sandbox::fault_steps::SandboxUndo;
-use blissful_infra::sandbox::{SandboxOptions, SandboxRuntime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const ENV: &str = "staging";
@@ -39,19 +38,7 @@ fn outcomes(state: &StatePaths) -> Vec<blissful_infra::domain::audit::AuditEntry
 }
 
 fn config(replicas: u32, steps: &[(u8, u64)]) -> Config {
-    let mut c = Config {
-        environments: vec![EnvironmentConfig {
-            name: ENV.into(),
-            replicas,
-            router_port: 0,
-            metrics_port: 0,
-            initial_version: "v1".into(),
-            protected: false,
-        }],
-        ..Config::default()
-    };
-    c.traffic.rate_per_sec = 40.0;
-    c.traffic.paths = vec!["/hello".into()];
+    let mut c = support::sandbox::one_env(ENV, replicas);
     c.rollout.steps = CanaryPlan {
         steps: steps
             .iter()
@@ -79,16 +66,7 @@ async fn start(cfg: Config, read_only: bool) -> Sandbox {
 }
 
 async fn start_in(cfg: Config, read_only: bool, dir: tempfile::TempDir) -> Sandbox {
-    let state = StatePaths::at(dir.path().join("state"));
-    let rt = SandboxRuntime::start(SandboxOptions {
-        config: Arc::new(cfg),
-        config_dir: dir.path().to_path_buf(),
-        service_program: PathBuf::from(env!("CARGO_BIN_EXE_blissful-infra")),
-        state: state.clone(),
-    })
-    .await
-    .unwrap();
-    let rt = blissful_infra::runtime::decorate(rt, read_only, state.audit_journal()).await;
+    let (rt, state) = support::sandbox::start(cfg, dir.path(), read_only).await;
     Sandbox {
         rt,
         state,

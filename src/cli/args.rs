@@ -175,32 +175,7 @@ pub enum Cmd {
         no_wait: bool,
     },
     /// Run the chaos suite (FMEA) against an environment, or one --scenario.
-    Chaos {
-        /// The environment (not needed with --list).
-        #[arg(long, short, required_unless_present = "list")]
-        env: Option<String>,
-        /// One scenario (see --list); without it, `chaos.scenarios` from
-        /// blissful-infra.yaml, else every scenario the runtime offers.
-        #[arg(long, short)]
-        scenario: Option<String>,
-        /// How long each fault stays applied: 90s, 5m, 1h, or seconds.
-        #[arg(long, value_parser = crate::domain::duration::parse_whole_secs)]
-        duration: Option<u64>,
-        /// Concurrent users the load generator keeps busy during the suite.
-        #[arg(long)]
-        load: Option<u32>,
-        #[arg(long)]
-        latency_ms: Option<u64>,
-        /// Share of requests affected (error-injection, connection-drop), 0..1.
-        #[arg(long)]
-        rate: Option<f64>,
-        /// Show every scenario and what each runtime supports.
-        #[arg(long, conflicts_with_all = ["env", "scenario", "no_wait"])]
-        list: bool,
-        /// Start the fault of one --scenario and return, without a verdict.
-        #[arg(long, requires = "scenario")]
-        no_wait: bool,
-    },
+    Chaos(ChaosArgs),
     /// Blue/green: send all of an environment's traffic to its canary or back to stable.
     Switch {
         #[arg(long, short)]
@@ -242,4 +217,33 @@ pub enum Cmd {
         #[arg(long, default_value_t = 0.0)]
         memory_growth_mib_per_min: f64,
     },
+}
+
+/// `chaos`: the FMEA suite, one scenario, or the catalogue.
+#[derive(Args, Debug, Clone)]
+pub struct ChaosArgs {
+    /// The environment (not needed with --list).
+    #[arg(long, short, required_unless_present = "list")]
+    pub env: Option<String>,
+    /// One scenario (see --list); without it, `chaos.scenarios` from
+    /// blissful-infra.yaml, else every scenario the runtime offers.
+    #[arg(long, short)]
+    pub scenario: Option<String>,
+    /// How long each fault stays applied: 90s, 5m, 1h, or seconds.
+    #[arg(long, value_parser = crate::domain::duration::parse_whole_secs)]
+    pub duration: Option<u64>,
+    /// Concurrent users the load generator keeps busy during the suite.
+    #[arg(long)]
+    pub load: Option<u32>,
+    #[arg(long)]
+    pub latency_ms: Option<u64>,
+    /// Share of requests affected (error-injection, connection-drop), 0..1.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Show every scenario and what each runtime supports.
+    #[arg(long, conflicts_with_all = ["env", "scenario", "no_wait"])]
+    pub list: bool,
+    /// Start the fault of one --scenario and return, without a verdict.
+    #[arg(long, requires = "scenario")]
+    pub no_wait: bool,
 }

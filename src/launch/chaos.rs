@@ -7,7 +7,7 @@ use std::time::Duration;
 use color_eyre::Result;
 
 use super::setup::{load_config, state_paths};
-use crate::cli::args::GlobalArgs;
+use crate::cli::args::{ChaosArgs, GlobalArgs};
 use crate::cli::{self, exit, OutputMode};
 use crate::domain::chaos::{FaultParams, ScenarioKind, Tolerance};
 use crate::faults::suite::{JsonlLearner, Sinks, SuitePlan};
@@ -15,17 +15,6 @@ use crate::runtime::{Actor, Runtime, SharedRuntime};
 
 /// Load runs this long before the first baseline is taken.
 pub(super) const LOAD_WARMUP: Duration = Duration::from_secs(3);
-
-/// The `chaos` flags, as parsed.
-pub struct ChaosFlags {
-    pub env: String,
-    pub scenario: Option<String>,
-    pub duration: Option<u64>,
-    pub load: Option<u32>,
-    pub latency_ms: Option<u64>,
-    pub rate: Option<f64>,
-    pub no_wait: bool,
-}
 
 /// `chaos --list`: needs no runtime; each runtime's support is its own.
 pub fn list(mode: OutputMode) -> i32 {
@@ -86,7 +75,7 @@ fn scenarios(
         .collect()
 }
 
-fn params(base: FaultParams, f: &ChaosFlags) -> Result<FaultParams, String> {
+fn params(base: FaultParams, f: &ChaosArgs) -> Result<FaultParams, String> {
     let mut p = base;
     if let Some(d) = f.duration {
         p.duration_secs = d;
@@ -128,10 +117,15 @@ pub async fn run(
     g: &GlobalArgs,
     rt: &SharedRuntime,
     actor: &Actor,
-    f: ChaosFlags,
+    f: ChaosArgs,
     mode: OutputMode,
 ) -> Result<i32> {
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+    // clap requires --env unless --list, which never gets here.
+    let Some(env) = f.env.clone() else {
+        eprintln!("error: --env is required");
+        return Ok(exit::USAGE);
+    };
     let asked = match f
         .scenario
         .as_deref()
@@ -166,15 +160,14 @@ pub async fn run(
         let Some(k) = asked else {
             return Ok(exit::USAGE);
         };
-        return Ok(cli::cmd_chaos(
-            rt, actor, &f.env, k, params, false, mode, &mut out, &mut err,
-        )
-        .await);
+        return Ok(
+            cli::cmd_chaos(rt, actor, &env, k, params, false, mode, &mut out, &mut err).await,
+        );
     }
     let users = f.load.unwrap_or(config.chaos.load_during_chaos);
     let plan = plan_for(
         &config,
-        &f.env,
+        &env,
         scenarios(asked, &config.chaos.scenarios, rt.as_ref()),
         params,
         users,

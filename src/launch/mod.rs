@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use color_eyre::eyre::WrapErr;
 use color_eyre::Result;
 
-use crate::cli::args::{Cli, Cmd, GlobalArgs, SwitchTarget};
+use crate::cli::args::{ChaosArgs, Cli, Cmd, GlobalArgs, SwitchTarget};
 use crate::cli::{self, exit};
 use crate::daemon::client::RemoteRuntime;
 use crate::domain::chaos::ScenarioKind;
@@ -167,11 +167,11 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
         }
         other => {
             // A usage error is reported before looking for a runtime.
-            if let Cmd::Chaos { scenario, list, .. } = &other {
-                if *list {
+            if let Cmd::Chaos(args) = &other {
+                if args.list {
                     return Ok(chaos::list(mode));
                 }
-                if let Some(Err(e)) = scenario.as_deref().map(str::parse::<ScenarioKind>) {
+                if let Some(Err(e)) = args.scenario.as_deref().map(str::parse::<ScenarioKind>) {
                     print_error(e);
                     return Ok(exit::USAGE);
                 }
@@ -274,27 +274,7 @@ async fn run_command(
         Cmd::Rollback { env, no_wait } => {
             cli::cmd_rollback(&runtime, &actor, &env, !no_wait, mode, &mut out, &mut err).await
         }
-        Cmd::Chaos {
-            env: Some(env),
-            scenario,
-            duration,
-            load,
-            latency_ms,
-            rate,
-            no_wait,
-            ..
-        } => {
-            let flags = chaos::ChaosFlags {
-                env,
-                scenario,
-                duration,
-                load,
-                latency_ms,
-                rate,
-                no_wait,
-            };
-            return chaos::run(g, &runtime, &actor, flags, mode).await;
-        }
+        Cmd::Chaos(args) => return chaos::run(g, &runtime, &actor, args, mode).await,
         Cmd::Switch { env, to } => {
             let to_canary = to == SwitchTarget::Canary;
             cli::cmd_switch_traffic(&runtime, &actor, &env, to_canary, mode, &mut out, &mut err)
@@ -314,7 +294,7 @@ fn is_destructive(cmd: &Cmd) -> bool {
         Cmd::Deploy { .. }
             | Cmd::Promote { .. }
             | Cmd::Rollback { .. }
-            | Cmd::Chaos { list: false, .. }
+            | Cmd::Chaos(ChaosArgs { list: false, .. })
             | Cmd::Switch { .. }
             | Cmd::Undo { .. }
             | Cmd::Pause(_)

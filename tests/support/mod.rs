@@ -9,6 +9,7 @@ pub mod hostile;
 pub mod project;
 pub mod prometheus;
 pub mod pty;
+pub mod sandbox;
 pub mod secret_corpus;
 pub mod tmux;
 pub mod ui;
