@@ -25,6 +25,8 @@ pub mod docker;
 pub mod domain;
 pub mod durable;
 pub mod faults;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod kubernetes;
 pub mod launch;
 pub mod logparse;
