@@ -2,7 +2,8 @@
 # Runs the whole test suite on a fresh machine: installs what the tests need
 # (tmux for the end-to-end tests, prometheus for tests/prometheus.rs,
 # libfaketime for the clock-jump drill), then
-# unit, integration, snapshot and e2e tests.
+# unit, integration, snapshot and e2e tests, then a short run of each fuzz
+# target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # A one-off build needs no incremental caches (2 GB of the target directory).
@@ -40,3 +41,7 @@ fi
 cargo test --locked --bench console
 # Unit, integration, snapshot and end-to-end tests.
 cargo test --locked --no-fail-fast --lib --bins --tests -- --test-threads="${TEST_THREADS:-2}"
+# Fuzzing, time-boxed, after the tests: 60 s per target on the repo's seeds
+# (scripts/fuzz.sh; README, "Fuzzing"). Under CI it removes its build
+# directory when done.
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-60}"

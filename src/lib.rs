@@ -26,6 +26,8 @@ pub mod domain;
 pub mod durable;
 pub mod fault_proxy;
 pub mod faults;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod kubernetes;
 pub mod launch;
 pub mod logparse;

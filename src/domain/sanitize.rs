@@ -279,60 +279,11 @@ mod tests {
 
     use super::*;
 
-    /// Independent check of the output invariant: no C0 but `\t`, no DEL, no
-    /// C1, and every ESC starts `ESC [ digits/semicolons m` whose numbers are
-    /// in the allow-list's range.
+    /// Independent check of the output invariant (shared with the fuzz
+    /// targets).
     fn assert_safe(out: &str, keep_sgr: bool) {
-        for ch in out.chars() {
-            let c = ch as u32;
-            assert!(
-                !(c < 0x20 && ch != '\t' && ch != '\x1b'),
-                "C0 {c:#x} in {out:?}"
-            );
-            assert!(c != 0x7f, "DEL in {out:?}");
-            assert!(!(0x80..=0x9f).contains(&c), "C1 {c:#x} in {out:?}");
-        }
-        let b = out.as_bytes();
-        let mut i = 0;
-        while i < b.len() {
-            if b[i] == 0x1b {
-                assert!(keep_sgr, "ESC survived strip_all: {out:?}");
-                assert_eq!(b.get(i + 1), Some(&b'['), "ESC not CSI in {out:?}");
-                let mut k = i + 2;
-                while k < b.len() && (b[k].is_ascii_digit() || b[k] == b';') {
-                    k += 1;
-                }
-                assert_eq!(b.get(k), Some(&b'm'), "ESC not SGR in {out:?}");
-                let params = std::str::from_utf8(&b[i + 2..k]).unwrap();
-                let nums: Vec<u32> = params
-                    .split(';')
-                    .map(|p| if p.is_empty() { 0 } else { p.parse().unwrap() })
-                    .collect();
-                let mut j = 0;
-                while j < nums.len() {
-                    match nums[j] {
-                        38 | 48 if nums.get(j + 1) == Some(&5) => {
-                            assert!(nums.get(j + 2).is_some_and(|v| *v <= 255), "{out:?}");
-                            j += 3;
-                        }
-                        38 | 48 if nums.get(j + 1) == Some(&2) => {
-                            assert!(j + 4 < nums.len(), "short rgb in {out:?}");
-                            assert!(nums[j + 2..j + 5].iter().all(|v| *v <= 255), "{out:?}");
-                            j += 5;
-                        }
-                        v => {
-                            assert!(
-                                !matches!(v, 5 | 6 | 8 | 38 | 48) && v <= 107,
-                                "param {v} in {out:?}"
-                            );
-                            j += 1;
-                        }
-                    }
-                }
-                i = k + 1;
-            } else {
-                i += 1;
-            }
+        if let Err(e) = crate::fuzzing::check_terminal_safe(out, keep_sgr) {
+            panic!("{e}");
         }
     }
 

@@ -144,14 +144,19 @@ fn weight(v: &Value, path: &[&str]) -> Option<u8> {
 }
 
 /// The tag (or digest) of an image reference; `latest` when it names none.
+/// Trimmed: the reference comes from the cluster and may hold spaces
+/// around the `:` or `@` (a version is compared and shown as it is).
 pub fn image_tag(image: &str) -> String {
-    if let Some((_, digest)) = image.split_once('@') {
-        return digest.to_owned();
-    }
-    let last = image.rsplit('/').next().unwrap_or(image);
-    match last.split_once(':') {
-        Some((_, tag)) if !tag.is_empty() => tag.to_owned(),
-        _ => "latest".to_owned(),
+    let tag = match image.split_once('@') {
+        Some((_, digest)) => digest,
+        None => {
+            let last = image.rsplit('/').next().unwrap_or(image);
+            last.split_once(':').map_or("", |(_, tag)| tag)
+        }
+    };
+    match tag.trim() {
+        "" => "latest".to_owned(),
+        tag => tag.to_owned(),
     }
 }
 
@@ -234,3 +239,6 @@ pub(super) fn joined(prefix: &str, msg: Option<&str>) -> String {
 pub(super) fn status_str<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
     raw(obj, &["status", key])
 }
+
+#[cfg(test)]
+mod tests;

@@ -53,6 +53,7 @@ mod source;
 mod status;
 
 pub use event_note::{event_note, event_subject, EventNote};
+pub(crate) use follow::body_line;
 pub use follow::stats_point;
 pub(crate) use source::refresh_container;
 use source::run_source;
