@@ -253,6 +253,24 @@ mod tests {
     }
 }
 
+/// The tag (or digest) of an image reference; `latest` when it names none.
+/// Trimmed: the reference comes from the cluster and may hold spaces
+/// around the `:` or `@` (a version is compared and shown as it is). Shared by the
+/// Kubernetes and Docker runtimes.
+pub fn image_tag(image: &str) -> String {
+    let tag = match image.split_once('@') {
+        Some((_, digest)) => digest,
+        None => {
+            let last = image.rsplit('/').next().unwrap_or(image);
+            last.split_once(':').map_or("", |(_, tag)| tag)
+        }
+    };
+    match tag.trim() {
+        "" => "latest".to_owned(),
+        tag => tag.to_owned(),
+    }
+}
+
 /// Environments for tests across the crate.
 #[cfg(test)]
 pub(crate) mod fixtures {

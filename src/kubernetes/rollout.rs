@@ -143,22 +143,7 @@ fn weight(v: &Value, path: &[&str]) -> Option<u8> {
     uint(v, path).filter(|w| *w <= 100).map(|w| w as u8)
 }
 
-/// The tag (or digest) of an image reference; `latest` when it names none.
-/// Trimmed: the reference comes from the cluster and may hold spaces
-/// around the `:` or `@` (a version is compared and shown as it is).
-pub fn image_tag(image: &str) -> String {
-    let tag = match image.split_once('@') {
-        Some((_, digest)) => digest,
-        None => {
-            let last = image.rsplit('/').next().unwrap_or(image);
-            last.split_once(':').map_or("", |(_, tag)| tag)
-        }
-    };
-    match tag.trim() {
-        "" => "latest".to_owned(),
-        tag => tag.to_owned(),
-    }
-}
+pub use crate::domain::environment::image_tag;
 
 impl RolloutView {
     /// The canary's version: its image tag, else its pod hash.

@@ -472,6 +472,9 @@ mod tests {
         assert_eq!(image_tag("busybox"), "latest");
         assert_eq!(image_tag("localhost:5000/app"), "latest");
         assert_eq!(image_tag("localhost:5000/app:v2"), "v2");
+        // The same rule as Kubernetes: trimmed, never blank.
+        assert_eq!(image_tag("app: v2"), "v2");
+        assert_eq!(image_tag("app:  "), "latest");
         assert_eq!(
             image_tag("app@sha256:0123456789abcdef"),
             "sha256:0123456789ab"

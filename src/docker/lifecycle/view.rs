@@ -38,13 +38,12 @@ pub struct ContainerView {
 }
 
 pub(super) fn image_tag(image: &str) -> String {
-    // `repo:tag`, `repo@sha256:..`, `host:5000/repo:tag`
-    if let Some((_, digest)) = image.split_once('@') {
-        return digest.chars().take(19).collect();
-    }
-    match image.rsplit_once(':') {
-        Some((_, tag)) if !tag.contains('/') => tag.to_string(),
-        _ => "latest".to_string(),
+    let tag = crate::domain::environment::image_tag(image);
+    // A digest shows its first 12 hex digits, as `docker ps` does.
+    if image.contains('@') {
+        tag.chars().take(19).collect()
+    } else {
+        tag
     }
 }
 
