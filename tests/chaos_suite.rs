@@ -93,6 +93,7 @@ async fn run(
     };
     let sinks = Sinks {
         reports_dir: Some(reports),
+        project_dir: None,
         learner: Some(learner),
     };
     let report = run_suite(rt, &actor(), plan, sinks, &mut progress)
@@ -186,6 +187,31 @@ async fn the_same_fault_passes_or_fails_on_what_was_measured_and_everything_is_r
     assert!(md.contains("| network-latency | fail | Medium |"), "{md}");
     assert!(md.contains("| dns-failure | refused |"), "{md}");
     let first_json = files.iter().find(|f| f.ends_with(".json")).unwrap();
+    // Every report file follows the published schema.
+    let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/faults/suite/report.schema.json");
+    for f in files.iter().filter(|f| f.ends_with(".json")) {
+        let out = support::validate::json_schema(&schema, &reports.join(f)).unwrap();
+        assert!(
+            out.status.success(),
+            "{f} does not follow the report schema:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // …and the schema can fail: a score above 100 is refused.
+    let mut bent: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.join(first_json)).unwrap()).unwrap();
+    bent["score"] = serde_json::json!(140.0);
+    let bent_path = dir.path().join("bent.json");
+    std::fs::write(&bent_path, bent.to_string()).unwrap();
+    let out = support::validate::json_schema(&schema, &bent_path).unwrap();
+    assert!(!out.status.success(), "a score of 140 passed the schema");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("score: 140"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let doc: SuiteReport =
         serde_json::from_str(&std::fs::read_to_string(reports.join(first_json)).unwrap()).unwrap();
     assert_eq!(doc.env, ENV);

@@ -92,6 +92,18 @@ fn promote_is_gated_on_the_source_environments_last_fmea_score() {
     );
     let out = d.run(&[&dry[..], &["--accept-low-resilience", "--yes"]].concat());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The override is in the audit journal, with the score it overrode.
+    let journal = std::fs::read_to_string(d.state().join("audit.jsonl")).unwrap();
+    let overrides: Vec<&str> = journal
+        .lines()
+        .filter(|l| l.contains("override resilience gate"))
+        .collect();
+    assert_eq!(overrides.len(), 1, "{journal}");
+    assert!(
+        overrides[0].contains("promote staging → production")
+            && overrides[0].contains("scored 50/100"),
+        "{journal}"
+    );
 
     // A newer suite that scored 90 opens the gate.
     record_suite(&d, "staging", 90.0);

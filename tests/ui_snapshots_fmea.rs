@@ -15,8 +15,8 @@ use blissful_infra::app::state::{App, PaneId};
 use blissful_infra::app::suite::{SuiteMsg, SuiteView};
 use blissful_infra::config::Config;
 use blissful_infra::domain::chaos::{
-    resilience_score, ChaosSlo, Experiment, FaultParams, Figures, Observed, ScenarioKind,
-    ScenarioVerdict, Tolerance,
+    merge, mitigations_for, resilience_score, Basis, ChaosSlo, Experiment, FaultParams, Figures,
+    Finding, Observed, Practice, ScenarioKind, ScenarioVerdict, Scorecard, Tolerance,
 };
 use blissful_infra::faults::suite::{Step, StepTiming, SuitePlan, SuiteReport};
 use support::ui::{buffer_text, snapshot};
@@ -135,7 +135,37 @@ fn done(app: &mut App) {
     let kill = app.suite.as_ref().unwrap().verdicts[0].clone();
     app.update(Msg::Suite(SuiteMsg::Verdict(Box::new(lat.clone()))));
     app.update(Msg::Suite(SuiteMsg::Verdict(Box::new(dep.clone()))));
-    let verdicts = vec![kill, lat, dep];
+    let practices: Vec<_> = Practice::CHECKLIST
+        .iter()
+        .map(|p| match p {
+            Practice::CircuitBreakers => merge(
+                *p,
+                &[Finding::Present {
+                    basis: Basis::Measured,
+                    evidence: "1 circuit-breaker series on 127.0.0.1:8080, never seen open".into(),
+                }],
+            ),
+            Practice::HealthChecks => merge(
+                *p,
+                &[Finding::Present {
+                    basis: Basis::Read,
+                    evidence: "k8s/base/deployment.yaml:21".into(),
+                }],
+            ),
+            Practice::GracefulShutdown => merge(*p, &[]),
+            _ => merge(
+                *p,
+                &[Finding::Absent {
+                    looked: "14 code and manifest files".into(),
+                }],
+            ),
+        })
+        .collect();
+    let mut verdicts = vec![kill, lat, dep];
+    for v in &mut verdicts {
+        v.mitigations = mitigations_for(v.scenario, &practices);
+    }
+    let score = resilience_score(&verdicts);
     let report = SuiteReport {
         env: "staging".into(),
         runtime: "sandbox".into(),
@@ -151,11 +181,15 @@ fn done(app: &mut App) {
             abort_on_critical: false,
             load: None,
         },
-        score: resilience_score(&verdicts),
+        score,
         verdicts,
         steps: Vec::new(),
         stopped_early: None,
         refused: Vec::new(),
+        scorecard: Scorecard {
+            score,
+            checklist: practices,
+        },
     };
     app.update(Msg::Suite(SuiteMsg::Done(Ok(Box::new(report)))));
 }
@@ -181,6 +215,15 @@ fn fmea_running_and_done_wide_and_narrow() {
     assert!(wide.contains("score 0/100"), "{wide}");
     assert!(wide.contains("? dependency-timeout inconclusive"), "{wide}");
     assert!(wide.contains("✗ network-latency fail Medium"), "{wide}");
+    assert!(wide.contains("2/7 practices seen"), "{wide}");
+    assert!(
+        wide.contains("checklist: circuit breakers yes · retry logic no · health checks yes"),
+        "{wide}"
+    );
+    assert!(
+        wide.contains("mitigation: health checks yes, graceful shutdown ?"),
+        "pod-kill's mitigations (no disruption budget was looked for): {wide}"
+    );
     let narrow = buffer_text(&snapshot("fmea_done", &a, 100, 30));
     assert!(narrow.contains("FMEA"), "{narrow}");
 }

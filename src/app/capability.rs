@@ -9,11 +9,14 @@ impl App {
     /// Why the runtime cannot do `action`, or `None` when it can (or it
     /// has not said yet).
     pub fn unsupported(&self, action: Action) -> Option<String> {
-        if action == Action::Chaos && !self.config.chaos.enabled {
-            return Some("chaos is disabled for this project (chaos.enabled: false)".into());
+        let chaos = matches!(action, Action::Chaos | Action::ChaosSuite);
+        if chaos {
+            if let Some(why) = self.config.chaos.refusal(&self.runtime_name) {
+                return Some(why);
+            }
         }
         let caps = self.capabilities.as_ref()?;
-        if action == Action::Chaos && !ScenarioKind::every().any(|k| caps.offers_scenario(k)) {
+        if chaos && !ScenarioKind::every().any(|k| caps.offers_scenario(k)) {
             return Some(format!(
                 "the {} runtime offers no chaos scenario",
                 self.runtime_name
@@ -95,6 +98,29 @@ mod tests {
             .unsupported(Action::Chaos)
             .is_some_and(|r| r.contains("chaos.enabled: false")));
         assert!(a.action_disabled(Action::Chaos));
+        assert!(a.action_disabled(Action::ChaosSuite));
         assert!(!a.action_disabled(Action::Deploy));
+    }
+
+    #[test]
+    fn a_chaos_tool_the_runtime_cannot_use_is_refused_naming_the_key() {
+        let mut cfg = Config::default();
+        cfg.chaos.tool = crate::config::ChaosTool::ChaosMesh;
+        let keymap = Keymap::build(&cfg.keymap).unwrap();
+        let a = App::new(Arc::new(cfg), "sandbox", false, keymap, 0);
+        let why = a.unsupported(Action::ChaosSuite).unwrap();
+        assert!(why.contains("chaos.tool: chaos-mesh"), "{why}");
+        assert!(why.contains("runtime: kubernetes"), "{why}");
+        let mut cfg = Config::default();
+        cfg.chaos.tool = crate::config::ChaosTool::Builtin;
+        let keymap = Keymap::build(&cfg.keymap).unwrap();
+        let k = App::new(Arc::new(cfg), "kubernetes (kind-dev)", false, keymap, 0);
+        assert!(k
+            .unsupported(Action::Chaos)
+            .unwrap()
+            .contains("chaos.tool: builtin"));
+        let keymap = Keymap::build(&Config::default().keymap).unwrap();
+        let auto = App::new(Arc::new(Config::default()), "kubernetes", false, keymap, 0);
+        assert!(auto.unsupported(Action::Chaos).is_none());
     }
 }

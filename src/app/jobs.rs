@@ -20,10 +20,14 @@ pub struct JobContext {
     pub compare: Option<CompareContext>,
     /// Kubeconfig contexts (`:ctx`); `None` for runtimes without any.
     pub contexts: Option<ContextHandle>,
-    /// Where FMEA reports go (`reports/chaos` of the project); `None` in the demo.
-    pub reports_dir: Option<std::path::PathBuf>,
-    /// The knowledge file finished suites are appended to.
+    /// The project's folder: FMEA reports go to its `reports/chaos`, and
+    /// the scorecard reads its files; `None` in the demo.
+    pub project_dir: Option<std::path::PathBuf>,
+    /// The knowledge file finished suites are appended to (and the
+    /// resilience gate reads).
     pub knowledge: Option<std::path::PathBuf>,
+    /// Where an override of the resilience gate is journaled.
+    pub audit_journal: Option<std::path::PathBuf>,
 }
 
 /// `:ctx` lists the kubeconfig's contexts; `:ctx <name>` watches that

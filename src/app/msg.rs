@@ -36,6 +36,13 @@ pub enum Msg {
     FaultsStillApplied(usize),
     /// Progress of the FMEA suite started from the console.
     Suite(crate::app::suite::SuiteMsg),
+    /// The resilience gate refused a promotion from `from`; `why` says
+    /// what it found (the app asks whether to override it).
+    GateClosed {
+        from: String,
+        to: String,
+        why: String,
+    },
     /// SIGTERM, SIGHUP or SIGINT.
     Signal(&'static str),
 }
@@ -73,6 +80,13 @@ pub enum RuntimeCommand {
         env: String,
         intent: crate::runtime::Intent,
     },
+    /// A promotion the resilience gate refused, overridden with a typed
+    /// confirmation; `gate` is what the gate found (for the audit journal).
+    PromoteOverGate {
+        from: String,
+        to: String,
+        gate: String,
+    },
 }
 
 impl RuntimeCommand {
@@ -88,6 +102,9 @@ impl RuntimeCommand {
             RuntimeCommand::Chaos { env, scenario, .. } => format!("chaos {scenario} on {env}"),
             RuntimeCommand::Undo { ids } => format!("undo {} fault(s)", ids.len()),
             RuntimeCommand::Intent { env, intent } => format!("{} {env}", intent.describe()),
+            RuntimeCommand::PromoteOverGate { from, to, .. } => {
+                format!("promote {from} → {to} over the resilience gate")
+            }
         }
     }
 }

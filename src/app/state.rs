@@ -83,6 +83,12 @@ pub enum PendingAction {
     UndoFaults {
         ids: Vec<String>,
     },
+    /// A promotion the resilience gate refused: only a typed override lets it through.
+    PromoteOverGate {
+        from: String,
+        to: String,
+        why: String,
+    },
     /// A rollout intent; an abort's reason is edited in the dialog.
     Intent {
         env: String,

@@ -5,10 +5,48 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::chaos::{ChaosSlo, FaultParams, ScenarioKind};
 
+/// Who makes the faults. `auto` is each runtime's own way: the fault engine
+/// for the sandbox and Docker, Chaos Mesh resources on Kubernetes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChaosTool {
+    #[default]
+    Auto,
+    /// Chaos Mesh resources: Kubernetes only.
+    ChaosMesh,
+    /// blissful-infra's own fault engine (proxies, netem, signals): the
+    /// sandbox and Docker.
+    Builtin,
+}
+
+impl ChaosTool {
+    pub fn name(self) -> &'static str {
+        match self {
+            ChaosTool::Auto => "auto",
+            ChaosTool::ChaosMesh => "chaos-mesh",
+            ChaosTool::Builtin => "builtin",
+        }
+    }
+}
+
+/// The seed's spelling of the chaos SLOs (`chaos.slos`), in percent and
+/// seconds; folded into `chaos.slo` when the file is loaded.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SeedSlos {
+    pub max_error_rate_percent: Option<f64>,
+    pub max_p99_latency_ms: Option<f64>,
+    pub max_recovery_time_s: Option<u64>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ChaosConfig {
     pub slo: ChaosSlo,
+    /// The seed's spelling of `slo`; see [`SeedSlos`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slos: Option<SeedSlos>,
+    pub tool: ChaosTool,
     pub defaults: FaultParams,
     /// `false` refuses every chaos action, from the console and the CLI.
     pub enabled: bool,
@@ -30,6 +68,8 @@ impl Default for ChaosConfig {
     fn default() -> Self {
         ChaosConfig {
             slo: ChaosSlo::default(),
+            slos: None,
+            tool: ChaosTool::Auto,
             defaults: FaultParams::default(),
             enabled: true,
             scenarios: Vec::new(),
@@ -42,6 +82,45 @@ impl Default for ChaosConfig {
 }
 
 impl ChaosConfig {
+    /// Move the seed's `slos:` into `slo` (a fraction, ms, seconds); the
+    /// loader calls it once the values were checked.
+    pub fn fold_seed_slos(&mut self) {
+        let Some(s) = self.slos.take() else { return };
+        if let Some(p) = s.max_error_rate_percent {
+            self.slo.max_error_rate = p / 100.0;
+        }
+        if let Some(ms) = s.max_p99_latency_ms {
+            self.slo.max_p99_ms = ms;
+        }
+        if let Some(secs) = s.max_recovery_time_s {
+            self.slo.max_recovery_secs = secs;
+        }
+    }
+
+    /// Why this project refuses chaos on `runtime` (its name, e.g.
+    /// `sandbox` or `kubernetes (ctx)`), naming the key to change; `None`
+    /// when chaos may run.
+    pub fn refusal(&self, runtime: &str) -> Option<String> {
+        if !self.enabled {
+            return Some("chaos is disabled for this project (chaos.enabled: false)".into());
+        }
+        let kubernetes = runtime.starts_with("kubernetes");
+        match self.tool {
+            ChaosTool::ChaosMesh if !kubernetes => Some(format!(
+                "chaos.tool: chaos-mesh makes faults as Chaos Mesh resources, which needs \
+                 runtime: kubernetes; the {runtime} runtime uses blissful-infra's own fault \
+                 engine (chaos.tool: builtin or auto)"
+            )),
+            ChaosTool::Builtin if kubernetes => Some(
+                "chaos.tool: builtin is blissful-infra's own fault engine for the sandbox and \
+                 Docker; on Kubernetes faults are Chaos Mesh resources (chaos.tool: chaos-mesh \
+                 or auto)"
+                    .into(),
+            ),
+            _ => None,
+        }
+    }
+
     /// The fault parameters to use: `defaults`, with `default_duration`
     /// when it is set (checked when the config was loaded).
     pub fn params(&self) -> FaultParams {

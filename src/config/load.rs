@@ -134,13 +134,14 @@ impl Config {
                     e.into_inner()
                 })
             });
-        let config = parsed.map_err(|e| parse_error(&e, field.as_deref(), text, origin))?;
+        let mut config = parsed.map_err(|e| parse_error(&e, field.as_deref(), text, origin))?;
         config
             .check(Some(text), keymap_rule)
             .map_err(|problems| ConfigError::Invalid {
                 file: origin.to_string(),
                 problems,
             })?;
+        config.chaos.fold_seed_slos();
         Ok(config)
     }
 

@@ -16,7 +16,7 @@ mod kubernetes;
 mod load;
 mod locate;
 
-pub use chaos::{ChaosConfig, ComparisonConfig, ComparisonThresholds};
+pub use chaos::{ChaosConfig, ChaosTool, ComparisonConfig, ComparisonThresholds, SeedSlos};
 pub use console::{ConsoleConfig, OnDisconnect, TimestampMode};
 pub use kubernetes::KubernetesConfig;
 pub use load::{ConfigError, ConfigProblem, KeymapRule};

@@ -145,8 +145,8 @@ pub async fn run(
             return Ok(exit::USAGE);
         }
     };
-    if !config.chaos.enabled {
-        eprintln!("error: chaos is disabled for this project (chaos.enabled: false in blissful-infra.yaml)");
+    if let Some(why) = config.chaos.refusal(rt.name()) {
+        eprintln!("error: {why} (blissful-infra.yaml)");
         return Ok(exit::REFUSED);
     }
     let params = match params(config.chaos.params(), &f) {
@@ -197,6 +197,7 @@ pub async fn run(
     });
     let sinks = Sinks {
         reports_dir: Some(&reports),
+        project_dir: Some(&dir),
         learner: learner
             .as_ref()
             .map(|l| l as &dyn crate::faults::suite::Learner),
@@ -216,6 +217,8 @@ pub struct GateAsk<'a> {
     pub accept: bool,
     /// `--yes`.
     pub yes: bool,
+    /// Who overrides a closed gate (written to the audit journal).
+    pub user: &'a str,
 }
 
 /// `Some(exit code)` when the promotion must not go ahead: A's last FMEA
@@ -225,20 +228,16 @@ pub fn resilience_gate(g: &GlobalArgs, ask: GateAsk<'_>) -> Option<i32> {
     let min = load_config(g, false)
         .map(|(c, _)| c.comparison.thresholds.min_resilience_score)
         .unwrap_or(crate::config::ComparisonThresholds::default().min_resilience_score);
-    let last = match state_paths(g)
-        .map(|s| crate::faults::suite::latest_score(&s.chaos_knowledge(), ask.from))
+    let gate = match state_paths(g)
+        .map_err(|e| format!("the resilience gate cannot find the state directory: {e}"))
+        .and_then(|s| super::gate::gate_for(&s.chaos_knowledge(), ask.from, min))
     {
-        Ok(Ok(last)) => last,
-        Ok(Err(e)) => {
-            eprintln!("error: the resilience gate cannot read the FMEA history: {e}");
-            return Some(exit::FAILED);
-        }
+        Ok(gate) => gate,
         Err(e) => {
-            eprintln!("error: the resilience gate cannot find the state directory: {e}");
+            eprintln!("error: {e}");
             return Some(exit::FAILED);
         }
     };
-    let gate = crate::domain::chaos::resilience_gate(last, min);
     eprintln!("{}", gate.describe(ask.from));
     if !matches!(gate, crate::domain::chaos::Gate::Closed { .. }) {
         return None;
@@ -264,11 +263,24 @@ pub fn resilience_gate(g: &GlobalArgs, ask: GateAsk<'_>) -> Option<i32> {
         protected: true,
         yes: ask.yes,
     };
-    match cli::confirm::confirm(&c, &mut prompt, &mut std::io::stderr()) {
+    if let Err(e) = cli::confirm::confirm(&c, &mut prompt, &mut std::io::stderr()) {
+        eprintln!("error: {e}");
+        return Some(exit::REFUSED);
+    }
+    // The override is journaled before the promotion it lets through.
+    let written = state_paths(g).map_err(|e| e.to_string()).and_then(|s| {
+        super::gate::audit_override(
+            &s.audit_journal(),
+            ask.user,
+            (ask.from, ask.to),
+            &gate.describe(ask.from),
+        )
+    });
+    match written {
         Ok(()) => None,
         Err(e) => {
             eprintln!("error: {e}");
-            Some(exit::REFUSED)
+            Some(exit::FAILED)
         }
     }
 }

@@ -45,8 +45,9 @@ pub(super) async fn console(
     let mut jobs = crate::app::jobs::JobContext {
         config: config.clone(),
         contexts: None,
-        reports_dir: (!demo).then(|| config_dir.join("reports").join("chaos")),
+        project_dir: (!demo).then(|| config_dir.clone()),
         knowledge: Some(state.chaos_knowledge()),
+        audit_journal: Some(state.audit_journal()),
         compare: std::env::current_exe()
             .ok()
             .map(|exe| crate::compare::CompareContext {

@@ -280,6 +280,19 @@ fn execute(
                 tx.clone(),
                 ledger.clone(),
             ),
+            // Promotions pass the resilience gate first.
+            Command::Runtime(RuntimeCommand::Promote { from, to }) => {
+                super::gate::spawn_promote(runtime.clone(), jobs, (from, to), None, tx.clone())
+            }
+            Command::Runtime(RuntimeCommand::PromoteOverGate { from, to, gate }) => {
+                super::gate::spawn_promote(
+                    runtime.clone(),
+                    jobs,
+                    (from, to),
+                    Some(gate),
+                    tx.clone(),
+                )
+            }
             Command::Runtime(rc) => {
                 let runtime = runtime.clone();
                 let tx = tx.clone();
@@ -309,7 +322,9 @@ pub async fn run_runtime_command(
             .deploy(&actor, &env, &crate::domain::Version::new(version))
             .await
             .map(accepted),
-        RuntimeCommand::Promote { from, to } => {
+        // The console loop sends promotions through the gate
+        // (`gate::spawn_promote`) before they get here.
+        RuntimeCommand::Promote { from, to } | RuntimeCommand::PromoteOverGate { from, to, .. } => {
             runtime.promote(&actor, &from, &to).await.map(accepted)
         }
         RuntimeCommand::Rollback { env } => runtime.rollback(&actor, &env).await.map(accepted),

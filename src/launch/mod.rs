@@ -8,6 +8,7 @@ mod disconnect;
 mod embedded;
 mod errors;
 mod frame_dump;
+mod gate;
 pub mod keymap_rule;
 mod kube;
 mod panic_drill;
@@ -262,6 +263,7 @@ async fn run_command(
                 to: &to,
                 accept: accept_low_resilience,
                 yes: confirm.yes,
+                user: &actor.user,
             };
             if let Some(code) = chaos::resilience_gate(g, gate) {
                 return Ok(code);

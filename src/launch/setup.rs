@@ -31,6 +31,8 @@ pub(super) fn sample_service(cli: Cli) -> i32 {
         latency_ms,
         error_rate,
         memory_growth_mib_per_min,
+        // From `SAMPLE_CALLS_DEPENDENCY`, read when the service starts.
+        dependency: None,
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

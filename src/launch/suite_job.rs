@@ -21,7 +21,8 @@ pub fn spawn_chaos_suite(
     ledger: FaultLedger,
 ) {
     let config = jobs.config.clone();
-    let reports = jobs.reports_dir.clone();
+    let project = jobs.project_dir.clone();
+    let reports = project.as_ref().map(|p| p.join("reports").join("chaos"));
     let knowledge = jobs.knowledge.clone();
     tokio::spawn(async move {
         let users = config.chaos.load_during_chaos;
@@ -48,6 +49,7 @@ pub fn spawn_chaos_suite(
         let learner = knowledge.map(|path| JsonlLearner { path });
         let sinks = Sinks {
             reports_dir: reports.as_deref(),
+            project_dir: project.as_deref(),
             learner: learner.as_ref().map(|l| l as &dyn Learner),
         };
         // Progress is sent without waiting: the console drains its queue

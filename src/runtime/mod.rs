@@ -14,7 +14,7 @@ pub mod publisher;
 pub mod read_only;
 mod source_state;
 
-pub use audit_log::{read_audit_journal, AuditLog};
+pub use audit_log::{append_audit_line, read_audit_journal, AuditLog};
 pub use audit_watch::outcome_entry;
 pub use audited::Audited;
 pub use decorate::decorate;

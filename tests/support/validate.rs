@@ -72,3 +72,19 @@ pub fn validate(args: &[&Path], extra: &[&str]) -> Result<Output, String> {
     cmd.env("VALIDATE_VENV", &venv);
     Ok(run(&mut cmd))
 }
+
+/// Check the JSON document `doc` against the JSON Schema (2020-12) at
+/// `schema` with the venv's `jsonschema`; the output lists every error.
+pub fn json_schema(schema: &Path, doc: &Path) -> Result<Output, String> {
+    let (_, venv) = validator()?;
+    const CHECK: &str = "import json, sys, jsonschema\n\
+schema = json.load(open(sys.argv[1])); doc = json.load(open(sys.argv[2]))\n\
+jsonschema.Draft202012Validator.check_schema(schema)\n\
+errors = list(jsonschema.Draft202012Validator(schema).iter_errors(doc))\n\
+for e in errors: print('/'.join(map(str, e.absolute_path)) + ': ' + e.message)\n\
+sys.exit(1 if errors else 0)\n";
+    Ok(run(Command::new(venv.join("bin/python"))
+        .args(["-c", CHECK])
+        .arg(schema)
+        .arg(doc)))
+}

@@ -70,6 +70,7 @@ fn report(passed: bool) -> SuiteReport {
         steps: Vec::new(),
         stopped_early: None,
         refused: Vec::new(),
+        scorecard: Default::default(),
     }
 }
 

@@ -231,6 +231,14 @@ impl App {
                     )],
                 )
             }
+            PendingAction::PromoteOverGate { from, to, why } => (
+                Action::Promote,
+                to.clone(),
+                vec![
+                    why.clone(),
+                    format!("Promote {from} to {to} anyway? Type {to} to override; the override goes to the audit journal."),
+                ],
+            ),
             PendingAction::Rollback { env } => {
                 let e = self.envs.iter().find(|e| &e.name == env);
                 let cur = e
@@ -303,7 +311,10 @@ impl App {
             _ => None,
         };
         let spec = spec_of(spec_action);
-        let require_typed = (!env.is_empty() && self.is_protected(&env)).then(|| env.clone());
+        // Overriding the resilience gate is always typed, as on the command line.
+        let overrides_gate = matches!(action, PendingAction::PromoteOverGate { .. });
+        let require_typed =
+            (!env.is_empty() && (overrides_gate || self.is_protected(&env))).then(|| env.clone());
         self.mode = Mode::Confirm(ConfirmDialog {
             action,
             title: format!("Confirm: {}", spec.id.replace('_', " ")),
@@ -369,6 +380,11 @@ impl App {
         let cmd = match c.action.clone() {
             PendingAction::Deploy { env, version } => RuntimeCommand::Deploy { env, version },
             PendingAction::Promote { from, to } => RuntimeCommand::Promote { from, to },
+            PendingAction::PromoteOverGate { from, to, why } => RuntimeCommand::PromoteOverGate {
+                from,
+                to,
+                gate: why,
+            },
             PendingAction::Rollback { env } => RuntimeCommand::Rollback { env },
             PendingAction::SwitchTraffic { env, to_canary } => {
                 RuntimeCommand::SwitchTraffic { env, to_canary }

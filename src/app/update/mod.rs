@@ -100,6 +100,12 @@ impl App {
                 self.on_agent_event(ev);
                 Vec::new()
             }
+            Msg::GateClosed { from, to, why } => {
+                self.dirty = true;
+                self.flash(why.clone(), Severity::Warning);
+                self.ask(PendingAction::PromoteOverGate { from, to, why });
+                Vec::new()
+            }
             Msg::Suite(m) => {
                 self.on_suite(m);
                 Vec::new()

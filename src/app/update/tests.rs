@@ -228,6 +228,38 @@ fn protected_environment_needs_its_name_typed() {
 }
 
 #[test]
+fn a_closed_resilience_gate_asks_for_a_typed_override_even_where_unprotected() {
+    let mut a = app(false);
+    let why =
+        "resilience gate closed: production scored 50/100 in its last FMEA, below the minimum 80";
+    assert!(a
+        .update(Msg::GateClosed {
+            from: "production".into(),
+            to: "staging".into(),
+            why: why.into(),
+        })
+        .is_empty());
+    let Mode::Confirm(c) = &a.mode else {
+        panic!("no override dialog: {:?}", a.mode)
+    };
+    assert!(c.lines.iter().any(|l| l == why), "{:?}", c.lines);
+    assert_eq!(c.require_typed.as_deref(), Some("staging"));
+    assert!(
+        key(&mut a, KeyCode::Enter).is_empty(),
+        "an untyped override"
+    );
+    chars(&mut a, "staging");
+    assert_eq!(
+        key(&mut a, KeyCode::Enter),
+        vec![Command::Runtime(RuntimeCommand::PromoteOverGate {
+            from: "production".into(),
+            to: "staging".into(),
+            gate: why.into(),
+        })]
+    );
+}
+
+#[test]
 fn read_only_refuses_destructive_keys_and_palette_verbs() {
     let mut a = app(true);
     for k in ['d', 'p', 'r', 'c', 'b', 'u'] {

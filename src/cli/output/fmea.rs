@@ -12,7 +12,7 @@ fn secs(ms: Option<i64>) -> String {
     )
 }
 
-fn mitigation(v: &ScenarioVerdict) -> String {
+fn expected(v: &ScenarioVerdict) -> String {
     match &v.expected.outcome {
         CheckOutcome::Passed(d) => format!("✓ {}: {d}", v.expected.behaviour),
         CheckOutcome::Failed(d) => format!("✗ {}: {d}", v.expected.behaviour),
@@ -30,6 +30,7 @@ pub fn fmea_table(r: &SuiteReport) -> String {
         "RECOVERY",
         "ENGINE",
         "EXPECTED",
+        "MITIGATION",
     ]);
     for v in &r.verdicts {
         t.row([
@@ -39,17 +40,25 @@ pub fn fmea_table(r: &SuiteReport) -> String {
             secs(v.detection_ms),
             secs(v.recovery_ms),
             v.engine_result.map_or("-", |e| e.label()).to_string(),
-            mitigation(v),
+            expected(v),
+            v.mitigation_marks(),
         ]);
     }
     for (kind, why) in &r.refused {
-        t.row([kind.name(), "refused", "", "", "", "", why.as_str()]);
+        t.row([kind.name(), "refused", "", "", "", "", why.as_str(), ""]);
     }
     let mut out = t.render();
     out.push_str(&match r.score {
         Some(s) => format!("resilience score: {s:.0}/100\n"),
         None => "resilience score: none (no scenario was decided by a measurement)\n".to_string(),
     });
+    out.push_str(&format!("checklist: {}\n", r.scorecard.tally()));
+    for c in &r.scorecard.checklist {
+        out.push_str(&format!(
+            "  {}\n",
+            crate::domain::sanitize::strip_all(&c.describe())
+        ));
+    }
     if let Some(why) = &r.stopped_early {
         out.push_str(&format!(
             "stopped early: {}\n",

@@ -133,6 +133,36 @@ impl Config {
             &[S::K("chaos"), S::K("slo"), S::K("max_p99_ms")],
             self.chaos.slo.max_p99_ms,
         );
+        if let Some(s) = &self.chaos.slos {
+            if self.chaos.slo != crate::domain::chaos::ChaosSlo::default() {
+                v.push(
+                    &[S::K("chaos"), S::K("slos")],
+                    "give the SLOs once: `chaos.slos` (percent, seconds) or `chaos.slo` (a fraction), not both".to_string(),
+                );
+            }
+            if let Some(p) = s.max_error_rate_percent {
+                if !(p.is_finite() && (0.0..=100.0).contains(&p)) {
+                    v.push(
+                        &[S::K("chaos"), S::K("slos"), S::K("max_error_rate_percent")],
+                        format!("{p} is outside 0..=100"),
+                    );
+                }
+            }
+            if let Some(ms) = s.max_p99_latency_ms {
+                v.positive(
+                    &[S::K("chaos"), S::K("slos"), S::K("max_p99_latency_ms")],
+                    ms,
+                );
+            }
+            if s.max_recovery_time_s
+                .is_some_and(|secs| secs == 0 || secs > 3600)
+            {
+                v.push(
+                    &[S::K("chaos"), S::K("slos"), S::K("max_recovery_time_s")],
+                    "must be within 1..=3600 seconds".to_string(),
+                );
+            }
+        }
         v.fraction(
             &[S::K("chaos"), S::K("defaults"), S::K("rate")],
             self.chaos.defaults.rate,

@@ -549,3 +549,33 @@ fn chaos_seed_keys_are_read_and_checked() {
         "{message}"
     );
 }
+
+#[test]
+fn chaos_seed_slos_and_tool_are_read_checked_and_honoured() {
+    let c = Config::from_yaml_str(
+        "chaos:\n  tool: chaos-mesh\n  slos:\n    max_error_rate_percent: 2\n    max_p99_latency_ms: 800\n    max_recovery_time_s: 45\n",
+        FILE_NAME,
+    )
+    .unwrap();
+    assert_eq!(c.chaos.tool, crate::config::ChaosTool::ChaosMesh);
+    assert!((c.chaos.slo.max_error_rate - 0.02).abs() < 1e-12);
+    assert_eq!(c.chaos.slo.max_p99_ms, 800.0);
+    assert_eq!(c.chaos.slo.max_recovery_secs, 45);
+    assert!(c.chaos.slos.is_none(), "folded into chaos.slo");
+    assert!(c.chaos.refusal("sandbox").is_some());
+    assert!(c.chaos.refusal("kubernetes").is_none());
+
+    let ps = invalid(
+        "chaos:\n  slo: { max_error_rate: 0.1 }\n  slos:\n    max_error_rate_percent: 250\n    max_recovery_time_s: 0\n",
+    );
+    assert_eq!(problem(&ps, "chaos.slos").line, Some(3));
+    let pct = problem(&ps, "chaos.slos.max_error_rate_percent");
+    assert_eq!(pct.line, Some(4));
+    assert!(pct.message.contains("0..=100"), "{pct:?}");
+    assert_eq!(problem(&ps, "chaos.slos.max_recovery_time_s").line, Some(5));
+
+    let (line, _, message, shown) = parse_err("chaos:\n  tool: litmus\n");
+    assert_eq!(line, 2);
+    assert!(shown.contains("chaos.tool"), "{shown}");
+    assert!(message.contains("chaos-mesh"), "{message}");
+}

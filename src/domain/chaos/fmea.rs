@@ -308,6 +308,10 @@ pub struct ScenarioVerdict {
     /// Set when the suite stopped here (a critical breach with
     /// `abort_on_critical_failure`), or the experiment was aborted.
     pub aborted: Option<String>,
+    /// The practices that mitigate this failure mode, as the suite found
+    /// them (filled in once the suite has read its evidence).
+    #[serde(default)]
+    pub mitigations: Vec<super::PracticeCheck>,
 }
 
 impl ScenarioVerdict {
@@ -351,7 +355,22 @@ impl ScenarioVerdict {
             result,
             engine_result: x.result,
             aborted,
+            mitigations: Vec::new(),
         }
+    }
+}
+
+impl ScenarioVerdict {
+    /// `circuit breakers yes, retry logic no, bulkheads ?` for a table cell.
+    pub fn mitigation_marks(&self) -> String {
+        if self.mitigations.is_empty() {
+            return "not checked".to_string();
+        }
+        self.mitigations
+            .iter()
+            .map(|c| format!("{} {}", c.practice.label(), c.mark()))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 

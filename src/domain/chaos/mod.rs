@@ -6,6 +6,7 @@ mod experiment;
 mod fmea;
 mod gate;
 mod scenario;
+mod scorecard;
 mod slo;
 
 pub use catalogue::{
@@ -19,4 +20,5 @@ pub use fmea::{
 };
 pub use gate::{resilience_gate, Gate, LastScore};
 pub use scenario::{ScenarioKind, UnknownScenario};
+pub use scorecard::{merge, mitigations_for, Basis, Finding, Practice, PracticeCheck, Scorecard};
 pub use slo::{ChaosSlo, SloCheck, SloMetric};

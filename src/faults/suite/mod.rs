@@ -4,6 +4,7 @@
 //! the port (`Runtime::inject`, its events, `undo`), so the fault engine
 //! behind that runtime journals and removes every fault as usual.
 
+pub mod evidence;
 mod learn;
 mod report;
 mod run;
@@ -16,7 +17,9 @@ pub use watch::EnvWatch;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::chaos::{ChaosSlo, FaultParams, ScenarioKind, ScenarioVerdict, Tolerance};
+use crate::domain::chaos::{
+    ChaosSlo, FaultParams, ScenarioKind, ScenarioVerdict, Scorecard, Tolerance,
+};
 use crate::domain::EpochMillis;
 
 /// What to run.
@@ -134,6 +137,10 @@ pub struct SuiteReport {
     pub stopped_early: Option<String>,
     /// Scenarios the runtime refused, with its reason (never run, never faked).
     pub refused: Vec<(ScenarioKind, String)>,
+    /// The score beside the seed's checklist of practices, each with the
+    /// check that found it.
+    #[serde(default)]
+    pub scorecard: Scorecard,
 }
 
 impl SuiteReport {

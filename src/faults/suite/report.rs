@@ -33,7 +33,7 @@ fn ms(v: Option<i64>) -> String {
     )
 }
 
-fn mitigation(v: &ScenarioVerdict) -> String {
+fn expected(v: &ScenarioVerdict) -> String {
     match &v.expected.outcome {
         CheckOutcome::Passed(d) => format!("seen: {}", clean(d)),
         CheckOutcome::Failed(d) => format!("missing: {}", clean(d)),
@@ -78,24 +78,31 @@ pub fn render_markdown(r: &SuiteReport) -> String {
     if let Some(why) = &r.stopped_early {
         out.push_str(&format!("- stopped early: {}\n", clean(why)));
     }
-    out.push_str("\n## FMEA\n\n| failure mode | result | severity | detection | recovery | impact | mitigation |\n|---|---|---|---|---|---|---|\n");
+    out.push_str(&format!("- checklist: {}\n", r.scorecard.tally()));
+    out.push_str("\n## FMEA\n\n| failure mode | result | severity | detection | recovery | impact | expected | mitigation |\n|---|---|---|---|---|---|---|---|\n");
     for v in &r.verdicts {
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
             v.scenario,
             v.result.label(),
             v.severity.label(),
             ms(v.detection_ms),
             ms(v.recovery_ms),
             clean(&v.impact).replace('|', "/"),
-            mitigation(v).replace('|', "/")
+            expected(v).replace('|', "/"),
+            v.mitigation_marks()
         ));
     }
     for (kind, why) in &r.refused {
         out.push_str(&format!(
-            "| {kind} | refused | | | | | {} |\n",
+            "| {kind} | refused | | | | | {} | |\n",
             clean(why).replace('|', "/")
         ));
+    }
+    out.push_str("\n## Scorecard\n\n");
+    out.push_str(&format!("- score: {score}\n"));
+    for c in &r.scorecard.checklist {
+        out.push_str(&format!("- {}\n", clean(&c.describe())));
     }
     out.push_str("\n## Checks\n");
     for v in &r.verdicts {
@@ -117,8 +124,11 @@ pub fn render_markdown(r: &SuiteReport) -> String {
         out.push_str(&format!(
             "- expected: {} — {}\n",
             v.expected.behaviour,
-            mitigation(v)
+            expected(v)
         ));
+        for c in &v.mitigations {
+            out.push_str(&format!("- mitigation: {}\n", clean(&c.describe())));
+        }
         if let Some(a) = &v.aborted {
             out.push_str(&format!("- aborted: {}\n", clean(a)));
         }

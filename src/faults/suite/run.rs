@@ -6,11 +6,13 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::{interval, Instant, MissedTickBehavior};
 
+use super::evidence::{self, BreakerLog, BreakerProbe, BreakerReading};
 use super::watch::{finished, EnvWatch};
 use super::{report, Learner, Progress, Step, StepTiming, SuitePlan, SuiteReport};
 use crate::clock::now_ms;
 use crate::domain::chaos::{
-    resilience_score, Experiment, ExperimentState, Figures, Observed, ScenarioKind, ScenarioVerdict,
+    mitigations_for, resilience_score, Experiment, ExperimentState, Figures, Observed, Practice,
+    ScenarioKind, ScenarioVerdict, Scorecard,
 };
 use crate::domain::environment::Health;
 use crate::domain::metrics::MetricPoint;
@@ -22,6 +24,13 @@ const CRITICAL_ERROR_RATE: f64 = 0.5;
 const RECOVERED_SAMPLES: usize = 2;
 /// Beyond the fault and the recovery SLO, how long to wait for the engine.
 const ENGINE_SLACK: Duration = Duration::from_secs(30);
+/// Scenarios during which the service's breakers are read every second.
+const BREAKER_SCENARIOS: [ScenarioKind; 4] = [
+    ScenarioKind::DependencyTimeout,
+    ScenarioKind::DbDown,
+    ScenarioKind::KafkaDown,
+    ScenarioKind::DbLatency,
+];
 /// How long a scenario waits for a healthy environment before its baseline.
 const HEALTHY_WAIT: Duration = Duration::from_secs(30);
 
@@ -30,6 +39,9 @@ pub struct Sinks<'a> {
     /// `reports/chaos` of the project; `None` writes no files.
     pub reports_dir: Option<&'a Path>,
     pub learner: Option<&'a dyn Learner>,
+    /// The project's folder, read for the scorecard's evidence; `None`
+    /// leaves the practices only the running service can show.
+    pub project_dir: Option<&'a Path>,
 }
 
 struct Suite<'a, P: FnMut(Progress)> {
@@ -40,6 +52,8 @@ struct Suite<'a, P: FnMut(Progress)> {
     watch: EnvWatch,
     steps: Vec<StepTiming>,
     progress: &'a mut P,
+    probe: BreakerProbe,
+    breakers: BreakerLog,
 }
 
 /// Run every scenario of `plan` on `rt`, then write the report and hand it
@@ -61,6 +75,8 @@ pub async fn run_suite<P: FnMut(Progress)>(
         watch: EnvWatch::new(&plan.env),
         steps: Vec::new(),
         progress,
+        probe: BreakerProbe::default(),
+        breakers: BreakerLog::default(),
     };
     let mut verdicts = Vec::new();
     let mut refused = Vec::new();
@@ -78,17 +94,36 @@ pub async fn run_suite<P: FnMut(Progress)>(
             }
         }
     }
+    let practices = evidence::gather(
+        rt,
+        &plan.env,
+        (started_at, now_ms()),
+        sinks.project_dir,
+        &suite.breakers,
+    )
+    .await;
+    for v in &mut verdicts {
+        v.mitigations = mitigations_for(v.scenario, &practices);
+    }
+    let score = resilience_score(&verdicts);
     let mut out = SuiteReport {
         env: plan.env.clone(),
         runtime: rt.name().to_string(),
         started_at,
         finished_at: now_ms(),
         plan: plan.clone(),
-        score: resilience_score(&verdicts),
+        score,
         verdicts,
         steps: Vec::new(),
         stopped_early,
         refused,
+        scorecard: Scorecard {
+            score,
+            checklist: practices
+                .into_iter()
+                .filter(|c| Practice::CHECKLIST.contains(&c.practice))
+                .collect(),
+        },
     };
     out.steps = suite.steps.clone();
     if let Some(dir) = sinks.reports_dir {
@@ -212,6 +247,18 @@ impl<P: FnMut(Progress)> Suite<'_, P> {
         Ok(Outcome::Judged(Box::new(verdict), stop))
     }
 
+    /// One round of the instances' `/metrics` for circuit-breaker state.
+    async fn probe_breakers(&mut self) -> Option<BreakerReading> {
+        let targets = self.watch.metrics_targets().to_vec();
+        let reading = if targets.is_empty() {
+            None
+        } else {
+            self.probe.read(&targets).await
+        };
+        self.breakers.note(&targets, reading);
+        reading
+    }
+
     /// A baseline is only worth taking on a healthy environment: wait for
     /// it (a previous scenario's instance may still be coming back), and
     /// say so when it never gets there.
@@ -223,6 +270,7 @@ impl<P: FnMut(Progress)> Suite<'_, P> {
             let Some(env) = envs.iter().find(|e| e.name == self.plan.env) else {
                 return Err(RuntimeError::UnknownEnvironment(self.plan.env.clone()));
             };
+            self.watch.note_instances(env);
             if env.health == Health::Healthy {
                 return Ok(());
             }
@@ -253,6 +301,8 @@ impl<P: FnMut(Progress)> Suite<'_, P> {
             }
         }
         let f = Figures::mean_of(&samples);
+        // Whether the service exports breaker state at all, before any fault.
+        self.probe_breakers().await;
         let note = if f.samples == 0 {
             "no traffic seen: recovery is judged by the SLO alone".to_string()
         } else {
@@ -291,6 +341,11 @@ impl<P: FnMut(Progress)> Suite<'_, P> {
                 continue;
             };
             worst = worst.max(s.error_rate);
+            if BREAKER_SCENARIOS.contains(&scenario) {
+                if let Some(r) = self.probe_breakers().await.filter(|r| r.series > 0) {
+                    seen.breaker_opened = Some(seen.breaker_opened.unwrap_or(false) || r.open);
+                }
+            }
             if let Some(r) = self.watch.take_fewest_ready() {
                 seen.fewest_ready = Some(seen.fewest_ready.map_or(r, |old| worse(old, r)));
             }

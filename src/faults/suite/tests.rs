@@ -50,6 +50,29 @@ fn report(verdicts: Vec<ScenarioVerdict>) -> SuiteReport {
         }],
         stopped_early: None,
         refused: Vec::new(),
+        scorecard: scorecard(),
+    }
+}
+
+fn scorecard() -> Scorecard {
+    use crate::domain::chaos::{merge, Basis, Finding, Practice};
+    let read = Finding::Present {
+        basis: Basis::Read,
+        evidence: "app/resilience.py:18 \"class CircuitBreaker:\"".into(),
+    };
+    let absent = Finding::Absent {
+        looked: "12 code and manifest files".into(),
+    };
+    Scorecard {
+        score: None,
+        checklist: Practice::CHECKLIST
+            .iter()
+            .map(|p| match p {
+                Practice::CircuitBreakers => merge(*p, std::slice::from_ref(&read)),
+                Practice::GracefulShutdown => merge(*p, &[]),
+                _ => merge(*p, std::slice::from_ref(&absent)),
+            })
+            .collect(),
     }
 }
 
@@ -109,6 +132,19 @@ fn the_report_files_hold_the_fmea_table_and_parse_back() {
     assert!(md.contains("| network-latency | pass | Low |"), "{md}");
     assert!(md.contains("| dns-failure | refused |"), "{md}");
     assert!(md.contains("resilience score: 33/100"), "{md}");
+    assert!(md.contains("- checklist: 1/7 practices seen"), "{md}");
+    assert!(
+        md.contains("- circuit breakers: read (app/resilience.py:18"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- graceful shutdown: not checked (no check covers it)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| expected | mitigation |"),
+        "the FMEA table has both columns: {md}"
+    );
     assert!(!md.contains('\u{1b}') && !md.contains("ghp_R3aL"), "{md}");
     let json = std::fs::read_to_string(&paths.json).unwrap();
     assert!(!json.contains("ghp_R3aL"), "{json}");

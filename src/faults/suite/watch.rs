@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::domain::chaos::{combine_versions, Experiment, ExperimentState};
+use crate::domain::environment::EnvironmentStatus;
 use crate::domain::metrics::MetricPoint;
 use crate::runtime::RuntimeEvent;
 
@@ -18,6 +19,8 @@ pub struct EnvWatch {
     latest: BTreeMap<String, MetricPoint>,
     /// Lowest (ready, desired) seen since the last `take_fewest_ready`.
     fewest_ready: Option<(u32, u32)>,
+    /// `127.0.0.1:<port>` of each instance that publishes a port here.
+    metrics_targets: Vec<String>,
     /// The newest state of each experiment of this environment.
     experiments: BTreeMap<String, Experiment>,
     /// Events the stream said it lost.
@@ -43,6 +46,7 @@ impl EnvWatch {
                 self.latest.insert(version, point);
             }
             RuntimeEvent::Environment { status } if status.name == self.env => {
+                self.note_instances(&status);
                 let (ready, desired) = status.ready_desired();
                 // A lower share of ready instances (cross-multiplied, no division).
                 let worse = self.fewest_ready.is_none_or(|(r, d)| {
@@ -63,6 +67,20 @@ impl EnvWatch {
     /// One environment-wide sample from the versions heard from lately.
     pub fn sample(&self, now: i64) -> Option<MetricPoint> {
         combine_versions(self.latest.values().filter(|p| now - p.ts <= STALE_MS))
+    }
+
+    /// Remember where the environment's instances listen on this host.
+    pub fn note_instances(&mut self, status: &EnvironmentStatus) {
+        self.metrics_targets = status
+            .instances
+            .iter()
+            .filter_map(|i| i.port().map(|p| format!("127.0.0.1:{p}")))
+            .collect();
+    }
+
+    /// Where the environment's instances serve their own `/metrics`.
+    pub fn metrics_targets(&self) -> &[String] {
+        &self.metrics_targets
     }
 
     pub fn take_fewest_ready(&mut self) -> Option<(u32, u32)> {

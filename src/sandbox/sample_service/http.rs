@@ -79,6 +79,24 @@ pub fn sample_service_router(state: Arc<SampleServiceState>) -> Router {
         .with_state(state)
 }
 
+/// The request's dependency call, if the instance has one: why it failed,
+/// or `None` when the request may go on (answered, or degraded while the
+/// breaker is open). A retry is logged, as a real client's would be.
+async fn call_dependency(st: &Arc<SampleServiceState>) -> Option<String> {
+    let dep = st.opts.dependency.clone()?;
+    let retried = |e: &str| {
+        st.log_lifecycle(
+            "warn",
+            "retrying the dependency call",
+            json!({ "dependency": dep.name, "error": e }),
+        )
+    };
+    match dep.call(retried).await {
+        dependency::CallOutcome::Ok | dependency::CallOutcome::Degraded => None,
+        dependency::CallOutcome::Failed(e) => Some(format!("{} failed: {e}", dep.name)),
+    }
+}
+
 pub(super) async fn observe(
     State(st): State<Arc<SampleServiceState>>,
     req: Request,
@@ -100,6 +118,12 @@ pub(super) async fn observe(
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 Json(json!({ "error": "injected failure" })),
+            )
+                .into_response()
+        } else if let Some(failed) = call_dependency(&st).await {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "error": failed })),
             )
                 .into_response()
         } else {

@@ -48,6 +48,8 @@ pub struct SampleServiceOptions {
     pub latency_ms: u64,
     pub error_rate: f64,
     pub memory_growth_mib_per_min: f64,
+    /// A dependency every non-probe request calls (see [`dependency`]).
+    pub dependency: Option<Arc<dependency::Dependency>>,
 }
 
 impl SampleServiceOptions {
@@ -60,6 +62,7 @@ impl SampleServiceOptions {
             latency_ms: 0,
             error_rate: 0.0,
             memory_growth_mib_per_min: 0.0,
+            dependency: None,
         }
     }
 
@@ -129,7 +132,12 @@ pub const BIND_ENV: &str = "BLISSFUL_SAMPLE_BIND";
 /// SIGTERM/SIGINT, then shut down gracefully (readiness goes false first,
 /// in-flight requests get 10 s).
 pub async fn run_sample_service(opts: SampleServiceOptions) -> std::io::Result<()> {
-    let opts = opts.normalized();
+    let mut opts = opts.normalized();
+    if opts.dependency.is_none() {
+        opts.dependency = dependency::Dependency::from_env()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?
+            .map(Arc::new);
+    }
     let ip = match std::env::var(BIND_ENV) {
         Ok(v) if !v.is_empty() => v.parse::<std::net::IpAddr>().map_err(|e| {
             std::io::Error::new(
@@ -159,6 +167,11 @@ pub async fn run_sample_service(opts: SampleServiceOptions) -> std::io::Result<(
             "latency_ms": o.latency_ms,
             "error_rate": o.error_rate,
             "memory_growth_mib_per_min": o.memory_growth_mib_per_min,
+            "dependency": o.dependency.as_ref().map(|d| json!({
+                "name": d.name,
+                "address": d.upstream,
+                "breaker": format!("{:?}", d.mode).to_lowercase(),
+            })),
         }),
     );
     state.set_ready(true);
@@ -231,6 +244,7 @@ fn shutdown_signal() -> std::io::Result<watch::Receiver<bool>> {
     Ok(rx)
 }
 
+pub mod dependency;
 mod growth;
 mod http;
 mod log_sink;

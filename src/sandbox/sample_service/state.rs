@@ -171,6 +171,26 @@ impl SampleServiceState {
         for (path, h) in &durations {
             h.write(&mut out, "http_request_duration_seconds", &[("path", path)]);
         }
+        if let Some(gauge) = self
+            .opts
+            .dependency
+            .as_ref()
+            .and_then(|d| d.gauge().map(|g| (d, g)))
+        {
+            let (d, value) = gauge;
+            write_header(
+                &mut out,
+                "circuit_breaker_state",
+                "gauge",
+                "Circuit breaker state per dependency: 0 closed, 1 half-open, 2 open.",
+            );
+            write_sample(
+                &mut out,
+                "circuit_breaker_state",
+                &[("dependency", d.name.as_str())],
+                value,
+            );
+        }
         if let Some(rss) = rss_bytes {
             write_header(
                 &mut out,

@@ -34,8 +34,13 @@ fn verdict_line(v: &ScenarioVerdict, theme: &Theme, width: usize) -> Line<'stati
     };
     let head = format!("{icon} {} {} ", v.scenario, v.result.label());
     let sev = format!("{} ", v.severity.label());
+    let mitigation = if v.mitigations.is_empty() {
+        String::new()
+    } else {
+        format!(" · mitigation: {}", clean(&v.mitigation_marks()))
+    };
     let rest = format!(
-        "· detect {} · recover {} · {expected}",
+        "· detect {} · recover {} · {expected}{mitigation}",
         secs(v.detection_ms),
         secs(v.recovery_ms)
     );
@@ -56,8 +61,11 @@ pub fn fmea_lines(view: &SuiteView, theme: &Theme, width: usize, max: usize) -> 
     let state = match &view.outcome {
         None => "running".to_string(),
         Some(Ok(r)) => match r.score {
-            Some(s) => format!("score {s:.0}/100"),
-            None => "no score: nothing was decided by a measurement".to_string(),
+            Some(s) => format!("score {s:.0}/100 · {}", r.scorecard.tally()),
+            None => format!(
+                "no score: nothing was decided by a measurement · {}",
+                r.scorecard.tally()
+            ),
         },
         Some(Err(e)) => format!("failed: {}", clean(e)),
     };
@@ -70,11 +78,29 @@ pub fn fmea_lines(view: &SuiteView, theme: &Theme, width: usize, max: usize) -> 
         fit(&title, width),
         theme.muted().add_modifier(Modifier::BOLD),
     ))];
-    let verdicts: Vec<Line<'static>> = view
-        .verdicts
+    // The finished report's verdicts carry their mitigations.
+    let judged = match &view.outcome {
+        Some(Ok(r)) => &r.verdicts,
+        _ => &view.verdicts,
+    };
+    let mut verdicts: Vec<Line<'static>> = judged
         .iter()
         .map(|v| verdict_line(v, theme, width))
         .collect();
+    if let Some(Ok(r)) = &view.outcome {
+        if !r.scorecard.checklist.is_empty() {
+            let marks: Vec<String> = r
+                .scorecard
+                .checklist
+                .iter()
+                .map(|c| format!("{} {}", c.practice.label(), c.mark()))
+                .collect();
+            verdicts.push(Line::from(Span::styled(
+                fit(&format!("checklist: {}", marks.join(" · ")), width),
+                theme.muted(),
+            )));
+        }
+    }
     let step_room = max.saturating_sub(1 + verdicts.len());
     let skip = view.steps.len().saturating_sub(step_room);
     let newest = view.steps.len().saturating_sub(1);
