@@ -169,6 +169,34 @@ async fn router_faults_change_what_clients_see_and_are_removed() {
     wait_gone(&workers).await;
     assert!(fault_records(&journal).is_empty());
 
+    // Memory pressure: the holder's memory is measured in v1's metrics, and
+    // is given back on undo.
+    let baseline = mem_of_v1(&mut events, |_| true).await;
+    let params = FaultParams {
+        duration_secs: 60,
+        memory_mib: 160,
+        ..FaultParams::default()
+    };
+    let exp = rt
+        .inject(&actor(), ENV, ScenarioKind::MemoryPressure, params)
+        .await
+        .unwrap();
+    let holders: Vec<u32> = SandboxUndo::processes(&fault_records(&journal)[0].undo)
+        .iter()
+        .map(|p| p.pid)
+        .collect();
+    assert_eq!(holders.len(), 1);
+    let held = mem_of_v1(&mut events, |m| m >= baseline + 150.0).await;
+    assert!(
+        held < baseline + 200.0,
+        "baseline {baseline} MiB, held {held} MiB"
+    );
+    rt.undo(&actor(), &exp.id).await.unwrap();
+    wait_gone(&holders).await;
+    assert!(fault_records(&journal).is_empty());
+    let after = mem_of_v1(&mut events, |m| m < baseline + 50.0).await;
+    assert!(after < held, "{after} MiB after undo");
+
     rt.shutdown().await;
     let audit = outcomes(&sb.state);
     assert_eq!(
@@ -176,12 +204,12 @@ async fn router_faults_change_what_clients_see_and_are_removed() {
             .iter()
             .filter(|a| a.action.starts_with("chaos "))
             .count(),
-        4,
+        5,
         "{audit:#?}"
     );
     assert_eq!(
         audit.iter().filter(|a| a.action == "undo").count(),
-        4,
+        5,
         "{audit:#?}"
     );
 }
@@ -239,4 +267,26 @@ async fn leftover_fault_of_a_crashed_sandbox_is_undone_at_start() {
         "{logs:#?}"
     );
     sb.rt.shutdown().await;
+}
+
+/// The first memory reading of v1 (MiB) that `wanted` accepts, within 20 s.
+async fn mem_of_v1(
+    events: &mut tokio::sync::mpsc::Receiver<RuntimeEvent>,
+    wanted: impl Fn(f64) -> bool,
+) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut last = None;
+    while Instant::now() < deadline {
+        if let Ok(Some(RuntimeEvent::Metrics { version, point, .. })) =
+            tokio::time::timeout(Duration::from_millis(500), events.recv()).await
+        {
+            if version == "v1" {
+                last = Some(point.mem_mib);
+                if wanted(point.mem_mib) {
+                    return point.mem_mib;
+                }
+            }
+        }
+    }
+    panic!("v1's memory never reached the wanted value (last reading: {last:?} MiB)");
 }

@@ -106,7 +106,9 @@ impl ScenarioKind {
             ScenarioKind::CpuStress => "burn CPU next to the instances",
             ScenarioKind::NetworkPartition => "disconnect a container from its network",
             ScenarioKind::PacketLoss => "drop a share of a container's inbound packets",
-            ScenarioKind::MemoryPressure => "hold memory inside a container",
+            ScenarioKind::MemoryPressure => {
+                "hold memory next to the instances (inside the container on Docker)"
+            }
             ScenarioKind::KafkaDown => "stop the Kafka dependency container",
             ScenarioKind::DbDown => "stop the database dependency container",
             ScenarioKind::DbLatency => "delay every exchange with the database",

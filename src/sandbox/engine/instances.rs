@@ -137,7 +137,8 @@ impl Engine {
     pub(super) fn refresh_pids(&self, i: usize) {
         let env = &self.envs[i];
         let mut map = env.instance_pids();
-        // Stress workers burn CPU "next to" the service: count them under stable.
+        // Stress workers and memory holders sit "next to" the service: count
+        // their CPU and memory under stable.
         let stress: Vec<u32> = self.stress_pids(i);
         if !stress.is_empty() {
             let key = env

@@ -1,6 +1,6 @@
 //! The sandbox backend of the fault engine: faults at an environment's edge
 //! router, at the fault proxies in front of its dependencies, CPU burners
-//! next to its instances, and killed instances.
+//! and memory holders next to its instances, and killed instances.
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
 use super::dependency::{apply_faults, chosen, proxy_fault_of, ProxyTarget};
+use super::memory::spawn_memory_holder;
 use crate::domain::chaos::{FaultParams, ScenarioKind};
 use crate::faults::{
     kill_marked, new_marker, Applied, FaultApplier, FaultRecord, Journal, Prepared, ProcessRef,
@@ -126,14 +127,7 @@ impl SandboxApplier {
         record: &mut FaultRecord<SandboxUndo>,
         journal: &Journal<SandboxUndo>,
     ) -> Result<SandboxHandle, String> {
-        let marker = record
-            .undo
-            .iter()
-            .find_map(|s| match s {
-                SandboxUndo::KillMarked { marker } => Some(marker.clone()),
-                _ => None,
-            })
-            .ok_or("internal: the stress fault has no marker")?;
+        let marker = marker_of(record)?;
         let mut handle = SandboxHandle::default();
         for _ in 0..record.params.cpu_workers {
             match spawn_stress_worker(&marker) {
@@ -154,6 +148,18 @@ impl SandboxApplier {
         journal.replace(record).map_err(|e| e.to_string())?;
         Ok(handle)
     }
+}
+
+/// The marker the fault's processes carry on their command lines.
+fn marker_of(record: &FaultRecord<SandboxUndo>) -> Result<String, String> {
+    record
+        .undo
+        .iter()
+        .find_map(|s| match s {
+            SandboxUndo::KillMarked { marker } => Some(marker.clone()),
+            _ => None,
+        })
+        .ok_or_else(|| format!("internal: the {} fault has no marker", record.scenario))
 }
 
 /// Why the sandbox refuses dns-failure.
@@ -200,7 +206,8 @@ impl FaultApplier for SandboxApplier {
             ScenarioKind::DbLatency
             | ScenarioKind::DbDown
             | ScenarioKind::KafkaDown
-            | ScenarioKind::DependencyTimeout => Support::Yes,
+            | ScenarioKind::DependencyTimeout
+            | ScenarioKind::MemoryPressure => Support::Yes,
             ScenarioKind::DnsFailure => Support::No(DNS_REFUSAL.to_string()),
             _ => Support::No(format!(
                 "{kind} needs the docker runtime (`runtime: docker`): the sandbox runs processes, not containers"
@@ -234,7 +241,7 @@ impl FaultApplier for SandboxApplier {
                 })?;
                 (vec![name], Vec::new())
             }
-            ScenarioKind::CpuStress => (
+            ScenarioKind::CpuStress | ScenarioKind::MemoryPressure => (
                 vec![scope.to_string()],
                 vec![SandboxUndo::KillMarked {
                     marker: new_marker(scope, id),
@@ -266,6 +273,29 @@ impl FaultApplier for SandboxApplier {
                     what: format!(
                         "{} stress worker(s) for {}s",
                         p.cpu_workers, p.duration_secs
+                    ),
+                    handle: Some(handle),
+                })
+            }
+            ScenarioKind::MemoryPressure => {
+                let marker = marker_of(record)?;
+                let holder = spawn_memory_holder(&marker, p.memory_mib)
+                    .map_err(|e| format!("cannot start the memory holder (awk): {e}"))?;
+                record.undo.push(SandboxUndo::KillProcesses {
+                    processes: vec![ProcessRef::of_pid(holder.1)],
+                });
+                let handle = SandboxHandle {
+                    stress: vec![holder],
+                    ..SandboxHandle::default()
+                };
+                if let Err(e) = journal.replace(record) {
+                    self.kill_workers(handle.stress);
+                    return Err(e.to_string());
+                }
+                Ok(Applied {
+                    what: format!(
+                        "holding {} MiB next to the instances for {}s (host memory: the sandbox sets no cgroup limit)",
+                        p.memory_mib, p.duration_secs
                     ),
                     handle: Some(handle),
                 })
@@ -321,7 +351,10 @@ impl FaultApplier for SandboxApplier {
         for step in &record.undo {
             if let SandboxUndo::KillMarked { marker } = step {
                 kill_marked(marker);
-                done.push(format!("killed {n} stress worker(s)"));
+                done.push(match record.scenario {
+                    ScenarioKind::MemoryPressure => "memory holder killed".to_string(),
+                    _ => format!("killed {n} stress worker(s)"),
+                });
             }
         }
         Ok(done)
@@ -357,14 +390,16 @@ mod tests {
     #[test]
     fn process_and_dependency_scenarios_are_supported_and_the_rest_say_why() {
         use ScenarioKind::*;
-        for k in
-            ScenarioKind::ALL
-                .into_iter()
-                .chain([DbLatency, DbDown, KafkaDown, DependencyTimeout])
-        {
+        for k in ScenarioKind::ALL.into_iter().chain([
+            DbLatency,
+            DbDown,
+            KafkaDown,
+            DependencyTimeout,
+            MemoryPressure,
+        ]) {
             assert_eq!(SandboxApplier::support(k), Support::Yes, "{k}");
         }
-        for k in [NetworkPartition, PacketLoss, MemoryPressure] {
+        for k in [NetworkPartition, PacketLoss] {
             assert!(
                 matches!(SandboxApplier::support(k), Support::No(r) if r.contains("runtime: docker")),
                 "{k}"

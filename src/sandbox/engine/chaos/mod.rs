@@ -6,6 +6,7 @@
 
 mod applier;
 mod dependency;
+mod memory;
 
 use std::collections::BTreeMap;
 
