@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::config::VersionBehaviour;
+use crate::domain::chaos::SigtermStop;
 use crate::domain::environment::InstancePhase;
 use crate::domain::logs::{Level, LogLine};
 
@@ -216,6 +217,25 @@ impl Reporter {
     async fn log(&self, level: Level, text: String) {
         let _ = self.logs.send(self.line(level, text)).await;
     }
+
+    /// A stop, logged as the sandbox itself (version `-`, source `sandbox`)
+    /// so that no line a service prints can pass for one. The owner may be
+    /// shutting down and not reading: never wait here.
+    fn log_as_runtime(&self, stop: SigtermStop) {
+        let level = if stop.killed {
+            Level::Warn
+        } else {
+            Level::Info
+        };
+        let _ = self.logs.try_send(LogLine::new(
+            now_ms(),
+            self.spec.env.clone(),
+            Arc::from("-"),
+            Arc::from("sandbox"),
+            level,
+            Arc::from(stop.to_string()),
+        ));
+    }
 }
 
 async fn supervise(
@@ -251,7 +271,9 @@ async fn supervise(
                 };
                 match outcome {
                     None => {
-                        terminate(&mut child, pid).await;
+                        if let Some(stop) = terminate(&mut child, pid, &rep.spec.id).await {
+                            rep.log_as_runtime(stop);
+                        }
                         guard.disarm();
                         rep.update_now(None, port, InstancePhase::Stopped, restarts);
                         return;
@@ -339,17 +361,29 @@ async fn start(rep: &Reporter) -> std::io::Result<(Child, u16)> {
     Ok((child, port))
 }
 
-/// SIGTERM the group, give it a grace period, then SIGKILL and reap.
-async fn terminate(child: &mut Child, pid: Option<u32>) {
+/// SIGTERM the group, give it a grace period, then SIGKILL and reap; says
+/// how the instance answered (`None` when it had no pid to signal).
+async fn terminate(child: &mut Child, pid: Option<u32>, id: &str) -> Option<SigtermStop> {
+    let grace_ms = STOP_GRACE.as_millis() as u64;
     if let Some(p) = pid {
+        let sent = Instant::now();
         signal_group(p, libc::SIGTERM);
-        if tokio::time::timeout(STOP_GRACE, child.wait()).await.is_ok() {
-            signal_group(p, libc::SIGKILL);
-            return;
-        }
+        let exited = tokio::time::timeout(STOP_GRACE, child.wait()).await.is_ok();
+        let after_ms = sent.elapsed().as_millis() as u64;
+        // Also whatever the leader left behind in its group.
         signal_group(p, libc::SIGKILL);
+        if !exited {
+            let _ = child.kill().await;
+        }
+        return Some(SigtermStop {
+            instance: id.to_string(),
+            after_ms: after_ms.min(grace_ms),
+            grace_ms,
+            killed: !exited,
+        });
     }
     let _ = child.kill().await;
+    None
 }
 
 /// Poll readiness forever, reporting transitions. Never returns.

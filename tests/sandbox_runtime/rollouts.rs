@@ -2,6 +2,7 @@
 //! metric, blue-green switches and promotion between environments.
 
 use super::*;
+use blissful_infra::domain::chaos::SigtermStop;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn canary_splits_traffic_then_promotes_and_rollback_restores() {
@@ -67,6 +68,19 @@ async fn canary_splits_traffic_then_promotes_and_rollback_restores() {
     assert_eq!(s.previous, Some(Version::new("v2")));
     assert_eq!(served_by(&addr, 10).await, vec!["v1"; 10]);
     wait_gone(&v2_pids).await;
+    // Each stopped instance's answer to SIGTERM is measured and logged by
+    // the sandbox itself; the sample service drains and exits in time.
+    let logs = rt.recent_logs(Some(ENV), 2000).await.unwrap();
+    let stops: Vec<SigtermStop> = logs
+        .iter()
+        .filter(|l| &*l.instance == "sandbox" && &*l.version == "-")
+        .filter_map(|l| SigtermStop::parse(&l.text))
+        .collect();
+    assert!(
+        stops.iter().any(|s| s.instance.contains("-v2-")),
+        "no measured stop of a v2 instance: {stops:#?}"
+    );
+    assert!(stops.iter().all(|s| !s.killed), "{stops:#?}");
 
     let pids: Vec<u32> = s.instances.iter().filter_map(|i| i.pid()).collect();
     rt.shutdown().await;

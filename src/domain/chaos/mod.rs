@@ -7,6 +7,7 @@ mod fmea;
 mod gate;
 mod scenario;
 mod scorecard;
+mod shutdown;
 mod slo;
 
 pub use catalogue::{
@@ -21,4 +22,5 @@ pub use fmea::{
 pub use gate::{resilience_gate, Gate, LastScore};
 pub use scenario::{ScenarioKind, UnknownScenario};
 pub use scorecard::{merge, mitigations_for, Basis, Finding, Practice, PracticeCheck, Scorecard};
+pub use shutdown::SigtermStop;
 pub use slo::{ChaosSlo, SloCheck, SloMetric};

@@ -183,3 +183,33 @@ async fn readiness_is_reported_once_the_probe_answers_200() {
     // Nothing listens any more.
     assert!(!probe(port, "/ready").await);
 }
+
+fn shell_child(script: &str) -> (Child, Option<u32>) {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg(script).stdin(Stdio::null());
+    configure_child(&mut cmd);
+    let child = cmd.spawn().unwrap();
+    let pid = child.id();
+    (child, pid)
+}
+
+#[tokio::test]
+async fn a_stop_measures_the_time_from_sigterm_to_exit() {
+    let (mut child, pid) = shell_child("sleep 30");
+    let stop = terminate(&mut child, pid, "staging-v1-0").await.unwrap();
+    assert!(!stop.killed, "{stop:?}");
+    assert!(stop.after_ms < 2000, "{stop:?}");
+    assert_eq!(stop.grace_ms, STOP_GRACE.as_millis() as u64);
+    assert_eq!(stop.instance, "staging-v1-0");
+}
+
+#[tokio::test]
+async fn an_instance_that_ignores_sigterm_is_killed_after_the_grace_period() {
+    // The shell ignores TERM and keeps its group running.
+    let (mut child, pid) = shell_child("trap '' TERM; while :; do sleep 1; done");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let stop = terminate(&mut child, pid, "staging-v1-0").await.unwrap();
+    assert!(stop.killed, "{stop:?}");
+    assert_eq!(stop.after_ms, stop.grace_ms);
+    assert!(child.try_wait().unwrap().is_some(), "reaped");
+}

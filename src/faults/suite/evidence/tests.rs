@@ -132,3 +132,67 @@ fn the_scan_stops_at_its_file_limit() {
         _ => false,
     }));
 }
+
+fn runtime_line(text: &str) -> LogLine {
+    let s: Arc<str> = Arc::from("staging");
+    LogLine::new(
+        1,
+        s,
+        Arc::from("-"),
+        Arc::from("sandbox"),
+        Level::Info,
+        text,
+    )
+}
+
+fn stop_text(instance: &str, after_ms: u64, killed: bool) -> String {
+    SigtermStop {
+        instance: instance.into(),
+        after_ms,
+        grace_ms: 3000,
+        killed,
+    }
+    .to_string()
+}
+
+#[test]
+fn sigterm_stops_are_measured_from_the_runtime_lines_only() {
+    // A service printing the runtime's sentence is not a measurement.
+    let spoofed = vec![line(1, &stop_text("staging-v1-0", 5, false))];
+    assert_eq!(sigterm_stops(&spoofed), None);
+
+    let graceful = vec![
+        runtime_line(&stop_text("staging-v1-0", 40, false)),
+        line(2, "GET / 200"),
+        runtime_line(&stop_text("staging-v1-1", 250, false)),
+    ];
+    match sigterm_stops(&graceful) {
+        Some(Finding::Present {
+            basis: Basis::Measured,
+            evidence,
+        }) => {
+            assert!(
+                evidence.starts_with("2 stop(s) after SIGTERM measured"),
+                "{evidence}"
+            );
+            assert!(
+                evidence.contains("staging-v1-1 exited 250 ms"),
+                "{evidence}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let mut killed = graceful.clone();
+    killed.push(runtime_line(&stop_text("staging-v1-2", 3000, true)));
+    match sigterm_stops(&killed) {
+        Some(Finding::Absent { looked }) => {
+            assert!(looked.starts_with("3 stop(s)"), "{looked}");
+            assert!(
+                looked.contains("staging-v1-2 was still running"),
+                "{looked}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
