@@ -17,6 +17,7 @@ use blissful_infra::runtime::{Actor, Runtime, Support};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{config, docker_common, journal_has, port_of};
+use crate::require_docker;
 use docker_common::{app_db_compose, eventually, TestProject};
 
 const HELPER_ENV: &str = "BLISSFUL_DNS_TIMEOUT_CRASH_HELPER";
@@ -72,9 +73,10 @@ fn lookup(app: &str) -> Result<String, String> {
     }
 }
 
-/// The database's page fetched from the app container, 2 s allowed.
+/// The database's page fetched from the app container, 2 s allowed
+/// (`timeout`: this busybox's `wget -T` crashes).
 fn fetch_db(app: &str) -> (bool, String, Duration) {
-    exec(app, "wget -q -T 2 -O - http://db:5432/")
+    exec(app, "timeout 2 wget -q -O - http://db:5432/")
 }
 
 /// Connect to the database's published port from the host and send a
@@ -152,7 +154,7 @@ async fn dns_failure_answers_servfail_until_undone() {
     assert!(during.contains("SERVFAIL"), "{during}");
     assert!(rules(&app, "nat").contains(&x.id));
     // The service itself stays up: only names fail.
-    assert!(exec(&app, "wget -q -T 2 -O - http://127.0.0.1:8080/ready").0);
+    assert!(exec(&app, "timeout 2 wget -q -O - http://127.0.0.1:8080/ready").0);
 
     rt.undo(&actor(), &x.id).await.unwrap();
     assert!(!journal_has(&p, &x.id), "out of the journal after undo");
@@ -193,7 +195,7 @@ async fn dependency_timeout_accepts_and_never_answers_until_undone() {
         "answered on the published port"
     );
     // The database itself is fine (its loopback healthcheck passes).
-    assert!(exec(&db, "wget -q -T 2 -O - http://127.0.0.1:5432/").0);
+    assert!(exec(&db, "timeout 2 wget -q -O - http://127.0.0.1:5432/").0);
 
     rt.undo(&actor(), &x.id).await.unwrap();
     assert!(!journal_has(&p, &x.id), "out of the journal after undo");
@@ -264,7 +266,8 @@ async fn dns_and_dependency_faults_are_undone_after_a_sigkill() {
     let mut ids = Vec::new();
     let injected = tokio::time::timeout(Duration::from_secs(90), async {
         while let Ok(Some(l)) = lines.next_line().await {
-            if let Some(rest) = l.strip_prefix("APPLIED ") {
+            // The harness may print the test's name on the same line.
+            if let Some((_, rest)) = l.split_once("APPLIED ") {
                 ids.push(rest.split_whitespace().nth(1).unwrap_or("").to_string());
             }
             if l.contains("INJECTED") {
