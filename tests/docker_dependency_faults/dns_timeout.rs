@@ -13,7 +13,7 @@ use blissful_infra::docker::{cli, DockerRuntime, DockerRuntimeOptions, ENV_NAME}
 use blissful_infra::domain::chaos::{FaultParams, ScenarioKind};
 use blissful_infra::domain::environment::Health;
 use blissful_infra::paths::StatePaths;
-use blissful_infra::runtime::{Actor, Runtime, Support};
+use blissful_infra::runtime::{Actor, Runtime, RuntimeError, Support};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{config, docker_common, journal_has, port_of};
@@ -174,6 +174,19 @@ async fn dependency_timeout_accepts_and_never_answers_until_undone() {
     let (ok, out, _) = fetch_db(&app);
     assert!(ok && out.contains("stand-in"), "db before the fault: {out}");
     assert!(answered_on_host(db_port).await.is_some());
+    // A target that is not there is refused, and nothing is journalled.
+    let named = FaultParams {
+        target: "nope".into(),
+        ..long()
+    };
+    let refused = rt
+        .inject(&actor(), ENV_NAME, ScenarioKind::DependencyTimeout, named)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, RuntimeError::Refused(r) if r.contains("no running container of service `nope`")),
+        "{refused:?}"
+    );
 
     let x = rt
         .inject(&actor(), ENV_NAME, ScenarioKind::DependencyTimeout, long())

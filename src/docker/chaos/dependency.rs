@@ -6,7 +6,7 @@
 //! namespace without them.
 
 use super::apply::DockerApplier;
-use super::netns::local_pid;
+use super::netns::{local_pid, own_network};
 use super::steps::UndoStep;
 use crate::docker::delay::DelayRelay;
 use crate::docker::lifecycle::ContainerView;
@@ -109,6 +109,7 @@ impl DockerApplier<'_> {
         helpers: &mut Vec<Helper>,
     ) -> Result<String, String> {
         let pid = local_pid(c)?;
+        own_network(&c.display, pid)?;
         let sink = start_servfail(pid).await?;
         let (udp, tcp) = (sink.udp_port, sink.tcp_port);
         helpers.push(Helper::Servfail(sink));
@@ -135,6 +136,7 @@ impl DockerApplier<'_> {
         let mut plan = Vec::new();
         for c in targets {
             let pid = local_pid(c)?;
+            own_network(&c.display, pid)?;
             let ports = listening_ports(pid);
             if ports.is_empty() {
                 return Err(format!(
