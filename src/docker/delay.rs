@@ -40,7 +40,7 @@ impl Drop for DelayRelay {
 }
 
 /// Join the network namespace of `pid` on this thread.
-fn enter_netns(pid: u32) -> std::io::Result<()> {
+pub(crate) fn enter_netns(pid: u32) -> std::io::Result<()> {
     let f = std::fs::File::open(format!("/proc/{pid}/ns/net"))?;
     // SAFETY: setns on a namespace fd we own; it changes only this thread.
     if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {

@@ -11,6 +11,8 @@
 //! - `runtime`: `DockerRuntime`, the `runtime::Runtime` over bollard (status,
 //!   events, logs, stats, a self-reconnecting source).
 //! - `chaos`: faults applied to containers, journalled before they are applied.
+//! - `sinks`: listeners opened inside a container's network namespace for
+//!   dependency faults (a SERVFAIL DNS responder, a port that never answers).
 //! - `delivery`: canary and blue/green with the sandbox's edge router on the host.
 
 pub mod app_service;
@@ -23,6 +25,7 @@ pub mod engine;
 pub mod lifecycle;
 pub mod ports;
 pub mod runtime;
+mod sinks;
 
 use std::path::{Path, PathBuf};
 

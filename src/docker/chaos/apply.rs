@@ -9,10 +9,10 @@ use bollard::models::ExecConfig;
 use bollard::query_parameters::StopContainerOptions;
 use bollard::Docker;
 
+use super::dependency::Helper;
 use super::netns::{interfaces, local_pid, tagged_rule};
 use super::steps::{undo_steps, UndoStep};
 use super::targets::targets;
-use crate::docker::delay::DelayRelay;
 use crate::docker::delivery;
 use crate::docker::lifecycle::ContainerView;
 use crate::docker::runtime::Inner;
@@ -172,7 +172,7 @@ fn planned_undo(
         ScenarioKind::ErrorInjection | ScenarioKind::ConnectionDrop => {
             vec![UndoStep::ClearRouterFault]
         }
-        // Refused by `support`; nothing is planned.
+        // Each iptables rule's removal is journalled as the rule is added.
         ScenarioKind::DnsFailure | ScenarioKind::DependencyTimeout => Vec::new(),
     }
 }
@@ -180,19 +180,12 @@ fn planned_undo(
 #[async_trait]
 impl FaultApplier for DockerApplier<'_> {
     type Undo = UndoStep;
-    type Handle = DelayRelay;
+    type Handle = Vec<Helper>;
     const BACKEND: &'static str = "docker";
     const MAX_CPU_WORKERS: u32 = 16;
 
-    fn support(kind: ScenarioKind) -> Support {
-        if matches!(
-            kind,
-            ScenarioKind::DnsFailure | ScenarioKind::DependencyTimeout
-        ) {
-            Support::No(kind.not_built_reason())
-        } else {
-            Support::Yes
-        }
+    fn support(_kind: ScenarioKind) -> Support {
+        Support::Yes
     }
 
     async fn prepare(
@@ -214,7 +207,7 @@ impl FaultApplier for DockerApplier<'_> {
         &mut self,
         record: &mut Record,
         journal: &Journal<UndoStep>,
-    ) -> Result<Applied<DelayRelay>, String> {
+    ) -> Result<Applied<Vec<Helper>>, String> {
         let docker = self.inner.docker().map_err(|e| e.to_string())?;
         let c = self
             .chosen
@@ -223,6 +216,7 @@ impl FaultApplier for DockerApplier<'_> {
             .ok_or_else(|| "internal: no target was prepared".to_string())?;
         let p = record.params.clone();
         let mut relay = None;
+        let mut helpers = Vec::new();
         let what = match record.scenario {
             ScenarioKind::PodKill => {
                 let pid = local_pid(&c)?;
@@ -274,27 +268,37 @@ impl FaultApplier for DockerApplier<'_> {
                     _ => format!("router drops {:.0}% of connections", p.rate * 100.0),
                 })
             }
-            ScenarioKind::DnsFailure | ScenarioKind::DependencyTimeout => {
-                Err(format!("{} is not supported on docker", record.scenario))
+            ScenarioKind::DnsFailure => self.dns_failure((record, journal), &c, &mut helpers).await,
+            ScenarioKind::DependencyTimeout => {
+                let chosen = self.chosen.clone();
+                self.dependency_timeout((record, journal), &chosen, &mut helpers)
+                    .await
             }
         };
         self.refresh(record).await;
+        helpers.extend(relay.map(Helper::Delay));
         Ok(Applied {
             what: what?,
-            handle: relay,
+            handle: (!helpers.is_empty()).then_some(helpers),
         })
     }
 
-    async fn undo(&mut self, record: &Record, relay: &mut Option<DelayRelay>) -> UndoResult {
+    async fn undo(&mut self, record: &Record, helpers: &mut Option<Vec<Helper>>) -> UndoResult {
         if record.undo.contains(&UndoStep::ClearRouterFault) {
             delivery::clear_router_fault(self.inner);
         }
         let docker = self.inner.docker().ok();
-        let r = undo_steps(docker.as_ref(), &record.undo).await;
-        // The relay stops when dropped: only once its REDIRECT rules are
-        // gone, or connections would be sent to a closed port.
-        if r.is_ok() {
-            relay.take();
+        let mut r = undo_steps(docker.as_ref(), &record.undo).await;
+        // Relays and sinks stop when dropped: only once their REDIRECT
+        // rules are gone, or connections would be sent to a closed port.
+        if let Ok(done) = &mut r {
+            done.extend(
+                helpers
+                    .take()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(Helper::summary),
+            );
         }
         self.refresh(record).await;
         r

@@ -14,9 +14,12 @@
 //! | cpu-stress        | busy loops exec'd inside the container (its cgroup)            |
 //! | memory-pressure   | a process inside the container holding `memory_mib` MiB        |
 //! | db-down/kafka-down| the dependency container stopped, started again on undo       |
+//! | dns-failure       | DNS (port 53) REDIRECTed in its namespace to a SERVFAIL responder there |
+//! | dependency-timeout| each dependency's TCP ports REDIRECTed to a port that never answers; open connections DROPped |
 //! | error-injection, connection-drop | faults at the host edge router (progressive delivery) |
 
 mod apply;
+mod dependency;
 mod netns;
 mod network;
 mod steps;
@@ -30,13 +33,13 @@ use apply::DockerApplier;
 pub use steps::UndoStep;
 pub(crate) use undo::{leftover_experiment, reconcile_at_start, undo, undo_all, undo_leftovers};
 
-use super::delay::DelayRelay;
 use super::runtime::{DockerRuntimeOptions, Inner};
 use super::{delivery, DockerError, ENV_NAME};
 use crate::clock::{now_ms, steady_ms};
 use crate::domain::chaos::{Experiment, FaultParams, ScenarioKind};
 use crate::domain::logs::Level;
 use crate::domain::pipeline::{PipelineKind, PipelineRun, StageStatus};
+use dependency::Helper;
 
 /// A target that died within this long before a sample counts as missing
 /// in it (samples are a second apart).
@@ -52,7 +55,7 @@ pub type FaultRecord = crate::faults::FaultRecord<UndoStep>;
 
 /// The chaos state of one runtime (behind a tokio mutex: operations are serialised).
 pub struct Chaos {
-    runner: FaultRunner<UndoStep, DelayRelay>,
+    runner: FaultRunner<UndoStep, Vec<Helper>>,
     project: String,
     /// What the start-up reconcile did, one line per leftover fault.
     reconciled: Vec<String>,

@@ -68,6 +68,32 @@ pub(super) async fn in_netns(pid: u32, program: &str, args: &[&str]) -> Result<(
     run("nsenter", &a).await
 }
 
+/// Refuse a container that has no network namespace of its own: one
+/// sharing this host's (`network_mode: host`), where a rule would act on
+/// the host, or one with no interface but loopback (`network_mode: none`).
+pub(super) fn own_network(name: &str, pid: u32) -> Result<(), String> {
+    let ns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/net")).ok();
+    let theirs = ns(&pid.to_string()).ok_or_else(|| {
+        format!(
+            "{}: cannot read the network namespace of process {pid}",
+            name
+        )
+    })?;
+    if ns("self").as_ref() == Some(&theirs) || ns("1").as_ref() == Some(&theirs) {
+        return Err(format!(
+            "{} shares this host's network namespace (network_mode: host); the fault would act on the host",
+            name
+        ));
+    }
+    if interfaces(pid).is_empty() {
+        return Err(format!(
+            "{} has no network interface but loopback (network_mode: none)",
+            name
+        ));
+    }
+    Ok(())
+}
+
 /// Network interfaces of a process's namespace, loopback excluded.
 pub(super) fn interfaces(pid: u32) -> Vec<String> {
     std::fs::read_to_string(format!("/proc/{pid}/net/dev"))
@@ -105,6 +131,15 @@ mod tests {
         assert_eq!(
             r.join(" "),
             "! -i lo -m statistic -m comment --comment x-1 -j DROP"
+        );
+    }
+
+    #[test]
+    fn a_process_in_this_hosts_network_namespace_is_refused() {
+        let r = own_network("web-1", std::process::id());
+        assert!(
+            matches!(&r, Err(e) if e.contains("web-1 shares this host's network namespace")),
+            "{r:?}"
         );
     }
 

@@ -65,6 +65,46 @@ fn dependency(
     Ok(running)
 }
 
+/// Every running dependency container: the named target, else those
+/// carrying the role label (any role), else those with a well-known name.
+fn any_dependency(
+    all: Vec<ContainerView>,
+    target: &str,
+) -> Result<Vec<ContainerView>, RuntimeError> {
+    let picked: Vec<ContainerView> = if !target.is_empty() {
+        all.into_iter().filter(|c| c.service == target).collect()
+    } else {
+        let labelled: Vec<ContainerView> = all
+            .iter()
+            .filter(|c| c.labels.contains_key(ROLE_LABEL))
+            .cloned()
+            .collect();
+        if labelled.is_empty() {
+            all.into_iter()
+                .filter(|c| {
+                    ["db", "kafka"]
+                        .iter()
+                        .any(|r| role_names(r).contains(&c.service.as_str()))
+                })
+                .collect()
+        } else {
+            labelled
+        }
+    };
+    let running: Vec<ContainerView> = picked.into_iter().filter(|c| c.running).collect();
+    if running.is_empty() {
+        let what = if target.is_empty() {
+            format!(
+                "dependency container (label a service `{ROLE_LABEL}: <role>`, or pass a target)"
+            )
+        } else {
+            format!("container of service `{target}`")
+        };
+        return Err(RuntimeError::Refused(format!("no running {what}")));
+    }
+    Ok(running)
+}
+
 /// Containers a fault acts on (never empty).
 pub(super) fn targets(
     inner: &Inner,
@@ -72,6 +112,9 @@ pub(super) fn targets(
     params: &FaultParams,
 ) -> Result<Vec<ContainerView>, RuntimeError> {
     let all = inner.containers();
+    if scenario == ScenarioKind::DependencyTimeout {
+        return any_dependency(all, &params.target);
+    }
     if let Some(role) = dependency_role(scenario) {
         return dependency(all, role, &params.target);
     }

@@ -54,8 +54,9 @@ impl ScenarioKind {
 
     /// Faults between the service and its dependencies (databases,
     /// brokers, DNS): the sandbox does db-latency and dependency-timeout at
-    /// its dependency proxies, Docker db-latency with netem on the database
-    /// container; no runtime does dns-failure yet.
+    /// its dependency proxies; Docker does all three in the containers'
+    /// network namespaces (netem on the database, DNS redirected to a
+    /// SERVFAIL responder, dependency ports redirected to a silent one).
     pub const DEPENDENCY: [ScenarioKind; 3] = [
         ScenarioKind::DbLatency,
         ScenarioKind::DnsFailure,
@@ -85,15 +86,6 @@ impl ScenarioKind {
             ScenarioKind::DbLatency => "db-latency",
             ScenarioKind::DnsFailure => "dns-failure",
             ScenarioKind::DependencyTimeout => "dependency-timeout",
-        }
-    }
-
-    /// Why a runtime without a dependency fault proxy refuses a
-    /// `DEPENDENCY` scenario, naming the runtime that can do it.
-    pub fn not_built_reason(self) -> String {
-        match self {
-            ScenarioKind::DnsFailure => "dns-failure is not built yet: it needs the service's resolver pointed at a SERVFAIL responder, which no runtime does yet (a container's resolver can be swapped; a sandboxed process reads the host's)".to_string(),
-            _ => format!("{self} is not built on this runtime yet: it needs a fault proxy between the service and its dependencies; the sandbox runtime (`runtime: sandbox`) has one"),
         }
     }
 

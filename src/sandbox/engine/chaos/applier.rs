@@ -163,7 +163,7 @@ fn marker_of(record: &FaultRecord<SandboxUndo>) -> Result<String, String> {
 }
 
 /// Why the sandbox refuses dns-failure.
-const DNS_REFUSAL: &str = "dns-failure cannot be done on the sandbox: its services resolve names through the host's resolver (/etc/resolv.conf), and no variable of a process redirects that (RES_OPTIONS and LOCALDOMAIN cannot name a server); it needs a runtime that sets a container's resolver, which the Docker runtime does not do yet";
+const DNS_REFUSAL: &str = "dns-failure cannot be done on the sandbox: its services resolve names through the host's resolver (/etc/resolv.conf), and no variable of a process redirects that (RES_OPTIONS and LOCALDOMAIN cannot name a server); the Docker runtime (`runtime: docker`) does it, by sending a container's DNS traffic to a SERVFAIL responder in its network namespace";
 
 /// The proxy fault of `record`, on the dependencies it was prepared for.
 fn proxy_target(record: &FaultRecord<SandboxUndo>, p: &FaultParams) -> Result<ProxyTarget, String> {
