@@ -10,7 +10,7 @@ use bollard::query_parameters::StopContainerOptions;
 use bollard::Docker;
 
 use super::dependency::Helper;
-use super::netns::{interfaces, local_pid, tagged_rule};
+use super::netns::{interfaces, local_pid, own_network, tagged_rule};
 use super::steps::{undo_steps, UndoStep};
 use super::targets::targets;
 use crate::docker::delivery;
@@ -217,6 +217,17 @@ impl FaultApplier for DockerApplier<'_> {
         let p = record.params.clone();
         let mut relay = None;
         let mut helpers = Vec::new();
+        // Rules and qdiscs in a namespace shared with the host would act on
+        // the host itself: refuse before changing anything.
+        if matches!(
+            record.scenario,
+            ScenarioKind::NetworkPartition
+                | ScenarioKind::NetworkLatency
+                | ScenarioKind::PacketLoss
+                | ScenarioKind::DbLatency
+        ) {
+            own_network(&c.display, local_pid(&c)?)?;
+        }
         let what = match record.scenario {
             ScenarioKind::PodKill => {
                 let pid = local_pid(&c)?;
