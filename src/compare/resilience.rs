@@ -98,8 +98,9 @@ async fn score_one(
     }
 }
 
-/// Load before the first baseline.
-const SUITE_WARMUP: Duration = Duration::from_secs(1);
+/// Load before the first baseline (as `chaos --load` waits): the runtime's
+/// metric points need a few seconds of traffic before a baseline sees it.
+const SUITE_WARMUP: Duration = Duration::from_secs(3);
 
 impl ResilienceLine {
     fn failed(env: &str, version: &str, error: String) -> ResilienceLine {
