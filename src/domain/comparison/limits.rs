@@ -4,8 +4,8 @@
 //! The rule: every failed rule belongs to one [`Metric`]. When
 //! `critical_metrics` is empty every metric is critical (a failure fails the
 //! comparison, as the relative thresholds always did). When it names metrics,
-//! a failure of a named one fails the comparison (the old version wins, exit
-//! 1) and a failure of any other is a **warning**: it is reported, it leaves
+//! a failure of a named one fails the comparison (the old version wins,
+//! exit code 1) and a failure of any other is a **warning**: it is reported, it leaves
 //! the verdict and the exit code alone, and it keeps the new version from
 //! being promoted automatically. A limit whose figure was not measured (no
 //! CPU point, no resilience score) is a warning too, never a pass.
