@@ -9,106 +9,11 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_blissful-infra");
-const MARKER_VAR: &str = "BLISSFUL_COMPARE_TEST_MARKER";
+mod compare_common;
 
-/// One comparison at a time: two sandboxes at once on a 2-core machine would
-/// turn the latency measurements into a test of the scheduler.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-const CONFIG: &str = "\
-project: compare-test
-environments:
-  - name: staging
-    replicas: 1
-service:
-  versions:
-    slow:
-      latency_ms: 60
-";
-
-fn marker(name: &str) -> String {
-    format!(
-        "{name}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
-}
-
-fn command(dir: &Path, marker: &str, args: &[&str]) -> Command {
-    let cfg = dir.join("blissful-infra.yaml");
-    std::fs::write(&cfg, CONFIG).unwrap();
-    let mut cmd = Command::new(BIN);
-    cmd.arg("compare")
-        .arg("--config")
-        .arg(&cfg)
-        .arg("--state-dir")
-        .arg(dir.join("state"))
-        .args(args)
-        .env(MARKER_VAR, marker)
-        .env_remove("BLISSFUL_INFRA_STATE_DIR")
-        .stdin(Stdio::null());
-    cmd
-}
-
-/// Pids of live processes whose environment carries `marker`.
-fn processes_with(marker: &str) -> Vec<u32> {
-    let needle = format!("{MARKER_VAR}={marker}");
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return found;
-    };
-    for e in entries.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
-        let Ok(env) = std::fs::read(e.path().join("environ")) else {
-            continue;
-        };
-        let zombie = std::fs::read_to_string(e.path().join("stat"))
-            .map(|s| {
-                s.rsplit(')')
-                    .next()
-                    .unwrap_or("")
-                    .trim_start()
-                    .starts_with('Z')
-            })
-            .unwrap_or(false);
-        if !zombie && env.split(|b| *b == 0).any(|v| v == needle.as_bytes()) {
-            found.push(pid);
-        }
-    }
-    found
-}
-
-/// Nothing of the run is left: no process, no `compare-*` directory.
-fn assert_cleaned_up(dir: &Path, marker: &str) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let left = processes_with(marker);
-        if left.is_empty() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "processes left behind: {left:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let state = dir.join("state");
-    let leftovers: Vec<String> = std::fs::read_dir(&state)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with("compare-"))
-                .collect()
-        })
-        .unwrap_or_default();
-    assert!(leftovers.is_empty(), "temp state left: {leftovers:?}");
-}
+use compare_common::*;
 
 fn run_json(old: &str, new: &str, extra: &[&str]) -> (i32, serde_json::Value) {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
@@ -136,15 +41,6 @@ fn run_json(old: &str, new: &str, extra: &[&str]) -> (i32, serde_json::Value) {
         .unwrap_or_else(|e| panic!("bad JSON ({e}); exit {code}; stderr:\n{stderr}"));
     assert_cleaned_up(dir.path(), &m);
     (code, doc)
-}
-
-fn row<'a>(doc: &'a serde_json::Value, metric: &str) -> &'a serde_json::Value {
-    doc["assessment"]["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["metric"] == metric)
-        .unwrap_or_else(|| panic!("no row {metric}: {doc:#}"))
 }
 
 #[test]
@@ -207,8 +103,8 @@ fn the_console_path_streams_stages_and_points() {
         read_only: false,
     };
     let mut args = CompareArgs::for_versions("v1", "slow", None);
-    args.duration = Duration::from_secs(3);
-    args.warmup = Duration::from_millis(1500);
+    args.duration = Some(Duration::from_secs(3));
+    args.warmup = Some(Duration::from_millis(1500));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -56,6 +56,15 @@ pub(super) async fn run_isolated_inner(
     let mut plan = plan.clone();
     plan.old = prepared.old.clone();
     plan.new = prepared.new.clone();
+    plan.evidence_dirs = [&plan.old, &plan.new].map(|v| {
+        Some(
+            prepared
+                .workdirs
+                .get(v)
+                .cloned()
+                .unwrap_or_else(|| ctx.config_dir.clone()),
+        )
+    });
     let plan = &plan;
     let mut config = comparison_config(&ctx.config, &plan.old, &plan.new);
     for (version, workdir) in &prepared.workdirs {
@@ -287,6 +296,7 @@ pub(super) fn side_stats(version: &str, stats: &RunStats, samples: usize) -> Sid
         p99_ms: if has { q(0.99) } else { 0.0 },
         cpu_pct: None,
         mem_mib: None,
+        resilience_score: None,
         samples,
     }
 }

@@ -117,14 +117,38 @@ pub(super) async fn measure(
     let mut new = side_stats(&plan.new, &run_new, new_samples.len());
     (old.cpu_pct, old.mem_mib) = resource_means(&collected, OLD_ENV, window_start, window_end);
     (new.cpu_pct, new.mem_mib) = resource_means(&collected, NEW_ENV, window_start, window_end);
+    // Resilience after the load, so its faults never touch the measurements.
+    let resilience = if plan.include_chaos {
+        let lines = score_versions(rt, plan, config, err).await;
+        old.resilience_score = lines.first().and_then(|l| l.score);
+        new.resilience_score = lines.get(1).and_then(|l| l.score);
+        Some(lines)
+    } else {
+        None
+    };
     let error_rate_p_value = two_proportion_p(old.errors, old.requests, new.errors, new.requests);
     let _ = writeln!(err, "measured; computing statistics");
+    let score = |v: Option<f64>| v.map_or("-".into(), |s| format!("{s:.0}"));
     watch.ended(
         STAGE_MEASURE,
         StageStatus::Succeeded,
         format!(
-            "{} {:.0} req/s p95 {:.1}ms · {} {:.0} req/s p95 {:.1}ms",
-            plan.old, old.rps, old.p95_ms, plan.new, new.rps, new.p95_ms
+            "{} {:.0} req/s p95 {:.1}ms · {} {:.0} req/s p95 {:.1}ms{}",
+            plan.old,
+            old.rps,
+            old.p95_ms,
+            plan.new,
+            new.rps,
+            new.p95_ms,
+            if resilience.is_some() {
+                format!(
+                    " · resilience {}/100 vs {}/100",
+                    score(old.resilience_score),
+                    score(new.resilience_score)
+                )
+            } else {
+                String::new()
+            }
         ),
     );
     watch.started(STAGE_STATISTICS);
@@ -149,13 +173,7 @@ pub(super) async fn measure(
         p95_diff_ci_ms: p95_ci,
         error_rate_p_value,
     };
-    let thresholds = ComparisonThresholds {
-        max_p95_regression_pct: config.comparison.max_p95_regression_pct,
-        max_p99_regression_pct: config.comparison.max_p99_regression_pct,
-        max_error_rate: config.comparison.max_error_rate,
-        min_throughput_ratio: config.comparison.min_throughput_ratio,
-    };
-    let assessment = assess(&old, &new, &thresholds, &evidence);
+    let assessment = assess_with(&old, &new, &plan.rules, &evidence);
     watch.ended(
         STAGE_STATISTICS,
         StageStatus::Succeeded,
@@ -185,10 +203,12 @@ pub(super) async fn measure(
             duration_secs: plan.duration.as_secs_f64(),
             endpoints: plan.endpoints.iter().map(|e| e.path.clone()).collect(),
         },
-        thresholds,
+        thresholds: plan.rules.relative,
+        limits: plan.rules.limits,
         evidence,
         assessment,
         chaos,
+        resilience,
         events_lost: collected.lagged + collected.dropped_points,
         promotion: Promotion::default(),
         series,

@@ -12,10 +12,16 @@
 //!    same time (warmup first, not recorded), keeping a bounded reservoir of
 //!    raw latencies per side; CPU and memory come from the runtime's metric
 //!    events in the measured window.
-//! 3. The statistics in [`crate::domain::comparison`] (Mann-Whitney U, a
+//! 3. With `comparison.include_chaos`, the FMEA suite then runs against
+//!    each version's environment in turn ([`resilience`]) for a score per
+//!    version.
+//! 4. The statistics in [`crate::domain::comparison`] (Mann-Whitney U, a
 //!    bootstrap CI of the p95 difference, a two-proportion test on errors)
-//!    and the `comparison:` thresholds of the config give the verdict.
-//! 4. The runtime is shut down and its state directory removed, always: on
+//!    and the `comparison:` rules give the verdict: relative thresholds,
+//!    absolute limits (`comparison.thresholds`, CPU and memory included),
+//!    the resilience score, and `critical_metrics` deciding which failures
+//!    fail and which only warn.
+//! 5. The runtime is shut down and its state directory removed, always: on
 //!    success, on errors and on Ctrl-C.
 //!
 //! `<ref>` is a version name of the built-in sample service for now (`v1`,
@@ -23,8 +29,8 @@
 //! `service.command` makes of `$VERSION`. Git refs built from a worktree come
 //! with the templates work.
 //!
-//! Exit codes: 0 the new version is not worse (every threshold holds), 1 a
-//! threshold failed or the run failed, 64 bad flags, 130 interrupted.
+//! Exit codes: 0 the new version is not worse (no critical metric failed;
+//! warnings allowed), 1 a critical metric failed or the run failed, 64 bad flags, 130 interrupted.
 
 pub mod report;
 
@@ -41,9 +47,8 @@ use crate::clock::now_ms;
 use crate::config::{Config, EnvironmentConfig};
 use crate::domain::chaos::{Experiment, ScenarioKind};
 use crate::domain::comparison::{
-    assess, bootstrap_quantile_diff, mann_whitney, two_proportion_p, ComparisonThresholds,
-    Evidence, Reservoir, SideStats, Verdict, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED,
-    RESERVOIR_CAPACITY,
+    assess_with, bootstrap_quantile_diff, mann_whitney, two_proportion_p, Evidence, Reservoir,
+    Rules, SideStats, Verdict, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, RESERVOIR_CAPACITY,
 };
 use crate::domain::environment::{EnvironmentStatus, Version};
 use crate::domain::metrics::MetricPoint;
@@ -60,7 +65,10 @@ use crate::sandbox::{SandboxOptions, SandboxRuntime};
 
 mod git;
 
-pub use report::{ChaosLine, ComparisonReport, LoadDescription, Promotion, SideSeries};
+pub use report::{
+    ChaosLine, ComparisonReport, LoadDescription, Promotion, ResilienceLine, ScenarioLine,
+    SideSeries,
+};
 
 /// Stages of a comparison, as shown in the Pipeline pane and the console's
 /// comparison view.
@@ -189,18 +197,21 @@ pub struct CompareArgs {
     /// The candidate version (e.g. v2, v3-slow).
     #[arg(long)]
     pub new: String,
-    /// How long to measure (e.g. 10s, 500ms, 2m).
-    #[arg(long, short, default_value = "10s", value_parser = parse_duration)]
-    pub duration: Duration,
-    /// Connections per side, each with one request in flight.
-    #[arg(long, short, default_value_t = 4)]
-    pub concurrency: usize,
+    /// How long to measure (e.g. 10s, 500ms, 2m); default
+    /// `comparison.test_duration`, else 10s.
+    #[arg(long, short, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Connections per side, each with one request in flight; default
+    /// `comparison.concurrent_users`, else 4.
+    #[arg(long, short)]
+    pub concurrency: Option<usize>,
     /// Open loop: requests per second per side, whatever the answers.
     #[arg(long)]
     pub rate: Option<f64>,
-    /// Load sent to both sides first and not recorded.
-    #[arg(long, default_value = "2s", value_parser = parse_duration)]
-    pub warmup: Duration,
+    /// Load sent to both sides first and not recorded; default
+    /// `comparison.warmup_duration`, else 2s.
+    #[arg(long, value_parser = parse_duration)]
+    pub warmup: Option<Duration>,
     /// Per-request timeout, connecting included.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub timeout: Duration,
@@ -215,16 +226,17 @@ pub struct CompareArgs {
 }
 
 impl CompareArgs {
-    /// The flags' defaults for comparing `old` with `new` (the console's `C`);
-    /// `env` is where an automatic promotion would go.
+    /// The flags' defaults for comparing `old` with `new` (the console's `C`):
+    /// durations and users come from `comparison:`; `env` is where an
+    /// automatic promotion would go.
     pub fn for_versions(old: &str, new: &str, env: Option<&str>) -> CompareArgs {
         CompareArgs {
             old: old.to_string(),
             new: new.to_string(),
-            duration: Duration::from_secs(10),
-            concurrency: 4,
+            duration: None,
+            concurrency: None,
             rate: None,
-            warmup: Duration::from_secs(2),
+            warmup: None,
             timeout: Duration::from_secs(10),
             env: env.map(str::to_string),
             chaos: None,
@@ -251,6 +263,7 @@ mod isolated;
 mod measure;
 mod planning;
 mod promote;
+mod resilience;
 #[cfg(test)]
 mod tests;
 
@@ -261,3 +274,4 @@ use isolated::*;
 use measure::*;
 use planning::*;
 use promote::*;
+use resilience::*;

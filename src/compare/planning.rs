@@ -14,6 +14,13 @@ pub(super) struct Plan {
     pub(super) timeout: Duration,
     pub(super) endpoints: Vec<Endpoint>,
     pub(super) chaos: Option<ScenarioKind>,
+    /// What the verdict is judged by (`comparison:`).
+    pub(super) rules: Rules,
+    /// Score each version with the FMEA suite after measuring.
+    pub(super) include_chaos: bool,
+    /// Where the suite reads each version's practices from (old, new): the
+    /// project, or each git ref's worktree.
+    pub(super) evidence_dirs: [Option<PathBuf>; 2],
 }
 
 pub(super) fn check_version(flag: &str, v: &str) -> Result<(), CompareError> {
@@ -40,9 +47,14 @@ pub(super) fn plan(args: &CompareArgs, config: &Config) -> Result<Plan, CompareE
         git::check_ref("old", &args.old)?;
         git::check_ref("new", &args.new)?;
     }
+    // A flag wins over `comparison:`, which wins over the built-in defaults.
+    let c = &config.comparison;
+    let concurrency = args.concurrency.unwrap_or_else(|| c.users());
+    let duration = args.duration.unwrap_or_else(|| c.duration());
+    let warmup = args.warmup.unwrap_or_else(|| c.warmup());
     let pacing =
-        crate::perf::pacing_from_flags(args.concurrency, args.rate).map_err(CompareError::Usage)?;
-    if args.duration.is_zero() {
+        crate::perf::pacing_from_flags(concurrency, args.rate).map_err(CompareError::Usage)?;
+    if duration.is_zero() {
         return Err(CompareError::Usage("--duration must be above 0".into()));
     }
     if args.timeout.is_zero() {
@@ -54,6 +66,14 @@ pub(super) fn plan(args: &CompareArgs, config: &Config) -> Result<Plan, CompareE
         .map(str::parse::<ScenarioKind>)
         .transpose()
         .map_err(|e| CompareError::Usage(e.to_string()))?;
+    if c.include_chaos {
+        // The loader refuses this too; a config built in code may not say.
+        if let Some(why) = config.chaos.refusal("sandbox") {
+            return Err(CompareError::Usage(format!(
+                "comparison.include_chaos is on, but the FMEA suite cannot run: {why}"
+            )));
+        }
+    }
     // The same paths the sandbox's background traffic would use.
     let mut endpoints: Vec<Endpoint> = config
         .traffic
@@ -72,12 +92,15 @@ pub(super) fn plan(args: &CompareArgs, config: &Config) -> Result<Plan, CompareE
         old: args.old.clone(),
         new: args.new.clone(),
         pacing,
-        concurrency: args.concurrency,
-        duration: args.duration,
-        warmup: args.warmup,
+        concurrency,
+        duration,
+        warmup,
         timeout: args.timeout,
         endpoints,
         chaos,
+        rules: c.rules(),
+        include_chaos: c.include_chaos,
+        evidence_dirs: [None, None],
     })
 }
 

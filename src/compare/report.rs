@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use crate::domain::chaos::{Experiment, ScenarioKind};
 use crate::domain::comparison::{
-    Assessment, ComparisonThresholds, Evidence, MetricRow, SideStats, ALPHA, BOOTSTRAP_RESAMPLES,
+    Assessment, ComparisonThresholds, Evidence, Limits, MetricRow, SideStats, ALPHA,
+    BOOTSTRAP_RESAMPLES,
 };
 use crate::domain::sanitize::strip_all;
 
@@ -89,6 +90,31 @@ impl ChaosLine {
     }
 }
 
+/// One scenario of a version's FMEA suite.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ScenarioLine {
+    pub scenario: ScenarioKind,
+    /// `pass`, `fail`, `inconclusive`, or `refused` (never run).
+    pub result: &'static str,
+    /// The impact seen, or why the runtime refused it.
+    pub detail: String,
+}
+
+/// One version's resilience, from the FMEA suite run against its
+/// environment of the comparison sandbox (`comparison.include_chaos`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ResilienceLine {
+    pub env: String,
+    pub version: String,
+    /// The suite's score, 0..=100; `None` when no scenario was decided.
+    pub score: Option<f64>,
+    pub scenarios: Vec<ScenarioLine>,
+    pub stopped_early: Option<String>,
+    /// Why the suite did not run or did not finish.
+    pub error: Option<String>,
+    pub took_ms: i64,
+}
+
 /// Everything `blissful-infra compare` found.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ComparisonReport {
@@ -96,10 +122,14 @@ pub struct ComparisonReport {
     pub new: SideStats,
     pub load: LoadDescription,
     pub thresholds: ComparisonThresholds,
+    /// The absolute limits on the new version (`comparison.thresholds`).
+    pub limits: Limits,
     pub evidence: Evidence,
     pub assessment: Assessment,
     /// One line per side when `--chaos` was given.
     pub chaos: Option<Vec<ChaosLine>>,
+    /// One line per version when `comparison.include_chaos` is on.
+    pub resilience: Option<Vec<ResilienceLine>>,
     /// Runtime events lost while measuring (CPU/memory means may be thinner).
     pub events_lost: u64,
     pub promotion: Promotion,
@@ -131,7 +161,7 @@ fn signed(v: Option<f64>, decimals: usize, suffix: &str) -> String {
 fn decimals(metric: &str) -> usize {
     match metric {
         "error_rate" => 4,
-        "throughput_rps" | "cpu_pct" | "mem_mib" => 1,
+        "throughput_rps" | "cpu_pct" | "mem_mib" | "resilience_score" => 1,
         _ => 2,
     }
 }
@@ -144,16 +174,19 @@ fn metric_label(metric: &str) -> &str {
         "error_rate" => "error rate",
         "cpu_pct" => "cpu (%)",
         "mem_mib" => "memory (MiB)",
+        "resilience_score" => "resilience (/100)",
         other => other,
     }
 }
 
 fn row_line(r: &MetricRow) -> String {
     let d = decimals(r.metric);
-    let status = match r.passed {
-        Some(true) => "ok",
-        Some(false) => "FAIL",
-        None => "",
+    let status = r.status.label();
+    let rule = match (&r.threshold, &r.limit) {
+        (Some(t), Some(l)) => format!("{t}; {l}"),
+        (Some(t), None) => t.clone(),
+        (None, Some(l)) => l.clone(),
+        (None, None) => "(report only)".into(),
     };
     format!(
         "{:<20} {:>11} {:>11} {:>11} {:>10}  {:<40} {}",
@@ -162,11 +195,43 @@ fn row_line(r: &MetricRow) -> String {
         num(r.new, d),
         signed(r.diff, d, ""),
         signed(r.diff_pct, 1, "%"),
-        r.threshold.as_deref().unwrap_or("(report only)"),
+        rule,
         status
     )
     .trim_end()
     .to_string()
+}
+
+/// `resilience v2 (compare-new): 75/100 · pod-kill pass, cpu-stress fail`.
+fn resilience_line(s: &mut String, r: &ResilienceLine) {
+    let score = r
+        .score
+        .map(|v| format!("{v:.0}/100"))
+        .unwrap_or_else(|| "no score".into());
+    let scenarios: Vec<String> = r
+        .scenarios
+        .iter()
+        .map(|c| format!("{} {}", c.scenario, c.result))
+        .collect();
+    let _ = writeln!(
+        s,
+        "resilience {} ({}): {score}{}{}{}",
+        strip_all(&r.version),
+        r.env,
+        if scenarios.is_empty() {
+            String::new()
+        } else {
+            format!(" · {}", scenarios.join(", "))
+        },
+        r.stopped_early
+            .as_deref()
+            .map(|w| format!(" (stopped early: {w})"))
+            .unwrap_or_default(),
+        r.error
+            .as_deref()
+            .map(|e| format!(" ({e})"))
+            .unwrap_or_default()
+    );
 }
 
 impl ComparisonReport {
@@ -282,10 +347,32 @@ impl ComparisonReport {
                 self.events_lost
             );
         }
+        if let Some(lines) = &self.resilience {
+            for r in lines {
+                resilience_line(&mut s, r);
+            }
+        }
         let _ = writeln!(s);
         let _ = writeln!(s, "verdict: {}", self.assessment.verdict.label());
         for r in &self.assessment.reasons {
             let _ = writeln!(s, "  - {r}");
+        }
+        for w in &self.assessment.warnings {
+            let _ = writeln!(s, "  warning: {w}");
+        }
+        let all = crate::domain::comparison::Metric::ALL.len();
+        if self.assessment.critical_metrics.len() < all {
+            let names: Vec<&str> = self
+                .assessment
+                .critical_metrics
+                .iter()
+                .map(|m| m.name())
+                .collect();
+            let _ = writeln!(
+                s,
+                "critical metrics: {} (a failure of another is a warning)",
+                names.join(", ")
+            );
         }
         let _ = writeln!(
             s,
@@ -311,137 +398,5 @@ impl ComparisonReport {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::comparison::{assess, Interval, MannWhitney};
-
-    fn side(version: &str, p95: f64) -> SideStats {
-        SideStats {
-            version: version.into(),
-            requests: 1000,
-            errors: 0,
-            duration_secs: 3.0,
-            rps: 333.3,
-            error_rate: 0.0,
-            p50_ms: p95 / 2.0,
-            p95_ms: p95,
-            p99_ms: p95 * 1.5,
-            cpu_pct: Some(12.5),
-            mem_mib: None,
-            samples: 1000,
-        }
-    }
-
-    fn report() -> ComparisonReport {
-        let thresholds = ComparisonThresholds {
-            max_p95_regression_pct: 10.0,
-            max_p99_regression_pct: 15.0,
-            max_error_rate: 0.01,
-            min_throughput_ratio: 0.95,
-        };
-        let evidence = Evidence {
-            mann_whitney: Some(MannWhitney {
-                u_first: 1.0,
-                u_second: 999_999.0,
-                z: -40.0,
-                p_value: 0.0,
-            }),
-            p95_diff_ci_ms: Some(Interval {
-                estimate: 60.0,
-                low: 58.0,
-                high: 62.0,
-                level: 0.95,
-            }),
-            error_rate_p_value: 1.0,
-        };
-        let (old, new) = (side("v1", 2.0), side("slow\u{1b}[2J", 62.0));
-        let assessment = assess(&old, &new, &thresholds, &evidence);
-        ComparisonReport {
-            old,
-            new,
-            load: LoadDescription {
-                pacing: "closed",
-                rate_per_side: None,
-                concurrency_per_side: 4,
-                warmup_secs: 0.5,
-                duration_secs: 3.0,
-                endpoints: vec!["/hello".into()],
-            },
-            thresholds,
-            evidence,
-            assessment,
-            chaos: None,
-            events_lost: 0,
-            series: SideSeries::default(),
-            promotion: Promotion {
-                message: "comparison.auto_promote is off in the config".into(),
-                ..Promotion::default()
-            },
-        }
-    }
-
-    #[test]
-    fn table_shows_rows_tests_and_verdict() {
-        let t = report().table();
-        assert!(t.contains("verdict: old wins"), "{t}");
-        assert!(t.contains("p95 (ms)"), "{t}");
-        assert!(t.contains("+60.00"), "{t}");
-        assert!(t.contains("+3000.0%"), "{t}");
-        assert!(t.contains("FAIL"), "{t}");
-        assert!(t.contains("p-value 0.0000"), "{t}");
-        assert!(t.contains("CI [+58.00, +62.00]"), "{t}");
-        assert!(t.contains("memory (MiB)"), "{t}");
-        assert!(
-            t.contains("not promoted: comparison.auto_promote is off"),
-            "{t}"
-        );
-        // Hostile version strings never reach the terminal raw.
-        assert!(!t.contains('\u{1b}'), "{t}");
-    }
-
-    #[test]
-    fn json_has_the_verdict_and_rows() {
-        let v = serde_json::to_value(report()).unwrap();
-        assert_eq!(v["assessment"]["verdict"], "old_wins");
-        assert_eq!(v["assessment"]["thresholds_passed"], false);
-        assert_eq!(v["assessment"]["rows"][0]["metric"], "p95_ms");
-        assert_eq!(v["assessment"]["rows"][0]["passed"], false);
-        assert_eq!(v["evidence"]["p95_diff_ci_ms"]["low"], 58.0);
-        assert_eq!(v["old"]["cpu_pct"], 12.5);
-        assert!(v["old"]["mem_mib"].is_null());
-    }
-
-    #[test]
-    fn chaos_lines_follow_the_experiment() {
-        use crate::domain::chaos::{ExperimentResult, ExperimentState, FaultParams};
-        let mut exp = Experiment::new(
-            "exp-1".into(),
-            "compare-old",
-            ScenarioKind::PodKill,
-            FaultParams::default(),
-            0,
-        );
-        exp.state = ExperimentState::Completed;
-        exp.detection_ms = Some(120);
-        exp.recovery_ms = Some(900);
-        exp.result = Some(ExperimentResult::Resilient);
-        let seen = BTreeMap::from([("exp-1".to_string(), exp)]);
-        let ok = ChaosLine::from_run(
-            "compare-old",
-            ScenarioKind::PodKill,
-            Ok("exp-1".into()),
-            &seen,
-        );
-        assert_eq!(ok.state, "completed");
-        assert_eq!((ok.detection_ms, ok.recovery_ms), (Some(120), Some(900)));
-        assert_eq!(ok.result.as_deref(), Some("resilient"));
-        let failed = ChaosLine::from_run(
-            "compare-new",
-            ScenarioKind::PodKill,
-            Err("refused".into()),
-            &seen,
-        );
-        assert_eq!(failed.state, "not_started");
-        assert_eq!(failed.error.as_deref(), Some("refused"));
-    }
-}
+#[path = "report_tests.rs"]
+mod tests;

@@ -221,4 +221,6 @@ fn parse_error(
 }
 
 #[cfg(test)]
+mod comparison_tests;
+#[cfg(test)]
 mod tests;

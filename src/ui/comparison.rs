@@ -14,7 +14,7 @@ use super::text::{clean, fit, fit_right};
 use super::theme::Theme;
 use crate::app::state::{App, ComparisonView};
 use crate::compare::ComparisonReport;
-use crate::domain::comparison::{MetricRow, Verdict};
+use crate::domain::comparison::{MetricRow, RowStatus, Verdict};
 use crate::domain::metrics::{MetricPoint, MetricSeries};
 use crate::domain::pipeline::StageStatus;
 
@@ -155,6 +155,7 @@ fn metric_label(metric: &str) -> &str {
         "error_rate" => "error rate",
         "cpu_pct" => "cpu (%)",
         "mem_mib" => "memory (MiB)",
+        "resilience_score" => "resilience",
         other => other,
     }
 }
@@ -162,13 +163,21 @@ fn metric_label(metric: &str) -> &str {
 fn verdict_row(r: &MetricRow, theme: &Theme) -> Line<'static> {
     let d = match r.metric {
         "error_rate" => 4,
-        "throughput_rps" | "cpu_pct" | "mem_mib" => 1,
+        "throughput_rps" | "cpu_pct" | "mem_mib" | "resilience_score" => 1,
         _ => 2,
     };
-    let (status, style) = match r.passed {
-        Some(true) => ("ok", theme.ok()),
-        Some(false) => ("FAIL", theme.error().add_modifier(Modifier::BOLD)),
-        None => ("", theme.muted()),
+    let status = r.status.label();
+    let style = match r.status {
+        RowStatus::Ok => theme.ok(),
+        RowStatus::Fail => theme.error().add_modifier(Modifier::BOLD),
+        RowStatus::Warning => theme.warn(),
+        RowStatus::ReportOnly => theme.muted(),
+    };
+    let rule = match (&r.threshold, &r.limit) {
+        (Some(t), Some(l)) => format!("{t}; {l}"),
+        (Some(t), None) => t.clone(),
+        (None, Some(l)) => l.clone(),
+        (None, None) => "(report only)".into(),
     };
     let pct = match r.diff_pct {
         Some(p) if p.is_finite() => format!("{p:+.1}%"),
@@ -181,10 +190,7 @@ fn verdict_row(r: &MetricRow, theme: &Theme) -> Line<'static> {
         Span::styled(fit_right(&pct, 9), theme.text()),
         Span::raw("  "),
         Span::styled(fit(status, 5), style),
-        Span::styled(
-            clean(r.threshold.as_deref().unwrap_or("(report only)")).into_owned(),
-            theme.muted(),
-        ),
+        Span::styled(clean(&rule).into_owned(), theme.muted()),
     ])
 }
 
@@ -252,6 +258,12 @@ fn report_lines(r: &ComparisonReport, theme: &Theme) -> Vec<Line<'static>> {
         lines.push(Line::from(vec![
             Span::styled("  · ", theme.muted()),
             Span::styled(clean(reason).into_owned(), theme.text()),
+        ]));
+    }
+    for warning in &r.assessment.warnings {
+        lines.push(Line::from(vec![
+            Span::styled("  warning ", theme.warn()),
+            Span::styled(clean(warning).into_owned(), theme.text()),
         ]));
     }
     lines.push(Line::from(vec![

@@ -20,6 +20,7 @@ fn comparison_report() -> blissful_infra::compare::ComparisonReport {
         p99_ms: p95 * 1.5,
         cpu_pct: Some(12.5),
         mem_mib: Some(9.0),
+        resilience_score: None,
         samples: 3000,
     };
     let thresholds = ComparisonThresholds {
@@ -57,9 +58,11 @@ fn comparison_report() -> blissful_infra::compare::ComparisonReport {
             endpoints: vec!["/hello".into()],
         },
         thresholds,
+        limits: Default::default(),
         evidence,
         assessment,
         chaos: None,
+        resilience: None,
         events_lost: 0,
         series: SideSeries::default(),
         promotion: Promotion {

@@ -1,6 +1,7 @@
 //! Validation of a parsed config: every problem is collected, named by its
 //! field path and, when the source text is known, its line.
 
+mod comparison;
 mod sections;
 
 use super::load::{ConfigProblem, KeymapRule};
@@ -22,6 +23,7 @@ impl Config {
         self.check_service(&mut v);
         self.check_rollout(&mut v);
         self.check_other(&mut v);
+        self.check_comparison(&mut v);
         for (action, message) in keymap_rule(&self.keymap) {
             v.push(&[S::K("keymap"), S::K(&action)], message);
         }

@@ -1,8 +1,9 @@
-//! Deciding the verdict from two sides' numbers, the thresholds and the evidence.
+//! Deciding the verdict from two sides' numbers, the rules and the evidence.
 
+use super::limits::absolutes;
 use super::{
-    Assessment, ComparisonThresholds, Evidence, MetricRow, SideStats, Verdict, ALPHA,
-    MIN_EFFECT_PCT, MIN_ERROR_RATE_EFFECT, NOISE_FLOOR_MS,
+    Assessment, Breach, ComparisonThresholds, Evidence, Metric, MetricRow, RowStatus, Rules,
+    SideStats, Verdict, ALPHA, MIN_EFFECT_PCT, MIN_ERROR_RATE_EFFECT, NOISE_FLOOR_MS,
 };
 
 fn diff_pct(old: f64, new: f64) -> Option<f64> {
@@ -19,6 +20,9 @@ fn row(metric: &'static str, old: Option<f64>, new: Option<f64>) -> MetricRow {
         diff_pct: old.zip(new).and_then(|(o, n)| diff_pct(o, n)),
         threshold: None,
         passed: None,
+        limit: None,
+        critical: false,
+        status: RowStatus::ReportOnly,
     }
 }
 
@@ -28,40 +32,72 @@ fn latency_regressed(old: f64, new: f64, max_pct: f64, evidence: &Evidence) -> b
     new > old * (1.0 + max_pct / 100.0) && new - old > NOISE_FLOOR_MS && evidence.latency_differs()
 }
 
-/// Apply thresholds and tests to two sides' numbers.
+/// A failed rule before its metric's criticality is known.
+struct Failure {
+    text: String,
+    metric: Metric,
+    key: &'static str,
+    limit: f64,
+    value: f64,
+}
+
+/// Apply the relative thresholds and tests to two sides' numbers, every
+/// metric critical.
 pub fn assess(
     old: &SideStats,
     new: &SideStats,
     t: &ComparisonThresholds,
     evidence: &Evidence,
 ) -> Assessment {
-    let mut reasons = Vec::new();
-    let mut p95 = row("p95_ms", Some(old.p95_ms), Some(new.p95_ms));
-    let p95_fail = latency_regressed(old.p95_ms, new.p95_ms, t.max_p95_regression_pct, evidence);
-    p95.threshold = Some(format!(
-        "<= +{}% (beyond {NOISE_FLOOR_MS} ms, significant)",
-        t.max_p95_regression_pct
-    ));
-    p95.passed = Some(!p95_fail);
-    if p95_fail {
-        reasons.push(format!(
-            "p95 regressed from {:.2} ms to {:.2} ms (more than {}%)",
-            old.p95_ms, new.p95_ms, t.max_p95_regression_pct
-        ));
-    }
+    assess_with(old, new, &Rules::relative(*t), evidence)
+}
 
-    let mut p99 = row("p99_ms", Some(old.p99_ms), Some(new.p99_ms));
-    let p99_fail = latency_regressed(old.p99_ms, new.p99_ms, t.max_p99_regression_pct, evidence);
-    p99.threshold = Some(format!(
-        "<= +{}% (beyond {NOISE_FLOOR_MS} ms, significant)",
-        t.max_p99_regression_pct
-    ));
-    p99.passed = Some(!p99_fail);
-    if p99_fail {
-        reasons.push(format!(
-            "p99 regressed from {:.2} ms to {:.2} ms (more than {}%)",
-            old.p99_ms, new.p99_ms, t.max_p99_regression_pct
+/// The relative rows (p95, p99, throughput, error rate) and their failures.
+fn relative_rows(
+    old: &SideStats,
+    new: &SideStats,
+    t: &ComparisonThresholds,
+    evidence: &Evidence,
+    fails: &mut Vec<Failure>,
+) -> Vec<MetricRow> {
+    let mut rows = Vec::new();
+    for (metric, name, key, max_pct, o, n) in [
+        (
+            Metric::P95Latency,
+            "p95_ms",
+            "comparison.max_p95_regression_pct",
+            t.max_p95_regression_pct,
+            old.p95_ms,
+            new.p95_ms,
+        ),
+        (
+            Metric::P99Latency,
+            "p99_ms",
+            "comparison.max_p99_regression_pct",
+            t.max_p99_regression_pct,
+            old.p99_ms,
+            new.p99_ms,
+        ),
+    ] {
+        let mut r = row(name, Some(o), Some(n));
+        let fail = latency_regressed(o, n, max_pct, evidence);
+        r.threshold = Some(format!(
+            "<= +{max_pct}% (beyond {NOISE_FLOOR_MS} ms, significant)"
         ));
+        r.passed = Some(!fail);
+        if fail {
+            fails.push(Failure {
+                text: format!(
+                    "{} regressed from {o:.2} ms to {n:.2} ms (more than {max_pct}%)",
+                    &name[..3]
+                ),
+                metric,
+                key,
+                limit: max_pct,
+                value: diff_pct(o, n).unwrap_or(f64::INFINITY),
+            });
+        }
+        rows.push(r);
     }
 
     let mut rps = row("throughput_rps", Some(old.rps), Some(new.rps));
@@ -76,27 +112,160 @@ pub fn assess(
     rps.threshold = Some(format!(">= {:.2} x old", t.min_throughput_ratio));
     rps.passed = Some(!rps_fail);
     if rps_fail {
-        reasons.push(format!(
-            "throughput fell from {:.1} to {:.1} req/s (below {:.2} x old)",
-            old.rps, new.rps, t.min_throughput_ratio
-        ));
+        fails.push(Failure {
+            text: format!(
+                "throughput fell from {:.1} to {:.1} req/s (below {:.2} x old)",
+                old.rps, new.rps, t.min_throughput_ratio
+            ),
+            metric: Metric::Throughput,
+            key: "comparison.min_throughput_ratio",
+            limit: t.min_throughput_ratio,
+            value: if old.rps > 0.0 {
+                new.rps / old.rps
+            } else {
+                0.0
+            },
+        });
     }
+    rows.push(rps);
 
     let mut err = row("error_rate", Some(old.error_rate), Some(new.error_rate));
     let err_fail = new.error_rate > t.max_error_rate;
     err.threshold = Some(format!("<= {}", t.max_error_rate));
     err.passed = Some(!err_fail);
     if err_fail {
-        reasons.push(format!(
-            "error rate {:.4} is above {}",
-            new.error_rate, t.max_error_rate
+        fails.push(Failure {
+            text: format!(
+                "error rate {:.4} is above {}",
+                new.error_rate, t.max_error_rate
+            ),
+            metric: Metric::ErrorRate,
+            key: "comparison.max_error_rate",
+            limit: t.max_error_rate,
+            value: new.error_rate,
+        });
+    }
+    rows.push(err);
+    rows
+}
+
+/// Apply every rule (relative thresholds, absolute limits, the resilience
+/// score) and the tests; `rules.critical` decides which failures fail the
+/// comparison and which are warnings.
+pub fn assess_with(
+    old: &SideStats,
+    new: &SideStats,
+    rules: &Rules,
+    evidence: &Evidence,
+) -> Assessment {
+    let mut fails = Vec::new();
+    let mut rows = relative_rows(old, new, &rules.relative, evidence, &mut fails);
+    rows.push(row("cpu_pct", old.cpu_pct, new.cpu_pct));
+    rows.push(row("mem_mib", old.mem_mib, new.mem_mib));
+    if rules.limits.min_resilience_score.is_some()
+        || old.resilience_score.is_some()
+        || new.resilience_score.is_some()
+    {
+        rows.push(row(
+            "resilience_score",
+            old.resilience_score,
+            new.resilience_score,
         ));
     }
+    let mut unmeasured = Vec::new();
+    for a in absolutes(&rules.limits, new) {
+        let Some(r) = rows.iter_mut().find(|r| r.metric == a.metric.row()) else {
+            continue;
+        };
+        r.limit = Some(a.rule());
+        match (a.holds(), a.value) {
+            (Some(true), _) => {
+                r.passed.get_or_insert(true);
+            }
+            (Some(false), Some(value)) => {
+                r.passed = Some(false);
+                fails.push(Failure {
+                    text: format!(
+                        "{} of the new version is {value:.2}{unit}, {} the limit {}{unit} ({})",
+                        a.metric,
+                        if a.at_most { "above" } else { "below" },
+                        a.limit,
+                        a.key,
+                        unit = a.unit
+                    ),
+                    metric: a.metric,
+                    key: a.key,
+                    limit: a.limit,
+                    value,
+                });
+            }
+            _ => unmeasured.push((
+                a.metric,
+                format!(
+                    "{} was not measured for the new version, so {} ({}) was not checked",
+                    a.metric,
+                    a.key,
+                    a.rule()
+                ),
+            )),
+        }
+    }
 
-    let cpu = row("cpu_pct", old.cpu_pct, new.cpu_pct);
-    let mem = row("mem_mib", old.mem_mib, new.mem_mib);
-    let thresholds_passed = !(p95_fail || p99_fail || rps_fail || err_fail);
+    let mut reasons = Vec::new();
+    let mut warnings = Vec::new();
+    let mut breaches = Vec::new();
+    for f in fails {
+        let critical = rules.is_critical(f.metric);
+        if critical {
+            reasons.push(f.text);
+        } else {
+            warnings.push(format!(
+                "{} (a warning: {} is not in comparison.critical_metrics)",
+                f.text, f.metric
+            ));
+        }
+        breaches.push(Breach {
+            metric: f.metric,
+            key: f.key,
+            limit: f.limit,
+            value: f.value,
+            critical,
+        });
+    }
+    warnings.extend(unmeasured.iter().map(|(_, w)| w.clone()));
+    for r in &mut rows {
+        let metric = Metric::of_row(r.metric);
+        r.critical = metric.is_some_and(|m| rules.is_critical(m));
+        let not_measured = unmeasured.iter().any(|(m, _)| Some(*m) == metric);
+        r.status = match r.passed {
+            Some(false) if r.critical => RowStatus::Fail,
+            Some(false) => RowStatus::Warning,
+            _ if not_measured => RowStatus::Warning,
+            Some(true) => RowStatus::Ok,
+            None => RowStatus::ReportOnly,
+        };
+    }
+    let thresholds_passed = breaches.iter().all(|b| !b.critical);
+    let verdict = decide(old, new, evidence, thresholds_passed, &mut reasons);
+    Assessment {
+        rows,
+        verdict,
+        thresholds_passed,
+        reasons,
+        warnings,
+        breaches,
+        critical_metrics: rules.critical_list(),
+    }
+}
 
+/// The verdict once the thresholds are known; its reason is added to `reasons`.
+fn decide(
+    old: &SideStats,
+    new: &SideStats,
+    evidence: &Evidence,
+    thresholds_passed: bool,
+    reasons: &mut Vec<String>,
+) -> Verdict {
     // Latency: significant only beyond the practical margin and with a CI off 0.
     let margin = (old.p95_ms * MIN_EFFECT_PCT / 100.0).max(NOISE_FLOOR_MS);
     let d95 = new.p95_ms - old.p95_ms;
@@ -109,7 +278,7 @@ pub fn assess(
     let new_better = (latency_sig && d95 < 0.0) || (errors_sig && new.error_rate < old.error_rate);
     let new_worse = (latency_sig && d95 > 0.0) || (errors_sig && new.error_rate > old.error_rate);
 
-    let verdict = if !thresholds_passed {
+    if !thresholds_passed {
         Verdict::OldWins
     } else if new_worse && !new_better {
         reasons.push(format!(
@@ -132,12 +301,6 @@ pub fn assess(
             ));
         }
         Verdict::NoSignificantDifference
-    };
-    Assessment {
-        rows: vec![p95, p99, rps, err, cpu, mem],
-        verdict,
-        thresholds_passed,
-        reasons,
     }
 }
 

@@ -18,15 +18,21 @@
 
 mod assess;
 mod bootstrap;
+mod limits;
 mod reservoir;
 mod significance;
+#[cfg(test)]
+mod tests;
 mod verdict;
 
-pub use assess::assess;
+pub use assess::{assess, assess_with};
 pub use bootstrap::{bootstrap_quantile_diff, quantile_sorted, Interval};
+pub use limits::{Breach, Limits, Metric, Rules, MB_PER_MIB};
 pub use reservoir::Reservoir;
 pub use significance::{mann_whitney, normal_sf, two_proportion_p, MannWhitney};
-pub use verdict::{Assessment, ComparisonThresholds, Evidence, MetricRow, SideStats, Verdict};
+pub use verdict::{
+    Assessment, ComparisonThresholds, Evidence, MetricRow, RowStatus, SideStats, Verdict,
+};
 
 /// Significance level of every test.
 pub const ALPHA: f64 = 0.05;

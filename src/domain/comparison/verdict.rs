@@ -19,6 +19,9 @@ pub struct SideStats {
     /// Mean over the runtime's metric points in the measured window.
     pub cpu_pct: Option<f64>,
     pub mem_mib: Option<f64>,
+    /// The FMEA suite's score (0..=100) of this version, when the
+    /// comparison ran it (`comparison.include_chaos`).
+    pub resilience_score: Option<f64>,
     /// Latency samples kept for the tests (a uniform sample of all responses).
     pub samples: usize,
 }
@@ -83,6 +86,40 @@ pub struct MetricRow {
     pub threshold: Option<String>,
     /// `Some(false)` when the threshold fails.
     pub passed: Option<bool>,
+    /// The absolute limit on the new version, e.g. `<= 250 ms`; `None` when
+    /// `comparison.thresholds` sets none for this metric.
+    pub limit: Option<String>,
+    /// A failure of this metric fails the comparison (see `critical_metrics`).
+    pub critical: bool,
+    /// What the row adds up to.
+    pub status: RowStatus,
+}
+
+/// A row's outcome.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowStatus {
+    /// Every rule holds.
+    Ok,
+    /// A rule of a critical metric failed: the comparison fails.
+    Fail,
+    /// A rule of a non-critical metric failed, or a limit could not be
+    /// checked: reported, no effect on the verdict, no automatic promotion.
+    Warning,
+    /// No rule applies.
+    #[default]
+    ReportOnly,
+}
+
+impl RowStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            RowStatus::Ok => "ok",
+            RowStatus::Fail => "FAIL",
+            RowStatus::Warning => "warn",
+            RowStatus::ReportOnly => "",
+        }
+    }
 }
 
 /// Everything decided from the two sides' numbers.
@@ -94,4 +131,12 @@ pub struct Assessment {
     pub thresholds_passed: bool,
     /// Human-readable reasons behind the verdict.
     pub reasons: Vec<String>,
+    /// Failures of non-critical metrics and limits that could not be
+    /// checked: no effect on the verdict, but no automatic promotion.
+    pub warnings: Vec<String>,
+    /// Every failed rule, critical or not.
+    pub breaches: Vec<super::Breach>,
+    /// The metrics whose failure decides (every one unless
+    /// `comparison.critical_metrics` names some).
+    pub critical_metrics: Vec<super::Metric>,
 }
