@@ -18,11 +18,11 @@ use blissful_infra::kubernetes::runtime::{ChaosSettings, EnvTarget, KubeSettings
 use blissful_infra::kubernetes::KubernetesRuntime;
 use blissful_infra::runtime::{Actor, Runtime, RuntimeError, RuntimeEvent, Support};
 use serde_json::{json, Value};
+use support::fake_kube::chaos_mesh::{injected_status, report_injected, GV};
 use support::fake_kube::{FakeKube, ObjKey, Rule};
 
 const NS: &str = "shop";
 const ROLLOUT: &str = "rollouts-demo";
-const GV: &str = "chaos-mesh.org/v1alpha1";
 const WAIT: Duration = Duration::from_secs(20);
 
 fn settings(kube: &FakeKube) -> KubeSettings {
@@ -108,40 +108,6 @@ fn validate_all(docs: &[Value]) {
         }
         Err(why) => eprintln!("SKIPPED validate-manifests: {why}"),
     }
-}
-
-/// Chaos Mesh's report of a resource that reached every pod.
-fn injected_status() -> Value {
-    json!({
-        "conditions": [
-            {"type": "Selected", "status": "True"},
-            {"type": "AllInjected", "status": "True"},
-            {"type": "AllRecovered", "status": "False"},
-            {"type": "Paused", "status": "False"}
-        ],
-        "experiment": {"desiredPhase": "Run"}
-    })
-}
-
-/// Play Chaos Mesh for PodChaos: report each new one injected.
-fn fake_controller(kube: &FakeKube) -> tokio::task::JoinHandle<()> {
-    let kube = kube.clone();
-    tokio::spawn(async move {
-        loop {
-            for r in kube.received_matching("POST", "/podchaos") {
-                let name = r.body_json()["metadata"]["name"]
-                    .as_str()
-                    .unwrap()
-                    .to_string();
-                let ns = r.path.split('/').nth(5).unwrap().to_string();
-                let key = ObjKey::new(GV, "podchaos", &ns, &name);
-                if kube.get(&key).is_some_and(|o| o.get("status").is_none()) {
-                    kube.set_status(&key, injected_status());
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
 }
 
 /// The next log line that contains `want`.
@@ -301,7 +267,7 @@ async fn pod_kill_is_deleted_once_chaos_mesh_reports_the_kill() {
     kube.seed_fixture_in("argo-rollouts/rollout-canary-paused-at-step.yaml", NS);
     let state = tempfile::tempdir().unwrap();
     let rt = start(&kube, state.path(), BTreeMap::new()).await;
-    let controller = fake_controller(&kube);
+    let controller = report_injected(&kube, "podchaos");
     let x = rt
         .inject(&actor(), "staging", ScenarioKind::PodKill, FaultParams::default())
         .await

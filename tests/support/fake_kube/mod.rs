@@ -27,6 +27,7 @@
 //! `metadata.resourceVersion` (one global counter) and, for fixtures without
 //! one, `metadata.namespace`. Every request is recorded.
 
+pub mod chaos_mesh;
 pub mod client;
 pub mod controller;
 mod create;
