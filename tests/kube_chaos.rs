@@ -164,7 +164,11 @@ async fn each_scenario_creates_its_chaos_mesh_resource_and_undo_deletes_it() {
             "stresschaos",
             json!({"stressors": {"memory": {"workers": 1, "size": "64MiB"}}}),
         ),
-        (ScenarioKind::DnsFailure, "dnschaos", json!({"action": "error"})),
+        (
+            ScenarioKind::DnsFailure,
+            "dnschaos",
+            json!({"action": "error"}),
+        ),
         (
             ScenarioKind::ErrorInjection,
             "httpchaos",
@@ -269,7 +273,12 @@ async fn pod_kill_is_deleted_once_chaos_mesh_reports_the_kill() {
     let rt = start(&kube, state.path(), BTreeMap::new()).await;
     let controller = report_injected(&kube, "podchaos");
     let x = rt
-        .inject(&actor(), "staging", ScenarioKind::PodKill, FaultParams::default())
+        .inject(
+            &actor(),
+            "staging",
+            ScenarioKind::PodKill,
+            FaultParams::default(),
+        )
         .await
         .unwrap();
     controller.abort();
@@ -300,7 +309,12 @@ async fn pod_kill_is_deleted_once_chaos_mesh_reports_the_kill() {
     };
     assert!(why.contains("kubernetes.dependencies.database"), "{why}");
     let err = rt
-        .inject(&actor(), "staging", ScenarioKind::DbDown, FaultParams::default())
+        .inject(
+            &actor(),
+            "staging",
+            ScenarioKind::DbDown,
+            FaultParams::default(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, RuntimeError::Refused(_)), "{err}");
@@ -332,14 +346,20 @@ async fn a_fault_left_by_a_crash_is_deleted_at_the_next_start() {
     let mut j = journal(state.path());
     j["faults"][0]["owner"] = json!({"pid": pid, "start_time": null, "cmdline": []});
     std::fs::write(&path, serde_json::to_vec_pretty(&j).unwrap()).unwrap();
-    assert!(kube.get(&key).is_some(), "Chaos Mesh keeps it until its duration");
+    assert!(
+        kube.get(&key).is_some(),
+        "Chaos Mesh keeps it until its duration"
+    );
 
     let rt = start(&kube, state.path(), BTreeMap::new()).await;
     assert!(kube.get(&key).is_none(), "the leftover was not deleted");
     let lines = rt.reconciled_faults();
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(lines[0].contains("leftover cpu-stress"), "{lines:?}");
-    assert!(lines[0].contains("deleted StressChaos/blissful-"), "{lines:?}");
+    assert!(
+        lines[0].contains("deleted StressChaos/blissful-"),
+        "{lines:?}"
+    );
     assert_eq!(journal(state.path())["faults"], json!([]));
 }
 
@@ -424,7 +444,10 @@ async fn the_resource_status_is_reported_and_a_failure_surfaced() {
     let key = chaos_key("networkchaos", &format!("blissful-{}", x.id));
     kube.set_status(&key, injected_status());
     let line = wait_log(&mut rx, "injected").await;
-    assert!(line.contains(&format!("NetworkChaos/blissful-{}", x.id)), "{line}");
+    assert!(
+        line.contains(&format!("NetworkChaos/blissful-{}", x.id)),
+        "{line}"
+    );
     let mut failed = injected_status();
     failed["conditions"][1]["status"] = json!("False");
     failed["experiment"]["containerRecords"] = json!([{

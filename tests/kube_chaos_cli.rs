@@ -71,7 +71,11 @@ async fn chaos_pod_kill_makes_a_podchaos_and_reports_the_suite() {
     let dir = project(&kube);
     let controller = report_injected(&kube, "podchaos");
 
-    let out = run(dir.path(), &["chaos", "--env", "staging", "--scenario", "pod-kill"]).await;
+    let out = run(
+        dir.path(),
+        &["chaos", "--env", "staging", "--scenario", "pod-kill"],
+    )
+    .await;
     let s = text(&out);
     assert_eq!(out.status.code(), Some(0), "{s}");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -101,7 +105,15 @@ async fn chaos_pod_kill_makes_a_podchaos_and_reports_the_suite() {
     // JSON: the suite's report.
     let out = run(
         dir.path(),
-        &["-o", "json", "chaos", "--env", "staging", "--scenario", "pod-kill"],
+        &[
+            "-o",
+            "json",
+            "chaos",
+            "--env",
+            "staging",
+            "--scenario",
+            "pod-kill",
+        ],
     )
     .await;
     controller.abort();
@@ -150,7 +162,14 @@ async fn the_catalogue_lists_kubernetes_and_refusals_are_plain() {
     // --no-wait would leave no process to end the fault.
     let out = run(
         dir.path(),
-        &["chaos", "--env", "staging", "--scenario", "pod-kill", "--no-wait"],
+        &[
+            "chaos",
+            "--env",
+            "staging",
+            "--scenario",
+            "pod-kill",
+            "--no-wait",
+        ],
     )
     .await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));

@@ -126,6 +126,10 @@ pub async fn delete(
     {
         Ok(_) => Ok(true),
         Err(e) if status_code(&e) == Some(404) => Ok(false),
-        Err(e) => Err(explain(&e, &conn.server, &request("delete", kind, namespace))),
+        Err(e) => Err(explain(
+            &e,
+            &conn.server,
+            &request("delete", kind, namespace),
+        )),
     }
 }

@@ -131,7 +131,13 @@ impl ChaosMeshApplier {
             match obj.as_ref().map(cr_phase) {
                 Some(CrPhase::Injected | CrPhase::Recovered) => return Ok(()),
                 Some(CrPhase::Failed(why)) => return Err(format!("Chaos Mesh: {why}")),
-                None => return Err(format!("{}/{} was deleted by someone else", m.kind.name(), m.name)),
+                None => {
+                    return Err(format!(
+                        "{}/{} was deleted by someone else",
+                        m.kind.name(),
+                        m.name
+                    ))
+                }
                 Some(CrPhase::Pending) => {}
             }
             if tokio::time::Instant::now() >= deadline {
@@ -238,7 +244,11 @@ impl FaultApplier for ChaosMeshApplier {
         Ok(Applied { what, handle: None })
     }
 
-    async fn undo(&mut self, record: &FaultRecord<UndoStep>, _handle: &mut Option<()>) -> UndoResult {
+    async fn undo(
+        &mut self,
+        record: &FaultRecord<UndoStep>,
+        _handle: &mut Option<()>,
+    ) -> UndoResult {
         self.delete_all(record).await
     }
 

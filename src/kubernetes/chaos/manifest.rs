@@ -318,17 +318,22 @@ pub fn manifests(
     }
     if !is_dependency(kind) {
         let spec = service_spec(kind, p, w)?;
-        return Ok(vec![manifest(id, None, &w.namespace, spec, p.duration_secs)]);
+        return Ok(vec![manifest(
+            id,
+            None,
+            &w.namespace,
+            spec,
+            p.duration_secs,
+        )]);
     }
     if let Some(why) = dependency_refusal(kind, deps, &p.target) {
         return Err(why);
     }
-    let chosen: Vec<(&String, &BTreeMap<String, String>)> = match dependency_role(kind)
-        .or(Some(p.target.as_str()).filter(|t| !t.is_empty()))
-    {
-        Some(one) => deps.iter().filter(|(n, _)| n.as_str() == one).collect(),
-        None => deps.iter().collect(),
-    };
+    let chosen: Vec<(&String, &BTreeMap<String, String>)> =
+        match dependency_role(kind).or(Some(p.target.as_str()).filter(|t| !t.is_empty())) {
+            Some(one) => deps.iter().filter(|(n, _)| n.as_str() == one).collect(),
+            None => deps.iter().collect(),
+        };
     let mut out = Vec::new();
     for (name, labels) in chosen {
         if !dns_label(name) {

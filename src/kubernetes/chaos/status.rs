@@ -41,10 +41,13 @@ fn condition(obj: &Value, kind: &str) -> Option<bool> {
 
 /// The newest `Failed` event of any pod record.
 fn failure(obj: &Value) -> Option<String> {
-    let records = obj.pointer("/status/experiment/containerRecords")?.as_array()?;
+    let records = obj
+        .pointer("/status/experiment/containerRecords")?
+        .as_array()?;
     records
         .iter()
-        .filter_map(|r| {
+        .rev()
+        .find_map(|r| {
             let failed = r
                 .get("events")?
                 .as_array()?
@@ -52,7 +55,6 @@ fn failure(obj: &Value) -> Option<String> {
                 .rfind(|e| raw(e, &["type"]) == Some("Failed"))?;
             Some((r, failed))
         })
-        .last()
         .map(|(r, e)| {
             let op = text(e, &["operation"]).unwrap_or_else(|| "Apply".into());
             let msg = text(e, &["message"]).unwrap_or_else(|| "no message".into());

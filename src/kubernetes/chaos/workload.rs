@@ -73,7 +73,11 @@ pub async fn find_workload(
     };
     // Argo Rollouts missing answers 404 too: then look for a Deployment.
     if let Some(obj) = read(conn, &rollouts_resource(), namespace, name, rollout).await? {
-        return Ok(Some(workload_of(&obj, &format!("rollout/{name}"), namespace)));
+        return Ok(Some(workload_of(
+            &obj,
+            &format!("rollout/{name}"),
+            namespace,
+        )));
     }
     let deployments = ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk("apps", "v1", "Deployment"),

@@ -15,8 +15,8 @@ use crate::domain::chaos::{ChaosSlo, Experiment, FaultParams, ScenarioKind};
 use crate::domain::environment::ActiveFault;
 use crate::domain::logs::{Level, LogLine};
 use crate::faults::{FaultApplier, FaultRunner, Journal, Sample};
-use crate::kubernetes::chaos::{api, cr_phase, ChaosMeshApplier, CrPhase, Place, UndoStep};
 use crate::kubernetes::chaos::manifest::dependency_refusal;
+use crate::kubernetes::chaos::{api, cr_phase, ChaosMeshApplier, CrPhase, Place, UndoStep};
 use crate::runtime::{RuntimeError, RuntimeEvent, Support};
 
 /// The journal's file name in the state directory.
@@ -95,7 +95,11 @@ fn chaos_of(shared: &Shared) -> Result<&KubeChaos, RuntimeError> {
         .ok_or_else(|| RuntimeError::Refused(NO_JOURNAL.into()))
 }
 
-fn applier(shared: &Shared, chaos: &KubeChaos, env: Option<&str>) -> Result<ChaosMeshApplier, RuntimeError> {
+fn applier(
+    shared: &Shared,
+    chaos: &KubeChaos,
+    env: Option<&str>,
+) -> Result<ChaosMeshApplier, RuntimeError> {
     let conn = shared
         .conn()
         .ok_or_else(|| RuntimeError::Unavailable("not connected to a cluster".into()))?;
@@ -174,7 +178,12 @@ pub async fn inject(
         }
     };
     let x = injected.experiment;
-    log(shared, env, Level::Warn, format!("chaos {}: {}", x.id, injected.what));
+    log(
+        shared,
+        env,
+        Level::Warn,
+        format!("chaos {}: {}", x.id, injected.what),
+    );
     shared.publish(vec![RuntimeEvent::Experiment {
         experiment: x.clone(),
     }]);
@@ -214,7 +223,12 @@ async fn remove(
     let r = runner.remove(applier, id, steady_ms()).await;
     match &r {
         Ok(done) => {
-            log(shared, env, Level::Info, format!("chaos {id}: fault removed ({})", done.join("; ")));
+            log(
+                shared,
+                env,
+                Level::Info,
+                format!("chaos {id}: fault removed ({})", done.join("; ")),
+            );
             if let Some(l) = runner.get(id) {
                 shared.publish(vec![RuntimeEvent::Experiment {
                     experiment: l.experiment.clone(),
@@ -238,7 +252,10 @@ async fn undo_leftovers(shared: &Shared, only: Option<&str>) -> Result<Vec<Strin
         .map_err(|e| RuntimeError::Failed(e.to_string()))?;
     let mut lines = Vec::new();
     let mut failed = Vec::new();
-    for record in records.into_iter().filter(|r| only.is_none_or(|id| id == r.id)) {
+    for record in records
+        .into_iter()
+        .filter(|r| only.is_none_or(|id| id == r.id))
+    {
         let outcome = applier.undo_leftover(&record).await;
         let env = env_of(shared, &record.undo);
         let r = crate::faults::Reconciled { record, outcome };
@@ -266,7 +283,11 @@ fn env_of(shared: &Shared, steps: &[UndoStep]) -> String {
     steps
         .iter()
         .find_map(|UndoStep::Delete { namespace, .. }| {
-            shared.settings.envs.iter().find(|t| t.namespace == *namespace)
+            shared
+                .settings
+                .envs
+                .iter()
+                .find(|t| t.namespace == *namespace)
         })
         .map(|t| t.env.clone())
         .unwrap_or_default()
@@ -298,7 +319,9 @@ pub async fn undo_all(shared: &Shared) -> Vec<String> {
             .map(|l| l.experiment.env.clone())
             .unwrap_or_default();
         let Ok(mut applier) = applier(shared, chaos, Some(&env)) else {
-            lines.push(format!("{id}: not connected; Chaos Mesh ends it at its duration"));
+            lines.push(format!(
+                "{id}: not connected; Chaos Mesh ends it at its duration"
+            ));
             continue;
         };
         let line = match remove(shared, &mut runner, &mut applier, &id, &env).await {
@@ -381,7 +404,14 @@ pub async fn run_ticker(weak: std::sync::Weak<Shared>) {
             return;
         };
         let mut runner = chaos.runner.lock().await;
-        for id in runner.due(steady_ms()) {
+        let cluster = shared.label();
+        let due = runner.due(steady_ms());
+        // A fault of another cluster (after :ctx) waits for its own; Chaos
+        // Mesh ends it at its duration meanwhile.
+        let here = due
+            .into_iter()
+            .filter(|id| runner.get(id).is_some_and(|l| l.record.scope == cluster));
+        for id in here.collect::<Vec<_>>() {
             let env = runner
                 .get(&id)
                 .map(|l| l.experiment.env.clone())

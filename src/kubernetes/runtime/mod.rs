@@ -34,8 +34,8 @@ use crate::runtime::{
     forward_events, ActionAccepted, Actor, Capabilities, History, Intent, Runtime, RuntimeError,
     RuntimeEvent, Support,
 };
-use session::Shared;
 pub use chaos::{ChaosSettings, JOURNAL_FILE, NO_JOURNAL};
+use session::Shared;
 pub use settings::{EnvTarget, KubeSettings};
 pub use state::SOURCE_NAME;
 
@@ -77,7 +77,7 @@ impl KubernetesRuntime {
         let label = label_for(&settings.target, &conn);
         let chaos = match chaos.map(chaos::KubeChaos::open).transpose() {
             Ok(c) => c,
-            Err(e) => return Err(KubeError::BadKubeconfig(e)),
+            Err(e) => return Err(KubeError::State(e)),
         };
         let shared = Shared::new(settings, label.clone(), chaos);
         shared.start_session(conn, label);
@@ -97,7 +97,6 @@ impl KubernetesRuntime {
             .map(|c| c.reconciled())
             .unwrap_or_default()
     }
-
 
     /// What the header calls it: `kubernetes (<context>)`.
     pub fn label(&self) -> String {

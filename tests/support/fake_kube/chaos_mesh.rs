@@ -28,10 +28,9 @@ pub fn report_injected(kube: &FakeKube, plural: &'static str) -> JoinHandle<()> 
         loop {
             for r in kube.received_matching("POST", &format!("/{plural}")) {
                 let body = r.body_json();
-                let (Some(name), Some(ns)) = (
-                    body["metadata"]["name"].as_str(),
-                    r.path.split('/').nth(5),
-                ) else {
+                let (Some(name), Some(ns)) =
+                    (body["metadata"]["name"].as_str(), r.path.split('/').nth(5))
+                else {
                     continue;
                 };
                 let key = ObjKey::new(GV, plural, ns, name);

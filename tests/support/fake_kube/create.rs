@@ -41,7 +41,12 @@ pub(super) fn create(inner: &Inner, res: &Res, ns: &str, req: &Req) -> Response 
             "{} \"\" is invalid: metadata.name: Required value: name or generateName is required",
             kind
         );
-        return status(422, "Invalid", &msg, Some(json!({"group": res.group, "kind": kind})));
+        return status(
+            422,
+            "Invalid",
+            &msg,
+            Some(json!({"group": res.group, "kind": kind})),
+        );
     };
     let sent_ns = obj.pointer("/metadata/namespace").and_then(Value::as_str);
     if sent_ns.is_some_and(|s| s != ns) {

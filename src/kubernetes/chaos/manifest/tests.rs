@@ -69,7 +69,10 @@ fn each_scenario_maps_to_its_kind_and_action() {
         ..FaultParams::default()
     };
     let m = one(ScenarioKind::PodKill, &p);
-    assert_eq!((m.kind, &m.body["spec"]["action"]), (ChaosKind::PodChaos, &json!("pod-kill")));
+    assert_eq!(
+        (m.kind, &m.body["spec"]["action"]),
+        (ChaosKind::PodChaos, &json!("pod-kill"))
+    );
     assert_eq!(m.body["spec"]["mode"], "one");
     let m = one(ScenarioKind::NetworkLatency, &p);
     assert_eq!(m.kind, ChaosKind::NetworkChaos);
@@ -80,11 +83,17 @@ fn each_scenario_maps_to_its_kind_and_action() {
     assert_eq!(m.body["spec"]["loss"]["loss"], "100");
     let m = one(ScenarioKind::CpuStress, &p);
     assert_eq!(m.kind, ChaosKind::StressChaos);
-    assert_eq!(m.body["spec"]["stressors"]["cpu"], json!({"workers": 2, "load": 100}));
+    assert_eq!(
+        m.body["spec"]["stressors"]["cpu"],
+        json!({"workers": 2, "load": 100})
+    );
     let m = one(ScenarioKind::MemoryPressure, &p);
     assert_eq!(m.body["spec"]["stressors"]["memory"]["size"], "128MiB");
     let m = one(ScenarioKind::DnsFailure, &p);
-    assert_eq!((m.kind, &m.body["spec"]["action"]), (ChaosKind::DnsChaos, &json!("error")));
+    assert_eq!(
+        (m.kind, &m.body["spec"]["action"]),
+        (ChaosKind::DnsChaos, &json!("error"))
+    );
     let m = one(ScenarioKind::ErrorInjection, &p);
     assert_eq!(m.kind, ChaosKind::HttpChaos);
     assert_eq!(m.body["spec"]["replace"]["code"], 503);
@@ -98,12 +107,24 @@ fn each_scenario_maps_to_its_kind_and_action() {
 fn http_faults_need_a_declared_port() {
     let mut w = workload();
     w.port = None;
-    let err = manifests("x", ScenarioKind::ErrorInjection, &FaultParams::default(), &w, &deps(&[]))
-        .unwrap_err();
+    let err = manifests(
+        "x",
+        ScenarioKind::ErrorInjection,
+        &FaultParams::default(),
+        &w,
+        &deps(&[]),
+    )
+    .unwrap_err();
     assert!(err.contains("declares no containerPort"), "{err}");
     w.labels.clear();
-    let err = manifests("x", ScenarioKind::PodKill, &FaultParams::default(), &w, &deps(&[]))
-        .unwrap_err();
+    let err = manifests(
+        "x",
+        ScenarioKind::PodKill,
+        &FaultParams::default(),
+        &w,
+        &deps(&[]),
+    )
+    .unwrap_err();
     assert!(err.contains("matchLabels"), "{err}");
 }
 
@@ -113,11 +134,23 @@ fn dependency_faults_need_the_dependency_configured() {
     let err = manifests("x", ScenarioKind::DbLatency, &p, &workload(), &deps(&[])).unwrap_err();
     assert!(err.contains("kubernetes.dependencies.database"), "{err}");
     assert!(err.contains("none is configured"), "{err}");
-    let err = manifests("x", ScenarioKind::KafkaDown, &p, &workload(), &deps(&["database"]))
-        .unwrap_err();
+    let err = manifests(
+        "x",
+        ScenarioKind::KafkaDown,
+        &p,
+        &workload(),
+        &deps(&["database"]),
+    )
+    .unwrap_err();
     assert!(err.contains("configured: database"), "{err}");
-    let err =
-        manifests("x", ScenarioKind::DependencyTimeout, &p, &workload(), &deps(&[])).unwrap_err();
+    let err = manifests(
+        "x",
+        ScenarioKind::DependencyTimeout,
+        &p,
+        &workload(),
+        &deps(&[]),
+    )
+    .unwrap_err();
     assert!(err.contains("kubernetes.dependencies"), "{err}");
 }
 
@@ -131,7 +164,10 @@ fn dependency_faults_select_the_dependency_pods() {
     let m = manifests("x", ScenarioKind::DbLatency, &p, &workload(), &d).unwrap();
     assert_eq!(m.len(), 1);
     assert_eq!(m[0].body["spec"]["action"], "delay");
-    assert_eq!(m[0].body["spec"]["selector"]["labelSelectors"]["app"], "web");
+    assert_eq!(
+        m[0].body["spec"]["selector"]["labelSelectors"]["app"],
+        "web"
+    );
     assert_eq!(
         m[0].body["spec"]["target"]["selector"]["labelSelectors"]["app"],
         "database-pods"
@@ -139,7 +175,10 @@ fn dependency_faults_select_the_dependency_pods() {
     let m = manifests("x", ScenarioKind::DbDown, &p, &workload(), &d).unwrap();
     assert_eq!(m[0].kind, ChaosKind::PodChaos);
     assert_eq!(m[0].body["spec"]["action"], "pod-failure");
-    assert_eq!(m[0].body["spec"]["selector"]["labelSelectors"]["app"], "database-pods");
+    assert_eq!(
+        m[0].body["spec"]["selector"]["labelSelectors"]["app"],
+        "database-pods"
+    );
     // dependency-timeout on every dependency: one resource each.
     let m = manifests("x", ScenarioKind::DependencyTimeout, &p, &workload(), &d).unwrap();
     let names: Vec<&str> = m.iter().map(|m| m.name.as_str()).collect();
@@ -152,8 +191,17 @@ fn dependency_faults_select_the_dependency_pods() {
     let m = manifests("x", ScenarioKind::DependencyTimeout, &one, &workload(), &d).unwrap();
     assert_eq!(m.len(), 1);
     assert_eq!(m[0].name, "blissful-x");
-    let bad = BTreeMap::from([("Bad_Name".to_string(), BTreeMap::from([("a".to_string(), "b".to_string())]))]);
-    let err = manifests("x", ScenarioKind::DependencyTimeout, &FaultParams::default(), &workload(), &bad)
-        .unwrap_err();
+    let bad = BTreeMap::from([(
+        "Bad_Name".to_string(),
+        BTreeMap::from([("a".to_string(), "b".to_string())]),
+    )]);
+    let err = manifests(
+        "x",
+        ScenarioKind::DependencyTimeout,
+        &FaultParams::default(),
+        &workload(),
+        &bad,
+    )
+    .unwrap_err();
     assert!(err.contains("lowercase"), "{err}");
 }
