@@ -463,3 +463,49 @@ async fn the_resource_status_is_reported_and_a_failure_surfaced() {
     rt.shutdown().await;
     assert!(kube.get(&key).is_none());
 }
+
+#[tokio::test]
+async fn the_fake_creates_the_upstream_chaos_objects_as_an_apiserver_does() {
+    use support::fake_kube::client::{assert_status, get_json, post_json};
+    use support::fake_kube::read_fixture;
+    let kube = FakeKube::start().await;
+    for (rel, plural) in [
+        ("chaos-mesh/podchaos-pod-kill.yaml", "podchaos"),
+        ("chaos-mesh/networkchaos-delay.yaml", "networkchaos"),
+        ("chaos-mesh/stresschaos-cpu.yaml", "stresschaos"),
+        ("chaos-mesh/dnschaos.yaml", "dnschaos"),
+        ("chaos-mesh/httpchaos-patch-response.yaml", "httpchaos"),
+    ] {
+        let obj = read_fixture(rel);
+        let name = obj["metadata"]["name"].as_str().unwrap().to_string();
+        let path = format!("/apis/{GV}/namespaces/{NS}/{plural}");
+        let (code, made) = post_json(&kube, &path, &obj).await;
+        assert_eq!(code, 201, "{rel}: {made}");
+        assert_eq!(made["spec"], obj["spec"], "{rel}");
+        assert_eq!(made["metadata"]["namespace"], NS);
+        assert!(made["metadata"]["resourceVersion"].is_string());
+        let (code, again) = post_json(&kube, &path, &obj).await;
+        assert_eq!(code, 409, "{rel}");
+        assert_status(&again, 409, "AlreadyExists");
+        assert_eq!(
+            again["message"],
+            format!("{plural}.chaos-mesh.org \"{name}\" already exists")
+        );
+        let (code, list) = get_json(&kube, &path).await;
+        assert_eq!(code, 200);
+        assert_eq!(list["items"][0]["metadata"]["name"], name.as_str());
+        assert!(kube.delete(&chaos_key(plural, &name)).is_some());
+        let (code, gone) = get_json(&kube, &format!("{path}/{name}")).await;
+        assert_eq!(code, 404);
+        assert_status(&gone, 404, "NotFound");
+    }
+    // A body of another kind than the URL names is a bad request.
+    let (code, bad) = post_json(
+        &kube,
+        &format!("/apis/{GV}/namespaces/{NS}/podchaos"),
+        &read_fixture("chaos-mesh/dnschaos.yaml"),
+    )
+    .await;
+    assert_eq!(code, 400);
+    assert_status(&bad, 400, "BadRequest");
+}
