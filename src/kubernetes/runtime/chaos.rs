@@ -24,6 +24,8 @@ pub const JOURNAL_FILE: &str = "kube-faults.json";
 const TICK: Duration = Duration::from_millis(500);
 /// Resource statuses are read every this many ticks.
 const STATUS_EVERY: u64 = 2;
+/// Longest chaos log line kept.
+const LOG_CHARS: usize = 2048;
 /// What the log lines of chaos name as their source.
 const SOURCE: &str = "chaos-mesh";
 
@@ -117,7 +119,9 @@ fn applier(
     Ok(a)
 }
 
+/// A log line; its text may quote the apiserver, so it is cleaned.
 fn log(shared: &Shared, env: &str, level: Level, text: String) {
+    let text = crate::kubernetes::fields::clean_max(&text, LOG_CHARS);
     shared.publish_log(LogLine::new(
         now_ms(),
         Arc::from(env),
