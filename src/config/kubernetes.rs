@@ -26,6 +26,11 @@ pub struct KubernetesConfig {
     /// The kustomize overlays, one folder per environment, relative to the
     /// config file (the seed layout: `k8s/overlays/{local,staging,production}`).
     pub overlays: String,
+    /// Dependency -> the labels of its pods (`database: {app: postgres}`),
+    /// for the dependency chaos scenarios (Chaos Mesh): db-latency and
+    /// db-down act on `database`, kafka-down on `kafka`, dependency-timeout
+    /// on the one its `target` names (every one when empty).
+    pub dependencies: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl Default for KubernetesConfig {
@@ -37,6 +42,7 @@ impl Default for KubernetesConfig {
             rollout: String::new(),
             rollouts: BTreeMap::new(),
             overlays: "k8s/overlays".into(),
+            dependencies: BTreeMap::new(),
         }
     }
 }

@@ -67,6 +67,9 @@ pub enum KubeError {
     },
     #[error("talking to the API server {server} failed: {reason}")]
     Other { server: String, reason: String },
+    /// Local state the runtime needs (the chaos journal) is unusable.
+    #[error("{0}")]
+    State(String),
 }
 
 /// rustls needs one process-wide crypto provider; ring is the only one

@@ -4,7 +4,8 @@
 //! ([`connect`], [`contexts`]), watches ([`objects`], [`watch`]), intents as
 //! the Argo plugin's patches ([`intents`], sent by [`send`]), `undo` planned
 //! from the ReplicaSets ([`undo`], sent by [`undo_send`]), GitOps deploy and
-//! promote ([`gitops`]), and the runtime built on them
+//! promote ([`gitops`]), chaos as Chaos Mesh resources ([`chaos`]), and the
+//! runtime built on them
 //! ([`runtime::KubernetesRuntime`], Observed mode).
 //!
 //! Every string read from an object is treated as hostile: cleaned of
@@ -12,6 +13,7 @@
 
 pub mod analysis;
 pub mod application;
+pub mod chaos;
 pub mod connect;
 pub mod contexts;
 pub mod fields;

@@ -20,12 +20,7 @@ pub(super) const LOAD_WARMUP: Duration = Duration::from_secs(3);
 pub fn list(mode: OutputMode) -> i32 {
     let sandbox = crate::sandbox::engine::scenario_support();
     let docker = crate::docker::chaos::scenario_support();
-    let kubernetes = ScenarioKind::every()
-        .map(|k| {
-            let why = crate::kubernetes::runtime::CHAOS_REFUSED.to_string();
-            (k.name().to_string(), crate::runtime::Support::No(why))
-        })
-        .collect();
+    let kubernetes = crate::kubernetes::chaos::scenario_support();
     let runtimes = [
         ("sandbox", &sandbox),
         ("docker", &docker),
@@ -160,6 +155,15 @@ pub async fn run(
         let Some(k) = asked else {
             return Ok(exit::USAGE);
         };
+        if rt.name() == "kubernetes" {
+            // No daemon outlives this command, and it removes its faults on exit.
+            eprintln!(
+                "error: --no-wait is refused on Kubernetes: no blissful-infra process would stay \
+                 to end the fault; drop --no-wait (the command waits for recovery) or start it \
+                 from the console"
+            );
+            return Ok(exit::REFUSED);
+        }
         return Ok(
             cli::cmd_chaos(rt, actor, &env, k, params, false, mode, &mut out, &mut err).await,
         );

@@ -11,7 +11,7 @@ use color_eyre::Result;
 
 use crate::cli::args::GlobalArgs;
 use crate::config::Config;
-use crate::kubernetes::runtime::KubeSettings;
+use crate::kubernetes::runtime::{ChaosSettings, KubeSettings, JOURNAL_FILE};
 use crate::kubernetes::KubernetesRuntime;
 use crate::paths::StatePaths;
 use crate::runtime::contexts::ContextHandle;
@@ -44,7 +44,12 @@ pub(super) async fn open(
     settle: bool,
 ) -> Result<Kube> {
     let settings = KubeSettings::from_config(config, config_dir, g.context.as_deref());
-    let rt = KubernetesRuntime::start(settings)
+    let chaos = ChaosSettings {
+        journal: state.dir.join(JOURNAL_FILE),
+        dependencies: config.kubernetes.dependencies.clone(),
+        slo: config.chaos.slo.clone(),
+    };
+    let rt = KubernetesRuntime::start_with_chaos(settings, Some(chaos))
         .await
         .map_err(|e| eyre!("{e}"))?;
     if settle {

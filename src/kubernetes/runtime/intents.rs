@@ -38,7 +38,7 @@ fn not_offered(kind: IntentKind) -> String {
     }
 }
 
-/// Observed mode; chaos (Chaos Mesh) is not offered yet.
+/// Observed mode; the chaos scenarios (Chaos Mesh) are added by the runtime.
 pub fn capabilities() -> Capabilities {
     Capabilities::with(DeliveryMode::Observed, &SUPPORTED, not_offered)
 }

@@ -6,6 +6,7 @@
 //! patches. No daemon: the cluster keeps the state, so the CLI opens its
 //! own runtime for one command and the console one for its lifetime.
 
+mod chaos;
 mod events;
 mod intents;
 mod kinds;
@@ -31,8 +32,9 @@ use crate::domain::logs::LogLine;
 use crate::runtime::contexts::{ContextList, ContextSwitch};
 use crate::runtime::{
     forward_events, ActionAccepted, Actor, Capabilities, History, Intent, Runtime, RuntimeError,
-    RuntimeEvent,
+    RuntimeEvent, Support,
 };
+pub use chaos::{ChaosSettings, JOURNAL_FILE, NO_JOURNAL};
 use session::Shared;
 pub use settings::{EnvTarget, KubeSettings};
 pub use state::SOURCE_NAME;
@@ -61,11 +63,39 @@ impl KubernetesRuntime {
     /// plain words) and start watching; returns before the first answer:
     /// the state arrives as events (`Source` says how the watch goes).
     pub async fn start(settings: KubeSettings) -> Result<Arc<KubernetesRuntime>, KubeError> {
+        KubernetesRuntime::start_with_chaos(settings, None).await
+    }
+
+    /// [`start`](Self::start), with chaos (Chaos Mesh resources) journalled
+    /// as `chaos` says; faults a dead blissful-infra left in this cluster
+    /// are deleted before this returns.
+    pub async fn start_with_chaos(
+        settings: KubeSettings,
+        chaos: Option<ChaosSettings>,
+    ) -> Result<Arc<KubernetesRuntime>, KubeError> {
         let conn = connect(&settings.target).await?;
         let label = label_for(&settings.target, &conn);
-        let shared = Shared::new(settings, label.clone());
+        let chaos = match chaos.map(chaos::KubeChaos::open).transpose() {
+            Ok(c) => c,
+            Err(e) => return Err(KubeError::State(e)),
+        };
+        let shared = Shared::new(settings, label.clone(), chaos);
         shared.start_session(conn, label);
+        if shared.chaos.is_some() {
+            chaos::reconcile_at_start(&shared).await;
+            tokio::spawn(chaos::run_ticker(Arc::downgrade(&shared)));
+        }
         Ok(Arc::new(KubernetesRuntime { shared }))
+    }
+
+    /// What the start-up reconcile did with faults a dead run left, one
+    /// line per fault.
+    pub fn reconciled_faults(&self) -> Vec<String> {
+        self.shared
+            .chaos
+            .as_ref()
+            .map(|c| c.reconciled())
+            .unwrap_or_default()
     }
 
     /// What the header calls it: `kubernetes (<context>)`.
@@ -95,14 +125,6 @@ impl Drop for KubernetesRuntime {
     }
 }
 
-/// Why every chaos scenario is refused on Kubernetes today.
-pub const CHAOS_REFUSED: &str =
-    "chaos on Kubernetes (Chaos Mesh resources) is not built yet; use runtime: sandbox or docker";
-
-fn chaos_refused() -> RuntimeError {
-    RuntimeError::Refused(CHAOS_REFUSED.into())
-}
-
 #[async_trait]
 impl Runtime for KubernetesRuntime {
     fn name(&self) -> &str {
@@ -114,7 +136,14 @@ impl Runtime for KubernetesRuntime {
     }
 
     fn capabilities(&self) -> Capabilities {
-        intents::capabilities()
+        let mut caps = intents::capabilities();
+        caps.scenarios = match &self.shared.chaos {
+            Some(c) => c.scenario_support(),
+            None => crate::domain::chaos::ScenarioKind::every()
+                .map(|k| (k.name().to_string(), Support::No(NO_JOURNAL.into())))
+                .collect(),
+        };
+        caps
     }
 
     async fn intent(
@@ -141,15 +170,15 @@ impl Runtime for KubernetesRuntime {
     async fn inject(
         &self,
         _actor: &Actor,
-        _env: &str,
-        _scenario: ScenarioKind,
-        _params: FaultParams,
+        env: &str,
+        scenario: ScenarioKind,
+        params: FaultParams,
     ) -> Result<Experiment, RuntimeError> {
-        Err(chaos_refused())
+        chaos::inject(&self.shared, env, scenario, params).await
     }
 
-    async fn undo(&self, _actor: &Actor, _experiment_id: &str) -> Result<(), RuntimeError> {
-        Err(chaos_refused())
+    async fn undo(&self, _actor: &Actor, experiment_id: &str) -> Result<(), RuntimeError> {
+        chaos::undo(&self.shared, experiment_id).await
     }
 
     async fn recent_logs(
@@ -163,7 +192,7 @@ impl Runtime for KubernetesRuntime {
     async fn history(&self) -> Result<History, RuntimeError> {
         Ok(History {
             pipelines: Vec::new(),
-            experiments: Vec::new(),
+            experiments: chaos::experiments(&self.shared).await,
             verdicts: self.shared.state().verdicts.iter().cloned().collect(),
         })
     }
@@ -183,6 +212,8 @@ impl Runtime for KubernetesRuntime {
     }
 
     async fn shutdown(&self) {
+        // Each removal is logged; what cannot be removed ends at its duration.
+        chaos::undo_all(&self.shared).await;
         self.shared.stop();
     }
 }

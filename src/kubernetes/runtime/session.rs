@@ -31,6 +31,8 @@ pub struct Shared {
     session: Mutex<Option<Session>>,
     /// What the header calls the cluster: `kubernetes (<context>)`.
     label: Mutex<String>,
+    /// Chaos Mesh faults; `None`: started without a journal (chaos refused).
+    pub chaos: Option<super::chaos::KubeChaos>,
 }
 
 pub struct Session {
@@ -49,7 +51,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    pub fn new(settings: KubeSettings, label: String) -> Arc<Shared> {
+    pub fn new(
+        settings: KubeSettings,
+        label: String,
+        chaos: Option<super::chaos::KubeChaos>,
+    ) -> Arc<Shared> {
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
         Arc::new(Shared {
             settings,
@@ -57,6 +63,7 @@ impl Shared {
             events,
             session: Mutex::new(None),
             label: Mutex::new(label),
+            chaos,
         })
     }
 

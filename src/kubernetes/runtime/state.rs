@@ -10,7 +10,7 @@ use super::kinds::Kind;
 use super::settings::{EnvTarget, KubeSettings};
 use super::status::{environment_status, NamespaceStore};
 use super::verdict::run_verdict;
-use crate::domain::environment::EnvironmentStatus;
+use crate::domain::environment::{ActiveFault, EnvironmentStatus};
 use crate::domain::logs::{LogLine, LogStore};
 use crate::domain::EpochMillis;
 use crate::kubernetes::analysis_run_view;
@@ -45,6 +45,8 @@ pub struct State {
     judged: BTreeMap<String, String>,
     pub logs: LogStore,
     pub verdicts: VecDeque<RecordedVerdict>,
+    /// Chaos faults in effect per environment (Chaos Mesh resources).
+    faults: BTreeMap<String, Vec<ActiveFault>>,
 }
 
 impl Default for State {
@@ -58,6 +60,7 @@ impl Default for State {
             judged: BTreeMap::new(),
             logs: LogStore::new(LOG_CAPACITY),
             verdicts: VecDeque::new(),
+            faults: BTreeMap::new(),
         }
     }
 }
@@ -184,6 +187,7 @@ impl State {
         let store = self.stores.get(&target.namespace).unwrap_or(&empty);
         let before = self.sent.get(&target.env);
         let mut status = environment_status(target, store, before.map_or(now, |b| b.last_change));
+        status.faults = self.faults.get(&target.env).cloned().unwrap_or_default();
         if before != Some(&status) {
             status.last_change = now;
             self.sent.insert(target.env.clone(), status.clone());
@@ -219,6 +223,22 @@ impl State {
                 verdict,
             });
         }
+    }
+
+    /// The chaos faults in effect on `env`; the events to publish.
+    pub fn set_faults(
+        &mut self,
+        settings: &KubeSettings,
+        env: &str,
+        faults: Vec<ActiveFault>,
+        now: EpochMillis,
+    ) -> Vec<RuntimeEvent> {
+        self.faults.insert(env.to_string(), faults);
+        let mut out = Vec::new();
+        if let Some(target) = settings.env(env) {
+            self.refresh(target, now, &mut out);
+        }
+        out
     }
 
     pub fn push_log(&mut self, line: LogLine) {

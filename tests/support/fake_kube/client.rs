@@ -26,6 +26,19 @@ pub async fn get_json(kube: &FakeKube, path: &str) -> (u16, Value) {
     (code, resp.json().await.unwrap_or(Value::Null))
 }
 
+/// POST a JSON body; the status code and the JSON body.
+pub async fn post_json(kube: &FakeKube, path: &str, body: &Value) -> (u16, Value) {
+    let resp = client()
+        .post(format!("{}{path}", kube.url()))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let code = resp.status().as_u16();
+    (code, resp.json().await.unwrap_or(Value::Null))
+}
+
 /// PATCH with this content type; the status code and the JSON body.
 pub async fn patch(kube: &FakeKube, path: &str, content_type: &str, body: &str) -> (u16, Value) {
     let resp = client()

@@ -303,6 +303,7 @@ async fn resource(
             }
         }
         return match (req.method.clone(), watch) {
+            (Method::POST, _) => super::create::create(inner, res, ns, &req),
             (Method::GET, true) => super::watching::watch_stream(inner, res, filter, &req.query),
             (Method::GET, false) => list(inner, res, &filter, &req.query),
             _ => status(

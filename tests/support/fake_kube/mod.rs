@@ -13,7 +13,8 @@
 //!   410 `Expired` ERROR when the start is older than the kept history;
 //! - `PATCH` as merge patch, JSON patch (add/replace/remove/test) and
 //!   server-side apply (applied like a merge patch, field manager recorded),
-//!   on objects and their `/status` subresource; `DELETE`;
+//!   on objects and their `/status` subresource; `POST` (create: 201,
+//!   409 `AlreadyExists`); `DELETE`;
 //! - errors as `Status` objects (404, 403/401 from a rule table, 409 on a
 //!   stale `resourceVersion` in a patch, 410, 415, 400);
 //! - pod logs (`follow`, `timestamps`, `sinceSeconds`, `tailLines`,
@@ -26,8 +27,10 @@
 //! `metadata.resourceVersion` (one global counter) and, for fixtures without
 //! one, `metadata.namespace`. Every request is recorded.
 
+pub mod chaos_mesh;
 pub mod client;
 pub mod controller;
+mod create;
 mod http;
 mod logs;
 mod patch;
