@@ -70,14 +70,19 @@ pub(crate) fn spawn_stress_worker(marker: &str) -> std::io::Result<(Child, u32)>
     cmd.arg("-c")
         .arg(STRESS_SCRIPT)
         .arg(marker)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stdin(Stdio::null());
+    spawn_fault_process(cmd, "stress worker")
+}
+
+/// Start a process a fault runs: its own process group (a group kill cannot
+/// reach an instance), no output, gone with us (`configure_child`).
+pub(crate) fn spawn_fault_process(mut cmd: Command, what: &str) -> std::io::Result<(Child, u32)> {
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
     configure_child(&mut cmd);
     let child = cmd.spawn()?;
     let pid = child
         .id()
-        .ok_or_else(|| std::io::Error::other("stress worker exited at once"))?;
+        .ok_or_else(|| std::io::Error::other(format!("the {what} exited at once")))?;
     Ok((child, pid))
 }
 

@@ -8,7 +8,7 @@ use std::process::Stdio;
 
 use tokio::process::{Child, Command};
 
-use crate::sandbox::supervisor::configure_child;
+use super::applier::spawn_fault_process;
 
 /// The allocator, in awk (on every Linux box): 1 MiB chunks, each a distinct
 /// string so none is shared, then a read of stdin that never returns while
@@ -25,15 +25,8 @@ pub(crate) fn spawn_memory_holder(marker: &str, mib: u64) -> std::io::Result<(Ch
         .arg(HOLD_MEMORY_PROGRAM)
         .arg(marker)
         // Held by the returned Child and never written: the read blocks.
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    configure_child(&mut cmd);
-    let child = cmd.spawn()?;
-    let pid = child
-        .id()
-        .ok_or_else(|| std::io::Error::other("the memory holder exited at once"))?;
-    Ok((child, pid))
+        .stdin(Stdio::piped());
+    spawn_fault_process(cmd, "memory holder")
 }
 
 #[cfg(test)]
