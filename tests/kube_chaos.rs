@@ -10,7 +10,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use blissful_infra::domain::chaos::{ExperimentState, FaultParams, ScenarioKind};
 use blissful_infra::kubernetes::connect::Target;
@@ -18,7 +18,9 @@ use blissful_infra::kubernetes::runtime::{ChaosSettings, EnvTarget, KubeSettings
 use blissful_infra::kubernetes::KubernetesRuntime;
 use blissful_infra::runtime::{Actor, Runtime, RuntimeError, RuntimeEvent, Support};
 use serde_json::{json, Value};
-use support::fake_kube::chaos_mesh::{injected_status, report_injected, GV};
+use support::fake_kube::chaos_mesh::{
+    injected_status, recover_after, report_injected, GV, RECORDS_FINALIZER,
+};
 use support::fake_kube::{FakeKube, ObjKey, Rule};
 
 const NS: &str = "shop";
@@ -508,4 +510,43 @@ async fn the_fake_creates_the_upstream_chaos_objects_as_an_apiserver_does() {
     .await;
     assert_eq!(code, 400);
     assert_status(&bad, 400, "BadRequest");
+}
+
+#[tokio::test]
+async fn undo_waits_until_chaos_mesh_has_released_its_finalizer() {
+    let kube = FakeKube::start().await;
+    kube.seed_fixture_in("argo-rollouts/rollout-canary-paused-at-step.yaml", NS);
+    let state = tempfile::tempdir().unwrap();
+    let rt = start(&kube, state.path(), BTreeMap::new()).await;
+    let controller = recover_after(&kube, "networkchaos", Duration::from_millis(1500));
+    let x = rt
+        .inject(
+            &actor(),
+            "staging",
+            ScenarioKind::NetworkLatency,
+            FaultParams::default(),
+        )
+        .await
+        .unwrap();
+    let key = chaos_key("networkchaos", &format!("blissful-{}", x.id));
+    let deadline = Instant::now() + WAIT;
+    while kube
+        .get(&key)
+        .is_none_or(|o| o["metadata"]["finalizers"] != json!([RECORDS_FINALIZER]))
+    {
+        assert!(Instant::now() < deadline, "the finalizer was never set");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let asked = Instant::now();
+    rt.undo(&actor(), &x.id).await.unwrap();
+    // The DELETE alone leaves it terminating; undo returned only once the
+    // controller let go of it and the apiserver removed it.
+    assert!(
+        asked.elapsed() >= Duration::from_millis(1400),
+        "undo returned after {:?}, before the finalizer went",
+        asked.elapsed()
+    );
+    assert!(kube.get(&key).is_none(), "still stored after undo");
+    assert!(!journal(state.path()).to_string().contains(&x.id));
+    controller.abort();
 }

@@ -133,3 +133,44 @@ pub async fn delete(
         )),
     }
 }
+
+/// How often a deleted resource is looked at until it is gone.
+const GONE_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Wait until a deleted resource is gone: Chaos Mesh keeps its finalizer
+/// on it until it has recovered every pod it touched. After `within`, says
+/// which finalizers still hold it.
+pub async fn wait_gone(
+    conn: &Connection,
+    kind: ChaosKind,
+    namespace: &str,
+    name: &str,
+    within: std::time::Duration,
+) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let held = match get(conn, kind, namespace, name).await {
+            Ok(None) => return Ok(()),
+            Ok(Some(obj)) => obj["metadata"]["finalizers"]
+                .as_array()
+                .map(|f| {
+                    f.iter()
+                        .filter_map(|x| x.as_str())
+                        .map(crate::domain::sanitize::strip_all)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default(),
+            Err(e) => return Err(format!("{}/{name} in {namespace}: {e}", kind.name())),
+        };
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!(
+                "{}/{name} in {namespace} is still there {}s after its deletion (finalizers: {}): Chaos Mesh has not recovered its pods yet; undo again to wait more",
+                kind.name(),
+                within.as_secs(),
+                if held.is_empty() { "none" } else { &held }
+            ));
+        }
+        tokio::time::sleep(GONE_POLL).await;
+    }
+}

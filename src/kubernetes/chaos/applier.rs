@@ -21,6 +21,9 @@ use crate::runtime::{RuntimeError, Support};
 /// How long a pod-kill waits for Chaos Mesh to report the kill.
 pub const POD_KILL_WAIT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(250);
+/// How long an undo waits for Chaos Mesh to recover its pods and release
+/// the resource's finalizer.
+pub const FINALIZE_WAIT: Duration = Duration::from_secs(30);
 
 /// One journalled undo step.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,7 +109,14 @@ impl ChaosMeshApplier {
                 namespace,
             } = step;
             match api::delete(&self.conn, *kind, namespace, name).await {
-                Ok(true) => done.push(format!("deleted {}/{name} in {namespace}", kind.name())),
+                Ok(true) => {
+                    match api::wait_gone(&self.conn, *kind, namespace, name, FINALIZE_WAIT).await {
+                        Ok(()) => {
+                            done.push(format!("deleted {}/{name} in {namespace}", kind.name()))
+                        }
+                        Err(e) => failed.push(e),
+                    }
+                }
                 Ok(false) => done.push(format!(
                     "{}/{name} in {namespace} was already gone",
                     kind.name()

@@ -2,6 +2,8 @@
 //! the fake, so a test that needs a resource reported injected starts this.
 
 use serde_json::{json, Value};
+use std::time::Duration;
+
 use tokio::task::JoinHandle;
 
 use super::{FakeKube, ObjKey};
@@ -39,6 +41,50 @@ pub fn report_injected(kube: &FakeKube, plural: &'static str) -> JoinHandle<()> 
                 }
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+}
+
+/// The finalizer Chaos Mesh puts on every resource it acts on.
+pub const RECORDS_FINALIZER: &str = "chaos-mesh/records";
+
+/// Play the controller's recovery: every resource of `plural` gets Chaos
+/// Mesh's finalizer once created, and loses it `recovery` after its
+/// deletion was asked for (then the apiserver removes it). Until aborted.
+pub fn recover_after(kube: &FakeKube, plural: &'static str, recovery: Duration) -> JoinHandle<()> {
+    let kube = kube.clone();
+    tokio::spawn(async move {
+        let mut deleting: Vec<(ObjKey, tokio::time::Instant)> = Vec::new();
+        loop {
+            for r in kube.received_matching("POST", &format!("/{plural}")) {
+                let body = r.body_json();
+                let (Some(name), Some(ns)) =
+                    (body["metadata"]["name"].as_str(), r.path.split('/').nth(5))
+                else {
+                    continue;
+                };
+                let key = ObjKey::new(GV, plural, ns, name);
+                let Some(mut obj) = kube.get(&key) else {
+                    continue;
+                };
+                if obj["metadata"].get("deletionTimestamp").is_some() {
+                    if !deleting.iter().any(|(k, _)| *k == key) {
+                        deleting.push((key, tokio::time::Instant::now() + recovery));
+                    }
+                } else if obj["metadata"].get("finalizers").is_none() {
+                    obj["metadata"]["finalizers"] = json!([RECORDS_FINALIZER]);
+                    kube.put(obj);
+                }
+            }
+            let now = tokio::time::Instant::now();
+            for (key, _) in deleting.iter().filter(|(_, at)| *at <= now) {
+                if let Some(mut obj) = kube.get(key) {
+                    obj["metadata"]["finalizers"] = json!([]);
+                    kube.put(obj);
+                }
+            }
+            deleting.retain(|(_, at)| *at > now);
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     })
 }

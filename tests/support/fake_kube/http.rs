@@ -324,7 +324,7 @@ async fn resource(
         (Method::PATCH, None | Some("status")) => {
             super::patch::patch(inner, res, &key, sub.is_some(), &req)
         }
-        (Method::DELETE, None) => match inner.store.lock().unwrap().delete(&key) {
+        (Method::DELETE, None) => match inner.store.lock().unwrap().request_delete(&key) {
             Some(obj) => json_response(200, &obj),
             None => not_found(res, name),
         },

@@ -14,7 +14,8 @@
 //! - `PATCH` as merge patch, JSON patch (add/replace/remove/test) and
 //!   server-side apply (applied like a merge patch, field manager recorded),
 //!   on objects and their `/status` subresource; `POST` (create: 201,
-//!   409 `AlreadyExists`); `DELETE`;
+//!   409 `AlreadyExists`); `DELETE` (an object with finalizers only gets
+//!   its `deletionTimestamp`, and goes when the last one is removed);
 //! - errors as `Status` objects (404, 403/401 from a rule table, 409 on a
 //!   stale `resourceVersion` in a patch, 410, 415, 400);
 //! - pod logs (`follow`, `timestamps`, `sinceSeconds`, `tailLines`,

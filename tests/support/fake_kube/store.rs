@@ -149,6 +149,12 @@ impl Store {
     /// Store `obj` under `key` with a fresh resourceVersion; ADDED or
     /// MODIFIED goes to watchers. Returns the stored object.
     pub fn put(&mut self, key: ObjKey, mut obj: Value) -> Value {
+        // As the apiserver: an object being deleted goes once its last
+        // finalizer is removed.
+        if obj["metadata"].get("deletionTimestamp").is_some() && !has_finalizers(&obj) {
+            self.objects.insert(key.clone(), obj.clone());
+            return self.delete(&key).unwrap_or(obj);
+        }
         self.rv += 1;
         set_rv(&mut obj, self.rv);
         let kind = if self.objects.contains_key(&key) {
@@ -159,6 +165,21 @@ impl Store {
         self.objects.insert(key.clone(), obj.clone());
         self.record(kind, key, obj.clone());
         obj
+    }
+
+    /// A DELETE request: an object with finalizers only gets its
+    /// `deletionTimestamp` (MODIFIED) and stays until they are removed.
+    pub fn request_delete(&mut self, key: &ObjKey) -> Option<Value> {
+        let obj = self.objects.get(key)?.clone();
+        if !has_finalizers(&obj) {
+            return self.delete(key);
+        }
+        if obj["metadata"].get("deletionTimestamp").is_some() {
+            return Some(obj);
+        }
+        let mut marked = obj;
+        marked["metadata"]["deletionTimestamp"] = Value::from("2026-12-07T00:00:00Z");
+        Some(self.put(key.clone(), marked))
     }
 
     pub fn delete(&mut self, key: &ObjKey) -> Option<Value> {
@@ -373,4 +394,10 @@ pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+fn has_finalizers(obj: &Value) -> bool {
+    obj["metadata"]["finalizers"]
+        .as_array()
+        .is_some_and(|f| !f.is_empty())
 }
