@@ -232,6 +232,12 @@ impl FaultApplier for DockerApplier<'_> {
             ScenarioKind::PodKill => {
                 let pid = local_pid(&c)?;
                 kill_pid(pid, libc::SIGKILL).map_err(|e| format!("killing {pid}: {e}"))?;
+                // Known dead now, before the engine's event says so: the
+                // first sample counts it even if the event comes late.
+                self.inner
+                    .state()
+                    .last_died
+                    .insert(c.display.clone(), crate::clock::now_ms());
                 Ok(format!(
                     "killed {} (pid {pid}); restart policy: {}",
                     c.display, c.restart_policy

@@ -39,11 +39,9 @@ use crate::clock::{now_ms, steady_ms};
 use crate::domain::chaos::{Experiment, FaultParams, ScenarioKind};
 use crate::domain::logs::Level;
 use crate::domain::pipeline::{PipelineKind, PipelineRun, StageStatus};
+use crate::domain::EpochMillis;
 use dependency::Helper;
 
-/// A target that died within this long before a sample counts as missing
-/// in it (samples are a second apart).
-const DIED_WINDOW_MS: i64 = 1_500;
 use crate::faults::{FaultRunner, Journal, Sample};
 use crate::runtime::{Actor, RuntimeError, Support};
 
@@ -59,6 +57,9 @@ pub struct Chaos {
     project: String,
     /// What the start-up reconcile did, one line per leftover fault.
     reconciled: Vec<String>,
+    /// When the experiments last observed: a target that died after it
+    /// was missing in the next sample, however late that sample runs.
+    observed_at: EpochMillis,
 }
 
 /// The scenarios Docker supports, for `Capabilities::scenarios`.
@@ -91,6 +92,7 @@ impl Chaos {
             runner: FaultRunner::new(journal),
             project: opts.project.clone(),
             reconciled: Vec::new(),
+            observed_at: 0,
         })
     }
 
@@ -210,15 +212,19 @@ async fn remove_fault(
 fn observe(inner: &Inner, chaos: &mut Chaos) {
     let (error_rate, p99_ms, errors) = delivery::observation(inner);
     let containers = inner.containers();
-    let died = inner.state().last_died.clone();
+    // Read the clock before the deaths: one recorded after the copy is
+    // later than `now`, so the next sample still counts it.
     let now = now_ms();
+    let died = inner.state().last_died.clone();
+    let since = std::mem::replace(&mut chaos.observed_at, now);
     let slo = inner.opts.config.chaos.slo.clone();
     let changed = chaos.runner.observe(steady_ms(), &slo, |l| {
         // A target that died since the last sample was missing, even if it
-        // was back (restarted, healthy) by the time of this one.
+        // was back (restarted, healthy) by the time of this one (a loaded
+        // machine can run the samples late).
         let died_lately = |t: &String| {
             died.get(t)
-                .is_some_and(|&at| at >= l.experiment.started_at && now - at <= DIED_WINDOW_MS)
+                .is_some_and(|&at| at >= l.experiment.started_at && at >= since)
         };
         let missing =
             l.record.targets.iter().any(|t| {
