@@ -398,5 +398,4 @@ impl ComparisonReport {
 }
 
 #[cfg(test)]
-#[path = "report_tests.rs"]
 mod tests;

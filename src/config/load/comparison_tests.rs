@@ -38,8 +38,8 @@ comparison:
 ";
 
 #[test]
-fn the_seed_keys_are_read() {
-    let c = Config::from_yaml_str(SEED, FILE_NAME).unwrap();
+fn the_seed_keys_are_read() -> Result<(), Box<dyn std::error::Error>> {
+    let c = Config::from_yaml_str(SEED, FILE_NAME)?;
     let cmp = &c.comparison;
     assert_eq!(cmp.warmup(), Duration::from_secs(90));
     assert_eq!(cmp.duration(), Duration::from_secs(300));
@@ -61,12 +61,12 @@ fn the_seed_keys_are_read() {
     let c = Config::from_yaml_str(
         "comparison:\n  max_p95_regression_pct: 5\n  max_error_rate: 0.02\n",
         FILE_NAME,
-    )
-    .unwrap();
+    )?;
     assert_eq!(c.comparison.rules().relative.max_p95_regression_pct, 5.0);
     assert_eq!(c.comparison.duration(), Duration::from_secs(10));
     assert_eq!(c.comparison.rules().limits.min_resilience_score, None);
     assert!(c.comparison.rules().critical.is_empty());
+    Ok(())
 }
 
 #[test]
