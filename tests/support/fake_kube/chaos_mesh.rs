@@ -28,14 +28,7 @@ pub fn report_injected(kube: &FakeKube, plural: &'static str) -> JoinHandle<()> 
     let kube = kube.clone();
     tokio::spawn(async move {
         loop {
-            for r in kube.received_matching("POST", &format!("/{plural}")) {
-                let body = r.body_json();
-                let (Some(name), Some(ns)) =
-                    (body["metadata"]["name"].as_str(), r.path.split('/').nth(5))
-                else {
-                    continue;
-                };
-                let key = ObjKey::new(GV, plural, ns, name);
+            for key in created_keys(&kube, plural) {
                 if kube.get(&key).is_some_and(|o| o.get("status").is_none()) {
                     kube.set_status(&key, injected_status());
                 }
@@ -56,14 +49,7 @@ pub fn recover_after(kube: &FakeKube, plural: &'static str, recovery: Duration) 
     tokio::spawn(async move {
         let mut deleting: Vec<(ObjKey, tokio::time::Instant)> = Vec::new();
         loop {
-            for r in kube.received_matching("POST", &format!("/{plural}")) {
-                let body = r.body_json();
-                let (Some(name), Some(ns)) =
-                    (body["metadata"]["name"].as_str(), r.path.split('/').nth(5))
-                else {
-                    continue;
-                };
-                let key = ObjKey::new(GV, plural, ns, name);
+            for key in created_keys(&kube, plural) {
                 let Some(mut obj) = kube.get(&key) else {
                     continue;
                 };
@@ -87,4 +73,17 @@ pub fn recover_after(kube: &FakeKube, plural: &'static str, recovery: Duration) 
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     })
+}
+
+/// The keys of every resource of `plural` a client asked to create.
+fn created_keys(kube: &FakeKube, plural: &str) -> Vec<ObjKey> {
+    kube.received_matching("POST", &format!("/{plural}"))
+        .iter()
+        .filter_map(|r| {
+            let body = r.body_json();
+            let name = body["metadata"]["name"].as_str()?.to_string();
+            let ns = r.path.split('/').nth(5)?.to_string();
+            Some(ObjKey::new(GV, plural, &ns, &name))
+        })
+        .collect()
 }
