@@ -113,7 +113,7 @@ async fn the_same_fault_passes_or_fails_on_what_was_measured_and_everything_is_r
 
     // 400 ms on every request breaks the 250 ms p99 SLO: a measured failure.
     let slow = plan(
-        &[ScenarioKind::NetworkLatency, ScenarioKind::DnsFailure],
+        &[ScenarioKind::NetworkLatency, ScenarioKind::PacketLoss],
         latency(400),
         false,
     );
@@ -138,11 +138,11 @@ async fn the_same_fault_passes_or_fails_on_what_was_measured_and_everything_is_r
         v.recovery_ms.is_some(),
         "back to the baseline after removal: {v:#?}"
     );
-    // dns-failure is refused with the runtime's reason, never faked.
+    // packet-loss is refused with the runtime's reason, never faked.
     assert_eq!(r.refused.len(), 1, "{r:#?}");
-    assert_eq!(r.refused[0].0, ScenarioKind::DnsFailure);
-    let Some(Support::No(why)) = rt.capabilities().scenarios.get("dns-failure").cloned() else {
-        panic!("the sandbox offers dns-failure?")
+    assert_eq!(r.refused[0].0, ScenarioKind::PacketLoss);
+    let Some(Support::No(why)) = rt.capabilities().scenarios.get("packet-loss").cloned() else {
+        panic!("the sandbox offers packet-loss?")
     };
     assert_eq!(r.refused[0].1, why, "the runtime's own reason");
     assert!(!r.passed());
@@ -185,7 +185,7 @@ async fn the_same_fault_passes_or_fails_on_what_was_measured_and_everything_is_r
     let first_md = files.iter().find(|f| f.ends_with(".md")).unwrap();
     let md = std::fs::read_to_string(reports.join(first_md)).unwrap();
     assert!(md.contains("| network-latency | fail | Medium |"), "{md}");
-    assert!(md.contains("| dns-failure | refused |"), "{md}");
+    assert!(md.contains("| packet-loss | refused |"), "{md}");
     let first_json = files.iter().find(|f| f.ends_with(".json")).unwrap();
     // Every report file follows the published schema.
     let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

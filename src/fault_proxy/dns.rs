@@ -1,8 +1,8 @@
 //! A DNS responder that fails every lookup: UDP on 127.0.0.1, each query
 //! answered SERVFAIL with its id and question echoed (the header and the
-//! question are all it reads). For dns-failure where a runtime can point a
-//! service's resolver at it (a container's `dns:`); a sandboxed process
-//! reads the host's /etc/resolv.conf, which no variable of its own redirects.
+//! question are all it reads). For dns-failure: Docker redirects a
+//! container's port 53 to it; the sandbox names it in a resolv.conf mounted
+//! over /etc/resolv.conf in each instance's own mount namespace.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -81,7 +81,12 @@ pub struct ServfailResponder {
 impl ServfailResponder {
     /// Bind 127.0.0.1 (ephemeral port) and answer until dropped.
     pub async fn start() -> std::io::Result<ServfailResponder> {
-        let socket = UdpSocket::bind(("127.0.0.1", 0)).await?;
+        Self::start_at(SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Bind `addr` and answer until dropped.
+    pub async fn start_at(addr: SocketAddr) -> std::io::Result<ServfailResponder> {
+        let socket = UdpSocket::bind(addr).await?;
         let addr = socket.local_addr()?;
         let answered = Arc::new(AtomicU64::new(0));
         let count = answered.clone();

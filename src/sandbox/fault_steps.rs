@@ -21,6 +21,13 @@ pub enum SandboxUndo {
     /// variable). In-process too: the proxies end with the sandbox, and so
     /// do the instances that talked through them.
     ClearProxyFault { vars: Vec<String> },
+    /// Unmount the resolv.conf mounted over /etc/resolv.conf in these
+    /// instances' mount namespaces (gone with them if they died), then
+    /// delete `file`, the resolv.conf that was mounted.
+    RestoreResolvConf {
+        processes: Vec<ProcessRef>,
+        file: String,
+    },
 }
 
 impl SandboxUndo {
@@ -72,12 +79,35 @@ pub fn undo_leftover_steps(steps: &[SandboxUndo]) -> Result<Vec<String>, Vec<Str
                     vars.join(", ")
                 ));
             }
+            SandboxUndo::RestoreResolvConf { processes, file } => {
+                let mut restored = 0;
+                for p in processes {
+                    match crate::sandbox::resolv::unmount_blocking(p) {
+                        Ok(true) => restored += 1,
+                        Ok(false) => {}
+                        Err(e) => failed.push(e),
+                    }
+                }
+                remove_resolv_file(file, &mut failed);
+                done.push(format!(
+                    "resolver restored in {restored} surviving instance(s); the others went with their namespaces"
+                ));
+            }
         }
     }
     if failed.is_empty() {
         Ok(done)
     } else {
         Err(failed)
+    }
+}
+
+/// Delete the fault's resolv.conf; already gone is fine.
+pub(crate) fn remove_resolv_file(file: &str, failed: &mut Vec<String>) {
+    match std::fs::remove_file(file) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => failed.push(format!("cannot delete {file}: {e}")),
     }
 }
 
@@ -114,5 +144,70 @@ mod tests {
         unrelated.kill().unwrap();
         unrelated.wait().unwrap();
         assert_eq!(SandboxUndo::processes(&steps).len(), 2);
+    }
+
+    #[test]
+    fn a_leftover_resolver_swap_is_unmounted_in_survivors_and_its_file_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("dns.resolv.conf");
+        std::fs::write(&file, "nameserver 127.83.0.9\n").unwrap();
+        let host = std::fs::read_to_string("/etc/resolv.conf").unwrap();
+        // A survivor in a mount namespace of its own (as root), else a
+        // process that is already gone.
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        let mut child = match root {
+            true => std::process::Command::new("unshare")
+                .args(["--mount", "--propagation", "slave", "sleep", "30"])
+                .spawn()
+                .unwrap(),
+            false => std::process::Command::new("true").spawn().unwrap(),
+        };
+        let pid = child.id();
+        let seen = || std::fs::read_to_string(format!("/proc/{pid}/root/etc/resolv.conf"));
+        if root {
+            // Wait for unshare to have exec'd sleep in its new namespace.
+            let own = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/mnt")).unwrap();
+            while own("self") == own(&pid.to_string()) {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let ok = std::process::Command::new("nsenter")
+                .args([
+                    "--target",
+                    &pid.to_string(),
+                    "--mount",
+                    "--",
+                    "mount",
+                    "--bind",
+                ])
+                .arg(&file)
+                .arg("/etc/resolv.conf")
+                .status()
+                .unwrap();
+            assert!(ok.success());
+            assert_eq!(seen().unwrap(), "nameserver 127.83.0.9\n");
+            assert_eq!(std::fs::read_to_string("/etc/resolv.conf").unwrap(), host);
+        } else {
+            child.wait().unwrap();
+        }
+        let steps = vec![SandboxUndo::RestoreResolvConf {
+            processes: vec![ProcessRef::of_pid(pid)],
+            file: file.display().to_string(),
+        }];
+        let done = undo_leftover_steps(&steps).unwrap();
+        let restored = if root { 1 } else { 0 };
+        assert!(
+            done[0].starts_with(&format!("resolver restored in {restored} surviving")),
+            "{done:?}"
+        );
+        assert!(!file.exists());
+        if root {
+            assert_eq!(seen().unwrap(), host);
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+        // Run again: nothing left to do is not an error.
+        assert!(undo_leftover_steps(&steps).is_ok());
     }
 }

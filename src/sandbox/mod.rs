@@ -12,6 +12,7 @@ pub mod engine;
 pub mod fault_steps;
 pub mod process;
 pub mod procstat;
+pub(crate) mod resolv;
 pub mod sample_service;
 pub mod supervisor;
 

@@ -56,3 +56,30 @@ pub async fn free_port() -> std::io::Result<u16> {
     let l = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
     Ok(l.local_addr()?.port())
 }
+
+/// Start a child in a mount namespace of its own where we may (root, or
+/// CAP_SYS_ADMIN), so that dns-failure can mount another resolv.conf over
+/// its /etc/resolv.conf without touching the host's. Its mounts are made
+/// slaves first: what it mounts never reaches the host, while host mounts
+/// still reach it. Without the privilege it shares ours, and dns-failure
+/// says so when asked (`sandbox::resolv`).
+pub fn own_mount_namespace(cmd: &mut Command) {
+    // SAFETY: between fork and exec; unshare(2) and mount(2) are plain
+    // system calls on static strings, async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::unshare(libc::CLONE_NEWNS) == 0 {
+                // On failure the root stays shared, which the fault checks
+                // for and refuses; the instance itself runs either way.
+                libc::mount(
+                    c"none".as_ptr(),
+                    c"/".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_SLAVE,
+                    std::ptr::null(),
+                );
+            }
+            Ok(())
+        });
+    }
+}

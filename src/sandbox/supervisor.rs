@@ -167,6 +167,7 @@ fn build_command(spec: &InstanceSpec, port: u16) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     configure_child(&mut cmd);
+    super::process::own_mount_namespace(&mut cmd);
     cmd
 }
 

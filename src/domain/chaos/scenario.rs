@@ -12,11 +12,12 @@ pub enum ScenarioKind {
     ErrorInjection,
     ConnectionDrop,
     CpuStress,
-    /// Docker runtime: cut a container off its network.
+    /// Cut the service off its network: Docker drops all but loopback in
+    /// the container; the sandbox cuts it at its router and dependency proxies.
     NetworkPartition,
     /// Docker runtime: drop a share of a container's inbound packets.
     PacketLoss,
-    /// Docker runtime: hold memory inside a container.
+    /// Hold memory inside a container (Docker) or next to the instances.
     MemoryPressure,
     /// The Kafka (broker) dependency goes down: Docker stops its
     /// container; the sandbox's fault proxy resets connections to it.
@@ -42,8 +43,8 @@ impl ScenarioKind {
         ScenarioKind::CpuStress,
     ];
 
-    /// Scenarios the Docker runtime implements and the sandbox does not
-    /// (kafka-down and db-down it does, through its dependency proxies).
+    /// Scenarios first built for Docker; the sandbox does all of them but
+    /// packet-loss, through its router, dependency proxies and processes.
     pub const DOCKER_ONLY: [ScenarioKind; 5] = [
         ScenarioKind::NetworkPartition,
         ScenarioKind::PacketLoss,
@@ -54,7 +55,8 @@ impl ScenarioKind {
 
     /// Faults between the service and its dependencies (databases,
     /// brokers, DNS): the sandbox does db-latency and dependency-timeout at
-    /// its dependency proxies; Docker does all three in the containers'
+    /// its dependency proxies and dns-failure through each instance's own
+    /// resolv.conf; Docker does all three in the containers'
     /// network namespaces (netem on the database, DNS redirected to a
     /// SERVFAIL responder, dependency ports redirected to a silent one).
     pub const DEPENDENCY: [ScenarioKind; 3] = [
@@ -96,7 +98,7 @@ impl ScenarioKind {
             ScenarioKind::ErrorInjection => "answer a share of requests with HTTP 503",
             ScenarioKind::ConnectionDrop => "close a share of connections without answering",
             ScenarioKind::CpuStress => "burn CPU next to the instances",
-            ScenarioKind::NetworkPartition => "disconnect a container from its network",
+            ScenarioKind::NetworkPartition => "cut the service off its network, both ways",
             ScenarioKind::PacketLoss => "drop a share of a container's inbound packets",
             ScenarioKind::MemoryPressure => {
                 "hold memory next to the instances (inside the container on Docker)"

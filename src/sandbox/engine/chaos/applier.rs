@@ -11,14 +11,18 @@ use tokio::task::JoinHandle;
 
 use super::dependency::{apply_faults, chosen, proxy_fault_of, ProxyTarget};
 use super::memory::spawn_memory_holder;
+use super::network::partitioned_vars;
 use crate::domain::chaos::{FaultParams, ScenarioKind};
+use crate::fault_proxy::dns::ServfailResponder;
+use crate::fault_proxy::ProxyFault;
 use crate::faults::{
     kill_marked, new_marker, Applied, FaultApplier, FaultRecord, Journal, Prepared, ProcessRef,
     UndoResult,
 };
 use crate::runtime::{RuntimeError, Support};
 use crate::sandbox::dependencies::Dependencies;
-use crate::sandbox::fault_steps::{undo_leftover_steps, SandboxUndo};
+use crate::sandbox::fault_steps::{remove_resolv_file, undo_leftover_steps, SandboxUndo};
+use crate::sandbox::resolv;
 use crate::sandbox::router::{RouterFault, RouterHandle};
 use crate::sandbox::supervisor::{configure_child, signal_group};
 
@@ -31,6 +35,8 @@ pub(crate) struct SandboxHandle {
     pub router_fault: Option<RouterFault>,
     pub proxy_fault: Option<ProxyTarget>,
     pub stress: Vec<(Child, u32)>,
+    /// dns-failure's SERVFAIL responder.
+    pub dns: Option<ServfailResponder>,
 }
 
 /// Applies faults to one environment. Built for each operation with what
@@ -46,6 +52,11 @@ pub(crate) struct SandboxApplier {
     pub other_proxy_faults: Vec<ProxyTarget>,
     /// (pid, instance name) of the pod-kill victim.
     pub victim: Option<(u32, String)>,
+    /// (pid, instance name) of every running instance, for dns-failure.
+    pub instances: Vec<(u32, String)>,
+    /// dns-failure's responder, bound while preparing so that a missing
+    /// privilege refuses the fault before anything is journalled.
+    pub(super) pending_dns: Option<ServfailResponder>,
     /// Reapers of killed workers, for the engine to await at shutdown.
     pub reapers: Vec<JoinHandle<()>>,
 }
@@ -167,8 +178,16 @@ fn marker_of(record: &FaultRecord<SandboxUndo>) -> Result<String, String> {
         .ok_or_else(|| format!("internal: the {} fault has no marker", record.scenario))
 }
 
-/// Why the sandbox refuses dns-failure.
-const DNS_REFUSAL: &str = "dns-failure cannot be done on the sandbox: its services resolve names through the host's resolver (/etc/resolv.conf), and no variable of a process redirects that (RES_OPTIONS and LOCALDOMAIN cannot name a server); the Docker runtime (`runtime: docker`) does it, by sending a container's DNS traffic to a SERVFAIL responder in its network namespace";
+/// Why the sandbox refuses packet-loss.
+const PACKET_LOSS_REFUSAL: &str = "packet-loss needs the docker runtime (`runtime: docker`): the sandbox's instances share the host's network namespace, where no packets of theirs alone can be dropped (network-partition it does at the edges it owns: the router and the dependency proxies)";
+
+/// What network-partition does to the dependency proxies.
+const PARTITIONED: ProxyFault = ProxyFault {
+    latency_ms: 0,
+    loss_rate: 0.0,
+    hang: true,
+    refuse: false,
+};
 
 /// The proxy fault of `record`, on the dependencies it was prepared for.
 fn proxy_target(record: &FaultRecord<SandboxUndo>, p: &FaultParams) -> Result<ProxyTarget, String> {
@@ -207,16 +226,8 @@ impl FaultApplier for SandboxApplier {
 
     fn support(kind: ScenarioKind) -> Support {
         match kind {
-            _ if ScenarioKind::ALL.contains(&kind) => Support::Yes,
-            ScenarioKind::DbLatency
-            | ScenarioKind::DbDown
-            | ScenarioKind::KafkaDown
-            | ScenarioKind::DependencyTimeout
-            | ScenarioKind::MemoryPressure => Support::Yes,
-            ScenarioKind::DnsFailure => Support::No(DNS_REFUSAL.to_string()),
-            _ => Support::No(format!(
-                "{kind} needs the docker runtime (`runtime: docker`): the sandbox runs processes, not containers"
-            )),
+            ScenarioKind::PacketLoss => Support::No(PACKET_LOSS_REFUSAL.to_string()),
+            _ => Support::Yes,
         }
     }
 
@@ -240,6 +251,13 @@ impl FaultApplier for SandboxApplier {
             });
         }
         let (targets, undo) = match scenario {
+            ScenarioKind::DnsFailure => {
+                self.check_dns(scope).await?;
+                let names = self.instances.iter().map(|(_, n)| n.clone()).collect();
+                // The undo step is journalled by `apply`, once the file is named.
+                (names, Vec::new())
+            }
+            ScenarioKind::NetworkPartition => self.partition_scope(scope),
             ScenarioKind::PodKill => {
                 let (_, name) = self.victim.clone().ok_or_else(|| {
                     RuntimeError::Refused(format!("{scope} has no ready instance to kill"))
@@ -305,6 +323,35 @@ impl FaultApplier for SandboxApplier {
                     handle: Some(handle),
                 })
             }
+            ScenarioKind::DnsFailure => self.apply_dns(record, journal).await,
+            ScenarioKind::NetworkPartition => {
+                let router = RouterFault {
+                    drop_rate: 1.0,
+                    ..RouterFault::default()
+                };
+                self.set_router(Some(&router));
+                let proxied = partitioned_vars(record);
+                let target = (!proxied.is_empty()).then(|| ProxyTarget {
+                    vars: proxied.clone(),
+                    fault: PARTITIONED,
+                });
+                self.set_proxies(target.as_ref());
+                let deps = match proxied.is_empty() {
+                    true => "no dependency proxies to cut".to_string(),
+                    false => format!("{} accept and never answer", proxied.join(", ")),
+                };
+                Ok(Applied {
+                    what: format!(
+                        "{} partitioned for {}s at the sandbox's edges: the router drops every request; {deps} (addresses the service reaches directly are not cut)",
+                        record.scope, p.duration_secs
+                    ),
+                    handle: Some(SandboxHandle {
+                        router_fault: Some(router),
+                        proxy_fault: target,
+                        ..SandboxHandle::default()
+                    }),
+                })
+            }
             s if proxy_fault_of(s, &p).is_some() => {
                 let target = proxy_target(record, &p)?;
                 self.set_proxies(Some(&target));
@@ -350,6 +397,24 @@ impl FaultApplier for SandboxApplier {
             self.set_proxies(None);
             done.push(format!("proxy fault cleared on {}", vars.join(", ")));
         }
+        let mut failed = Vec::new();
+        for step in &record.undo {
+            if let SandboxUndo::RestoreResolvConf { processes, file } = step {
+                let mut restored = 0;
+                for p in processes {
+                    match resolv::unmount(p).await {
+                        Ok(true) => restored += 1,
+                        Ok(false) => {}
+                        Err(e) => failed.push(e),
+                    }
+                }
+                remove_resolv_file(file, &mut failed);
+                let answered = handle.dns.as_ref().map_or(0, ServfailResponder::answered);
+                done.push(format!(
+                    "resolver restored in {restored} instance(s); {answered} lookup(s) were answered SERVFAIL"
+                ));
+            }
+        }
         let n = handle.stress.len();
         self.kill_workers(handle.stress);
         // Anything started under the marker that the handle did not hold.
@@ -362,7 +427,11 @@ impl FaultApplier for SandboxApplier {
                 });
             }
         }
-        Ok(done)
+        if failed.is_empty() {
+            Ok(done)
+        } else {
+            Err(failed)
+        }
     }
 
     async fn undo_leftover(&mut self, record: &FaultRecord<SandboxUndo>) -> UndoResult {
@@ -393,26 +462,13 @@ mod tests {
     }
 
     #[test]
-    fn process_and_dependency_scenarios_are_supported_and_the_rest_say_why() {
-        use ScenarioKind::*;
-        for k in ScenarioKind::ALL.into_iter().chain([
-            DbLatency,
-            DbDown,
-            KafkaDown,
-            DependencyTimeout,
-            MemoryPressure,
-        ]) {
+    fn every_scenario_but_packet_loss_is_supported_and_packet_loss_says_why() {
+        for k in ScenarioKind::every().filter(|k| *k != ScenarioKind::PacketLoss) {
             assert_eq!(SandboxApplier::support(k), Support::Yes, "{k}");
         }
-        for k in [NetworkPartition, PacketLoss] {
-            assert!(
-                matches!(SandboxApplier::support(k), Support::No(r) if r.contains("runtime: docker")),
-                "{k}"
-            );
-        }
         assert!(
-            matches!(SandboxApplier::support(DnsFailure), Support::No(r) if r.contains("resolv.conf")),
-            "dns-failure is refused with the reason"
+            matches!(SandboxApplier::support(ScenarioKind::PacketLoss), Support::No(r) if r.contains("runtime: docker") && r.contains("network namespace")),
+            "packet-loss is refused with the reason"
         );
     }
 

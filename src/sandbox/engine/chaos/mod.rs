@@ -7,6 +7,7 @@
 mod applier;
 mod dependency;
 mod memory;
+mod network;
 
 use std::collections::BTreeMap;
 
@@ -145,6 +146,13 @@ impl Engine {
             .then(|| self.pod_kill_victim(i))
             .flatten();
         let mut applier = self.applier(i, None);
+        if scenario == ScenarioKind::DnsFailure {
+            applier.instances = self.envs[i]
+                .instances
+                .values()
+                .filter_map(|x| x.status.pid().map(|p| (p, x.status.id.clone())))
+                .collect();
+        }
         applier.victim = victim
             .as_ref()
             .map(|(_, pid, name, _)| (*pid, name.clone()));
@@ -193,8 +201,14 @@ impl Engine {
         let r = self.faults.remove(&mut applier, id, steady_ms()).await;
         self.stopping.append(&mut applier.reapers);
         match r {
-            Ok(_) => {
-                let text = format!("chaos {id}: fault removed, watching recovery");
+            Ok(done) => {
+                let text = match done.is_empty() {
+                    true => format!("chaos {id}: fault removed, watching recovery"),
+                    false => format!(
+                        "chaos {id}: fault removed ({}), watching recovery",
+                        done.join("; ")
+                    ),
+                };
                 self.log(Level::Info, &env, text);
             }
             Err(e) => self.log(Level::Error, &env, format!("chaos {id}: {e}")),
