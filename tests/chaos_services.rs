@@ -105,6 +105,7 @@ async fn fmea_of_dependency_timeout(breaker: &str) -> SuiteReport {
         reports_dir: None,
         learner: None,
         project_dir: Some(dir.path()),
+        metrics: None,
     };
     let report = run_suite(&*rt, &actor, &plan, sinks, &mut |_: Progress| {})
         .await

@@ -95,6 +95,7 @@ async fn run(
         reports_dir: Some(reports),
         project_dir: None,
         learner: Some(learner),
+        metrics: None,
     };
     let report = run_suite(rt, &actor(), plan, sinks, &mut progress)
         .await

@@ -5,6 +5,9 @@
 
 mod support;
 
+#[path = "kube_chaos_cli/prometheus.rs"]
+mod prometheus;
+
 use std::path::Path;
 use std::process::Output;
 
@@ -77,10 +80,18 @@ async fn chaos_pod_kill_makes_a_podchaos_and_reports_the_suite() {
     )
     .await;
     let s = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{s}");
+    // No Prometheus here: pods are counted, requests are not, so the
+    // verdict is inconclusive (never a pass on zeros) and the exit code 1.
+    assert_eq!(out.status.code(), Some(1), "{s}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.starts_with("SCENARIO"), "{s}");
-    assert!(stdout.lines().any(|l| l.starts_with("pod-kill ")), "{s}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("pod-kill  inconclusive")),
+        "{s}"
+    );
+    assert!(stdout.contains("set prometheus.url"), "{s}");
     assert!(stdout.contains("resilience score:"), "{s}");
     assert!(s.contains("journaled, then applied"), "{s}");
     let posts = kube.received_matching("POST", &format!("/namespaces/{NS}/podchaos"));
@@ -117,8 +128,9 @@ async fn chaos_pod_kill_makes_a_podchaos_and_reports_the_suite() {
     )
     .await;
     controller.abort();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["verdicts"][0]["result"], "inconclusive");
     assert_eq!(report["runtime"], "kubernetes");
     assert_eq!(report["env"], "staging");
     assert_eq!(report["verdicts"][0]["scenario"], "pod-kill");

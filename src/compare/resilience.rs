@@ -81,6 +81,7 @@ async fn score_one(
         reports_dir: None,
         learner: None,
         project_dir,
+        metrics: None,
     };
     let mut progress = |p: Progress| {
         if let Progress::StepDone(t) = p {

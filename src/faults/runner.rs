@@ -34,6 +34,9 @@ pub struct Sample {
     pub errors: u64,
     /// Fewer instances are ready than desired.
     pub instances_short: bool,
+    /// `error_rate`, `p99_ms` and `errors` are measurements; false when the
+    /// runtime sees no requests (then only `instances_short` counts).
+    pub requests_measured: bool,
 }
 
 /// What an accepted injection did.
@@ -283,14 +286,18 @@ where
             }
             let Some(s) = sample_of(l) else { continue };
             let before = l.experiment.clone();
-            l.experiment.observe(
-                now,
-                s.error_rate,
-                s.p99_ms,
-                s.errors,
-                s.instances_short,
-                slo,
-            );
+            if s.requests_measured {
+                l.experiment.observe(
+                    now,
+                    s.error_rate,
+                    s.p99_ms,
+                    s.errors,
+                    s.instances_short,
+                    slo,
+                );
+            } else {
+                l.experiment.observe_instances(now, s.instances_short, slo);
+            }
             if l.experiment != before {
                 changed.push(l.experiment.clone());
             }

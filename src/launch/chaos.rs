@@ -9,8 +9,9 @@ use color_eyre::Result;
 use super::setup::{load_config, state_paths};
 use crate::cli::args::{ChaosArgs, GlobalArgs};
 use crate::cli::{self, exit, OutputMode};
+use crate::config::Config;
 use crate::domain::chaos::{FaultParams, ScenarioKind, Tolerance};
-use crate::faults::suite::{JsonlLearner, Sinks, SuitePlan};
+use crate::faults::suite::{ExternalMetrics, JsonlLearner, Sinks, SuitePlan};
 use crate::runtime::{Actor, Runtime, SharedRuntime};
 
 /// Load runs this long before the first baseline is taken.
@@ -88,6 +89,26 @@ fn params(base: FaultParams, f: &ChaosArgs) -> Result<FaultParams, String> {
 }
 
 /// The suite for `scenarios` on `env`, as blissful-infra.yaml sets it up.
+/// The configured Prometheus, polled for the suite's environment: its series
+/// count while the runtime publishes no request metrics of its own
+/// (Kubernetes). The source stops once the suite drops the receiver.
+pub(super) fn prometheus_for_suite(config: &Config, env: &str) -> Option<ExternalMetrics> {
+    if config.prometheus.url.is_empty() {
+        return None;
+    }
+    let (tx, events) = tokio::sync::mpsc::channel(1024);
+    crate::sources::prometheus::spawn_metrics_source(
+        config.prometheus.clone(),
+        vec![env.to_string()],
+        tx,
+    );
+    let step_ms = i64::try_from(config.prometheus.step_secs.max(1)).unwrap_or(60) * 1000;
+    Some(ExternalMetrics {
+        events,
+        stale_ms: 2 * step_ms + 1000,
+    })
+}
+
 pub(super) fn plan_for(
     config: &crate::config::Config,
     env: &str,
@@ -205,6 +226,7 @@ pub async fn run(
         learner: learner
             .as_ref()
             .map(|l| l as &dyn crate::faults::suite::Learner),
+        metrics: prometheus_for_suite(&config, &plan.env),
     };
     let code = cli::chaos::cmd_chaos_suite(rt, actor, &plan, sinks, mode, &mut out, &mut err).await;
     if let Some(task) = load {

@@ -51,6 +51,7 @@ pub fn spawn_chaos_suite(
             reports_dir: reports.as_deref(),
             project_dir: project.as_deref(),
             learner: learner.as_ref().map(|l| l as &dyn Learner),
+            metrics: super::chaos::prometheus_for_suite(&config, &env),
         };
         // Progress is sent without waiting: the console drains its queue
         // every frame, and a step it missed is still in the report.

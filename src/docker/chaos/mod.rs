@@ -236,6 +236,7 @@ fn observe(inner: &Inner, chaos: &mut Chaos) {
             p99_ms,
             errors,
             instances_short: missing || cut_off,
+            requests_measured: true,
         })
     });
     for x in changed {

@@ -66,6 +66,11 @@ pub struct Experiment {
     /// (filled when the experiment completes).
     #[serde(default)]
     pub slo_checks: Vec<SloCheck>,
+    /// The runtime gave no request figures (Kubernetes without request
+    /// metrics): only instance counts were watched, and the error-rate and
+    /// p99 SLOs are left out of the checks rather than passed on zeros.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub requests_unmeasured: bool,
 }
 
 impl Experiment {
@@ -94,7 +99,15 @@ impl Experiment {
             impacted_since: None,
             last_impact_at: None,
             slo_checks: Vec::new(),
+            requests_unmeasured: false,
         }
+    }
+
+    /// Fold one observation of a runtime that counts instances but sees no
+    /// requests: impact is fewer ready instances than desired, nothing else.
+    pub fn observe_instances(&mut self, now: EpochMillis, instances_short: bool, slo: &ChaosSlo) {
+        self.requests_unmeasured = true;
+        self.observe(now, 0.0, 0.0, 0, instances_short, slo);
     }
 
     /// Fold one environment-wide observation into the experiment.
@@ -149,6 +162,9 @@ impl Experiment {
         use super::SloMetric;
         self.state = ExperimentState::Completed;
         self.slo_checks = slo.checks(self.peak_error_rate, self.peak_p99_ms, self.recovery_ms);
+        if self.requests_unmeasured {
+            self.slo_checks.retain(|c| c.metric == SloMetric::Recovery);
+        }
         let failed = |m: SloMetric| self.slo_checks.iter().any(|c| c.metric == m && !c.passed);
         self.result = Some(if failed(SloMetric::Recovery) {
             ExperimentResult::NotRecovered
@@ -171,6 +187,14 @@ impl Experiment {
 
     /// The impact; once judged, each figure beside its limit.
     pub fn impact_summary(&self) -> String {
+        if self.requests_unmeasured {
+            let checks: Vec<String> = self.slo_checks.iter().map(SloCheck::describe).collect();
+            let judged = match checks.is_empty() {
+                true => String::new(),
+                false => format!(", {}", checks.join(", ")),
+            };
+            return format!("requests not measured (instance counts only){judged}");
+        }
         if !self.slo_checks.is_empty() {
             let checks: Vec<String> = self.slo_checks.iter().map(SloCheck::describe).collect();
             return format!("{}, {} failed", checks.join(", "), self.failed_requests);
@@ -355,5 +379,34 @@ mod tests {
         e.fault_removed(T0 + 1_000);
         e.fault_removed(T0 + 9_000);
         assert_eq!(e.ends_at, T0 + 1_000);
+    }
+
+    #[test]
+    fn without_request_figures_only_instances_and_recovery_are_judged() {
+        use crate::domain::chaos::SloMetric;
+        let mut x = exp(ScenarioKind::NetworkLatency);
+        x.observe_instances(T0 + 1000, false, &slo());
+        x.fault_removed(T0 + 2000);
+        x.observe_instances(T0 + 3000, false, &slo());
+        assert_eq!(x.state, ExperimentState::Completed);
+        assert!(x.requests_unmeasured);
+        let metrics: Vec<_> = x.slo_checks.iter().map(|c| c.metric).collect();
+        assert_eq!(
+            metrics,
+            vec![SloMetric::Recovery],
+            "no error-rate or p99 check on zeros"
+        );
+        assert!(
+            x.impact_summary().starts_with("requests not measured"),
+            "{}",
+            x.impact_summary()
+        );
+        let json = serde_json::to_value(&x).unwrap();
+        assert_eq!(json["requests_unmeasured"], true);
+        let measured = exp(ScenarioKind::NetworkLatency);
+        assert!(serde_json::to_value(&measured)
+            .unwrap()
+            .get("requests_unmeasured")
+            .is_none());
     }
 }

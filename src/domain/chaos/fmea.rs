@@ -174,10 +174,70 @@ pub struct Observed {
     /// A circuit-breaker state metric, if the service exposes one: whether
     /// it was seen open.
     pub breaker_opened: Option<bool>,
+    /// Request figures the suite sampled itself (from Prometheus, say),
+    /// used when the runtime's experiment had none.
+    #[serde(default)]
+    pub requests: Option<RequestFigures>,
 }
+
+/// Request figures sampled once a second while the fault was on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RequestFigures {
+    pub peak_error_rate: f64,
+    pub peak_p99_ms: f64,
+    /// Σ rate × error rate over the one-second samples.
+    pub failed_requests: u64,
+}
+
+impl RequestFigures {
+    /// Fold one second's figures in.
+    pub fn add(&mut self, error_rate: f64, p99_ms: f64, rps: f64) {
+        self.peak_error_rate = self.peak_error_rate.max(error_rate);
+        self.peak_p99_ms = self.peak_p99_ms.max(p99_ms);
+        let failed = (rps * error_rate).round();
+        if failed.is_finite() && failed > 0.0 {
+            self.failed_requests = self.failed_requests.saturating_add(failed as u64);
+        }
+    }
+}
+
+/// The experiment as the verdict reads it: when its runtime saw no
+/// requests but the suite sampled some, their figures stand in (and the
+/// SLO checks are taken again from them).
+pub fn with_suite_figures(x: &Experiment, seen: &Observed) -> Experiment {
+    let mut x = x.clone();
+    if let (true, Some(r)) = (x.requests_unmeasured, seen.requests) {
+        x.peak_error_rate = r.peak_error_rate;
+        x.peak_p99_ms = r.peak_p99_ms;
+        x.failed_requests = r.failed_requests;
+        x.requests_unmeasured = false;
+        x.slo_checks.clear();
+    }
+    x
+}
+
+/// Why a request-based expectation could not be judged.
+const NO_REQUEST_FIGURES: &str = "no request figures: the runtime reports none (Kubernetes), and no Prometheus gave any during the fault (set prometheus.url)";
 
 /// The behaviour `scenario` expects, judged from the experiment and what was observed.
 pub fn expected_behaviour(
+    scenario: ScenarioKind,
+    x: &Experiment,
+    seen: &Observed,
+    slo: &ChaosSlo,
+) -> ExpectedCheck {
+    let mut check = expected_from_figures(scenario, x, seen, slo);
+    let reads_requests = !matches!(
+        scenario,
+        ScenarioKind::MemoryPressure | ScenarioKind::DependencyTimeout
+    );
+    if x.requests_unmeasured && reads_requests {
+        check.outcome = CheckOutcome::NotMeasured(NO_REQUEST_FIGURES.to_string());
+    }
+    check
+}
+
+fn expected_from_figures(
     scenario: ScenarioKind,
     x: &Experiment,
     seen: &Observed,
@@ -324,11 +384,16 @@ impl ScenarioVerdict {
         slo: &ChaosSlo,
         recovery_ms: Option<i64>,
     ) -> ScenarioVerdict {
+        let x = &with_suite_figures(x, seen);
         let slo_checks = if x.slo_checks.is_empty() {
             slo.checks(x.peak_error_rate, x.peak_p99_ms, x.recovery_ms)
         } else {
             x.slo_checks.clone()
         };
+        let mut slo_checks = slo_checks;
+        if x.requests_unmeasured {
+            slo_checks.retain(|c| c.metric == SloMetric::Recovery);
+        }
         let expected = expected_behaviour(x.scenario, x, seen, slo);
         let expected_failed = matches!(expected.outcome, CheckOutcome::Failed(_));
         let severity = Severity::rule(x.peak_error_rate, &slo_checks, expected_failed);

@@ -16,8 +16,9 @@ pub use catalogue::{
 };
 pub use experiment::{Experiment, ExperimentResult, ExperimentState};
 pub use fmea::{
-    combine_versions, expected_behaviour, resilience_score, weight, CheckOutcome, ExpectedCheck,
-    Figures, Observed, ScenarioResult, ScenarioVerdict, Severity, Tolerance,
+    combine_versions, expected_behaviour, resilience_score, weight, with_suite_figures,
+    CheckOutcome, ExpectedCheck, Figures, Observed, RequestFigures, ScenarioResult,
+    ScenarioVerdict, Severity, Tolerance,
 };
 pub use gate::{resilience_gate, Gate, LastScore};
 pub use scenario::{ScenarioKind, UnknownScenario};

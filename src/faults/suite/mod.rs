@@ -12,7 +12,7 @@ mod watch;
 
 pub use learn::{latest_score, JsonlLearner};
 pub use report::{render_markdown, write_report, ReportPaths};
-pub use run::{run_suite, Sinks};
+pub use run::{run_suite, ExternalMetrics, Sinks};
 pub use watch::EnvWatch;
 
 use serde::{Deserialize, Serialize};

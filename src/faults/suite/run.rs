@@ -11,8 +11,8 @@ use super::watch::{finished, EnvWatch};
 use super::{report, Learner, Progress, Step, StepTiming, SuitePlan, SuiteReport};
 use crate::clock::now_ms;
 use crate::domain::chaos::{
-    mitigations_for, resilience_score, Experiment, ExperimentState, Figures, Observed, Practice,
-    ScenarioKind, ScenarioVerdict, Scorecard,
+    mitigations_for, resilience_score, with_suite_figures, Experiment, ExperimentState, Figures,
+    Observed, Practice, ScenarioKind, ScenarioVerdict, Scorecard,
 };
 use crate::domain::environment::Health;
 use crate::domain::metrics::MetricPoint;
@@ -42,6 +42,29 @@ pub struct Sinks<'a> {
     /// The project's folder, read for the scorecard's evidence; `None`
     /// leaves the practices only the running service can show.
     pub project_dir: Option<&'a Path>,
+    /// Request metrics from outside the runtime, used while it publishes
+    /// none of its own (Kubernetes); `None` reads only the runtime's.
+    pub metrics: Option<ExternalMetrics>,
+}
+
+/// An external source's events (`RuntimeEvent::Metrics` of
+/// `<version>@<source>` series, and its `Source` state), fed by the caller.
+pub struct ExternalMetrics {
+    pub events: mpsc::Receiver<RuntimeEvent>,
+    /// How old a point may be and still count: its source evaluates every
+    /// step, not every second.
+    pub stale_ms: i64,
+}
+
+/// The next external event; never, when there is no source (or it ended).
+async fn next_external(external: &mut Option<mpsc::Receiver<RuntimeEvent>>) -> RuntimeEvent {
+    if let Some(rx) = external {
+        if let Some(ev) = rx.recv().await {
+            return ev;
+        }
+        *external = None;
+    }
+    std::future::pending().await
 }
 
 struct Suite<'a, P: FnMut(Progress)> {
@@ -49,6 +72,7 @@ struct Suite<'a, P: FnMut(Progress)> {
     actor: &'a Actor,
     plan: &'a SuitePlan,
     events: mpsc::Receiver<RuntimeEvent>,
+    external: Option<mpsc::Receiver<RuntimeEvent>>,
     watch: EnvWatch,
     steps: Vec<StepTiming>,
     progress: &'a mut P,
@@ -62,17 +86,23 @@ pub async fn run_suite<P: FnMut(Progress)>(
     rt: &dyn Runtime,
     actor: &Actor,
     plan: &SuitePlan,
-    sinks: Sinks<'_>,
+    mut sinks: Sinks<'_>,
     progress: &mut P,
 ) -> Result<SuiteReport, RuntimeError> {
     let started_at = now_ms();
     let events = rt.subscribe().await?;
+    let mut watch = EnvWatch::new(&plan.env);
+    let external = sinks.metrics.take().map(|m| {
+        watch.external_stale_ms = m.stale_ms;
+        m.events
+    });
     let mut suite = Suite {
         rt,
         actor,
         plan,
         events,
-        watch: EnvWatch::new(&plan.env),
+        external,
+        watch,
         steps: Vec::new(),
         progress,
         probe: BreakerProbe::default(),
@@ -176,6 +206,7 @@ impl<P: FnMut(Progress)> Suite<'_, P> {
                 Some(ev) => { self.watch.fold(ev); Ok(None) }
                 None => Err(RuntimeError::Unavailable("the runtime's event stream ended during the chaos suite".into())),
             },
+            ev = next_external(&mut self.external) => { self.watch.fold(ev); Ok(None) }
             _ = tick.tick() => Ok(self.watch.sample(now_ms())),
         }
     }
@@ -222,15 +253,18 @@ impl<P: FnMut(Progress)> Suite<'_, P> {
         let (seen, stop) = self.observe(scenario, &x.id, &mut tick).await?;
         let x = self.experiment_now(&x.id).await?;
         let t = now_ms();
+        let judged = with_suite_figures(&x, &seen);
         let breaches: Vec<String> = self
             .plan
             .slo
-            .checks(x.peak_error_rate, x.peak_p99_ms, Some(0))
+            .checks(judged.peak_error_rate, judged.peak_p99_ms, Some(0))
             .iter()
             .filter(|c| !c.passed)
             .map(|c| c.describe())
             .collect();
-        let note = if breaches.is_empty() {
+        let note = if judged.requests_unmeasured {
+            "request SLOs not measured: the runtime reports no request figures and no Prometheus gave any (prometheus.url)".to_string()
+        } else if breaches.is_empty() {
             "every SLO held while the fault was on".to_string()
         } else {
             breaches.join(", ")
@@ -304,10 +338,18 @@ impl<P: FnMut(Progress)> Suite<'_, P> {
         // Whether the service exports breaker state at all, before any fault.
         self.probe_breakers().await;
         let note = if f.samples == 0 {
-            "no traffic seen: recovery is judged by the SLO alone".to_string()
+            let why = match &self.watch.external_problem {
+                Some(p) => format!(" ({p})"),
+                None => String::new(),
+            };
+            format!("no traffic seen{why}: recovery is judged by the SLO alone")
         } else {
+            let from = match self.watch.sampled_external {
+                true => " from Prometheus",
+                false => "",
+            };
             format!(
-                "{:.1} req/s, p50 {:.0}ms, p95 {:.0}ms, p99 {:.0}ms, errors {:.1}%, cpu {:.0}%, mem {:.0} MiB ({} samples)",
+                "{:.1} req/s, p50 {:.0}ms, p95 {:.0}ms, p99 {:.0}ms, errors {:.1}%, cpu {:.0}%, mem {:.0} MiB ({} samples{from})",
                 f.rps, f.p50_ms, f.p95_ms, f.p99_ms, f.error_rate * 100.0, f.cpu_pct, f.mem_mib, f.samples
             )
         };
@@ -341,6 +383,9 @@ impl<P: FnMut(Progress)> Suite<'_, P> {
                 continue;
             };
             worst = worst.max(s.error_rate);
+            seen.requests
+                .get_or_insert_default()
+                .add(s.error_rate, s.p99_ms, s.rps);
             if BREAKER_SCENARIOS.contains(&scenario) {
                 if let Some(r) = self.probe_breakers().await.filter(|r| r.series > 0) {
                     seen.breaker_opened = Some(seen.breaker_opened.unwrap_or(false) || r.open);

@@ -231,3 +231,39 @@ fn the_latest_score_of_an_environment_comes_from_the_newest_scored_suite() {
     );
     assert_eq!(latest_score(&path, "qa").unwrap(), None);
 }
+
+#[test]
+fn without_series_of_its_own_the_env_watch_samples_the_external_source() {
+    use crate::domain::metrics::MetricPoint;
+    use crate::runtime::RuntimeEvent;
+    let mut w = EnvWatch::new("staging");
+    w.external_stale_ms = 5_000;
+    let point = |rps: f64| MetricPoint {
+        ts: T0,
+        rps,
+        ..MetricPoint::default()
+    };
+    for (version, rps) in [("v1@prometheus", 8.0), ("v2@prometheus", 2.0)] {
+        w.fold(RuntimeEvent::Metrics {
+            env: "staging".into(),
+            version: version.into(),
+            point: point(rps),
+        });
+    }
+    assert_eq!(w.sample(T0 + 4_000).map(|p| p.rps), Some(10.0));
+    assert!(w.sampled_external);
+    assert_eq!(w.sample(T0 + 6_000), None, "older than its step allows");
+    assert!(!w.sampled_external);
+    // Once the runtime speaks for itself, the external series step aside.
+    w.fold(RuntimeEvent::Metrics {
+        env: "staging".into(),
+        version: "v1".into(),
+        point: MetricPoint {
+            ts: T0 + 6_000,
+            rps: 3.0,
+            ..MetricPoint::default()
+        },
+    });
+    assert_eq!(w.sample(T0 + 6_500).map(|p| p.rps), Some(3.0));
+    assert!(!w.sampled_external);
+}

@@ -1,6 +1,9 @@
 //! What the suite reads from a runtime's event stream while it runs: the
 //! environment's metrics (one sample per second across its versions), its
-//! ready instance count, and the experiment it is waiting for.
+//! ready instance count, and the experiment it is waiting for. Series of an
+//! external source (`v2@prometheus`) are kept apart and used only while the
+//! runtime publishes no request metrics of its own (Kubernetes), so a
+//! request is never counted twice.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +20,15 @@ const STALE_MS: i64 = 3_000;
 pub struct EnvWatch {
     env: String,
     latest: BTreeMap<String, MetricPoint>,
+    /// The newest point of each external series, by series name.
+    external: BTreeMap<String, MetricPoint>,
+    /// How old an external point may be and still count (its source
+    /// evaluates every `step`, not every second).
+    pub external_stale_ms: i64,
+    /// The last sample came from the external series.
+    pub sampled_external: bool,
+    /// What the external source last said was wrong (`prometheus: …`).
+    pub external_problem: Option<String>,
     /// Lowest (ready, desired) seen since the last `take_fewest_ready`.
     fewest_ready: Option<(u32, u32)>,
     /// `127.0.0.1:<port>` of each instance that publishes a port here.
@@ -41,9 +53,11 @@ impl EnvWatch {
                 env,
                 version,
                 point,
-                // Series of other sources (`v2@prometheus`) would count twice.
-            } if env == self.env && !version.contains(crate::domain::metrics::SOURCE_SEPARATOR) => {
-                self.latest.insert(version, point);
+            } if env == self.env => {
+                match version.contains(crate::domain::metrics::SOURCE_SEPARATOR) {
+                    true => self.external.insert(version, point),
+                    false => self.latest.insert(version, point),
+                };
             }
             RuntimeEvent::Environment { status } if status.name == self.env => {
                 self.note_instances(&status);
@@ -60,13 +74,28 @@ impl EnvWatch {
                 self.experiments.insert(experiment.id.clone(), experiment);
             }
             RuntimeEvent::Lagged { count } => self.lagged += count,
+            RuntimeEvent::Source { name, state } => {
+                self.external_problem = match state {
+                    crate::runtime::SourceState::Degraded(why) => Some(format!("{name}: {why}")),
+                    _ => None,
+                };
+            }
             _ => {}
         }
     }
 
-    /// One environment-wide sample from the versions heard from lately.
-    pub fn sample(&self, now: i64) -> Option<MetricPoint> {
-        combine_versions(self.latest.values().filter(|p| now - p.ts <= STALE_MS))
+    /// One environment-wide sample from the versions heard from lately:
+    /// the runtime's own series, or else the external ones.
+    pub fn sample(&mut self, now: i64) -> Option<MetricPoint> {
+        let own = combine_versions(self.latest.values().filter(|p| now - p.ts <= STALE_MS));
+        self.sampled_external = own.is_none() && self.latest.is_empty();
+        if !self.sampled_external {
+            return own;
+        }
+        let limit = self.external_stale_ms.max(STALE_MS);
+        let external = combine_versions(self.external.values().filter(|p| now - p.ts <= limit));
+        self.sampled_external = external.is_some();
+        external
     }
 
     /// Remember where the environment's instances listen on this host.

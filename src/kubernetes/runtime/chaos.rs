@@ -380,8 +380,9 @@ async fn follow_status(shared: &Shared, chaos: &KubeChaos, runner: &FaultRunner<
     }
 }
 
-/// The sample of an environment: Kubernetes gives no request metrics
-/// here, only whether fewer pods are ready than desired.
+/// The sample of an environment: the apiserver gives no request figures,
+/// only whether fewer pods are ready than desired (the FMEA suite reads
+/// requests from Prometheus, when one is configured).
 fn sample(shared: &Shared, env: &str) -> Option<Sample> {
     let st = shared.state();
     let status = st.sent.get(env)?;
@@ -391,6 +392,7 @@ fn sample(shared: &Shared, env: &str) -> Option<Sample> {
         p99_ms: 0.0,
         errors: 0,
         instances_short: ready < desired,
+        requests_measured: false,
     })
 }
 

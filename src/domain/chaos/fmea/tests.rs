@@ -193,3 +193,68 @@ fn score_is_the_weighted_pass_rate_of_decided_scenarios() {
     assert_eq!(resilience_score(&[unknown]), None);
     assert_eq!(resilience_score(&[]), None);
 }
+
+/// A runtime that counts pods but sees no requests (Kubernetes).
+fn instances_only(kind: ScenarioKind) -> Experiment {
+    let slo = ChaosSlo::default();
+    let params = FaultParams {
+        duration_secs: 2,
+        ..FaultParams::default()
+    };
+    let mut x = Experiment::new("k1".into(), "staging", kind, params, T0);
+    x.observe_instances(T0 + 1000, false, &slo);
+    x.fault_removed(T0 + 2000);
+    x.observe_instances(T0 + 3000, false, &slo);
+    x
+}
+
+#[test]
+fn without_request_figures_nothing_passes_on_zeros() {
+    let slo = ChaosSlo::default();
+    let x = instances_only(ScenarioKind::NetworkLatency);
+    let v = ScenarioVerdict::judge(&x, Figures::default(), &Observed::default(), &slo, Some(0));
+    assert_eq!(v.result, ScenarioResult::Inconclusive, "{v:#?}");
+    assert!(
+        v.slo_checks.iter().all(|c| c.metric == SloMetric::Recovery),
+        "{v:#?}"
+    );
+    assert!(
+        matches!(&v.expected.outcome, CheckOutcome::NotMeasured(d) if d.contains("prometheus.url")),
+        "{v:#?}"
+    );
+    // Memory pressure reads instance counts, which were measured.
+    let seen = Observed {
+        fewest_ready: Some((2, 2)),
+        ..Observed::default()
+    };
+    let m = instances_only(ScenarioKind::MemoryPressure);
+    let v = ScenarioVerdict::judge(&m, Figures::default(), &seen, &slo, Some(0));
+    assert_eq!(v.result, ScenarioResult::Pass, "{v:#?}");
+}
+
+#[test]
+fn figures_the_suite_sampled_stand_in_for_the_runtimes_missing_ones() {
+    let slo = ChaosSlo::default();
+    let x = instances_only(ScenarioKind::NetworkLatency);
+    let mut r = RequestFigures::default();
+    r.add(0.0, 40.0, 20.0);
+    r.add(0.25, 900.0, 20.0);
+    assert_eq!(r.failed_requests, 5);
+    let seen = Observed {
+        requests: Some(r),
+        ..Observed::default()
+    };
+    let v = ScenarioVerdict::judge(&x, Figures::default(), &seen, &slo, Some(0));
+    assert_eq!(v.result, ScenarioResult::Fail, "{v:#?}");
+    let p99 = v
+        .slo_checks
+        .iter()
+        .find(|c| c.metric == SloMetric::P99)
+        .unwrap();
+    assert_eq!(p99.observed, Some(900.0));
+    assert!(!p99.passed);
+    // A runtime with figures of its own keeps them.
+    let own = experiment(ScenarioKind::NetworkLatency, &[(0.0, 30.0, 0, false)]);
+    let v = ScenarioVerdict::judge(&own, Figures::default(), &seen, &slo, Some(0));
+    assert_eq!(v.result, ScenarioResult::Pass, "{v:#?}");
+}

@@ -243,6 +243,7 @@ impl Engine {
             p99_ms,
             errors,
             instances_short: ready < desired,
+            requests_measured: true,
         };
         let slo = self.cfg.chaos.slo.clone();
         let changed = self.faults.observe(steady_ms(), &slo, |f| {
