@@ -13,6 +13,7 @@ use blissful_infra::config::Config;
 use blissful_infra::docker::{
     cli, engine, lifecycle, DockerRuntime, DockerRuntimeOptions, ENV_NAME,
 };
+use blissful_infra::domain::chaos::SigtermStop;
 use blissful_infra::domain::environment::{EnvironmentStatus, Health, Version};
 use blissful_infra::domain::rollout::{CanaryPlan, CanaryStep};
 use blissful_infra::paths::StatePaths;
@@ -236,6 +237,23 @@ async fn canary_promote_automatic_rollback_blue_green_and_rollback() {
     let s = env(&rt).await;
     assert_eq!(s.traffic.stable, Some(Version::new("v2")));
     assert_eq!(served_versions(router, 5).await, vec!["v2"]);
+    // Each retired container's answer to SIGTERM is measured and logged by
+    // the runtime itself; the sample service drains and exits in time.
+    let logs = rt.recent_logs(None, 5000).await.unwrap();
+    let stops: Vec<SigtermStop> = logs
+        .iter()
+        .filter(|l| &*l.instance == "docker" && &*l.version == "-")
+        .filter_map(|l| SigtermStop::parse(&l.text))
+        .collect();
+    assert!(
+        stops.iter().any(|s| s.instance.contains("v3")),
+        "no measured stop of a v3 container: {stops:#?}"
+    );
+    assert!(
+        stops.iter().all(|s| !s.killed && s.after_ms < s.grace_ms),
+        "{stops:#?}"
+    );
+    println!("measured stops: {stops:?}");
     let none = rt.promote(&a, ENV_NAME, ENV_NAME).await;
     assert!(matches!(none, Err(RuntimeError::Refused(_))), "{none:?}");
     assert!(matches!(

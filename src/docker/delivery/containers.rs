@@ -1,7 +1,8 @@
 //! The app service's containers by version: a new version is a copy of a
 //! running container (same image with `VERSION` set, or the image tagged
-//! with the version when one exists locally); retiring a version removes
-//! its containers, Compose's too.
+//! with the version when one exists locally); retiring a version stops its
+//! containers (SIGTERM, measured, then SIGKILL after the grace period) and
+//! removes them, Compose's too.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -9,7 +10,8 @@ use std::sync::Arc;
 
 use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
 use bollard::query_parameters::{
-    CreateContainerOptions, RemoveContainerOptions, StartContainerOptions,
+    CreateContainerOptions, InspectContainerOptions, RemoveContainerOptions, StartContainerOptions,
+    StopContainerOptions,
 };
 use bollard::Docker;
 
@@ -20,6 +22,7 @@ use crate::docker::{
     engine, MANAGED_LABEL, PROJECT_LABEL, READY_PATH_LABEL, READY_PORT_LABEL, SERVICE_LABEL,
     VERSION_LABEL,
 };
+use crate::domain::chaos::SigtermStop;
 use crate::domain::environment::Version;
 use crate::domain::logs::Level;
 use crate::domain::sanitize::strip_all;
@@ -226,7 +229,40 @@ pub(super) async fn remove(docker: &Docker, id: &str) -> Result<(), String> {
     }
 }
 
-/// Remove the containers of `version` (Compose's too: the version is retired).
+/// How long a retired container has between SIGTERM and SIGKILL (the
+/// sandbox gives its instances as long).
+const STOP_GRACE_SECS: u16 = 3;
+/// Exit code of a process killed by SIGKILL.
+const KILLED_EXIT: i64 = 137;
+
+/// Stop `c` with SIGTERM and read how it went: exited within the grace
+/// period, or killed when it ran out (exit 137). None when it was not
+/// running or the engine would not say.
+async fn stop_measured(docker: &Docker, c: &ContainerView) -> Option<SigtermStop> {
+    let started = std::time::Instant::now();
+    let opts = StopContainerOptions {
+        t: Some(i32::from(STOP_GRACE_SECS)),
+        signal: None,
+    };
+    docker.stop_container(&c.id, Some(opts)).await.ok()?;
+    let after_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let state = docker
+        .inspect_container(&c.id, None::<InspectContainerOptions>)
+        .await
+        .ok()?
+        .state?;
+    let grace_ms = u64::from(STOP_GRACE_SECS) * 1000;
+    let killed = state.exit_code == Some(KILLED_EXIT) && after_ms >= grace_ms;
+    Some(SigtermStop {
+        instance: c.display.clone(),
+        after_ms: if killed { grace_ms } else { after_ms },
+        grace_ms,
+        killed,
+    })
+}
+
+/// Stop (measured) and remove the containers of `version` (Compose's too:
+/// the version is retired).
 pub(super) async fn remove_version(inner: &Arc<Inner>, version: &Version) -> Vec<String> {
     let Ok(docker) = inner.docker() else {
         return vec!["the Docker Engine is unreachable".into()];
@@ -236,6 +272,9 @@ pub(super) async fn remove_version(inner: &Arc<Inner>, version: &Version) -> Vec
         .remove(version.as_str())
         .unwrap_or_default();
     for c in victims {
+        if let Some(stop) = stop_measured(&docker, &c).await {
+            inner.log(Level::Info, stop.to_string());
+        }
         if let Err(e) = remove(&docker, &c.id).await {
             problems.push(format!("{}: {e}", c.display));
         } else {
