@@ -167,6 +167,9 @@ pub(crate) async fn refresh_container(
             inner.emit_status();
             Some(v)
         }
+        // The engine is unreachable: what is known of the container (and
+        // where its logs were read up to) stays until it answers again.
+        Err(e) if !is_not_found(&e) => None,
         Err(_) => {
             {
                 let mut st = inner.state();
@@ -223,4 +226,15 @@ async fn handle_event(inner: &Arc<Inner>, docker: &Docker, msg: EventMessage) {
         inner.log(n.level, &n.log);
         timeline(inner, n.title, n.stage, n.failed, n.detail);
     }
+}
+
+/// The engine answered that the container does not exist.
+fn is_not_found(e: &bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
 }
