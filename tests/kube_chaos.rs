@@ -7,6 +7,9 @@
 
 mod support;
 
+#[path = "kube_chaos/orphans.rs"]
+mod orphans;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;

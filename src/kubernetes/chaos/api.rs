@@ -3,10 +3,12 @@
 //! Mesh says how to install it; a 403 names the verb, resource and
 //! namespace, as every other request of this adapter does).
 
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, PostParams};
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, PostParams,
+};
 use serde_json::Value;
 
-use super::manifest::{ChaosKind, Manifest, GROUP, VERSION};
+use super::manifest::{ChaosKind, Manifest, FAULT_LABEL, GROUP, MANAGED_BY, MANAGER, VERSION};
 use crate::kubernetes::connect::{explain, Connection, KubeError, Request};
 use crate::kubernetes::send::FIELD_MANAGER;
 
@@ -110,6 +112,39 @@ pub async fn get(
             }),
         Err(e) if status_code(&e) == Some(404) => Ok(None),
         Err(e) => Err(explain(&e, &conn.server, &request("get", kind, namespace))),
+    }
+}
+
+/// A resource blissful-infra made, as a list of the apiserver shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Managed {
+    pub name: String,
+    /// Its `blissful-infra.io/fault` label: the fault it was made for.
+    pub fault: String,
+}
+
+/// The resources of `kind` in `namespace` labelled as blissful-infra's;
+/// none when the kind is not served.
+pub async fn list_managed(
+    conn: &Connection,
+    kind: ChaosKind,
+    namespace: &str,
+) -> Result<Vec<Managed>, KubeError> {
+    let params = ListParams::default().labels(&format!("{MANAGED_BY}={MANAGER}"));
+    match api(conn, kind, namespace).list(&params).await {
+        Ok(list) => Ok(list
+            .items
+            .into_iter()
+            .filter_map(|o| {
+                let fault = o.metadata.labels.as_ref()?.get(FAULT_LABEL)?.clone();
+                Some(Managed {
+                    name: crate::domain::sanitize::strip_all(&o.metadata.name?),
+                    fault: crate::domain::sanitize::strip_all(&fault),
+                })
+            })
+            .collect()),
+        Err(e) if status_code(&e) == Some(404) => Ok(Vec::new()),
+        Err(e) => Err(explain(&e, &conn.server, &request("list", kind, namespace))),
     }
 }
 

@@ -33,6 +33,15 @@ pub enum ChaosKind {
 }
 
 impl ChaosKind {
+    /// Every kind blissful-infra makes.
+    pub const ALL: [ChaosKind; 5] = [
+        ChaosKind::PodChaos,
+        ChaosKind::NetworkChaos,
+        ChaosKind::StressChaos,
+        ChaosKind::DnsChaos,
+        ChaosKind::HttpChaos,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             ChaosKind::PodChaos => "PodChaos",

@@ -26,7 +26,7 @@ pub mod manifest;
 pub mod status;
 mod workload;
 
-pub use applier::{ChaosMeshApplier, Place, UndoStep, POD_KILL_WAIT};
+pub use applier::{ChaosMeshApplier, Place, UndoStep, FINALIZE_WAIT, POD_KILL_WAIT};
 pub use manifest::{manifests, ChaosKind, Manifest, Workload};
 pub use status::{cr_phase, CrPhase};
 pub use workload::workload_of;

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::orphans::{self, Orphan};
 use super::session::Shared;
 use crate::clock::{now_ms, steady_ms};
 use crate::domain::chaos::{ChaosSlo, Experiment, FaultParams, ScenarioKind};
@@ -51,6 +52,8 @@ pub struct KubeChaos {
     phases: Mutex<BTreeMap<String, CrPhase>>,
     /// What the start-up reconcile did.
     reconciled: Mutex<Vec<String>>,
+    /// Resources of faults no journal here knows, found at start.
+    orphans: Mutex<Vec<Orphan>>,
     /// How long a pod-kill waits for Chaos Mesh (tests shorten it).
     pub pod_kill_wait: Duration,
 }
@@ -69,6 +72,7 @@ impl KubeChaos {
             runner: tokio::sync::Mutex::new(FaultRunner::new(journal)),
             phases: Mutex::new(BTreeMap::new()),
             reconciled: Mutex::new(Vec::new()),
+            orphans: Mutex::new(Vec::new()),
             pod_kill_wait: crate::kubernetes::chaos::POD_KILL_WAIT,
         })
     }
@@ -87,6 +91,14 @@ impl KubeChaos {
 
     pub fn reconciled(&self) -> Vec<String> {
         lock(&self.reconciled).clone()
+    }
+
+    pub fn orphans(&self) -> Vec<Orphan> {
+        lock(&self.orphans).clone()
+    }
+
+    pub fn forget_orphan(&self, o: &Orphan) {
+        lock(&self.orphans).retain(|x| x != o);
     }
 }
 
@@ -120,7 +132,7 @@ fn applier(
 }
 
 /// A log line; its text may quote the apiserver, so it is cleaned.
-fn log(shared: &Shared, env: &str, level: Level, text: String) {
+pub(super) fn log(shared: &Shared, env: &str, level: Level, text: String) {
     let text = crate::kubernetes::fields::clean_max(&text, LOG_CHARS);
     shared.publish_log(LogLine::new(
         now_ms(),
@@ -147,6 +159,13 @@ fn publish_faults(shared: &Shared, runner: &FaultRunner<UndoStep, ()>) {
                 scenario: l.experiment.scenario.name().to_string(),
                 ends_at: l.experiment.ends_at,
             });
+        }
+    }
+    if let Some(chaos) = shared.chaos.as_ref() {
+        for o in chaos.orphans() {
+            if let Some(v) = by_env.get_mut(&o.env) {
+                v.push(o.active_fault(now_ms()));
+            }
         }
     }
     for (env, faults) in by_env {
@@ -201,6 +220,10 @@ pub async fn undo(shared: &Shared, id: &str) -> Result<(), RuntimeError> {
     let mut runner = chaos.runner.lock().await;
     let env = runner.get(id).map(|l| l.experiment.env.clone());
     let Some(env) = env else {
+        if orphans::remove(shared, chaos, id).await? {
+            publish_faults(shared, &runner);
+            return Ok(());
+        }
         drop(runner);
         return undo_leftovers(shared, Some(id)).await.and_then(|v| {
             if v.is_empty() {
@@ -302,10 +325,26 @@ pub async fn reconcile_at_start(shared: &Shared) -> Vec<String> {
     let Some(chaos) = shared.chaos.as_ref() else {
         return Vec::new();
     };
-    let lines = match undo_leftovers(shared, None).await {
+    let mut lines = match undo_leftovers(shared, None).await {
         Ok(lines) => lines,
         Err(e) => vec![format!("leftover faults not all undone: {e}")],
     };
+    let runner = chaos.runner.lock().await;
+    let journal = runner.journal().read().unwrap_or_default();
+    let known = journal
+        .iter()
+        .map(|r| r.id.clone())
+        .chain(runner.faults().map(|l| l.experiment.id.clone()))
+        .collect();
+    let found = orphans::find(shared, &known).await;
+    if !found.is_empty() {
+        lines.push(format!(
+            "{} leftover Chaos Mesh resource(s) in no journal here; `undo --id <fault>` deletes one",
+            found.len()
+        ));
+    }
+    *lock(&chaos.orphans) = found;
+    publish_faults(shared, &runner);
     *lock(&chaos.reconciled) = lines.clone();
     lines
 }

@@ -10,6 +10,7 @@ mod chaos;
 mod events;
 mod intents;
 mod kinds;
+mod orphans;
 mod pod_logs;
 mod pods;
 mod session;
