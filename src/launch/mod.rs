@@ -106,6 +106,34 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
             )
             .await)
         }
+        Cmd::Pipeline(args) => {
+            let project = if args.runs() && args.local {
+                match load_config(&g, false) {
+                    Ok((config, dir)) => {
+                        let path = g
+                            .config
+                            .clone()
+                            .unwrap_or_else(|| dir.join("blissful-infra.yaml"));
+                        Some(crate::pipeline::command::project(
+                            path,
+                            dir,
+                            config.pipeline.stages,
+                        ))
+                    }
+                    Err(e) => {
+                        print_error(e);
+                        return Ok(exit::USAGE);
+                    }
+                }
+            } else {
+                None
+            };
+            let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+            Ok(
+                crate::pipeline::cmd_pipeline(&args, project, &state, mode, &mut out, &mut err)
+                    .await,
+            )
+        }
         Cmd::Compare(args) => {
             let (config, config_dir) = match load_config(&g, false) {
                 Ok(c) => c,

@@ -4,6 +4,7 @@
 //! change (`inputs.rs`), and keep each run under the state directory
 //! (`store.rs`, `model.rs`).
 
+pub mod command;
 pub mod exec;
 pub mod inputs;
 pub mod model;
@@ -13,6 +14,7 @@ pub mod runner;
 pub mod stage;
 pub mod store;
 
+pub use command::{cmd_pipeline, PipelineArgs, PipelineCmd};
 pub use model::{RunRecord, RunStatus, StageRecord, StageStatus};
 pub use runner::{run_pipeline, PipelineError, Progress, Project, RunOptions};
 pub use store::RunStore;
