@@ -347,3 +347,28 @@ fn pipeline_without_local_is_refused_with_the_reason() {
     assert_eq!(out.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--local"));
 }
+
+#[test]
+fn a_long_stage_log_is_bounded_and_says_how_much_it_dropped() {
+    let p = Project::new("    - name: noisy\n      command: seq 1 6000\n");
+    let (code, run) = p.json(&["pipeline", "--local"]);
+    assert_eq!(code, 0, "{run}");
+    let s = stage(&run, "noisy");
+    assert_eq!(
+        (s["log_lines"].as_u64(), s["log_dropped"].as_u64()),
+        (Some(6000), Some(1000))
+    );
+    let logs = stdout(&p.run(&["pipeline", "logs", "1", "--stage", "noisy"]));
+    assert!(
+        logs.contains("… 1000 lines dropped"),
+        "{}",
+        &logs[..200.min(logs.len())]
+    );
+    assert!(logs.starts_with("1\n") && logs.ends_with("6000\n"));
+    // Lines 1001..=2000 are the ones dropped: the head ends at 1000, the tail starts at 2001.
+    assert!(logs.contains("\n1000\n… 1000 lines dropped"), "head");
+    assert!(
+        logs.contains("…\n2001\n") && !logs.contains("\n1500\n"),
+        "tail"
+    );
+}

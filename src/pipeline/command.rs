@@ -146,6 +146,13 @@ async fn run_local(
     if mode == OutputMode::Json {
         print_json(&run, out, err);
     } else {
+        for s in run
+            .stages
+            .iter()
+            .filter(|s| s.status == StageStatus::NotRun)
+        {
+            let _ = writeln!(out, "{}", stage_line(s));
+        }
         let _ = writeln!(out, "{}", summary(&run));
         if let Some(s) = run
             .stages
