@@ -372,3 +372,40 @@ fn a_long_stage_log_is_bounded_and_says_how_much_it_dropped() {
         "tail"
     );
 }
+
+#[test]
+fn coverage_and_severity_gates_and_broken_result_files_fail_their_stage() {
+    let p = Project::new(concat!(
+        "    - name: cov\n      command: cp fixtures/lcov.info lcov.info\n      coverage: [lcov.info]\n      min_coverage: 80\n",
+        "    - name: scan\n      parallel_group: g\n      command: cp fixtures/trivy.json trivy.json\n      trivy: [trivy.json]\n      max_severity: MEDIUM\n",
+        "    - name: broken\n      parallel_group: g\n      command: printf '<testsuite>\\n<testcase name=\"a\">\\n</testsuite>' > broken.xml\n      junit: [broken.xml]\n",
+    ));
+    p.write("fixtures/lcov.info", "SF:a.c\nLF:10\nLH:5\nend_of_record\n");
+    p.write(
+        "fixtures/trivy.json",
+        r#"{"Results":[{"Target":"Cargo.lock","Vulnerabilities":[{"VulnerabilityID":"CVE-1","PkgName":"hyper","InstalledVersion":"0.1","Severity":"HIGH"}]}]}"#,
+    );
+    let mut run_args = vec!["pipeline", "--local"];
+    let (code, run) = p.json(&run_args);
+    assert_eq!(code, 1, "{run}");
+    assert_eq!(stage(&run, "cov")["status"], "failed");
+    assert_eq!(
+        stage(&run, "cov")["reason"],
+        "coverage 50.0% below min_coverage 80%"
+    );
+    // The failed first stage stops the rest: run the group on its own.
+    run_args.extend(["--stage", "scan"]);
+    let (_, run) = p.json(&run_args);
+    let scan = stage(&run, "scan");
+    assert_eq!(scan["status"], "failed");
+    assert_eq!(
+        scan["reason"],
+        "1 findings above max_severity MEDIUM (worst HIGH)"
+    );
+    assert_eq!(scan["trivy"]["top"][0]["id"], "CVE-1");
+    let (_, run) = p.json(&["pipeline", "--local", "--stage", "broken"]);
+    let broken = stage(&run, "broken");
+    assert_eq!(broken["status"], "failed");
+    let reason = broken["reason"].as_str().unwrap();
+    assert!(reason.contains("broken.xml: line 3:"), "{reason}");
+}
