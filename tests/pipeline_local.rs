@@ -409,3 +409,16 @@ fn coverage_and_severity_gates_and_broken_result_files_fail_their_stage() {
     let reason = broken["reason"].as_str().unwrap();
     assert!(reason.contains("broken.xml: line 3:"), "{reason}");
 }
+
+#[test]
+fn read_only_refuses_to_run_stages_but_reads_runs() {
+    let p = Project::new("    - name: a\n      command: touch ran\n");
+    let out = p.run(&["--read-only", "pipeline", "--local"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--read-only"));
+    assert!(!p.root.join("ran").exists());
+    assert_eq!(
+        p.run(&["--read-only", "pipeline", "list"]).status.code(),
+        Some(0)
+    );
+}
