@@ -33,6 +33,7 @@ pub mod launch;
 pub mod logparse;
 pub mod paths;
 pub mod perf;
+pub mod pipeline;
 pub mod report;
 pub mod router;
 pub mod runtime;

@@ -199,6 +199,8 @@ pub enum Cmd {
     Perf(crate::perf::PerfArgs),
     /// Run two versions side by side under identical load and compare them.
     Compare(crate::compare::CompareArgs),
+    /// Run the project's pipeline stages here (--local), or list/show past runs.
+    Pipeline(crate::pipeline::PipelineArgs),
     /// Scaffold a service project from a template (asks what is not given).
     Create(crate::scaffold::CreateArgs),
     /// The built-in sample service (run by the sandbox as an instance).

@@ -323,6 +323,27 @@ pub struct PipelineStage {
     pub command: String,
     /// A failure of an optional stage does not fail the pipeline.
     pub optional: bool,
+    /// Stages naming the same group run at the same time; groups (and
+    /// stages without one) run in the order they first appear.
+    pub parallel_group: Option<String>,
+    /// An executable the stage needs (`trivy`, `k6`, `docker`): when it is
+    /// not on PATH the stage is skipped (`--strict`: failed), never passed.
+    pub tool: Option<String>,
+    /// JUnit XML files the stage writes (paths from the config directory;
+    /// the last component may hold `*`/`?`), read after it ends.
+    pub junit: Vec<String>,
+    /// Coverage files (Cobertura XML or lcov) the stage writes.
+    pub coverage: Vec<String>,
+    /// Trivy JSON reports the stage writes.
+    pub trivy: Vec<String>,
+    /// Fail the stage when line coverage is below this percentage (0–100).
+    pub min_coverage: Option<f64>,
+    /// Fail the stage when Trivy found anything more severe than this
+    /// (`CRITICAL`, `HIGH`, `MEDIUM`, `LOW`, `UNKNOWN`).
+    pub max_severity: Option<String>,
+    /// Files or directories whose content decides whether the stage must
+    /// run again: unchanged since its last green run, it is skipped.
+    pub inputs: Vec<String>,
 }
 
 /// An external Prometheus to read metrics from (`sources::prometheus`).

@@ -106,6 +106,48 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
             )
             .await)
         }
+        Cmd::Pipeline(args) => {
+            if g.read_only && args.runs() && args.local {
+                let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+                let msg = "--read-only: `pipeline --local` runs the stages' commands, which may \
+                           change things (deploy, push); refused";
+                let code = crate::report::report_error(
+                    "refused",
+                    msg,
+                    exit::REFUSED,
+                    mode,
+                    &mut out,
+                    &mut err,
+                );
+                return Ok(code);
+            }
+            let project = if args.runs() && args.local {
+                match load_config(&g, false) {
+                    Ok((config, dir)) => {
+                        let path = g
+                            .config
+                            .clone()
+                            .unwrap_or_else(|| dir.join("blissful-infra.yaml"));
+                        Some(crate::pipeline::command::project(
+                            path,
+                            dir,
+                            config.pipeline.stages,
+                        ))
+                    }
+                    Err(e) => {
+                        print_error(e);
+                        return Ok(exit::USAGE);
+                    }
+                }
+            } else {
+                None
+            };
+            let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+            Ok(
+                crate::pipeline::cmd_pipeline(&args, project, &state, mode, &mut out, &mut err)
+                    .await,
+            )
+        }
         Cmd::Compare(args) => {
             let (config, config_dir) = match load_config(&g, false) {
                 Ok(c) => c,
