@@ -230,6 +230,19 @@ async fn each_failure_is_named_with_what_to_do() {
     ));
     fake.set_401(false);
     assert!(client(&fake).build(12).await.is_ok());
+    // 403 without a crumb in sight: a permission.
+    fake.set_forbidden(true);
+    let e = client(&fake).runs().await.unwrap_err();
+    assert!(matches!(e, JenkinsError::Forbidden { .. }), "{e:?}");
+    assert!(e.to_string().contains("Job/Read"), "{e}");
+    fake.set_forbidden(false);
+    // The job is there but the Stage View plugin is not.
+    fake.remove_json("/job/shop/wfapi/runs");
+    let e = client(&fake).runs().await.unwrap_err();
+    assert!(matches!(e, JenkinsError::NoStageView { .. }), "{e:?}");
+    assert!(e.to_string().contains("pipeline-stage-view"), "{e}");
+    // The token is never in a debug print.
+    assert!(!format!("{:?}", client(&fake)).contains(TOKEN));
     // No token in the environment.
     let mut cfg = config(&fake.url(), "shop");
     cfg.token_env = "BLISSFUL_JENKINS_TEST_TOKEN_NEVER_SET".into();

@@ -69,6 +69,7 @@ struct Inner {
     crumbs: bool,
     issuer_hidden: bool,
     force_401: bool,
+    forbid: bool,
     triggered: Vec<Triggered>,
     not_modified: u64,
     requests: Vec<(Method, String)>,
@@ -211,6 +212,16 @@ impl FakeJenkins {
         self.inner.lock().unwrap().issuer_hidden = on;
     }
 
+    /// Every request (of a valid user) gets 403 while on.
+    pub fn set_forbidden(&self, on: bool) {
+        self.inner.lock().unwrap().forbid = on;
+    }
+
+    /// `path` answers 404 (e.g. the Stage View plugin is not installed).
+    pub fn remove_json(&self, path: &str) {
+        self.inner.lock().unwrap().json.remove(path);
+    }
+
     /// Every request gets 401 while on.
     pub fn set_401(&self, on: bool) {
         self.inner.lock().unwrap().force_401 = on;
@@ -317,6 +328,12 @@ async fn handle(
             "Basic realm=\"Jenkins\"".parse().unwrap(),
         );
         return r;
+    }
+    if inner.forbid {
+        return page(
+            StatusCode::FORBIDDEN,
+            "Access Denied: ci is missing the Overall/Read permission",
+        );
     }
     if path == "/crumbIssuer/api/json" {
         return if inner.crumbs && !inner.issuer_hidden {
