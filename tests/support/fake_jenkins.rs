@@ -20,6 +20,7 @@
 //! A test changes answers between polls (`set_json`, `append_console`),
 //! switches 401s on, stops the fake and starts it again on the same port,
 //! and reads what was received.
+#![allow(dead_code)] // each test binary uses part of it
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
