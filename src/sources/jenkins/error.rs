@@ -22,7 +22,7 @@ pub enum JenkinsError {
     JobNotFound { job: String, url: String },
     #[error("job `{job}` has no build #{number} (HTTP 404); `blissful-infra jenkins runs` lists the builds there are")]
     BuildNotFound { job: String, number: u64 },
-    #[error("job `{job}` exists but {url} answers HTTP 404: install the Pipeline Stage View plugin (pipeline-stage-view), which serves the wfapi endpoints")]
+    #[error("job `{job}` exists but {url} answers HTTP 404: install the Pipeline Stage View plugin (pipeline-stage-view), which serves the wfapi endpoints, or point jenkins.job at a Pipeline job")]
     NoStageView { job: String, url: String },
     #[error("Jenkins answered HTTP {status} for {what}: {body}")]
     Http {

@@ -235,3 +235,6 @@ async fn run(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
