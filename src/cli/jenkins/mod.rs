@@ -127,14 +127,22 @@ pub async fn run(
     }
 }
 
+#[derive(Serialize)]
+struct ErrorDoc {
+    error: RuntimeError,
+}
+
 /// Print a Jenkins error (JSON `{"error": …}` too); returns its exit code.
 pub(crate) fn report(e: &JenkinsError, s: &mut Streams<'_>) -> i32 {
-    let re = match e.exit_code() {
-        exit::UNAVAILABLE => RuntimeError::Unavailable(e.to_string()),
-        exit::REFUSED => RuntimeError::Refused(e.to_string()),
-        _ => RuntimeError::Failed(e.to_string()),
-    };
-    s.error(&re);
+    s.note(&format!("error: {e}"));
+    if s.mode == OutputMode::Json {
+        let error = match e.exit_code() {
+            exit::UNAVAILABLE => RuntimeError::Unavailable(e.to_string()),
+            exit::REFUSED => RuntimeError::Refused(e.to_string()),
+            _ => RuntimeError::Failed(e.to_string()),
+        };
+        let _ = s.put_json(&ErrorDoc { error });
+    }
     e.exit_code()
 }
 

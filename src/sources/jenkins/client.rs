@@ -11,7 +11,7 @@ use reqwest::header::{ETAG, IF_NONE_MATCH, LOCATION};
 use reqwest::{StatusCode, Url};
 
 use super::console::Chunk;
-use super::error::{error_chain, quote, JenkinsError};
+use super::error::{error_chain, quote, root_cause, JenkinsError};
 use super::model::{self, Build, Queued, Run};
 use crate::config::JenkinsConfig;
 use crate::domain::sanitize::strip_all;
@@ -176,7 +176,7 @@ impl JenkinsClient {
         } else {
             JenkinsError::Unreachable {
                 url,
-                reason: error_chain(e),
+                reason: root_cause(e),
             }
         }
     }

@@ -6,7 +6,7 @@ use crate::domain::sanitize::strip_all;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum JenkinsError {
-    #[error("jenkins: {0}")]
+    #[error("{0}")]
     Config(String),
     #[error("cannot reach Jenkins at {url}: {reason}; check that Jenkins is running and that jenkins.url is right")]
     Unreachable { url: String, reason: String },
@@ -85,6 +85,16 @@ pub(crate) fn quote(body: &[u8]) -> String {
         Some((i, _)) => format!("{}…", &out[..i]),
         None => out,
     }
+}
+
+/// The innermost cause, which says what happened plainly
+/// (`Connection refused (os error 111)`).
+pub(crate) fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut cur: &dyn std::error::Error = e;
+    while let Some(s) = cur.source() {
+        cur = s;
+    }
+    strip_all(&cur.to_string())
 }
 
 /// The error and its causes on one line.
