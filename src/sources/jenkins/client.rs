@@ -24,6 +24,8 @@ pub const MAX_CONSOLE_CHUNK: usize = 4 * 1024 * 1024;
 const TIMEOUT: Duration = Duration::from_secs(10);
 /// URLs whose ETag and body are remembered.
 const MAX_CACHED: usize = 64;
+/// Larger bodies are not remembered (so the cache stays under 32 MiB).
+const MAX_CACHED_BODY: usize = 512 * 1024;
 
 /// URL -> (ETag, body) of the last 200 answer that had an ETag.
 type EtagCache = Arc<Mutex<HashMap<String, (String, Vec<u8>)>>>;
@@ -224,7 +226,7 @@ impl JenkinsClient {
         if !status.is_success() {
             return Ok(Got::Status(status, body));
         }
-        if cached {
+        if cached && body.len() <= MAX_CACHED_BODY {
             if let Some(etag) = headers.get(ETAG).and_then(|v| v.to_str().ok()) {
                 if let Ok(mut c) = self.cache.lock() {
                     if c.len() >= MAX_CACHED && !c.contains_key(&key) {
