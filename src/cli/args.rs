@@ -195,6 +195,8 @@ pub enum Cmd {
         #[command(flatten)]
         confirm: ConfirmArgs,
     },
+    /// The Jenkins job in `jenkins:`: runs, show <n>, logs <n>, trigger.
+    Jenkins(crate::cli::jenkins::JenkinsArgs),
     /// Load-test an environment's router (--env) or any http:// URL (--url).
     Perf(crate::perf::PerfArgs),
     /// Run two versions side by side under identical load and compare them.

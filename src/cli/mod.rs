@@ -14,6 +14,7 @@ pub mod chaos;
 pub mod commands;
 pub mod confirm;
 pub mod intents;
+pub mod jenkins;
 pub mod loki_logs;
 pub mod output;
 mod rollout;

@@ -11,6 +11,7 @@ mod chaos;
 mod check;
 pub mod compose_detect;
 mod console;
+mod jenkins;
 mod keybinding;
 mod kubernetes;
 mod load;
@@ -18,6 +19,7 @@ mod locate;
 
 pub use chaos::{ChaosConfig, ChaosTool, ComparisonConfig, ComparisonThresholds, SeedSlos};
 pub use console::{ConsoleConfig, OnDisconnect, TimestampMode};
+pub use jenkins::JenkinsConfig;
 pub use kubernetes::KubernetesConfig;
 pub use load::{ConfigError, ConfigProblem, KeymapRule};
 
@@ -43,6 +45,8 @@ pub struct Config {
     pub docker: DockerConfig,
     /// Used when `runtime: kubernetes`.
     pub kubernetes: KubernetesConfig,
+    /// A Jenkins job to read and trigger (`blissful-infra jenkins`).
+    pub jenkins: JenkinsConfig,
     /// The CI stages of the project (the same list as its Jenkinsfile).
     pub pipeline: PipelineConfig,
     /// Action name -> key(s), e.g. `deploy: "D"` or `scroll_down: ["j", "down"]`.
@@ -551,6 +555,7 @@ impl Default for Config {
             loki: LokiConfig::default(),
             docker: DockerConfig::default(),
             kubernetes: KubernetesConfig::default(),
+            jenkins: JenkinsConfig::default(),
             pipeline: PipelineConfig::default(),
             keymap: BTreeMap::new(),
             theme: "dark".into(),

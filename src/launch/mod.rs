@@ -82,6 +82,14 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
         Cmd::Up => up(&g, state).await,
         Cmd::Down { volumes } => down(&g, state, mode, volumes).await,
         Cmd::SampleService { .. } => Ok(exit::USAGE),
+        Cmd::Jenkins(a) => Ok(cli::jenkins::cmd_jenkins(
+            a,
+            load_config(&g, false),
+            g.read_only,
+            &state.audit_journal(),
+            mode,
+        )
+        .await),
         Cmd::Perf(args) => {
             // --url needs no sandbox; thresholds and --env paths come from config.
             let (config, config_dir) = match load_config(&g, false) {

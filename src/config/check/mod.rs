@@ -24,6 +24,9 @@ impl Config {
         self.check_rollout(&mut v);
         self.check_other(&mut v);
         self.check_comparison(&mut v);
+        for (leaf, why) in self.jenkins.problems() {
+            v.push(&[S::K("jenkins"), S::K(leaf)], why);
+        }
         for (action, message) in keymap_rule(&self.keymap) {
             v.push(&[S::K("keymap"), S::K(&action)], message);
         }
