@@ -67,3 +67,31 @@ fn tools_are_found_on_the_given_path_only() {
     assert_eq!(find_tool("absent-tool", Some(path), dir.path()), None);
     assert_eq!(find_tool("mytool", None, dir.path()), None);
 }
+
+#[test]
+fn pipeline_stages_take_the_local_runner_fields_and_old_ones_stay_valid() {
+    let old = crate::config::Config::from_yaml_str(
+        "pipeline:\n  stages:\n    - name: build\n      command: ./ci/build.sh\n",
+        "t.yaml",
+    )
+    .unwrap();
+    let s = &old.pipeline.stages[0];
+    assert_eq!((s.name.as_str(), s.optional), ("build", false));
+    assert!(s.parallel_group.is_none() && s.junit.is_empty() && s.inputs.is_empty());
+    let new = crate::config::Config::from_yaml_str(
+        "pipeline:\n  stages:\n    - name: scan\n      command: ./ci/scan.sh\n      parallel_group: checks\n      tool: trivy\n      junit: [reports/*.xml]\n      coverage: [lcov.info]\n      trivy: [trivy.json]\n      min_coverage: 80\n      max_severity: HIGH\n      inputs: [src, Cargo.lock]\n",
+        "t.yaml",
+    )
+    .unwrap();
+    let s = &new.pipeline.stages[0];
+    assert_eq!(s.parallel_group.as_deref(), Some("checks"));
+    assert_eq!(s.tool.as_deref(), Some("trivy"));
+    assert_eq!(s.min_coverage, Some(80.0));
+    assert_eq!(s.max_severity.as_deref(), Some("HIGH"));
+    assert_eq!(s.inputs, vec!["src".to_string(), "Cargo.lock".to_string()]);
+    let bad = crate::config::Config::from_yaml_str(
+        "pipeline:\n  stages:\n    - name: x\n      command: y\n      paralel_group: a\n",
+        "t.yaml",
+    );
+    assert!(bad.is_err());
+}
