@@ -11,10 +11,11 @@ use reqwest::header::{ETAG, IF_NONE_MATCH, LOCATION};
 use reqwest::{StatusCode, Url};
 
 use super::console::Chunk;
-use super::error::{error_chain, quote, root_cause, JenkinsError};
+use super::error::{quote, root_cause, JenkinsError};
 use super::model::{self, Build, Queued, Run};
 use crate::config::JenkinsConfig;
 use crate::domain::sanitize::strip_all;
+use crate::sources::error_chain;
 
 /// Answers larger than this are refused rather than buffered.
 const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;

@@ -96,18 +96,3 @@ pub(crate) fn root_cause(e: &dyn std::error::Error) -> String {
     }
     strip_all(&cur.to_string())
 }
-
-/// The error and its causes on one line.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let msg = s.to_string();
-        if !out.contains(&msg) {
-            out.push_str(": ");
-            out.push_str(&msg);
-        }
-        cur = s.source();
-    }
-    strip_all(&out)
-}

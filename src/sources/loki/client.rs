@@ -7,10 +7,11 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION};
 use serde::Deserialize;
 
-use super::error::{error_chain, status_error, with_query};
+use super::error::{status_error, with_query};
 use super::LokiError;
 use crate::config::LokiConfig;
 use crate::domain::sanitize::strip_all;
+use crate::sources::error_chain;
 
 /// Answers larger than this are refused rather than buffered.
 const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;

@@ -70,21 +70,6 @@ pub(crate) fn status_error(query: &str, status: u16, body: &[u8]) -> LokiError {
     }
 }
 
-/// The error and its causes on one line.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let msg = s.to_string();
-        if !out.contains(&msg) {
-            out.push_str(": ");
-            out.push_str(&msg);
-        }
-        cur = s.source();
-    }
-    strip_all(&out)
-}
-
 pub(super) fn with_query(e: LokiError, query: &str) -> LokiError {
     match e {
         LokiError::Decode { reason, .. } => LokiError::Decode {

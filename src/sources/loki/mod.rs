@@ -43,12 +43,13 @@ mod range;
 mod source;
 mod tail;
 
+pub(crate) use super::error_chain;
 pub(crate) use answer::{flatten, RawStream};
 pub use answer::{parse_streams, Entry};
 pub use client::LokiClient;
 pub(crate) use client::{read_body, BodyError};
+pub(crate) use error::status_error;
 pub use error::LokiError;
-pub(crate) use error::{error_chain, status_error};
 pub(crate) use history::{duration_ns, now_ns};
 pub use history::{history, MAX_HISTORY};
 pub use logql::{LogQlError, LogQuery};

@@ -8,25 +8,10 @@ use reqwest::header::{HeaderValue, AUTHORIZATION};
 use super::{parse_response, PromError, QueryResult, Sample, Series};
 use crate::config::PrometheusConfig;
 use crate::domain::sanitize::strip_all;
+use crate::sources::error_chain;
 
 /// Answers larger than this are refused rather than buffered.
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
-
-/// The error and its causes on one line (reqwest's top-level message alone
-/// rarely says what went wrong).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let msg = s.to_string();
-        if !out.contains(&msg) {
-            out.push_str(": ");
-            out.push_str(&msg);
-        }
-        cur = s.source();
-    }
-    strip_all(&out)
-}
 
 fn unix_secs(t: DateTime<Utc>) -> String {
     format!("{:.3}", t.timestamp_millis() as f64 / 1000.0)
