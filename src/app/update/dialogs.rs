@@ -171,12 +171,19 @@ impl App {
     }
 
     pub(in crate::app) fn ask_undo(&mut self) {
-        let ids: Vec<String> = self
+        let mut ids: Vec<String> = self
             .experiments
             .iter()
             .filter(|e| e.state == ExperimentState::Running)
             .map(|e| e.id.clone())
             .collect();
+        // Faults the environments list without an experiment here, such as
+        // a leftover another machine made: the confirm step counts them.
+        for f in self.envs.iter().flat_map(|e| &e.faults) {
+            if !ids.contains(&f.id) {
+                ids.push(f.id.clone());
+            }
+        }
         if ids.is_empty() {
             self.flash("no fault is applied", Severity::Info);
             return;

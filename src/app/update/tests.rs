@@ -450,3 +450,33 @@ fn ctx_lists_or_switches_contexts_only_on_kubernetes() {
         ["kubernetes (kind-b)"]
     );
 }
+
+#[test]
+fn undo_all_also_takes_faults_listed_without_an_experiment() {
+    use crate::domain::environment::ActiveFault;
+    let mut a = app(false);
+    key(&mut a, KeyCode::Char('u'));
+    assert!(
+        matches!(a.mode, Mode::Normal),
+        "nothing to undo, nothing asked"
+    );
+    let mut staging = env("staging", "v1", None);
+    staging.faults = vec![ActiveFault {
+        id: "network-latency-7-a1b2".into(),
+        scenario: "leftover NetworkChaos blissful-network-latency-7-a1b2 (no journal here)".into(),
+        ends_at: 1_000,
+    }];
+    a.on_runtime_event(RuntimeEvent::Environment { status: staging });
+    key(&mut a, KeyCode::Char('u'));
+    assert!(
+        matches!(&a.mode, Mode::Confirm(c) if c.lines[0].contains("1 applied fault")),
+        "asked first"
+    );
+    let cmds = key(&mut a, KeyCode::Char('y'));
+    assert_eq!(
+        cmds,
+        vec![Command::Runtime(RuntimeCommand::Undo {
+            ids: vec!["network-latency-7-a1b2".into()]
+        })]
+    );
+}
