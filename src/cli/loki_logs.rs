@@ -81,19 +81,10 @@ pub async fn logs(config: &Config, opts: &LogsOptions, s: &mut Streams<'_>) -> i
         history_limit: opts.tail,
     };
     let task = loki::spawn_log_source(config.loki.clone(), q, live, tx);
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    let mut ctrl_c_ok = true;
+    let mut stop = crate::cli::follow::UntilCtrlC::default();
     let code = loop {
-        let ev = tokio::select! {
-            r = &mut ctrl_c, if ctrl_c_ok => {
-                if r.is_ok() {
-                    break exit::OK;
-                }
-                ctrl_c_ok = false;
-                continue;
-            }
-            ev = rx.recv() => ev,
+        let Some(ev) = stop.next(&mut rx).await else {
+            break exit::OK; // Ctrl-C
         };
         match ev {
             None => {

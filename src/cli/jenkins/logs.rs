@@ -122,20 +122,11 @@ async fn follow(
         console_start: 0,
     };
     let task = spawn_run_watch(client.clone(), number, watch, tx);
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    let mut ctrl_c_ok = true;
+    let mut stop = crate::cli::follow::UntilCtrlC::default();
     let mut any_ok = false;
     let code = loop {
-        let ev = tokio::select! {
-            r = &mut ctrl_c, if ctrl_c_ok => {
-                if r.is_ok() {
-                    break exit::OK;
-                }
-                ctrl_c_ok = false;
-                continue;
-            }
-            ev = rx.recv() => ev,
+        let Some(ev) = stop.next(&mut rx).await else {
+            break exit::OK; // Ctrl-C
         };
         match ev {
             None => break exit::OK,
