@@ -61,17 +61,11 @@ impl JenkinsConfig {
     }
 }
 
+/// An http(s) URL with a host and a valid port (the rule every URL of the
+/// config follows), and no credentials: those are `user` and `token_env`.
 fn plain_http_url(url: &str) -> Result<(), &'static str> {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .ok_or("must start with http:// or https://")?;
-    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("must not contain spaces or control characters");
-    }
-    if rest.split(['/', '?', '#']).next().unwrap_or("").is_empty() {
-        return Err("has no host");
-    }
+    super::check::http_url(url)?;
+    let rest = url.split_once("://").map_or("", |(_, r)| r);
     if rest
         .split(['/', '?', '#'])
         .next()
