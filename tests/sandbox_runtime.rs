@@ -211,3 +211,6 @@ mod faults;
 mod modes;
 #[path = "sandbox_runtime/rollouts.rs"]
 mod rollouts;
+
+#[path = "sandbox_runtime/memory_limit.rs"]
+mod memory_limit;

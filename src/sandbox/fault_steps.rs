@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::faults::{kill_marked, kill_pid, ProcessRef};
+use crate::sandbox::cgroup::{self, MemoryCgroup};
 
 /// One step that removes (part of) a sandbox fault.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -28,9 +29,21 @@ pub enum SandboxUndo {
         processes: Vec<ProcessRef>,
         file: String,
     },
+    /// Move every process still in memory-pressure's cgroup back where the
+    /// instances came from, then remove the cgroup (journalled before it
+    /// is created; after the holder's kill step).
+    ReleaseCgroup { cgroup: MemoryCgroup },
 }
 
 impl SandboxUndo {
+    /// The cgroup a `ReleaseCgroup` step names.
+    pub fn cgroup(step: &SandboxUndo) -> Option<MemoryCgroup> {
+        match step {
+            SandboxUndo::ReleaseCgroup { cgroup } => Some(cgroup.clone()),
+            _ => None,
+        }
+    }
+
     /// The processes named by `KillProcesses` steps.
     pub fn processes(steps: &[SandboxUndo]) -> Vec<ProcessRef> {
         steps
@@ -92,6 +105,14 @@ pub fn undo_leftover_steps(steps: &[SandboxUndo]) -> Result<Vec<String>, Vec<Str
                 done.push(format!(
                     "resolver restored in {restored} surviving instance(s); the others went with their namespaces"
                 ));
+            }
+            SandboxUndo::ReleaseCgroup { cgroup: c } => {
+                match cgroup::release(&c.dir, &c.return_to, cgroup::RELEASE_WAIT) {
+                    Ok(moved) => done.push(format!(
+                        "memory cgroup removed; {moved} surviving process(es) moved out of its limit"
+                    )),
+                    Err(e) => failed.push(e),
+                }
             }
         }
     }
@@ -209,5 +230,41 @@ mod tests {
         }
         // Run again: nothing left to do is not an error.
         assert!(undo_leftover_steps(&steps).is_ok());
+    }
+
+    #[test]
+    fn a_leftover_memory_cgroup_is_emptied_and_removed() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: a memory cgroup needs root");
+            return;
+        }
+        let mut survivor = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let name = format!("blissful-chaos-leftover-{}", std::process::id());
+        let cg = crate::sandbox::cgroup::plan(survivor.id(), &name).unwrap();
+        cg.create().unwrap();
+        cg.add(survivor.id()).unwrap();
+        let steps = vec![SandboxUndo::ReleaseCgroup { cgroup: cg.clone() }];
+        let done = undo_leftover_steps(&steps).unwrap();
+        assert_eq!(
+            done[0],
+            "memory cgroup removed; 1 surviving process(es) moved out of its limit"
+        );
+        assert!(!cg.dir.exists());
+        assert!(
+            survivor.try_wait().unwrap().is_none(),
+            "the survivor lives on"
+        );
+        // Journalled form: what a crashed sandbox left reads back.
+        let json = serde_json::to_string(&steps[0]).unwrap();
+        assert!(json.contains("\"kind\":\"release_cgroup\""), "{json}");
+        let back: SandboxUndo = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, steps[0]);
+        assert!(undo_leftover_steps(&steps).is_ok());
+        survivor.kill().unwrap();
+        survivor.wait().unwrap();
     }
 }

@@ -7,6 +7,7 @@
 //! One engine task owns all sandbox state; the public `SandboxRuntime` talks to
 //! it over a channel (see `engine`).
 
+pub mod cgroup;
 pub mod dependencies;
 pub mod engine;
 pub mod fault_steps;

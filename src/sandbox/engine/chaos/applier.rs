@@ -10,7 +10,7 @@ use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
 use super::dependency::{apply_faults, chosen, proxy_fault_of, ProxyTarget};
-use super::memory::spawn_memory_holder;
+use super::memory::{apply_memory, release_memory};
 use super::network::partitioned_vars;
 use crate::domain::chaos::{FaultParams, ScenarioKind};
 use crate::fault_proxy::dns::ServfailResponder;
@@ -20,6 +20,7 @@ use crate::faults::{
     UndoResult,
 };
 use crate::runtime::{RuntimeError, Support};
+use crate::sandbox::cgroup;
 use crate::sandbox::dependencies::Dependencies;
 use crate::sandbox::fault_steps::{remove_resolv_file, undo_leftover_steps, SandboxUndo};
 use crate::sandbox::resolv;
@@ -37,6 +38,8 @@ pub(crate) struct SandboxHandle {
     pub stress: Vec<(Child, u32)>,
     /// dns-failure's SERVFAIL responder.
     pub dns: Option<ServfailResponder>,
+    /// memory-pressure's cgroup, limit and raised OOM scores.
+    pub memory: Option<super::memory::MemoryHold>,
 }
 
 /// Applies faults to one environment. Built for each operation with what
@@ -52,7 +55,8 @@ pub(crate) struct SandboxApplier {
     pub other_proxy_faults: Vec<ProxyTarget>,
     /// (pid, instance name) of the pod-kill victim.
     pub victim: Option<(u32, String)>,
-    /// (pid, instance name) of every running instance, for dns-failure.
+    /// (pid, instance name) of every running instance, for dns-failure and
+    /// memory-pressure.
     pub instances: Vec<(u32, String)>,
     /// dns-failure's responder, bound while preparing so that a missing
     /// privilege refuses the fault before anything is journalled.
@@ -167,7 +171,7 @@ impl SandboxApplier {
 }
 
 /// The marker the fault's processes carry on their command lines.
-fn marker_of(record: &FaultRecord<SandboxUndo>) -> Result<String, String> {
+pub(super) fn marker_of(record: &FaultRecord<SandboxUndo>) -> Result<String, String> {
     record
         .undo
         .iter()
@@ -264,12 +268,28 @@ impl FaultApplier for SandboxApplier {
                 })?;
                 (vec![name], Vec::new())
             }
-            ScenarioKind::CpuStress | ScenarioKind::MemoryPressure => (
+            ScenarioKind::CpuStress => (
                 vec![scope.to_string()],
                 vec![SandboxUndo::KillMarked {
                     marker: new_marker(scope, id),
                 }],
             ),
+            ScenarioKind::MemoryPressure => {
+                let (first, _) = self.instances.first().ok_or_else(|| {
+                    RuntimeError::Refused(format!(
+                        "{scope} has no running instance to put under a memory limit"
+                    ))
+                })?;
+                let marker = new_marker(scope, id);
+                let cgroup = cgroup::plan(*first, &marker).map_err(RuntimeError::Refused)?;
+                let names = self.instances.iter().map(|(_, n)| n.clone()).collect();
+                // The holder dies before its cgroup can be removed.
+                let undo = vec![
+                    SandboxUndo::KillMarked { marker },
+                    SandboxUndo::ReleaseCgroup { cgroup },
+                ];
+                (names, undo)
+            }
             _ => (vec![scope.to_string()], vec![SandboxUndo::ClearRouterFault]),
         };
         Ok(Prepared { targets, undo })
@@ -301,25 +321,9 @@ impl FaultApplier for SandboxApplier {
                 })
             }
             ScenarioKind::MemoryPressure => {
-                let marker = marker_of(record)?;
-                let holder = spawn_memory_holder(&marker, p.memory_mib)
-                    .map_err(|e| format!("cannot start the memory holder (awk): {e}"))?;
-                record.undo.push(SandboxUndo::KillProcesses {
-                    processes: vec![ProcessRef::of_pid(holder.1)],
-                });
-                let handle = SandboxHandle {
-                    stress: vec![holder],
-                    ..SandboxHandle::default()
-                };
-                if let Err(e) = journal.replace(record) {
-                    self.kill_workers(handle.stress);
-                    return Err(e.to_string());
-                }
+                let (handle, what) = apply_memory(record, journal, &self.instances)?;
                 Ok(Applied {
-                    what: format!(
-                        "holding {} MiB next to the instances for {}s (host memory: the sandbox sets no cgroup limit)",
-                        p.memory_mib, p.duration_secs
-                    ),
+                    what,
                     handle: Some(handle),
                 })
             }
@@ -416,6 +420,7 @@ impl FaultApplier for SandboxApplier {
             }
         }
         let n = handle.stress.len();
+        let memory = handle.memory;
         self.kill_workers(handle.stress);
         // Anything started under the marker that the handle did not hold.
         for step in &record.undo {
@@ -426,6 +431,11 @@ impl FaultApplier for SandboxApplier {
                     _ => format!("killed {n} stress worker(s)"),
                 });
             }
+        }
+        match release_memory(record, memory).await {
+            Ok(Some(line)) => done.push(line),
+            Ok(None) => {}
+            Err(e) => failed.push(e),
         }
         if failed.is_empty() {
             Ok(done)

@@ -146,7 +146,10 @@ impl Engine {
             .then(|| self.pod_kill_victim(i))
             .flatten();
         let mut applier = self.applier(i, None);
-        if scenario == ScenarioKind::DnsFailure {
+        if matches!(
+            scenario,
+            ScenarioKind::DnsFailure | ScenarioKind::MemoryPressure
+        ) {
             applier.instances = self.envs[i]
                 .instances
                 .values()

@@ -9,7 +9,7 @@ const MIB: u64 = 1024 * 1024;
 #[tokio::test]
 async fn holder_keeps_the_asked_memory_resident_until_killed() {
     let marker = new_marker("test", "memory");
-    let (mut child, pid) = spawn_memory_holder(&marker, 64).unwrap();
+    let (mut child, pid) = spawn_memory_holder(&marker, 64, None).unwrap();
     assert_eq!(marked_pids(&marker), vec![pid]);
     // Filling 64 MiB takes a moment; wait until it is resident.
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -39,11 +39,18 @@ async fn holder_keeps_the_asked_memory_resident_until_killed() {
 #[tokio::test]
 async fn holder_ends_when_its_parent_lets_go_of_the_pipe() {
     let marker = new_marker("test", "memory-pipe");
-    let (mut child, _) = spawn_memory_holder(&marker, 1).unwrap();
+    let (mut child, _) = spawn_memory_holder(&marker, 1, None).unwrap();
     drop(child.stdin.take());
     let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
         .await
         .expect("the holder kept running after its stdin closed")
         .unwrap();
     assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn limits_leave_a_tenth_free_and_at_least_8_mib() {
+    assert_eq!(limit_for(90 * MIB, 0), 100 * MIB);
+    assert_eq!(limit_for(20 * MIB, 250 * MIB), 300 * MIB);
+    assert_eq!(limit_for(0, 16 * MIB), 24 * MIB);
 }
