@@ -1,6 +1,6 @@
 //! The sandbox backend of the fault engine: faults at an environment's edge
 //! router, at the fault proxies in front of its dependencies, CPU burners
-//! and memory holders next to its instances, and killed instances.
+//! memory holders in a memory cgroup with its instances, and killed instances.
 
 use std::process::Stdio;
 use std::sync::Arc;
