@@ -2,8 +2,7 @@
 //! (tests/support/fake_jenkins.rs): Jenkins cannot run on the test machines.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-#[path = "support/fake_jenkins.rs"]
-mod fake_jenkins;
+mod support;
 
 use std::time::Duration;
 
@@ -16,7 +15,7 @@ use blissful_infra::runtime::{read_audit_journal, SourceState};
 use blissful_infra::sources::jenkins::{
     spawn_run_watch, JenkinsClient, JenkinsError, JenkinsEvent, Status, WatchOptions,
 };
-use fake_jenkins::{FakeJenkins, TOKEN, USER};
+use support::fake_jenkins::{self, FakeJenkins, TOKEN, USER};
 use tokio::sync::mpsc;
 
 const TOKEN_ENV: &str = "FAKE_JENKINS_TOKEN";

@@ -3,11 +3,10 @@
 //! read-only and the audit journal.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-#[path = "support/fake_jenkins.rs"]
-mod fake_jenkins;
+mod support;
 
 use blissful_infra::runtime::read_audit_journal;
-use fake_jenkins::{FakeJenkins, TOKEN, USER};
+use support::fake_jenkins::{FakeJenkins, TOKEN, USER};
 
 const TOKEN_ENV: &str = "FAKE_JENKINS_TOKEN";
 const BIN: &str = env!("CARGO_BIN_EXE_blissful-infra");

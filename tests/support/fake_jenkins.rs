@@ -26,7 +26,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+
+use super::serving::{bind_free, Restartable};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -77,16 +78,11 @@ struct Inner {
     next_queue_id: u64,
 }
 
-type Serving = (
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<()>,
-);
-
 #[derive(Clone)]
 pub struct FakeJenkins {
     inner: Arc<Mutex<Inner>>,
     addr: SocketAddr,
-    serving: Arc<Mutex<Option<Serving>>>,
+    serving: Restartable,
 }
 
 impl FakeJenkins {
@@ -121,56 +117,27 @@ impl FakeJenkins {
                 more: true,
             },
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind fake jenkins");
+        let listener = bind_free("fake jenkins").await;
         let addr = listener.local_addr().expect("addr");
-        let fake = FakeJenkins {
-            inner: Arc::new(Mutex::new(inner)),
-            addr,
-            serving: Arc::new(Mutex::new(None)),
-        };
-        fake.serve(listener);
-        fake
-    }
-
-    fn serve(&self, listener: tokio::net::TcpListener) {
+        let inner = Arc::new(Mutex::new(inner));
         let app = Router::new()
             .fallback(handle)
-            .with_state((self.inner.clone(), self.url()));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
-        *self.serving.lock().unwrap() = Some((tx, task));
+            .with_state((inner.clone(), format!("http://{addr}")));
+        FakeJenkins {
+            inner,
+            addr,
+            serving: Restartable::serve("fake jenkins", listener, app),
+        }
     }
 
     /// Go away: the port refuses connections.
     pub async fn stop(&self) {
-        let Some((tx, task)) = self.serving.lock().unwrap().take() else {
-            return;
-        };
-        let _ = tx.send(());
-        let abort = task.abort_handle();
-        if tokio::time::timeout(Duration::from_secs(5), task)
-            .await
-            .is_err()
-        {
-            abort.abort();
-        }
+        self.serving.stop().await;
     }
 
     /// Come back on the same port with the same state.
     pub async fn restart(&self) {
-        self.stop().await;
-        let listener = tokio::net::TcpListener::bind(self.addr)
-            .await
-            .expect("bind fake jenkins again");
-        self.serve(listener);
+        self.serving.restart().await;
     }
 
     pub fn url(&self) -> String {

@@ -37,6 +37,8 @@ use axum::Router;
 use serde_json::json;
 use tokio::sync::broadcast;
 
+use super::serving::{bind_free, Restartable};
+
 /// One stored log entry.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FakeEntry {
@@ -85,18 +87,12 @@ struct Inner {
     open_tails: AtomicUsize,
 }
 
-/// The serving task and the sender that stops it gracefully.
-type Serving = (
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<()>,
-);
-
 /// Handle on a running fake; clones share it.
 #[derive(Clone)]
 pub struct FakeLoki {
     inner: Arc<Inner>,
     addr: SocketAddr,
-    serving: Arc<Mutex<Option<Serving>>>,
+    serving: Restartable,
 }
 
 impl FakeLoki {
@@ -112,61 +108,31 @@ impl FakeLoki {
             live,
             open_tails: AtomicUsize::new(0),
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind fake loki");
+        let listener = bind_free("fake loki").await;
         let addr = listener.local_addr().expect("addr");
-        let fake = FakeLoki {
-            inner,
-            addr,
-            serving: Arc::new(Mutex::new(None)),
-        };
-        fake.serve(listener);
-        fake
-    }
-
-    fn serve(&self, listener: tokio::net::TcpListener) {
         let app = Router::new()
             .route("/loki/api/v1/query_range", get(query_range))
             .route("/loki/api/v1/tail", get(tail))
             .route("/loki/api/v1/labels", get(labels))
             .route("/ready", get(ready))
-            .with_state(self.inner.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
-        *self.serving.lock().unwrap() = Some((tx, task));
+            .with_state(inner.clone());
+        FakeLoki {
+            inner,
+            addr,
+            serving: Restartable::serve("fake loki", listener, app),
+        }
     }
 
     /// Go away: the port refuses connections, tails are cut, idle
     /// connections closed.
     pub async fn stop(&self) {
-        let Some((tx, task)) = self.serving.lock().unwrap().take() else {
-            return;
-        };
-        let _ = tx.send(());
-        self.drop_tails().await;
-        let abort = task.abort_handle();
-        if tokio::time::timeout(Duration::from_secs(5), task)
-            .await
-            .is_err()
-        {
-            abort.abort();
-        }
+        self.serving.stop_with(self.drop_tails()).await;
     }
 
     /// Come back on the same address, with the same entries.
     pub async fn restart(&self) {
         self.stop().await;
-        let listener = tokio::net::TcpListener::bind(self.addr)
-            .await
-            .expect("bind fake loki again");
-        self.serve(listener);
+        self.serving.restart().await;
     }
 
     pub fn url(&self) -> String {

@@ -16,6 +16,8 @@ use blissful_infra::agent::{Agent, AgentEvent};
 use blissful_infra::config::AgentConfig;
 use tokio::sync::mpsc;
 
+use super::serving::{bind_free, Restartable};
+
 #[derive(Clone, Default)]
 pub struct FakeOllama {
     /// Models reported by /api/tags.
@@ -99,65 +101,31 @@ pub fn agent_at(addr: SocketAddr) -> (Agent, mpsc::Receiver<AgentEvent>) {
 /// A fake Ollama that can go away and come back on the same address.
 pub struct FakeOllamaServer {
     pub addr: SocketAddr,
-    fake: FakeOllama,
-    running: Option<(
-        tokio::sync::oneshot::Sender<()>,
-        tokio::task::JoinHandle<()>,
-    )>,
+    serving: Restartable,
 }
 
 impl FakeOllamaServer {
     pub async fn start(fake: FakeOllama) -> FakeOllamaServer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind fake ollama");
-        let addr = listener.local_addr().expect("addr");
-        let mut s = FakeOllamaServer {
-            addr,
-            fake,
-            running: None,
-        };
-        s.serve(listener);
-        s
-    }
-
-    fn serve(&mut self, listener: tokio::net::TcpListener) {
+        let listener = bind_free("fake ollama").await;
         let app = Router::new()
             .route("/api/tags", get(tags))
             .route("/api/chat", post(chat))
-            .with_state(self.fake.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
-        self.running = Some((tx, task));
+            .with_state(fake);
+        let serving = Restartable::serve("fake ollama", listener, app);
+        FakeOllamaServer {
+            addr: serving.addr(),
+            serving,
+        }
     }
 
     /// Stop answering: the port refuses connections, open ones are closed.
     pub async fn stop(&mut self) {
-        if let Some((tx, task)) = self.running.take() {
-            let _ = tx.send(());
-            let abort = task.abort_handle();
-            if tokio::time::timeout(std::time::Duration::from_secs(5), task)
-                .await
-                .is_err()
-            {
-                abort.abort();
-            }
-        }
+        self.serving.stop().await;
     }
 
     /// Answer again on the same address.
     pub async fn restart(&mut self) {
-        self.stop().await;
-        let listener = tokio::net::TcpListener::bind(self.addr)
-            .await
-            .expect("bind fake ollama again");
-        self.serve(listener);
+        self.serving.restart().await;
     }
 }
 
