@@ -37,6 +37,7 @@ fn settings(kube: &FakeKube) -> KubeSettings {
             env: "staging".into(),
             namespace: NS.into(),
             rollout: ROLLOUT.into(),
+            address: String::new(),
         }],
     }
 }

@@ -5,6 +5,8 @@
 
 mod support;
 
+#[path = "kube_chaos_cli/load.rs"]
+mod load;
 #[path = "kube_chaos_cli/prometheus.rs"]
 mod prometheus;
 

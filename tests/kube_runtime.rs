@@ -33,6 +33,7 @@ fn settings(kube: &FakeKube, rollout: &str) -> KubeSettings {
             env: "staging".into(),
             namespace: NS.into(),
             rollout: rollout.into(),
+            address: String::new(),
         }],
     }
 }

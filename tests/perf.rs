@@ -17,7 +17,9 @@ use clap::Parser;
 use blissful_infra::cli::{exit, OutputMode};
 use blissful_infra::config::Config;
 use blissful_infra::perf::generator::{self, Live};
-use blissful_infra::perf::{cmd_perf, Endpoint, LoadSpec, Pacing, PerfArgs, Stop, Target};
+use blissful_infra::perf::{
+    cmd_perf, Endpoint, EnvSource, LoadSpec, Pacing, PerfArgs, Stop, Target,
+};
 
 /// Requests seen by `/stall`; the 41st waits 500 ms.
 #[derive(Clone, Default)]
@@ -104,7 +106,7 @@ async fn perf(list: &[&str], mode: OutputMode) -> (i32, String, String) {
         &args(list),
         &Config::default(),
         Path::new("."),
-        Path::new("/nonexistent/sandbox.sock"),
+        &EnvSource::Daemon(Path::new("/nonexistent/sandbox.sock")),
         mode,
         &mut out,
         &mut err,
@@ -450,7 +452,7 @@ async fn perf_on_an_environment_is_shown_to_attached_consoles() {
         ]),
         &cfg,
         dir.path(),
-        &sock,
+        &EnvSource::Daemon(&sock),
         OutputMode::Json,
         &mut out,
         &mut err,

@@ -241,8 +241,9 @@ pub(super) async fn wait_ready(
     }
 }
 
-pub(super) fn router(envs: &[EnvironmentStatus], name: &str) -> Result<SocketAddr, CompareError> {
-    crate::perf::router_target(envs, name).map_err(|e| CompareError::Failed(e.to_string()))
+pub(super) fn router(envs: &[EnvironmentStatus], name: &str) -> Result<Target, CompareError> {
+    crate::perf::router_target(envs, name, "sandbox")
+        .map_err(|e| CompareError::Failed(e.to_string()))
 }
 
 pub(super) fn live_with_reservoir(seed: u64) -> Result<Arc<Live>, CompareError> {

@@ -47,12 +47,9 @@ pub(super) async fn measure(
         format!("{} and {} Ready", plan.old, plan.new),
     );
     watch.started(STAGE_WARMUP);
-    let targets = [router(&envs, OLD_ENV)?, router(&envs, NEW_ENV)?];
-    let spec = |addr: SocketAddr| LoadSpec {
-        target: Target {
-            addr,
-            host: addr.to_string(),
-        },
+    let (old, new) = (router(&envs, OLD_ENV)?, router(&envs, NEW_ENV)?);
+    let spec = |target: Target| LoadSpec {
+        target,
         endpoints: plan.endpoints.clone(),
         pacing: plan.pacing,
         concurrency: plan.concurrency,
@@ -60,7 +57,7 @@ pub(super) async fn measure(
         warmup: plan.warmup,
         timeout: plan.timeout,
     };
-    let (spec_old, spec_new) = (spec(targets[0]), spec(targets[1]));
+    let (spec_old, spec_new) = (spec(old), spec(new));
     let (live_old, live_new) = (live_with_reservoir(1)?, live_with_reservoir(2)?);
     let _ = writeln!(
         err,

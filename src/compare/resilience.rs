@@ -89,8 +89,8 @@ async fn score_one(
         }
     };
     let result = run_suite(rt, &actor, suite, sinks, &mut progress).await;
-    if let Some(task) = load {
-        task.abort();
+    if let Some(l) = load {
+        l.abort();
     }
     let took_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     match result {

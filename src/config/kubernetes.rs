@@ -1,6 +1,6 @@
 //! `kubernetes:` in blissful-infra.yaml, read with `runtime: kubernetes`:
 //! which cluster (kubeconfig context, or a plain API server URL), and where
-//! each environment's Argo Rollout lives.
+//! each environment's Argo Rollout lives, and where its service answers.
 
 use std::collections::BTreeMap;
 
@@ -31,6 +31,11 @@ pub struct KubernetesConfig {
     /// db-down act on `database`, kafka-down on `kafka`, dependency-timeout
     /// on the one its `target` names (every one when empty).
     pub dependencies: BTreeMap<String, BTreeMap<String, String>>,
+    /// Environment -> `host:port` where its service answers from this
+    /// machine (an ingress, a NodePort, or `kubectl port-forward
+    /// svc/<name> 8080:80`): the environment's router address, where the
+    /// load generator (`perf --env`, `chaos --load`) sends its requests.
+    pub addresses: BTreeMap<String, String>,
 }
 
 impl Default for KubernetesConfig {
@@ -43,6 +48,7 @@ impl Default for KubernetesConfig {
             rollouts: BTreeMap::new(),
             overlays: "k8s/overlays".into(),
             dependencies: BTreeMap::new(),
+            addresses: BTreeMap::new(),
         }
     }
 }

@@ -207,11 +207,12 @@ pub async fn run(
                 return Ok(exit::UNAVAILABLE);
             }
         };
-    if load.is_some() {
+    if let Some(l) = &load {
         // New connections and cold caches are not the service's steady state.
         eprintln!(
-            "load: {users} users against {}; {}s of warm-up before the first baseline",
+            "load: {users} users against {} at {}; {}s of warm-up before the first baseline",
             plan.env,
+            l.target,
             LOAD_WARMUP.as_secs()
         );
         tokio::time::sleep(LOAD_WARMUP).await;
@@ -229,8 +230,8 @@ pub async fn run(
         metrics: prometheus_for_suite(&config, &plan.env),
     };
     let code = cli::chaos::cmd_chaos_suite(rt, actor, &plan, sinks, mode, &mut out, &mut err).await;
-    if let Some(task) = load {
-        task.abort();
+    if let Some(l) = load {
+        l.abort();
     }
     Ok(code)
 }

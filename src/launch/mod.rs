@@ -102,17 +102,35 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
             let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
             let socket = state.control_socket();
-            Ok(crate::perf::cmd_perf(
+            // Kubernetes needs no daemon: --env opens the cluster here.
+            let kube =
+                args.env.is_some() && config.runtime == crate::config::RuntimeKind::Kubernetes;
+            let source = if kube {
+                match kube::open(&g, &state, &config, &config_dir, true).await {
+                    Ok(k) => crate::perf::EnvSource::Open(k.runtime),
+                    Err(e) => {
+                        print_error(e);
+                        return Ok(exit::UNAVAILABLE);
+                    }
+                }
+            } else {
+                crate::perf::EnvSource::Daemon(&socket)
+            };
+            let code = crate::perf::cmd_perf(
                 &args,
                 &config,
                 &config_dir,
-                &socket,
+                &source,
                 mode,
                 &mut out,
                 &mut err,
                 progress,
             )
-            .await)
+            .await;
+            if let crate::perf::EnvSource::Open(rt) = &source {
+                rt.shutdown().await;
+            }
+            Ok(code)
         }
         Cmd::Pipeline(args) => {
             if g.read_only && args.runs() && args.local {
@@ -228,12 +246,14 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
                 }
             }
             // Kubernetes needs no daemon: each command opens the cluster itself.
-            let kube_config = load_config(&g, false)
+            let loaded = load_config(&g, false);
+            let kube_config = loaded
+                .as_ref()
                 .ok()
                 .filter(|(c, _)| c.runtime == crate::config::RuntimeKind::Kubernetes);
             let kube_config_used = kube_config.is_some();
             let runtime: SharedRuntime = match kube_config {
-                Some((config, dir)) => match kube::open(&g, &state, &config, &dir, true).await {
+                Some((config, dir)) => match kube::open(&g, &state, config, dir, true).await {
                     Ok(k) => k.runtime,
                     Err(e) => {
                         print_error(e);
@@ -242,6 +262,14 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
                 },
                 None => match RemoteRuntime::connect(&state.control_socket()).await {
                     Ok(r) => Arc::new(r),
+                    // No daemon and a config that does not load: its
+                    // problems (file, line, field) are what to fix first.
+                    Err(_) if loaded.is_err() => {
+                        if let Err(e) = &loaded {
+                            print_error(e);
+                        }
+                        return Ok(exit::USAGE);
+                    }
                     Err(e) => {
                         print_error(e);
                         return Ok(exit::UNAVAILABLE);

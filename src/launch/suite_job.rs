@@ -69,8 +69,8 @@ pub fn spawn_chaos_suite(
         };
         let actor = Actor::current("console");
         let result = run_suite(runtime.as_ref(), &actor, &plan, sinks, &mut progress).await;
-        if let Some(task) = load {
-            task.abort();
+        if let Some(l) = load {
+            l.abort();
         }
         let done = result.map(Box::new).map_err(|e| e.to_string());
         let _ = tx.send(SuiteMsg::Done(done).into()).await;

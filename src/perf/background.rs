@@ -6,29 +6,46 @@ use std::time::Duration;
 
 use crate::runtime::Runtime;
 
-/// Keep `users` connections busy against `env`'s router until the task is
-/// aborted (at most `MAX_DURATION`); `None` for no users.
+/// The load running in the background; [`abort`](Self::abort) ends it.
+pub struct BackgroundLoad {
+    task: tokio::task::JoinHandle<()>,
+    /// Where it goes, as written (`127.0.0.1:8180`, `shop.local:80`).
+    pub target: String,
+}
+
+impl BackgroundLoad {
+    pub fn abort(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for BackgroundLoad {
+    /// No load outlives the run it was for, whichever way that ends.
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Keep `users` connections busy against `env`'s router until aborted (at
+/// most `MAX_DURATION`); `None` for no users.
 pub async fn background_load(
     rt: &dyn Runtime,
     env: &str,
     users: u32,
     paths: &[String],
-) -> Result<Option<tokio::task::JoinHandle<()>>, String> {
+) -> Result<Option<BackgroundLoad>, String> {
     if users == 0 {
         return Ok(None);
     }
     let envs = rt.status().await.map_err(|e| e.to_string())?;
-    let addr = super::router_target(&envs, env).map_err(|e| e.to_string())?;
+    let target = super::router_target(&envs, env, rt.name()).map_err(|e| e.to_string())?;
     let endpoints = if paths.is_empty() {
         vec!["/".to_string()]
     } else {
         paths.to_vec()
     };
     let spec = super::LoadSpec {
-        target: super::Target {
-            addr,
-            host: addr.to_string(),
-        },
+        target,
         endpoints: endpoints
             .into_iter()
             .map(|path| super::Endpoint { path, weight: 1 })
@@ -39,9 +56,11 @@ pub async fn background_load(
         warmup: Duration::ZERO,
         timeout: Duration::from_secs(5),
     };
+    let target = crate::domain::sanitize::sanitize_str(&spec.target.host);
     let live = Arc::new(super::generator::Live::default());
-    Ok(Some(tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         // Its figures are not what is judged: the runtime's metrics are.
         let _ = super::generator::run(&spec, live).await;
-    })))
+    });
+    Ok(Some(BackgroundLoad { task, target }))
 }

@@ -19,7 +19,15 @@ fn fail(e: &PerfError, mode: OutputMode, out: &mut dyn Write, err: &mut (dyn Wri
     crate::report::report_error(e.kind(), &e.to_string(), e.exit_code(), mode, out, err)
 }
 
-/// `blissful-infra perf`. `control_socket` is used only with `--env`.
+/// Where `--env` finds its environment's runtime.
+pub enum EnvSource<'a> {
+    /// The daemon behind this control socket (the sandbox, Docker).
+    Daemon(&'a Path),
+    /// A runtime this process opened (Kubernetes: no daemon).
+    Open(SharedRuntime),
+}
+
+/// `blissful-infra perf`. `source` is used only with `--env`.
 /// Results go to `out`; progress, notes and threshold failures to `err`.
 /// Exit codes: 0 passed, 1 a threshold failed or the target is unreachable,
 /// 2 unknown environment, 3 no sandbox running, 64 bad flags.
@@ -28,24 +36,26 @@ pub async fn cmd_perf(
     args: &PerfArgs,
     config: &Config,
     project_dir: &Path,
-    control_socket: &Path,
+    source: &EnvSource<'_>,
     mode: OutputMode,
     out: &mut dyn Write,
     err: &mut (dyn Write + Send),
     progress: bool,
 ) -> i32 {
     if args.engine == Engine::K6 {
-        return cmd_perf_k6(args, config, project_dir, control_socket, mode, out, err).await;
+        return cmd_perf_k6(args, config, project_dir, source, mode, out, err).await;
     }
     let result = match &args.env {
         Some(name) => {
-            let rt = match connect(control_socket).await {
+            let rt = match connect(source).await {
                 Ok(rt) => rt,
                 Err(e) => return fail(&e, mode, out, err),
             };
             match run_on_env(rt, name, args, config, Actor::current("cli"), err, progress).await {
                 Ok((summary, problem)) => {
-                    if let Some(problem) = problem {
+                    // A runtime opened here has no console to show the run.
+                    let daemon = matches!(source, EnvSource::Daemon(_));
+                    if let Some(problem) = problem.filter(|_| daemon) {
                         let _ =
                             writeln!(err, "note: the console does not show this run: {problem}");
                     }
@@ -105,7 +115,7 @@ async fn cmd_perf_k6(
     args: &PerfArgs,
     config: &Config,
     project_dir: &Path,
-    control_socket: &Path,
+    source: &EnvSource<'_>,
     mode: OutputMode,
     out: &mut dyn Write,
     err: &mut (dyn Write + Send),
@@ -121,15 +131,16 @@ async fn cmd_perf_k6(
     let base_url = match (&args.env, &args.url) {
         (Some(env), _) => {
             let routed = async {
-                let rt = connect(control_socket).await?;
+                let rt = connect(source).await?;
                 let envs = rt
                     .status()
                     .await
                     .map_err(|e| PerfError::Unavailable(e.to_string()))?;
-                router_target(&envs, env)
+                router_target(&envs, env, rt.name())
             };
             match routed.await {
-                Ok(addr) => format!("http://{addr}"),
+                // k6 resolves the name itself; the host is the one written.
+                Ok(target) => format!("http://{}", target.host),
                 Err(e) => return fail(&e, mode, out, err),
             }
         }
@@ -183,8 +194,12 @@ async fn cmd_perf_k6(
     }
 }
 
-async fn connect(control_socket: &Path) -> Result<SharedRuntime, PerfError> {
-    let rt = crate::daemon::client::RemoteRuntime::connect(control_socket)
+async fn connect(source: &EnvSource<'_>) -> Result<SharedRuntime, PerfError> {
+    let socket = match source {
+        EnvSource::Open(rt) => return Ok(rt.clone()),
+        EnvSource::Daemon(socket) => socket,
+    };
+    let rt = crate::daemon::client::RemoteRuntime::connect(socket)
         .await
         .map_err(|e| PerfError::Unavailable(format!("{e} (start it with `blissful-infra up`)")))?;
     Ok(Arc::new(rt))
@@ -206,7 +221,7 @@ pub async fn run_on_env(
         .status()
         .await
         .map_err(|e| PerfError::Unavailable(e.to_string()))?;
-    let router = router_target(&envs, env)?;
+    let router = router_target(&envs, env, rt.name())?;
     let plan = plan(args, config, Some(router)).await?;
     let mut publisher = RunPublisher::start(
         rt,

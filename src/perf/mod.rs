@@ -19,8 +19,8 @@ mod progress;
 mod url;
 
 pub use args::{Engine, PerfArgs};
-pub use background::background_load;
-pub use cmd::{cmd_perf, run_on_env};
+pub use background::{background_load, BackgroundLoad};
+pub use cmd::{cmd_perf, run_on_env, EnvSource};
 pub use error::PerfError;
 pub use execute::{execute, STAGES};
 pub use flags::{

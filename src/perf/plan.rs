@@ -1,6 +1,6 @@
 //! Resolving flags, config and the target environment into a [`Plan`].
 
-use std::net::SocketAddr;
+use std::net::ToSocketAddrs;
 
 use super::flags::{pacing_from_flags, parse_endpoint};
 use super::url::parse_url;
@@ -9,8 +9,16 @@ use crate::config::Config;
 use crate::domain::environment::EnvironmentStatus;
 use crate::domain::sanitize::sanitize_str;
 
-/// The edge router address of environment `name`.
-pub fn router_target(envs: &[EnvironmentStatus], name: &str) -> Result<SocketAddr, PerfError> {
+/// Where environment `name` takes requests: its router address (an IP or a
+/// name, resolved here to its first address), with that address as written
+/// for the `Host` header (an ingress routes on it). `runtime` is the
+/// runtime's name: on `kubernetes` the address is the config's
+/// `kubernetes.addresses.<env>`, and the errors say so.
+pub fn router_target(
+    envs: &[EnvironmentStatus],
+    name: &str,
+    runtime: &str,
+) -> Result<Target, PerfError> {
     let Some(env) = envs.iter().find(|e| e.name == name) else {
         let known: Vec<String> = envs.iter().map(|e| sanitize_str(&e.name)).collect();
         return Err(PerfError::UnknownEnvironment(format!(
@@ -19,13 +27,40 @@ pub fn router_target(envs: &[EnvironmentStatus], name: &str) -> Result<SocketAdd
             known.join(", ")
         )));
     };
-    env.router_addr.parse().map_err(|_| {
-        PerfError::Unavailable(format!(
-            "environment `{}` has no usable router address (`{}`)",
-            sanitize_str(name),
-            sanitize_str(&env.router_addr)
-        ))
-    })
+    let name = sanitize_str(name);
+    let kubernetes = runtime == "kubernetes";
+    let addr = env.router_addr.trim();
+    if addr.is_empty() {
+        return Err(PerfError::Unavailable(if kubernetes {
+            format!(
+                "environment `{name}` has no address this machine can send load to: set \
+                 kubernetes.addresses.{name} in blissful-infra.yaml to where its service \
+                 answers (an ingress, a NodePort or `kubectl port-forward svc/<name> 8080:80`)"
+            )
+        } else {
+            format!("environment `{name}` has no router address to send load to (is it up?)")
+        }));
+    }
+    let first = addr
+        .to_socket_addrs()
+        .map_err(|e| e.to_string())
+        .and_then(|mut it| it.next().ok_or_else(|| "no address".to_string()));
+    match first {
+        Ok(resolved) => Ok(Target {
+            addr: resolved,
+            host: addr.to_string(),
+        }),
+        Err(why) => Err(PerfError::Unavailable(format!(
+            "environment `{name}` has no usable router address (`{}`: {}){}",
+            sanitize_str(addr),
+            sanitize_str(&why),
+            if kubernetes {
+                format!("; check kubernetes.addresses.{name}")
+            } else {
+                String::new()
+            }
+        ))),
+    }
 }
 
 /// Everything a run needs, resolved from flags, config and (for --env) the sandbox.
@@ -37,12 +72,12 @@ pub struct Plan {
     pub thresholds: Thresholds,
 }
 
-/// Check flags and build the plan. `router` is the environment's router
-/// address when `--env` was given.
+/// Check flags and build the plan. `router` is where the environment takes
+/// requests when `--env` was given ([`router_target`]).
 pub async fn plan(
     args: &PerfArgs,
     config: &Config,
-    router: Option<SocketAddr>,
+    router: Option<Target>,
 ) -> Result<Plan, PerfError> {
     let pacing = pacing_from_flags(args.concurrency, args.rate).map_err(PerfError::Usage)?;
     let stop = match args.requests {
@@ -69,12 +104,9 @@ pub async fn plan(
         )));
     }
     let (label, target, default_path) = match (router, &args.url) {
-        (Some(addr), _) => (
-            format!("http://{addr}"),
-            Target {
-                addr,
-                host: addr.to_string(),
-            },
+        (Some(target), _) => (
+            format!("http://{}", sanitize_str(&target.host)),
+            target,
             None,
         ),
         (None, Some(url)) => {
@@ -140,6 +172,7 @@ pub async fn plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::SocketAddr;
     use std::time::Duration;
 
     use crate::perf::{Engine, Pacing};
@@ -167,21 +200,60 @@ mod tests {
         }
     }
 
+    fn target(addr: &str) -> Target {
+        Target {
+            addr: addr.parse().unwrap(),
+            host: addr.into(),
+        }
+    }
+
     #[test]
     fn router_of_environment() {
         let envs = vec![env("staging", "127.0.0.1:8180"), env("prod", "bogus")];
-        assert_eq!(
-            router_target(&envs, "staging").unwrap(),
-            "127.0.0.1:8180".parse::<SocketAddr>().unwrap()
-        );
+        let t = router_target(&envs, "staging", "sandbox").unwrap();
+        assert_eq!(t.addr, "127.0.0.1:8180".parse::<SocketAddr>().unwrap());
+        assert_eq!(t.host, "127.0.0.1:8180");
         assert!(matches!(
-            router_target(&envs, "nope"),
+            router_target(&envs, "nope", "sandbox"),
             Err(PerfError::UnknownEnvironment(m)) if m.contains("staging, prod")
         ));
         assert!(matches!(
-            router_target(&envs, "prod"),
-            Err(PerfError::Unavailable(_))
+            router_target(&envs, "prod", "sandbox"),
+            Err(PerfError::Unavailable(m)) if m.contains("`prod`") && m.contains("`bogus`")
         ));
+    }
+
+    #[test]
+    fn a_host_name_is_resolved_and_kept_for_the_host_header() {
+        let envs = vec![env("staging", "localhost:8080")];
+        let t = router_target(&envs, "staging", "kubernetes").unwrap();
+        assert!(t.addr.ip().is_loopback(), "{t:?}");
+        assert_eq!(t.addr.port(), 8080);
+        assert_eq!(t.host, "localhost:8080");
+    }
+
+    #[test]
+    fn an_empty_address_on_kubernetes_names_the_key_to_set() {
+        let envs = vec![env("staging", "")];
+        let Err(PerfError::Unavailable(m)) = router_target(&envs, "staging", "kubernetes") else {
+            panic!("not unavailable")
+        };
+        assert!(m.contains("environment `staging`"), "{m}");
+        assert!(m.contains("set kubernetes.addresses.staging"), "{m}");
+        assert!(m.contains("kubectl port-forward"), "{m}");
+        // Other runtimes have no such key.
+        let Err(PerfError::Unavailable(m)) = router_target(&envs, "staging", "docker") else {
+            panic!("not unavailable")
+        };
+        assert!(m.contains("environment `staging`"), "{m}");
+        assert!(!m.contains("kubernetes"), "{m}");
+        // A name that does not resolve points at the key too.
+        let envs = vec![env("staging", "no-such-host.invalid:80")];
+        let Err(PerfError::Unavailable(m)) = router_target(&envs, "staging", "kubernetes") else {
+            panic!("not unavailable")
+        };
+        assert!(m.contains("`no-such-host.invalid:80`"), "{m}");
+        assert!(m.contains("check kubernetes.addresses.staging"), "{m}");
     }
 
     #[tokio::test]
@@ -202,7 +274,7 @@ mod tests {
             scripts: vec![],
         };
         let cfg = Config::default();
-        let p = plan(&args, &cfg, Some("127.0.0.1:8180".parse().unwrap()))
+        let p = plan(&args, &cfg, Some(target("127.0.0.1:8180")))
             .await
             .unwrap();
         let paths: Vec<&str> = p.spec.endpoints.iter().map(|e| e.path.as_str()).collect();
@@ -225,7 +297,7 @@ mod tests {
             ..args
         };
         assert!(matches!(
-            plan(&bad, &cfg, Some("127.0.0.1:1".parse().unwrap())).await,
+            plan(&bad, &cfg, Some(target("127.0.0.1:1"))).await,
             Err(PerfError::Usage(_))
         ));
     }

@@ -2,6 +2,7 @@
 //! field path and, when the source text is known, its line.
 
 mod comparison;
+mod kubernetes;
 mod sections;
 
 use super::load::{ConfigProblem, KeymapRule};
@@ -24,6 +25,7 @@ impl Config {
         self.check_rollout(&mut v);
         self.check_other(&mut v);
         self.check_comparison(&mut v);
+        self.check_kubernetes(&mut v);
         for (leaf, why) in self.jenkins.problems() {
             v.push(&[S::K("jenkins"), S::K(leaf)], why);
         }
@@ -178,21 +180,48 @@ pub(super) fn http_url(url: &str) -> Result<(), &'static str> {
         return Err("must not contain spaces or control characters");
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = authority.rsplit('@').next().unwrap_or("");
+    host_and_port(authority.rsplit('@').next().unwrap_or("")).map(|_| ())
+}
+
+/// A plain `host:port` address (`127.0.0.1:8080`, `shop.local:80`,
+/// `[::1]:8080`): the host and port rule of [`http_url`], the port required.
+pub(super) fn host_port(addr: &str) -> Result<(), &'static str> {
+    if addr.contains("://") {
+        return Err("is a URL: give `host:port`, without the scheme");
+    }
+    if addr.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must not contain spaces or control characters");
+    }
+    if addr.contains(['/', '?', '#', '@']) {
+        return Err("must be `host:port`, without a path or user");
+    }
+    match host_and_port(addr)? {
+        (_, None) => Err("has no port (`host:port`)"),
+        (host, _) if host.contains(':') && !host.starts_with('[') => {
+            Err("has an IPv6 host without brackets (`[::1]:8080`)")
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The host and the port, if any, of `host[:port]`; `[::1]:11434` keeps
+/// its brackets in the host. The host must not be empty, the port 1-65535.
+fn host_and_port(host_port: &str) -> Result<(&str, Option<u16>), &'static str> {
     let (host, port) = match host_port.rsplit_once(':') {
-        // `[::1]:11434` keeps its brackets in `host`.
         Some((h, p)) if !p.contains(']') => (h, Some(p)),
         _ => (host_port, None),
     };
     if host.is_empty() {
         return Err("has no host");
     }
-    if let Some(p) = port {
-        if p.parse::<u16>().map_or(true, |p| p == 0) {
-            return Err("has an invalid port");
-        }
-    }
-    Ok(())
+    let port = match port {
+        Some(p) => match p.parse::<u16>() {
+            Ok(p) if p != 0 => Some(p),
+            _ => return Err("has an invalid port (1-65535)"),
+        },
+        None => None,
+    };
+    Ok((host, port))
 }
 
 /// A character that can move the cursor, change the terminal or reorder text.

@@ -1,5 +1,6 @@
-//! Where each environment's Argo Rollout lives, and how to reach the
-//! cluster, from `blissful-infra.yaml` (`kubernetes:`) and `--context`.
+//! Where each environment's Argo Rollout lives, where its service answers,
+//! and how to reach the cluster, from `blissful-infra.yaml` (`kubernetes:`)
+//! and `--context`.
 
 use std::path::Path;
 
@@ -15,6 +16,9 @@ pub struct EnvTarget {
     pub namespace: String,
     /// The name of its Argo Rollout.
     pub rollout: String,
+    /// `kubernetes.addresses.<env>`: where its service answers from this
+    /// machine (`host:port`); empty when not configured.
+    pub address: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,6 +63,7 @@ impl KubeSettings {
                     env: e.name.clone(),
                     namespace,
                     rollout,
+                    address: k.addresses.get(&e.name).cloned().unwrap_or_default(),
                 }
             })
             .collect();
@@ -119,7 +124,7 @@ mod tests {
         .unwrap();
         let c = config(
             "project: shop\nenvironments: [{name: staging}, {name: production}, {name: qa}]\n\
-             kubernetes: {namespaces: {qa: test}, rollouts: {qa: web-qa}}\n",
+             kubernetes: {namespaces: {qa: test}, rollouts: {qa: web-qa}, addresses: {qa: 'qa.local:80'}}\n",
         );
         let s = KubeSettings::from_config(&c, dir.path(), None);
         let got: Vec<(&str, &str, &str)> = s
@@ -135,6 +140,8 @@ mod tests {
                 ("qa", "test", "web-qa"),
             ]
         );
+        let addresses: Vec<&str> = s.envs.iter().map(|e| e.address.as_str()).collect();
+        assert_eq!(addresses, ["", "", "qa.local:80"]);
         assert_eq!(s.target, Target::Kubeconfig { context: None });
     }
 

@@ -128,7 +128,8 @@ pub fn environment_status(
         instances: Vec::new(),
         replicas: 0,
         last_change,
-        router_addr: String::new(),
+        // Where the service answers from here (`kubernetes.addresses`).
+        router_addr: target.address.clone(),
         metrics_addr: String::new(),
         faults: Vec::new(),
         revisions: Vec::new(),

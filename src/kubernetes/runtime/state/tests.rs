@@ -17,6 +17,7 @@ fn settings() -> KubeSettings {
             env: "staging".into(),
             namespace: NS.into(),
             rollout: "rollout-background-analysis".into(),
+            address: String::new(),
         }],
     }
 }

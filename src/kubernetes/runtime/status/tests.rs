@@ -13,6 +13,7 @@ fn target() -> EnvTarget {
         env: "staging".into(),
         namespace: "default".into(),
         rollout: NAME.into(),
+        address: String::new(),
     }
 }
 
@@ -110,5 +111,25 @@ fn a_missing_rollout_is_named_once_listed() {
     assert_eq!(
         environment_status(&target(), &store, 0).health,
         Health::Down("Argo Rollouts is not installed".into())
+    );
+}
+
+#[test]
+fn the_router_address_is_the_configured_one() {
+    let store = aborted_store();
+    assert_eq!(environment_status(&target(), &store, 0).router_addr, "");
+    let with = EnvTarget {
+        address: "shop.local:8080".into(),
+        ..target()
+    };
+    assert_eq!(
+        environment_status(&with, &store, 0).router_addr,
+        "shop.local:8080"
+    );
+    // Also while the Rollout is missing: the address is the config's.
+    let empty = NamespaceStore::default();
+    assert_eq!(
+        environment_status(&with, &empty, 0).router_addr,
+        "shop.local:8080"
     );
 }
