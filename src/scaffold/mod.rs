@@ -40,6 +40,7 @@ pub use cmd::{cmd_create, run_create, CreateArgs, CreateReport};
 pub use meta::{Catalogue, Kind, TemplateMeta};
 pub use render::{plan, Plan, RenderedFile};
 pub use source::{EmbeddedTemplates, MemorySource, TemplateSource};
+pub use summary::shell_word;
 
 /// The databases a project can be created with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize)]
