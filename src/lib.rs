@@ -24,6 +24,7 @@ pub mod delivery;
 pub mod docker;
 pub mod domain;
 pub mod durable;
+pub mod eject;
 pub mod fault_proxy;
 pub mod faults;
 #[doc(hidden)]

@@ -205,6 +205,10 @@ pub enum Cmd {
     Pipeline(crate::pipeline::PipelineArgs),
     /// Scaffold a service project from a template (asks what is not given).
     Create(crate::scaffold::CreateArgs),
+    /// Write the project's deployment as plain files into ejected/: every
+    /// kustomize overlay rendered, the Compose file, the Jenkinsfile and
+    /// ci/*.sh, with a README on using them without blissful-infra.
+    Eject(crate::eject::EjectArgs),
     /// The built-in sample service (run by the sandbox as an instance).
     #[command(hide = true)]
     SampleService {

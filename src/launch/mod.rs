@@ -5,6 +5,7 @@ mod chaos;
 mod console;
 mod console_loop;
 mod disconnect;
+mod eject;
 mod embedded;
 mod errors;
 mod frame_dump;
@@ -44,6 +45,10 @@ pub fn main(cli: Cli, started: Instant) -> i32 {
     if let Some(Cmd::Create(args)) = &cli.command {
         return crate::scaffold::cmd_create(args, output_mode(cli.global.output));
     }
+    // Nor does `eject`: it reads the project's files and writes plain ones.
+    if let Some(Cmd::Eject(args)) = &cli.command {
+        return eject::eject(args, &cli.global);
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -81,7 +86,7 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
         Cmd::Daemon => daemon(&g, state).await,
         Cmd::Up => up(&g, state).await,
         Cmd::Down { volumes } => down(&g, state, mode, volumes).await,
-        Cmd::SampleService { .. } => Ok(exit::USAGE),
+        Cmd::SampleService { .. } | Cmd::Eject(_) => Ok(exit::USAGE),
         Cmd::Jenkins(a) => Ok(cli::jenkins::cmd_jenkins(
             a,
             load_config(&g, false),

@@ -18,6 +18,8 @@ pub fn resolve_choices(
     if args.yes {
         prompter = None;
     }
+    // A target that cannot be made is refused before anything is asked.
+    let target_flag = args.target.as_deref().map(Target::from_flag).transpose()?;
     let name = match &args.name {
         Some(n) => {
             name::validate(n)?;
@@ -115,7 +117,7 @@ pub fn resolve_choices(
         }
         (None, None) => Database::None,
     };
-    let target = match (args.target, prompter) {
+    let target = match (target_flag, prompter) {
         (Some(t), _) => t,
         (None, Some(p)) => {
             let options: Vec<Choice> = Target::ALL

@@ -31,9 +31,11 @@ pub struct CreateArgs {
     /// Database(s) next to Kafka (default: none).
     #[arg(long, short, value_enum)]
     pub database: Option<Database>,
-    /// Deployment target: kubernetes adds Kustomize overlays, Argo CD, Argo Rollouts and Chaos Mesh.
-    #[arg(long, value_enum)]
-    pub target: Option<Target>,
+    /// Deployment target: kubernetes (Kustomize overlays, Argo CD, Argo
+    /// Rollouts, Chaos Mesh) or local-only (Docker Compose and the sandbox).
+    /// Cloud targets are not supported yet.
+    #[arg(long, value_name = "kubernetes|local-only")]
+    pub target: Option<String>,
     /// Directory to create (default: ./NAME); it must not exist or be empty.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,

@@ -40,6 +40,7 @@ pub use cmd::{cmd_create, run_create, CreateArgs, CreateReport};
 pub use meta::{Catalogue, Kind, TemplateMeta};
 pub use render::{plan, Plan, RenderedFile};
 pub use source::{EmbeddedTemplates, MemorySource, TemplateSource};
+pub use summary::shell_word;
 
 /// The databases a project can be created with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize)]
@@ -126,6 +127,16 @@ impl Target {
     pub fn parse(s: &str) -> Option<Target> {
         Target::ALL.into_iter().find(|t| t.as_str() == s)
     }
+
+    /// `--target NAME`: a known target, else why not (named targets that
+    /// are planned, such as `cloud`, say "not supported yet").
+    pub fn from_flag(name: &str) -> Result<Target, ScaffoldError> {
+        const PLANNED: [&str; 1] = ["cloud"];
+        Target::parse(name).ok_or_else(|| ScaffoldError::UnsupportedTarget {
+            name: crate::domain::sanitize::strip_all(name),
+            planned: PLANNED.contains(&name),
+        })
+    }
 }
 
 impl fmt::Display for Target {
@@ -173,6 +184,12 @@ pub enum ScaffoldError {
     BadBackend { name: String, reason: String },
     #[error("--backend only applies to the fullstack template, not `{template}`")]
     BackendWithoutFullstack { template: String },
+    #[error(
+        "create --target {name}: {}; supported targets: {}; nothing was created",
+        if *planned { "not supported yet" } else { "not a known target" },
+        Target::ALL.map(Target::as_str).join(", ")
+    )]
+    UnsupportedTarget { name: String, planned: bool },
     #[error("templates/{file}: {message}")]
     Meta { file: String, message: String },
     #[error("{}", problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))]
@@ -208,6 +225,7 @@ impl ScaffoldError {
             ScaffoldError::UnknownTemplate { .. } => "unknown_template",
             ScaffoldError::BadBackend { .. } => "bad_backend",
             ScaffoldError::BackendWithoutFullstack { .. } => "usage",
+            ScaffoldError::UnsupportedTarget { .. } => "unsupported_target",
             ScaffoldError::Meta { .. } => "template_metadata",
             ScaffoldError::Render { .. } => "template_render",
             ScaffoldError::DirectoryNotEmpty { .. } => "directory_not_empty",
@@ -227,9 +245,9 @@ impl ScaffoldError {
             | ScaffoldError::BadBackend { .. }
             | ScaffoldError::BackendWithoutFullstack { .. }
             | ScaffoldError::Prompt(_) => exit::USAGE,
-            ScaffoldError::DirectoryNotEmpty { .. } | ScaffoldError::NotADirectory { .. } => {
-                exit::REFUSED
-            }
+            ScaffoldError::DirectoryNotEmpty { .. }
+            | ScaffoldError::NotADirectory { .. }
+            | ScaffoldError::UnsupportedTarget { .. } => exit::REFUSED,
             ScaffoldError::Cancelled => exit::INTERRUPTED,
             ScaffoldError::Meta { .. }
             | ScaffoldError::Render { .. }

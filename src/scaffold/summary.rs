@@ -35,7 +35,8 @@ pub fn next_steps(plan: &Plan, shown_dir: &str) -> Vec<String> {
     v
 }
 
-fn shell_word(s: &str) -> String {
+/// `s` as one POSIX shell word (quoted only when it has to be).
+pub fn shell_word(s: &str) -> String {
     if !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))

@@ -1,6 +1,7 @@
-//! Write a rendered project: all files or none. The files go to a staging
-//! folder next to the target first, which is renamed into place at the end;
-//! any failure removes the staging folder and leaves the target as it was.
+//! Write a rendered project (or `eject`'s output): all files or none. The
+//! files go to a staging folder next to the target first, which is renamed
+//! into place at the end; any failure removes the staging folder and leaves
+//! the target as it was.
 
 use std::path::{Path, PathBuf};
 
@@ -33,6 +34,28 @@ pub fn check_target(dir: &Path) -> Result<(), ScaffoldError> {
 /// replaced). Returns the directory written.
 pub fn write_files(dir: &Path, files: &[RenderedFile]) -> Result<PathBuf, ScaffoldError> {
     check_target(dir)?;
+    stage_and_swap(dir, files, false)
+}
+
+/// [`write_files`], but an existing directory, full or not, is replaced:
+/// it is moved aside only once every new file is written, and removed
+/// after the new one is in place (put back if that fails).
+pub fn replace_files(dir: &Path, files: &[RenderedFile]) -> Result<PathBuf, ScaffoldError> {
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) if !m.is_dir() => Err(ScaffoldError::NotADirectory {
+            path: dir.to_path_buf(),
+        }),
+        _ => stage_and_swap(dir, files, true),
+    }
+}
+
+/// Fill a staging folder beside `dir`, then rename it to `dir`; an existing
+/// empty `dir` goes first, a full one is moved aside only with `replace`.
+fn stage_and_swap(
+    dir: &Path,
+    files: &[RenderedFile],
+    replace: bool,
+) -> Result<PathBuf, ScaffoldError> {
     for f in files {
         if f.path.is_empty()
             || f.path.starts_with('/')
@@ -64,18 +87,28 @@ pub fn write_files(dir: &Path, files: &[RenderedFile]) -> Result<PathBuf, Scaffo
     };
     std::fs::create_dir_all(&parent)
         .map_err(|e| ScaffoldError::io(format!("creating {}", parent.display()), e))?;
-    let staging = parent.join(format!(
-        ".{name}.creating-{}-{:08x}",
-        std::process::id(),
-        fastrand::u32(..)
-    ));
+    let beside = |what: &str| {
+        parent.join(format!(
+            ".{name}.{what}-{}-{:08x}",
+            std::process::id(),
+            fastrand::u32(..)
+        ))
+    };
+    let staging = beside("creating");
     std::fs::create_dir(&staging)
         .map_err(|e| ScaffoldError::io(format!("creating {}", staging.display()), e))?;
+    let mut old = None;
     let result = fill(&staging, files).and_then(|()| {
-        // An empty target directory is replaced by the staging folder.
-        if dir.exists() {
-            std::fs::remove_dir(dir)
+        if dir.exists() && std::fs::remove_dir(dir).is_err() {
+            if !replace {
+                return Err(ScaffoldError::DirectoryNotEmpty {
+                    path: dir.to_path_buf(),
+                });
+            }
+            let aside = beside("replaced");
+            std::fs::rename(dir, &aside)
                 .map_err(|e| ScaffoldError::io(format!("replacing {}", dir.display()), e))?;
+            old = Some(aside);
         }
         std::fs::rename(&staging, dir).map_err(|e| {
             ScaffoldError::io(
@@ -84,8 +117,17 @@ pub fn write_files(dir: &Path, files: &[RenderedFile]) -> Result<PathBuf, Scaffo
             )
         })
     });
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&staging);
+    match (&result, old) {
+        (Ok(()), Some(old)) => {
+            let _ = std::fs::remove_dir_all(old);
+        }
+        (Err(_), old) => {
+            if let Some(old) = old {
+                let _ = std::fs::rename(old, dir);
+            }
+            let _ = std::fs::remove_dir_all(&staging);
+        }
+        (Ok(()), None) => {}
     }
     result.map(|()| dir.to_path_buf())
 }
@@ -167,6 +209,26 @@ mod tests {
         let e = write_files(&dir, &[file("a", "x"), file("a/b.txt", "y")]).unwrap_err();
         assert!(matches!(e, ScaffoldError::Io { .. }), "{e}");
         assert!(listing(tmp.path()).is_empty(), "{:?}", listing(tmp.path()));
+    }
+
+    #[test]
+    fn replacing_swaps_a_full_directory_only_when_the_new_one_is_complete() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        write_files(&dir, &[file("old.txt", "old")]).unwrap();
+        let e = replace_files(&dir, &[file("a", "x"), file("a/b.txt", "y")]).unwrap_err();
+        assert!(matches!(e, ScaffoldError::Io { .. }), "{e}");
+        assert_eq!(
+            listing(&dir),
+            vec!["old.txt"],
+            "the old one stays on failure"
+        );
+        replace_files(&dir, &[file("new.txt", "new")]).unwrap();
+        assert_eq!(listing(&dir), vec!["new.txt"]);
+        assert_eq!(listing(tmp.path()), vec!["out"], "nothing left beside it");
+        std::fs::write(tmp.path().join("f"), "").unwrap();
+        let e = replace_files(&tmp.path().join("f"), &[file("y.txt", "y")]).unwrap_err();
+        assert!(matches!(e, ScaffoldError::NotADirectory { .. }), "{e}");
     }
 
     #[test]

@@ -98,6 +98,48 @@ fn create_refuses_bad_input_and_writes_nothing() {
     assert_eq!(entries(d), vec!["taken"]);
 }
 
+/// `--target cloud` (and any target not made yet) is refused plainly,
+/// naming the targets there are, before anything is asked or written.
+#[test]
+fn create_refuses_a_target_it_cannot_make() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let supported = "supported targets: kubernetes, local-only";
+    for (args, what) in [
+        (
+            vec!["svc", "--target", "cloud", "--yes"],
+            "not supported yet",
+        ),
+        // Without --yes nor a terminal: still refused before any question.
+        (vec!["svc", "--target", "cloud"], "not supported yet"),
+        (
+            vec!["svc", "--target", "openshift", "--yes"],
+            "not a known target",
+        ),
+    ] {
+        let o = create(d, &args, None);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        let want = format!("error: create --target {}: {what}; {supported}", args[2]);
+        assert!(err.starts_with(&want), "{args:?}: {err}");
+        assert!(o.stdout.is_empty(), "{args:?}: {}", text(&o));
+        assert!(entries(d).is_empty(), "{args:?} wrote {:?}", entries(d));
+    }
+    let o = create(
+        d,
+        &["svc", "--target", "cloud", "--yes", "-o", "json"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["error"]["kind"], "unsupported_target");
+    assert!(doc["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains(supported));
+    assert!(entries(d).is_empty(), "{:?}", entries(d));
+}
+
 #[test]
 fn create_writes_the_project_and_ends_with_next_steps() {
     let tmp = tempfile::tempdir().unwrap();

@@ -1,5 +1,5 @@
 //! Without Argo CD, the committed overlay is applied directly: rendered with
-//! `kubectl kustomize` (kustomize itself is not a Rust library), then every
+//! `kubectl kustomize` (see [`super::render`]), then every
 //! object sent with server-side apply as field manager `blissful-infra`
 //! (forced, as a GitOps controller would), each kind found by discovery.
 
@@ -9,6 +9,7 @@ use kube::api::{Api, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use kube::discovery::{pinned_kind, Scope};
 use serde_json::Value;
 
+use super::render::{documents, rendered_text, KustomizeTool};
 use crate::kubernetes::connect::{explain, Connection, KubeError, Request};
 use crate::kubernetes::fields::{clean, raw};
 use crate::kubernetes::send::FIELD_MANAGER;
@@ -25,35 +26,22 @@ pub enum ApplyError {
     Kube(#[from] KubeError),
 }
 
-/// `kubectl kustomize <repo>/<overlay>` as JSON objects, in order.
+/// `kubectl kustomize <repo>/<overlay>` (or `kustomize build`) as JSON
+/// objects, in order.
 pub async fn render(repo: &Path, overlay: &Path) -> Result<Vec<Value>, ApplyError> {
     let dir = repo.join(overlay);
     let fail = |reason: String| ApplyError::Render {
         overlay: overlay.display().to_string(),
         reason,
     };
-    let out = tokio::process::Command::new("kubectl")
-        .arg("kustomize")
-        .arg(&dir)
+    let tool = KustomizeTool::find(std::env::var_os("PATH").as_deref())
+        .map_err(|e| fail(e.to_string()))?;
+    let out = tokio::process::Command::from(tool.command(&dir))
         .kill_on_drop(true)
         .output()
         .await
-        .map_err(|e| {
-            fail(format!(
-                "cannot run kubectl (needed to render kustomizations): {e}"
-            ))
-        })?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        return Err(fail(clean(
-            err.lines()
-                .rfind(|l| !l.trim().is_empty())
-                .unwrap_or("failed"),
-        )));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).map_err(|e| fail(e.to_string()))?;
-    Ok(docs.into_iter().filter(|d| d.is_object()).collect())
+        .map_err(|e| fail(format!("cannot run {}: {e}", tool.label())))?;
+    documents(&rendered_text(&out).map_err(fail)?).map_err(fail)
 }
 
 /// Server-side apply every object; `kind/name` of each, in order. The

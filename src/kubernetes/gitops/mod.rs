@@ -20,6 +20,7 @@
 pub mod apply;
 mod git;
 pub mod kustomize;
+pub mod render;
 pub mod sync;
 
 use std::path::{Path, PathBuf};

@@ -31,7 +31,7 @@ fn flags_need_no_questions() {
         name: Some("svc".into()),
         template: Some("express".into()),
         database: Some(Database::Redis),
-        target: Some(Target::LocalOnly),
+        target: Some("local-only".into()),
         ..Default::default()
     };
     let r = run_create(&args, &src(), None, tmp.path()).unwrap();
@@ -117,9 +117,32 @@ fn errors_write_nothing() {
             },
             "only applies to the fullstack template",
         ),
+        (
+            CreateArgs {
+                name: Some("svc".into()),
+                target: Some("cloud".into()),
+                ..Default::default()
+            },
+            "create --target cloud: not supported yet; supported targets: kubernetes, local-only; nothing was created",
+        ),
+        (
+            CreateArgs {
+                name: Some("svc".into()),
+                target: Some("k8s\u{1b}[2J".into()),
+                yes: true,
+                ..Default::default()
+            },
+            "create --target k8s: not a known target; supported targets: kubernetes, local-only",
+        ),
     ];
     for (args, want) in cases {
         let e = run_create(&args, &src(), None, tmp.path()).unwrap_err();
+        if args.target.is_some() {
+            assert_eq!(
+                (e.kind(), e.exit_code()),
+                ("unsupported_target", exit::REFUSED)
+            );
+        }
         assert!(e.to_string().contains(want), "{e}");
         assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "{want}");
     }
