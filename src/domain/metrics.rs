@@ -26,6 +26,9 @@ pub struct MetricPoint {
 /// keeps two series instead of interleaving their points.
 pub const SOURCE_SEPARATOR: char = '@';
 
+/// The source name of what a load generator's clients saw (`all@load`).
+pub const LOAD_SOURCE: &str = "load";
+
 /// The series name of `version`'s points from `source`.
 pub fn series_name(version: &str, source: &str) -> String {
     format!("{version}{SOURCE_SEPARATOR}{source}")

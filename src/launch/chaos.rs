@@ -88,6 +88,9 @@ fn params(base: FaultParams, f: &ChaosArgs) -> Result<FaultParams, String> {
     Ok(p)
 }
 
+/// How old a point of the load's own figures (one a second) may be.
+const LOAD_FIGURES_STALE_MS: i64 = 2500;
+
 /// The suite for `scenarios` on `env`, as blissful-infra.yaml sets it up.
 /// The configured Prometheus, polled for the suite's environment: its series
 /// count while the runtime publishes no request metrics of its own
@@ -207,6 +210,15 @@ pub async fn run(
                 return Ok(exit::UNAVAILABLE);
             }
         };
+    // Prometheus sees the service from the inside (CPU, memory too);
+    // without it, what the load's clients saw still counts. Started with the
+    // load, so figures are flowing when the first baseline begins.
+    let metrics = prometheus_for_suite(&config, &plan.env).or_else(|| {
+        load.as_ref().map(|l| ExternalMetrics {
+            events: l.figures(&plan.env),
+            stale_ms: LOAD_FIGURES_STALE_MS,
+        })
+    });
     if let Some(l) = &load {
         // New connections and cold caches are not the service's steady state.
         eprintln!(
@@ -227,7 +239,7 @@ pub async fn run(
         learner: learner
             .as_ref()
             .map(|l| l as &dyn crate::faults::suite::Learner),
-        metrics: prometheus_for_suite(&config, &plan.env),
+        metrics,
     };
     let code = cli::chaos::cmd_chaos_suite(rt, actor, &plan, sinks, mode, &mut out, &mut err).await;
     if let Some(l) = load {

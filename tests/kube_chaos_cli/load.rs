@@ -8,11 +8,13 @@ use std::sync::{Arc, Mutex};
 
 use super::*;
 
-/// What reached the stand-in: the request count and the `Host` headers.
+/// What reached the stand-in: the request count and the `Host` headers;
+/// `failing` makes it answer 500 (a service that breaks when a pod dies).
 #[derive(Default)]
 struct Seen {
     requests: AtomicU64,
     hosts: Mutex<Vec<String>>,
+    failing: std::sync::atomic::AtomicBool,
 }
 
 impl Seen {
@@ -35,7 +37,10 @@ async fn stand_in_service() -> (std::net::SocketAddr, Arc<Seen>) {
                     hosts.push(h.to_string());
                 }
             }
-            "ok"
+            match seen.failing.load(Ordering::SeqCst) {
+                true => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "down"),
+                false => (axum::http::StatusCode::OK, "ok"),
+            }
         }
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -90,8 +95,11 @@ async fn chaos_load_goes_to_the_configured_address() {
         s.contains(&format!("load: 4 users against staging at {addr}")),
         "{s}"
     );
-    // Still no Prometheus: the verdict is inconclusive, whatever the load.
-    assert_eq!(out.status.code(), Some(1), "{s}");
+    // No Prometheus: what the load's clients saw is what is judged, and a
+    // service that kept answering passes pod-kill.
+    assert!(s.contains("samples from the load's clients"), "{s}");
+    assert!(s.contains("pod-kill: pass"), "{s}");
+    assert_eq!(out.status.code(), Some(0), "{s}");
     assert!(after_chaos > 0, "the stand-in got no request\n{s}");
     assert_eq!(*seen.hosts.lock().unwrap(), [addr.to_string()]);
     assert_eq!(
@@ -171,4 +179,50 @@ async fn without_an_address_the_load_names_the_key_to_set() {
         "{s}"
     );
     assert!(s.contains("invalid port"), "{s}");
+}
+
+/// The same run against a service that answers 500 for 2 s once its pod is
+/// killed (the PodChaos exists): the load's clients see the errors and pod-kill
+/// fails, so the verdict comes from what was measured, not from the setup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_that_errors_after_the_kill_fails_pod_kill() {
+    let (addr, seen) = stand_in_service().await;
+    let kube = FakeKube::start().await;
+    let dir = project(&kube);
+    write_project(dir.path(), &kube.url(), &with_address(&addr.to_string()));
+    let controller = report_injected(&kube, "podchaos");
+    let breaker = {
+        let (kube, seen) = (kube.clone(), seen.clone());
+        tokio::spawn(async move {
+            let created = format!("/namespaces/{NS}/podchaos");
+            while kube.received_matching("POST", &created).is_empty() {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            seen.failing.store(true, Ordering::SeqCst);
+            // The pod comes back: the service answers again.
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            seen.failing.store(false, Ordering::SeqCst);
+        })
+    };
+    let out = run(
+        dir.path(),
+        &[
+            "chaos",
+            "--env",
+            "staging",
+            "--scenario",
+            "pod-kill",
+            "--load",
+            "4",
+            "--duration",
+            "5s",
+        ],
+    )
+    .await;
+    controller.abort();
+    breaker.abort();
+    let s = text(&out);
+    assert!(s.contains("pod-kill: fail"), "{s}");
+    assert!(s.contains("✗ no user-facing errors"), "{s}");
+    assert_eq!(out.status.code(), Some(1), "{s}");
 }

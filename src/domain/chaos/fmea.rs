@@ -217,7 +217,7 @@ pub fn with_suite_figures(x: &Experiment, seen: &Observed) -> Experiment {
 }
 
 /// Why a request-based expectation could not be judged.
-const NO_REQUEST_FIGURES: &str = "no request figures: the runtime reports none (Kubernetes), and no Prometheus gave any during the fault (set prometheus.url)";
+const NO_REQUEST_FIGURES: &str = "no request figures: the runtime reports none (Kubernetes), and neither Prometheus nor the load gave any during the fault (set prometheus.url, or run with --load)";
 
 /// The behaviour `scenario` expects, judged from the experiment and what was observed.
 pub fn expected_behaviour(

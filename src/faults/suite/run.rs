@@ -31,6 +31,9 @@ const BREAKER_SCENARIOS: [ScenarioKind; 4] = [
     ScenarioKind::KafkaDown,
     ScenarioKind::DbLatency,
 ];
+/// How long an instant fault's aftermath is watched at least, for figures
+/// that come once a second (the load's, Prometheus').
+const INSTANT_OBSERVE_MIN: Duration = Duration::from_secs(3);
 /// How long a scenario waits for a healthy environment before its baseline.
 const HEALTHY_WAIT: Duration = Duration::from_secs(30);
 
@@ -263,7 +266,7 @@ impl<P: FnMut(Progress)> Suite<'_, P> {
             .map(|c| c.describe())
             .collect();
         let note = if judged.requests_unmeasured {
-            "request SLOs not measured: the runtime reports no request figures and no Prometheus gave any (prometheus.url)".to_string()
+            "request SLOs not measured: the runtime reports no request figures, and neither Prometheus nor the load gave any (prometheus.url, --load)".to_string()
         } else if breaches.is_empty() {
             "every SLO held while the fault was on".to_string()
         } else {
@@ -344,14 +347,23 @@ impl<P: FnMut(Progress)> Suite<'_, P> {
             };
             format!("no traffic seen{why}: recovery is judged by the SLO alone")
         } else {
-            let from = match self.watch.sampled_external {
-                true => " from Prometheus",
-                false => "",
-            };
-            format!(
-                "{:.1} req/s, p50 {:.0}ms, p95 {:.0}ms, p99 {:.0}ms, errors {:.1}%, cpu {:.0}%, mem {:.0} MiB ({} samples{from})",
-                f.rps, f.p50_ms, f.p95_ms, f.p99_ms, f.error_rate * 100.0, f.cpu_pct, f.mem_mib, f.samples
-            )
+            let requests = format!(
+                "{:.1} req/s, p50 {:.0}ms, p95 {:.0}ms, p99 {:.0}ms, errors {:.1}%",
+                f.rps,
+                f.p50_ms,
+                f.p95_ms,
+                f.p99_ms,
+                f.error_rate * 100.0
+            );
+            let resources = format!("cpu {:.0}%, mem {:.0} MiB", f.cpu_pct, f.mem_mib);
+            let n = f.samples;
+            match (self.watch.sampled_external, self.watch.external_source.as_deref()) {
+                (false, _) => format!("{requests}, {resources} ({n} samples)"),
+                (true, Some(crate::domain::metrics::LOAD_SOURCE)) => format!(
+                    "{requests} ({n} samples from the load's clients; cpu and memory not measured: set prometheus.url)"
+                ),
+                (true, _) => format!("{requests}, {resources} ({n} samples from Prometheus)"),
+            }
         };
         self.done(Some(scenario), Step::Baseline, t, note);
         Ok(f)
@@ -371,12 +383,17 @@ impl<P: FnMut(Progress)> Suite<'_, P> {
         let mut seen = Observed::default();
         let mut worst = 0.0_f64;
         let mut stop = None;
+        // An instant fault (pod-kill) is over once applied: what users see
+        // comes while the environment recovers, so that is what is watched.
+        let state = |w: &EnvWatch| w.experiment(id).map(|x| x.state.clone());
+        let instant = state(&self.watch) != Some(ExperimentState::Running);
+        let at_least = Instant::now() + INSTANT_OBSERVE_MIN;
         loop {
-            let running = self
-                .watch
-                .experiment(id)
-                .is_some_and(|x| x.state == ExperimentState::Running);
-            if !running || Instant::now() > limit {
+            let watching = match (instant, state(&self.watch)) {
+                (false, s) => s == Some(ExperimentState::Running),
+                (true, s) => s == Some(ExperimentState::Recovering) || Instant::now() < at_least,
+            };
+            if !watching || Instant::now() > limit {
                 break;
             }
             let Some(s) = self.next(tick).await? else {

@@ -27,6 +27,8 @@ pub struct EnvWatch {
     pub external_stale_ms: i64,
     /// The last sample came from the external series.
     pub sampled_external: bool,
+    /// The source of the external series sampled last (`prometheus`).
+    pub external_source: Option<String>,
     /// What the external source last said was wrong (`prometheus: …`).
     pub external_problem: Option<String>,
     /// Lowest (ready, desired) seen since the last `take_fewest_ready`.
@@ -93,8 +95,17 @@ impl EnvWatch {
             return own;
         }
         let limit = self.external_stale_ms.max(STALE_MS);
-        let external = combine_versions(self.external.values().filter(|p| now - p.ts <= limit));
+        let fresh: Vec<(&String, &MetricPoint)> = self
+            .external
+            .iter()
+            .filter(|(_, p)| now - p.ts <= limit)
+            .collect();
+        let external = combine_versions(fresh.iter().map(|(_, p)| *p));
         self.sampled_external = external.is_some();
+        self.external_source = fresh
+            .first()
+            .and_then(|(name, _)| crate::domain::metrics::split_series(name).1)
+            .map(str::to_string);
         external
     }
 
