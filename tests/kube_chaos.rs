@@ -158,7 +158,7 @@ async fn each_scenario_creates_its_chaos_mesh_resource_and_undo_deletes_it() {
         (
             ScenarioKind::NetworkPartition,
             "networkchaos",
-            json!({"action": "loss", "loss": {"loss": "100"}}),
+            json!({"action": "loss", "loss": {"loss": "50"}}),
         ),
         (
             ScenarioKind::CpuStress,

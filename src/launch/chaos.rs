@@ -188,6 +188,7 @@ pub async fn run(
             );
             return Ok(exit::REFUSED);
         }
+        let params = params.for_scenario(k);
         return Ok(
             cli::cmd_chaos(rt, actor, &env, k, params, false, mode, &mut out, &mut err).await,
         );

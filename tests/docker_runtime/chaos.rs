@@ -62,7 +62,15 @@ async fn every_chaos_scenario_has_its_effect_and_is_removed() {
 
     // network-partition: the service stops answering; undo brings it back.
     let exp = rt
-        .inject(&a, ENV_NAME, ScenarioKind::NetworkPartition, params(60))
+        .inject(
+            &a,
+            ENV_NAME,
+            ScenarioKind::NetworkPartition,
+            FaultParams {
+                rate: 1.0,
+                ..params(60)
+            },
+        )
         .await
         .unwrap();
     assert_eq!(journal_len(&p), 1, "journalled while applied");

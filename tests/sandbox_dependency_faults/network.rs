@@ -56,7 +56,15 @@ async fn network_partition_cuts_the_router_and_every_dependency_until_undone() {
     assert_eq!(get(&router, "/hello").await.unwrap().0, 200);
 
     let x = rt
-        .inject(&actor(), ENV, ScenarioKind::NetworkPartition, long(0))
+        .inject(
+            &actor(),
+            ENV,
+            ScenarioKind::NetworkPartition,
+            FaultParams {
+                rate: 1.0,
+                ..long(0)
+            },
+        )
         .await
         .unwrap();
     let j = journal(&sb.state);
@@ -94,6 +102,24 @@ async fn network_partition_cuts_the_router_and_every_dependency_until_undone() {
     assert_eq!(&b, b"SELECT 1", "the held exchange completes once healed");
     fresh_exchange(db_proxy).await.unwrap();
     assert!(journal(&sb.state).is_empty());
+
+    // The seed's partition loses half the traffic: about half the requests
+    // go unanswered (40 tries: outside 5..=35 has odds below one in 10^6).
+    let half = FaultParams::default().for_scenario(ScenarioKind::NetworkPartition);
+    assert_eq!(half.rate, 0.5);
+    let x = rt
+        .inject(&actor(), ENV, ScenarioKind::NetworkPartition, half)
+        .await
+        .unwrap();
+    let mut dropped = 0;
+    for _ in 0..40 {
+        if get(&router, "/hello").await.is_err() {
+            dropped += 1;
+        }
+    }
+    assert!((5..=35).contains(&dropped), "{dropped} of 40 dropped");
+    rt.undo(&actor(), &x.id).await.unwrap();
+    assert_eq!(get(&router, "/hello").await.unwrap().0, 200);
     sb.rt.shutdown().await;
 }
 

@@ -247,15 +247,35 @@ impl FaultApplier for DockerApplier<'_> {
                 self.netem((record, journal), &c, &mut relay).await
             }
             ScenarioKind::NetworkPartition => {
+                // Below 1, each packet is dropped with that chance.
+                let probability = format!("{:.4}", p.rate);
+                let share: &[&str] = match p.rate >= 1.0 {
+                    true => &[],
+                    false => &[
+                        "-m",
+                        "statistic",
+                        "--mode",
+                        "random",
+                        "--probability",
+                        &probability,
+                    ],
+                };
                 for (flag, chain) in [("-i", "INPUT"), ("-o", "OUTPUT")] {
-                    let rule = tagged_rule(flag, &record.id, &[], &["DROP"]);
+                    let rule = tagged_rule(flag, &record.id, share, &["DROP"]);
                     self.add_rule((record, journal), &c, (None, chain), rule)
                         .await?;
                 }
-                Ok(format!(
-                    "{} cut off its networks (all traffic but loopback dropped)",
-                    c.display
-                ))
+                Ok(match p.rate >= 1.0 {
+                    true => format!(
+                        "{} cut off its networks (all traffic but loopback dropped)",
+                        c.display
+                    ),
+                    false => format!(
+                        "{} partitioned: {:.0}% of its packets in and out (but loopback) dropped",
+                        c.display,
+                        p.rate * 100.0
+                    ),
+                })
             }
             ScenarioKind::CpuStress => {
                 let script = format!(

@@ -37,14 +37,31 @@ impl Default for FaultParams {
 
 /// The latency db-latency adds unless asked otherwise (the seed's 2 s).
 pub const DB_LATENCY_DEFAULT_MS: u64 = 2000;
+/// The latency network-latency adds unless asked otherwise (the seed's 500 ms).
+pub const NETWORK_LATENCY_DEFAULT_MS: u64 = 500;
+/// The share of traffic network-partition loses unless asked otherwise
+/// (the seed's 50%); `rate: 1` cuts the service off entirely.
+pub const PARTITION_DEFAULT_LOSS: f64 = 0.5;
 
 impl FaultParams {
-    /// These defaults as `kind` uses them: db-latency adds
-    /// [`DB_LATENCY_DEFAULT_MS`] unless the general latency default was
-    /// changed (then that is what was asked for).
+    /// These defaults as `kind` uses them, the seed's figures: db-latency
+    /// adds [`DB_LATENCY_DEFAULT_MS`], network-latency
+    /// [`NETWORK_LATENCY_DEFAULT_MS`], and network-partition loses
+    /// [`PARTITION_DEFAULT_LOSS`] of the traffic, each unless the general
+    /// default was changed (then that is what was asked for).
     pub fn for_scenario(mut self, kind: ScenarioKind) -> FaultParams {
-        if kind == ScenarioKind::DbLatency && self.latency_ms == FaultParams::default().latency_ms {
-            self.latency_ms = DB_LATENCY_DEFAULT_MS;
+        let d = FaultParams::default();
+        match kind {
+            ScenarioKind::DbLatency if self.latency_ms == d.latency_ms => {
+                self.latency_ms = DB_LATENCY_DEFAULT_MS;
+            }
+            ScenarioKind::NetworkLatency if self.latency_ms == d.latency_ms => {
+                self.latency_ms = NETWORK_LATENCY_DEFAULT_MS;
+            }
+            ScenarioKind::NetworkPartition if self.rate == d.rate => {
+                self.rate = PARTITION_DEFAULT_LOSS;
+            }
+            _ => {}
         }
         self
     }
@@ -121,12 +138,12 @@ impl ScenarioSpec {
             ScenarioKind::NetworkLatency => &[DurationSecs, LatencyMs],
             ScenarioKind::ErrorInjection
             | ScenarioKind::ConnectionDrop
-            | ScenarioKind::PacketLoss => &[DurationSecs, Rate],
+            | ScenarioKind::PacketLoss
+            | ScenarioKind::NetworkPartition => &[DurationSecs, Rate],
             ScenarioKind::CpuStress => &[DurationSecs, CpuWorkers],
             ScenarioKind::MemoryPressure => &[DurationSecs, MemoryMib],
             ScenarioKind::DbLatency => &[DurationSecs, LatencyMs],
-            ScenarioKind::NetworkPartition
-            | ScenarioKind::KafkaDown
+            ScenarioKind::KafkaDown
             | ScenarioKind::DbDown
             | ScenarioKind::DnsFailure
             | ScenarioKind::DependencyTimeout => &[DurationSecs],
@@ -206,7 +223,7 @@ mod tests {
     }
 
     #[test]
-    fn db_latency_defaults_to_two_seconds_unless_the_default_was_changed() {
+    fn seed_defaults_apply_unless_the_general_default_was_changed() {
         let d = FaultParams::default();
         assert_eq!(
             d.clone().for_scenario(ScenarioKind::DbLatency).latency_ms,
@@ -216,8 +233,18 @@ mod tests {
             d.clone()
                 .for_scenario(ScenarioKind::NetworkLatency)
                 .latency_ms,
-            300
+            500
         );
+        assert_eq!(
+            d.clone().for_scenario(ScenarioKind::NetworkPartition).rate,
+            0.5
+        );
+        assert_eq!(d.clone().for_scenario(ScenarioKind::PacketLoss).rate, 0.3);
+        let cut = FaultParams {
+            rate: 1.0,
+            ..d.clone()
+        };
+        assert_eq!(cut.for_scenario(ScenarioKind::NetworkPartition).rate, 1.0);
         let asked = FaultParams {
             latency_ms: 800,
             ..d

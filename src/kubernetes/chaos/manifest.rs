@@ -217,7 +217,7 @@ fn service_spec(
         ScenarioKind::NetworkPartition => (
             ChaosKind::NetworkChaos,
             json!({"action": "loss", "mode": "all", "selector": sel,
-                   "loss": {"loss": "100"}}),
+                   "loss": {"loss": percent(p.rate)}}),
         ),
         ScenarioKind::PacketLoss => (
             ChaosKind::NetworkChaos,

@@ -79,8 +79,9 @@ fn each_scenario_maps_to_its_kind_and_action() {
     assert_eq!(m.body["spec"]["delay"]["latency"], "500ms");
     let m = one(ScenarioKind::PacketLoss, &p);
     assert_eq!(m.body["spec"]["loss"]["loss"], "50");
+    // The share of the partition is the rate: the seed's 50% here.
     let m = one(ScenarioKind::NetworkPartition, &p);
-    assert_eq!(m.body["spec"]["loss"]["loss"], "100");
+    assert_eq!(m.body["spec"]["loss"]["loss"], "50");
     let m = one(ScenarioKind::CpuStress, &p);
     assert_eq!(m.kind, ChaosKind::StressChaos);
     assert_eq!(

@@ -185,13 +185,21 @@ pub(super) fn marker_of(record: &FaultRecord<SandboxUndo>) -> Result<String, Str
 /// Why the sandbox refuses packet-loss.
 const PACKET_LOSS_REFUSAL: &str = "packet-loss needs the docker runtime (`runtime: docker`): the sandbox's instances share the host's network namespace, where no packets of theirs alone can be dropped (network-partition it does at the edges it owns: the router and the dependency proxies)";
 
-/// What network-partition does to the dependency proxies.
-const PARTITIONED: ProxyFault = ProxyFault {
-    latency_ms: 0,
-    loss_rate: 0.0,
-    hang: true,
-    refuse: false,
-};
+/// What network-partition losing `share` of the traffic does to the
+/// dependency proxies: a whole cut hangs them, a partial one holds back
+/// that share of what they relay, as lost packets would.
+fn partition_fault(share: f64) -> ProxyFault {
+    match share >= 1.0 {
+        true => ProxyFault {
+            hang: true,
+            ..ProxyFault::default()
+        },
+        false => ProxyFault {
+            loss_rate: share,
+            ..ProxyFault::default()
+        },
+    }
+}
 
 /// The proxy fault of `record`, on the dependencies it was prepared for.
 fn proxy_target(record: &FaultRecord<SandboxUndo>, p: &FaultParams) -> Result<ProxyTarget, String> {
@@ -329,24 +337,43 @@ impl FaultApplier for SandboxApplier {
             }
             ScenarioKind::DnsFailure => self.apply_dns(record, journal).await,
             ScenarioKind::NetworkPartition => {
+                let share = p.rate.clamp(0.0, 1.0);
                 let router = RouterFault {
-                    drop_rate: 1.0,
+                    drop_rate: share,
                     ..RouterFault::default()
                 };
                 self.set_router(Some(&router));
                 let proxied = partitioned_vars(record);
                 let target = (!proxied.is_empty()).then(|| ProxyTarget {
                     vars: proxied.clone(),
-                    fault: PARTITIONED,
+                    fault: partition_fault(share),
                 });
                 self.set_proxies(target.as_ref());
-                let deps = match proxied.is_empty() {
-                    true => "no dependency proxies to cut".to_string(),
-                    false => format!("{} accept and never answer", proxied.join(", ")),
+                let pct = share * 100.0;
+                let (requests, deps) = match (share >= 1.0, proxied.is_empty()) {
+                    (true, true) => (
+                        "every request".to_string(),
+                        "no dependency proxies to cut".to_string(),
+                    ),
+                    (true, false) => (
+                        "every request".to_string(),
+                        format!("{} accept and never answer", proxied.join(", ")),
+                    ),
+                    (false, true) => (
+                        format!("{pct:.0}% of requests"),
+                        "no dependency proxies to cut".to_string(),
+                    ),
+                    (false, false) => (
+                        format!("{pct:.0}% of requests"),
+                        format!(
+                            "{} hold back {pct:.0}% of what they relay",
+                            proxied.join(", ")
+                        ),
+                    ),
                 };
                 Ok(Applied {
                     what: format!(
-                        "{} partitioned for {}s at the sandbox's edges: the router drops every request; {deps} (addresses the service reaches directly are not cut)",
+                        "{} partitioned for {}s at the sandbox's edges: the router drops {requests}; {deps} (addresses the service reaches directly are not cut)",
                         record.scope, p.duration_secs
                     ),
                     handle: Some(SandboxHandle {
