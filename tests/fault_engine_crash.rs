@@ -44,11 +44,19 @@ impl Backend {
     /// The faults the child applies, in order.
     fn faults(self) -> Vec<ScenarioKind> {
         match self {
-            Backend::Sandbox => vec![
-                ScenarioKind::CpuStress,
-                ScenarioKind::NetworkLatency,
-                ScenarioKind::DbLatency,
-            ],
+            Backend::Sandbox => {
+                let mut v = vec![
+                    ScenarioKind::CpuStress,
+                    ScenarioKind::NetworkLatency,
+                    ScenarioKind::DbLatency,
+                ];
+                // Its memory cgroup needs root, which CI has.
+                // SAFETY: geteuid has no preconditions.
+                if unsafe { libc::geteuid() } == 0 {
+                    v.push(ScenarioKind::MemoryPressure);
+                }
+                v
+            }
             Backend::Docker => vec![
                 ScenarioKind::DbDown,
                 ScenarioKind::CpuStress,
@@ -251,11 +259,30 @@ async fn sandbox_crash() {
         })
         .unwrap();
 
+    let cgroups: Vec<_> = records
+        .iter()
+        .flat_map(|r| r.undo.iter().filter_map(SandboxUndo::cgroup))
+        .collect();
+    for c in &cgroups {
+        assert!(
+            c.dir.exists(),
+            "[sandbox] {} left by the crash",
+            c.dir.display()
+        );
+    }
+
     let rt = start_sandbox(&state).await;
     assert!(
         journal.read().unwrap().is_empty(),
         "[sandbox] journal after the restart"
     );
+    for c in &cgroups {
+        assert!(
+            !c.dir.exists(),
+            "[sandbox] {} outlived the restart",
+            c.dir.display()
+        );
+    }
     assert!(
         burners.iter().all(|p| !p.is_alive()),
         "[sandbox] the CPU burner is gone"
