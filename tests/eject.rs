@@ -18,24 +18,12 @@ use std::process::{Command, Output};
 mod validate;
 
 use serde_json::Value;
-use validate::{run, validate, which};
+use validate::{run, skip, text, validate, which};
 
 const BIN: &str = env!("CARGO_BIN_EXE_blissful-infra");
 const ENVS: [&str; 3] = ["ephemeral", "production", "staging"];
 /// The image the staging overlay is given here (the others keep the base's).
 const STAGING_IMAGE: &str = "registry.example.com/orders:v1.4.2";
-
-fn skip(what: &str, why: &str) {
-    eprintln!("SKIPPED {what}: {why}");
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// The binary in `dir` with `args`; `path` replaces PATH when given.
 fn bin(dir: &Path, args: &[&str], path: Option<&Path>) -> Output {

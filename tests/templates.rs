@@ -34,7 +34,7 @@ use blissful_infra::scaffold::{
     self, Catalogue, Choices, Database, EmbeddedTemplates, Kind, Plan, Target,
 };
 use serde_json::Value;
-use support::validate::{run, validate, which};
+use support::validate::{run, skip, text, validate, which};
 
 const BIN: &str = env!("CARGO_BIN_EXE_blissful-infra");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -79,18 +79,6 @@ const NOT_MANIFESTS: [&str; 5] = [
 
 fn catalogue() -> Catalogue {
     Catalogue::load(&EmbeddedTemplates)
-}
-
-fn skip(what: &str, why: &str) {
-    eprintln!("SKIPPED {what}: {why}");
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// Every combination checked: each template with each database on

@@ -25,12 +25,18 @@ pub fn run(cmd: &mut Command) -> Output {
         .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"))
 }
 
-fn both(o: &Output) -> String {
+/// What a command printed, stdout then stderr.
+pub fn text(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
+}
+
+/// Say on stderr that a check was skipped, and why.
+pub fn skip(what: &str, why: &str) {
+    eprintln!("SKIPPED {what}: {why}");
 }
 
 /// The validate-manifests script and the venv it runs in, or why not.
@@ -56,7 +62,7 @@ fn validator() -> Result<(PathBuf, PathBuf), String> {
             assert!(
                 o.status.success(),
                 "setup-validators failed (it needs PyPI once):\n{}",
-                both(&o)
+                text(&o)
             );
         }
     });
