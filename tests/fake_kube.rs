@@ -4,6 +4,9 @@
 
 mod support;
 
+#[path = "fake_kube/namespaces.rs"]
+mod namespaces;
+
 use std::time::Duration;
 
 use serde_json::{json, Value};

@@ -26,7 +26,8 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Refuse every action that changes something (deploy, promote, rollback,
-    /// switch, chaos, undo, pause, resume, abort, retry, restart).
+    /// switch, chaos, undo, pause, resume, abort, retry, restart, up and down
+    /// --ephemeral).
     #[arg(long, global = true)]
     pub read_only: bool,
     /// Output format for commands.
@@ -83,13 +84,27 @@ pub enum Cmd {
     /// Open the console (same as running with no command).
     Dashboard,
     /// Start the project in the background: the sandbox, or with `runtime:
-    /// docker` its Compose project (health-checked) plus the control daemon.
-    Up,
-    /// Stop what `up` started.
+    /// docker` its Compose project (health-checked) plus the control daemon;
+    /// with `runtime: kubernetes`, `--ephemeral NAME` makes an ephemeral
+    /// environment.
+    Up(UpArgs),
+    /// Stop what `up` started; `--ephemeral NAME` removes an ephemeral
+    /// environment.
     Down {
         /// With `runtime: docker`: also remove the project's volumes.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "ephemeral")]
         volumes: bool,
+        /// With `runtime: kubernetes`: delete the namespace
+        /// `<project>-NAME` that `up --ephemeral NAME` made, and everything
+        /// in it (asks first).
+        #[arg(long, value_name = "NAME")]
+        ephemeral: Option<String>,
+        /// With --ephemeral: how long the namespace may take to go.
+        #[arg(long, requires = "ephemeral", default_value = "5m",
+              value_parser = crate::domain::duration::parse_duration)]
+        wait: std::time::Duration,
+        #[command(flatten)]
+        confirm: ConfirmArgs,
     },
     /// Run the sandbox in the foreground without a console.
     #[command(hide = true)]
@@ -225,6 +240,25 @@ pub enum Cmd {
         #[arg(long, default_value_t = 0.0)]
         memory_growth_mib_per_min: f64,
     },
+}
+
+/// `up`: the background runtime, or an ephemeral environment.
+#[derive(Args, Debug, Clone)]
+pub struct UpArgs {
+    /// With `runtime: kubernetes`: make (or update) the ephemeral
+    /// environment NAME: the namespace `<project>-NAME`, labelled with its
+    /// owner and TTL, with the `ephemeral` overlay applied into it.
+    #[arg(long, value_name = "NAME")]
+    pub ephemeral: Option<String>,
+    /// How long the ephemeral environment is meant to live (4h, 90m, 2d);
+    /// default `kubernetes.ephemeral_ttl` (24h). `status` marks it expired
+    /// after that.
+    #[arg(long, requires = "ephemeral", value_parser = crate::domain::duration::parse_ttl)]
+    pub ttl: Option<std::time::Duration>,
+    /// How long its Deployments may take to be ready; 0 does not wait.
+    #[arg(long, requires = "ephemeral", default_value = "5m",
+          value_parser = crate::domain::duration::parse_duration)]
+    pub wait: std::time::Duration,
 }
 
 /// `chaos`: the FMEA suite, one scenario, or the catalogue.

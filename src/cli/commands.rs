@@ -18,6 +18,7 @@ use crate::daemon::{DaemonError, RemoteRuntime};
 use crate::domain::chaos::{
     Experiment, ExperimentResult, ExperimentState, FaultParams, ScenarioKind,
 };
+use crate::domain::environment::EnvironmentStatus;
 use crate::domain::log_overlap::LogOverlap;
 use crate::domain::logs::LogLine;
 use crate::domain::sanitize::strip_all;
@@ -128,13 +129,16 @@ pub async fn status(rt: &SharedRuntime, s: &mut Streams<'_>) -> i32 {
         Err(e) => return s.error(&e),
     };
     let written = match s.mode {
-        OutputMode::Table => {
-            let caps = super::intents::capabilities_line(rt.name(), &rt.capabilities());
-            s.put(&format!("{}\n{caps}", status_table(&envs)))
-        }
+        OutputMode::Table => s.put(&status_text(rt, &envs)),
         OutputMode::Json => s.put_json(&envs),
     };
     done(exit::OK, written)
+}
+
+/// The environments table, then what the runtime offers.
+pub(crate) fn status_text(rt: &SharedRuntime, envs: &[EnvironmentStatus]) -> String {
+    let caps = super::intents::capabilities_line(rt.name(), &rt.capabilities());
+    format!("{}\n{caps}", status_table(envs))
 }
 
 /// What `logs` shows.

@@ -13,6 +13,7 @@ pub mod args;
 pub mod chaos;
 pub mod commands;
 pub mod confirm;
+pub mod ephemeral;
 pub mod follow;
 pub mod intents;
 pub mod jenkins;

@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// `kubernetes.ephemeral_ttl` when the config does not set it.
+pub const DEFAULT_EPHEMERAL_TTL: &str = "24h";
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct KubernetesConfig {
@@ -36,6 +39,9 @@ pub struct KubernetesConfig {
     /// svc/<name> 8080:80`): the environment's router address, where the
     /// load generator (`perf --env`, `chaos --load`) sends its requests.
     pub addresses: BTreeMap<String, String>,
+    /// How long an ephemeral environment (`up --ephemeral NAME`) is meant
+    /// to live when `--ttl` is not given: `24h`, `90m`, `2d` (1m to 30d).
+    pub ephemeral_ttl: String,
 }
 
 impl Default for KubernetesConfig {
@@ -49,6 +55,7 @@ impl Default for KubernetesConfig {
             overlays: "k8s/overlays".into(),
             dependencies: BTreeMap::new(),
             addresses: BTreeMap::new(),
+            ephemeral_ttl: DEFAULT_EPHEMERAL_TTL.into(),
         }
     }
 }

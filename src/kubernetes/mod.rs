@@ -4,7 +4,8 @@
 //! ([`connect`], [`contexts`]), watches ([`objects`], [`watch`]), intents as
 //! the Argo plugin's patches ([`intents`], sent by [`send`]), `undo` planned
 //! from the ReplicaSets ([`undo`], sent by [`undo_send`]), GitOps deploy and
-//! promote ([`gitops`]), chaos as Chaos Mesh resources ([`chaos`]), and the
+//! promote ([`gitops`]), chaos as Chaos Mesh resources ([`chaos`]),
+//! ephemeral environments, a namespace each ([`ephemeral`]), and the
 //! runtime built on them
 //! ([`runtime::KubernetesRuntime`], Observed mode).
 //!
@@ -16,6 +17,7 @@ pub mod application;
 pub mod chaos;
 pub mod connect;
 pub mod contexts;
+pub mod ephemeral;
 pub mod fields;
 pub mod gitops;
 pub mod intents;

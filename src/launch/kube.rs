@@ -20,7 +20,8 @@ use crate::runtime::SharedRuntime;
 /// Why `up` and `daemon` refuse this runtime.
 pub(super) const NO_DAEMON: &str = "`runtime: kubernetes` needs no daemon: the cluster keeps \
      the state and Argo Rollouts steps the rollouts; open the console or run the CLI verbs \
-     (status, promote --env, pause, resume, abort, retry, restart) directly";
+     (status, promote --env, pause, resume, abort, retry, restart) directly; `up --ephemeral \
+     NAME` makes an ephemeral environment (a namespace of its own)";
 
 /// How long a CLI command waits for the first list of every Rollout watch.
 const SETTLE: Duration = Duration::from_secs(10);

@@ -7,6 +7,7 @@ mod console_loop;
 mod disconnect;
 mod eject;
 mod embedded;
+mod ephemeral;
 mod errors;
 mod frame_dump;
 mod gate;
@@ -84,8 +85,22 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
         Cmd::Demo => console(&g, state, true, started).await,
         Cmd::Dashboard => console(&g, state, false, started).await,
         Cmd::Daemon => daemon(&g, state).await,
-        Cmd::Up => up(&g, state).await,
-        Cmd::Down { volumes } => down(&g, state, mode, volumes).await,
+        Cmd::Up(a) if a.ephemeral.is_some() => ephemeral::up(&g, &state, &a, mode).await,
+        Cmd::Up(_) => up(&g, state).await,
+        Cmd::Down {
+            ephemeral: Some(name),
+            wait,
+            confirm,
+            ..
+        } => {
+            let req = cli::ephemeral::DownRequest {
+                name: &name,
+                wait,
+                yes: confirm.yes,
+            };
+            ephemeral::down(&g, &state, &req, mode).await
+        }
+        Cmd::Down { volumes, .. } => down(&g, state, mode, volumes).await,
         Cmd::SampleService { .. } | Cmd::Eject(_) => Ok(exit::USAGE),
         Cmd::Jenkins(a) => Ok(cli::jenkins::cmd_jenkins(
             a,
@@ -281,7 +296,13 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
                     }
                 },
             };
-            let code = run_command(&g, &runtime, other, mode).await;
+            let code = match (other, kube_config) {
+                (Cmd::Status, Some((config, dir))) => {
+                    let cfg = (config, dir.as_path());
+                    Ok(ephemeral::status(&g, &state, &runtime, cfg, mode).await)
+                }
+                (other, _) => run_command(&g, &runtime, other, mode).await,
+            };
             if kube_config_used {
                 // The audit journal is written before the process exits.
                 runtime.shutdown().await;

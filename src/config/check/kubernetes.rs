@@ -1,5 +1,6 @@
 //! `kubernetes:`: each `addresses` entry names an environment of the
-//! config and is a `host:port` this machine can send requests to.
+//! config and is a `host:port` this machine can send requests to;
+//! `ephemeral_ttl` is a TTL (1m to 30d).
 
 use super::{host_port, Checker, S};
 use crate::config::Config;
@@ -7,6 +8,10 @@ use crate::domain::sanitize::strip_all;
 
 impl Config {
     pub(super) fn check_kubernetes(&self, v: &mut Checker) {
+        let ttl = &self.kubernetes.ephemeral_ttl;
+        if let Err(why) = crate::domain::duration::parse_ttl(ttl) {
+            v.push(&[S::K("kubernetes"), S::K("ephemeral_ttl")], why);
+        }
         for (env, addr) in &self.kubernetes.addresses {
             let at = [S::K("kubernetes"), S::K("addresses"), S::K(env)];
             if self.environment(env).is_none() {

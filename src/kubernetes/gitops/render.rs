@@ -1,10 +1,12 @@
 //! Rendering a kustomize overlay: kustomize itself is not a Rust library, so
 //! `kubectl kustomize DIR` runs it (kubectl bundles kustomize), else the
-//! standalone `kustomize build DIR`. Used by the direct apply (no Argo CD)
-//! and by `eject`, which writes every overlay rendered.
+//! standalone `kustomize build DIR`. Used by the direct apply (no Argo CD),
+//! by `eject`, which writes every overlay rendered, and by ephemeral
+//! environments, which render an overlay into a namespace of their own
+//! through a wrapping kustomization ([`namespaced_kustomization`]).
 
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -79,6 +81,39 @@ pub fn rendered_text(out: &Output) -> Result<String, String> {
 pub fn documents(text: &str) -> Result<Vec<Value>, String> {
     let docs: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| clean(&e.to_string()))?;
     Ok(docs.into_iter().filter(|d| d.is_object()).collect())
+}
+
+/// A kustomization whose only resource is the overlay at `overlay` (a
+/// path relative to the kustomization's folder) and whose `namespace:`
+/// moves every namespaced object, and the references kustomize knows of,
+/// into `namespace`. Both are written as JSON strings, valid YAML whatever
+/// they hold.
+pub fn namespaced_kustomization(overlay: &str, namespace: &str) -> String {
+    let quote = |s: &str| Value::String(s.to_string()).to_string();
+    format!(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: {}\nresources:\n  - {}\n",
+        quote(namespace),
+        quote(overlay)
+    )
+}
+
+/// `to` as a path relative to the folder `from` (kustomize refuses an
+/// absolute resource). Both should be absolute and canonical.
+pub fn relative_path(from: &Path, to: &Path) -> PathBuf {
+    let a: Vec<Component<'_>> = from.components().collect();
+    let b: Vec<Component<'_>> = to.components().collect();
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut out = PathBuf::new();
+    for _ in common..a.len() {
+        out.push("..");
+    }
+    for c in &b[common..] {
+        out.push(c.as_os_str());
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
 }
 
 #[cfg(test)]

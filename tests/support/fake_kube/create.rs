@@ -75,6 +75,9 @@ pub(super) fn create(inner: &Inner, res: &Res, ns: &str, req: &Req) -> Response 
     meta["uid"] = json!(format!("00000000-0000-4000-8000-{:012x}", st.rv + 1));
     meta["creationTimestamp"] = json!("2026-01-01T00:00:00Z");
     meta["generation"] = json!(1);
+    if res.kind == "Namespace" {
+        super::namespaces::on_create(&mut obj);
+    }
     let stored = st.put(key, obj);
     json_response(201, &stored)
 }

@@ -324,6 +324,9 @@ async fn resource(
         (Method::PATCH, None | Some("status")) => {
             super::patch::patch(inner, res, &key, sub.is_some(), &req)
         }
+        (Method::DELETE, None) if res.kind == "Namespace" => {
+            super::namespaces::delete(inner, res, &key)
+        }
         (Method::DELETE, None) => match inner.store.lock().unwrap().request_delete(&key) {
             Some(obj) => json_response(200, &obj),
             None => not_found(res, name),

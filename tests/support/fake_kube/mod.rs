@@ -15,7 +15,9 @@
 //!   server-side apply (applied like a merge patch, field manager recorded),
 //!   on objects and their `/status` subresource; `POST` (create: 201,
 //!   409 `AlreadyExists`); `DELETE` (an object with finalizers only gets
-//!   its `deletionTimestamp`, and goes when the last one is removed);
+//!   its `deletionTimestamp`, and goes when the last one is removed; a
+//!   Namespace is `Terminating` for a moment, then goes with everything in
+//!   it, see `namespaces.rs`);
 //! - errors as `Status` objects (404, 403/401 from a rule table, 409 on a
 //!   stale `resourceVersion` in a patch, 410, 415, 400);
 //! - pod logs (`follow`, `timestamps`, `sinceSeconds`, `tailLines`,
@@ -34,6 +36,7 @@ pub mod controller;
 mod create;
 mod http;
 mod logs;
+mod namespaces;
 mod patch;
 pub mod resources;
 pub mod store;

@@ -396,8 +396,10 @@ pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// `metadata.finalizers`, or for a Namespace also `spec.finalizers` (the
+/// namespace controller's `kubernetes`).
 fn has_finalizers(obj: &Value) -> bool {
-    obj["metadata"]["finalizers"]
-        .as_array()
-        .is_some_and(|f| !f.is_empty())
+    let any = |v: &Value| v.as_array().is_some_and(|f| !f.is_empty());
+    any(&obj["metadata"]["finalizers"])
+        || (obj["kind"] == "Namespace" && any(&obj["spec"]["finalizers"]))
 }

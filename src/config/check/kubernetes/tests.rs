@@ -95,3 +95,19 @@ fn host_port_takes_names_ipv4_and_bracketed_ipv6() {
         assert_eq!(host_port(ok), Ok(()), "{ok}");
     }
 }
+
+#[test]
+fn the_ephemeral_ttl_defaults_to_a_day_and_a_bad_one_names_its_field() {
+    let c = Config::from_yaml_str(ENVS, FILE_NAME).unwrap();
+    assert_eq!(c.kubernetes.ephemeral_ttl, "24h");
+    let c = Config::from_yaml_str(
+        &format!("{ENVS}kubernetes:\n  ephemeral_ttl: 2d\n"),
+        FILE_NAME,
+    )
+    .unwrap();
+    assert_eq!(c.kubernetes.ephemeral_ttl, "2d");
+    let ps = problems(&format!("{ENVS}kubernetes:\n  ephemeral_ttl: 10s\n"));
+    assert_eq!(ps.len(), 1, "{ps:#?}");
+    assert_eq!(ps[0].field, "kubernetes.ephemeral_ttl");
+    assert!(ps[0].message.contains("1m to 30d"), "{}", ps[0].message);
+}

@@ -54,3 +54,30 @@ fn a_failure_keeps_the_last_stderr_line_cleaned() {
     assert_eq!(docs.len(), 2);
     assert_eq!(docs[1]["kind"], "B");
 }
+
+#[test]
+fn a_wrapping_kustomization_names_the_namespace_and_the_overlay() {
+    let k = namespaced_kustomization("../p/k8s/overlays/ephemeral", "orders-pr-42");
+    let doc: Value = serde_saphyr::from_str(&k).unwrap();
+    assert_eq!(doc["kind"], "Kustomization");
+    assert_eq!(doc["namespace"], "orders-pr-42");
+    assert_eq!(doc["resources"][0], "../p/k8s/overlays/ephemeral");
+    // Whatever a path holds, it stays one YAML string.
+    let odd = namespaced_kustomization("a: b\n- c #d", "ns");
+    let doc: Value = serde_saphyr::from_str(&odd).unwrap();
+    assert_eq!(doc["resources"][0], "a: b\n- c #d");
+}
+
+#[test]
+fn relative_paths_climb_to_the_common_folder() {
+    let rel = |a: &str, b: &str| relative_path(Path::new(a), Path::new(b));
+    assert_eq!(
+        rel("/tmp/wrap-1", "/home/u/p/k8s/overlays/ephemeral"),
+        PathBuf::from("../../home/u/p/k8s/overlays/ephemeral")
+    );
+    assert_eq!(
+        rel("/home/u/p/.w", "/home/u/p/k8s"),
+        PathBuf::from("../k8s")
+    );
+    assert_eq!(rel("/a/b", "/a/b"), PathBuf::from("."));
+}
