@@ -266,10 +266,15 @@ async fn up_waits_for_the_deployment_status_lists_it_and_down_removes_it() {
         s.contains("pr-42: expired (older than its TTL of 4h): remove it with `blissful-infra down --ephemeral pr-42`"),
         "{s}"
     );
+    // JSON: `status` stays the environments' array, as on every runtime;
+    // `status --ephemeral` is the ephemeral ones'.
     let out = run(&p.dir, &["status", "--output", "json"]).await;
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(doc["environments"].is_array(), "{doc}");
-    let e = &doc["ephemeral"][0];
+    assert_eq!(doc[0]["name"], "staging", "{doc}");
+    let out = run(&p.dir, &["status", "--ephemeral", "--output", "json"]).await;
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc.as_array().map(Vec::len), Some(1), "{doc}");
+    let e = &doc[0];
     assert_eq!(
         (e["name"].as_str(), e["state"].as_str()),
         (Some("pr-42"), Some("expired"))

@@ -110,7 +110,12 @@ pub enum Cmd {
     #[command(hide = true)]
     Daemon,
     /// Environments, versions, traffic split and health.
-    Status,
+    Status {
+        /// Kubernetes: only the ephemeral environments (`up --ephemeral`),
+        /// with owner, age, TTL and whether they expired.
+        #[arg(long)]
+        ephemeral: bool,
+    },
     /// Show logs; --follow streams them.
     Logs {
         #[arg(long, short)]

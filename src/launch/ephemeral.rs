@@ -116,12 +116,12 @@ pub(super) async fn status(
     state: &StatePaths,
     runtime: &SharedRuntime,
     (config, config_dir): (&Config, &Path),
-    mode: OutputMode,
+    (mode, only_ephemeral): (OutputMode, bool),
 ) -> i32 {
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     let mut s = Streams::new(mode, &mut out, &mut err);
     match context(g, state, config, config_dir) {
-        Ok(ctx) => ephemeral::status(runtime, &ctx, &mut s).await,
+        Ok(ctx) => ephemeral::status(runtime, &ctx, only_ephemeral, &mut s).await,
         Err(e) => {
             print_error(e);
             exit::USAGE

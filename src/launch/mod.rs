@@ -297,9 +297,9 @@ async fn dispatch(cli: Cli, started: Instant) -> Result<i32> {
                 },
             };
             let code = match (other, kube_config) {
-                (Cmd::Status, Some((config, dir))) => {
+                (Cmd::Status { ephemeral: only }, Some((config, dir))) => {
                     let cfg = (config, dir.as_path());
-                    Ok(ephemeral::status(&g, &state, &runtime, cfg, mode).await)
+                    Ok(ephemeral::status(&g, &state, &runtime, cfg, (mode, only)).await)
                 }
                 (other, _) => run_command(&g, &runtime, other, mode).await,
             };
@@ -342,7 +342,14 @@ async fn run_command(
         return Ok(cli::cmd_intent(&runtime, &actor, req, mode, &mut out, &mut err).await);
     }
     let code = match other {
-        Cmd::Status => cli::cmd_status(&runtime, mode, &mut out).await,
+        Cmd::Status { ephemeral: false } => cli::cmd_status(&runtime, mode, &mut out).await,
+        Cmd::Status { ephemeral: true } => {
+            eprintln!(
+                "error: status --ephemeral lists the namespaces `up --ephemeral` made on Kubernetes; the {} runtime has none",
+                runtime.name()
+            );
+            exit::USAGE
+        }
         Cmd::Logs { .. } => exit::USAGE, // handled above
         Cmd::Deploy {
             env,
