@@ -136,11 +136,13 @@ fn a_running_stage_streams_its_log_into_the_pane() {
     let p = Project::new(
         "    - name: slow\n      command: echo first-line; while [ ! -e go ]; do sleep 0.05; done; echo second-line\n",
     );
-    let mut child = p
-        .cmd(&["pipeline", "--local"])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = Reaped(
+        p.cmd(&["pipeline", "--local"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let mut pane = Pane::open(&p, &["slow"]);
@@ -161,5 +163,16 @@ fn a_running_stage_streams_its_log_into_the_pane() {
         })
         .await;
     });
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(child.0.wait().unwrap().code(), Some(0));
+}
+
+/// The run is killed if the test fails before it ends (its stage waits
+/// for a file that would never come).
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
