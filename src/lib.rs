@@ -6,7 +6,7 @@
 //!   read-only and audit decorators.
 //! - `delivery`, `faults`: the one rollout controller and the one fault engine every runtime shares.
 //! - `sandbox`, `docker`, `router`, `fault_proxy`, `daemon`, `agent`, `sources`, `perf`,
-//!   `compare`, `scaffold`, `logparse`: adapters and the work they do (processes, containers, sockets, HTTP).
+//!   `compare`, `scaffold`, `logparse`, `highlight`: adapters and the work they do (processes, containers, sockets, HTTP).
 //! - `kubernetes`: the Kubernetes adapter; the mapping of Argo Rollouts, AnalysisRuns
 //!   and Argo CD Applications into the common status, the client connection and the Rollout watch.
 //! - `app`: console state and its Elm-style update; `ui`: pure render functions per pane.
@@ -29,6 +29,7 @@ pub mod fault_proxy;
 pub mod faults;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod highlight;
 pub mod kubernetes;
 pub mod launch;
 pub mod logparse;

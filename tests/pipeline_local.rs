@@ -422,3 +422,6 @@ fn read_only_refuses_to_run_stages_but_reads_runs() {
         Some(0)
     );
 }
+
+#[path = "pipeline_local/pane.rs"]
+mod pane;

@@ -121,6 +121,8 @@ fn with_filter(app: &mut App, re: &str) {
     app.log_view.filter = Some(regex::Regex::new(re).expect("valid regex"));
 }
 
+#[path = "ui_snapshots/builds.rs"]
+mod builds;
 #[path = "ui_snapshots/capabilities.rs"]
 mod capabilities;
 #[path = "ui_snapshots/comparison.rs"]

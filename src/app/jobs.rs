@@ -28,6 +28,17 @@ pub struct JobContext {
     pub knowledge: Option<std::path::PathBuf>,
     /// Where an override of the resilience gate is journaled.
     pub audit_journal: Option<std::path::PathBuf>,
+    /// The local pipeline store and the project whose stages run from the
+    /// console; `None` where there is none (tests).
+    pub pipeline: Option<PipelineContext>,
+}
+
+/// The local pipeline: where its runs are kept, and the project to run
+/// (`None` in the demo, which only shows runs).
+#[derive(Clone, Debug)]
+pub struct PipelineContext {
+    pub store: crate::pipeline::RunStore,
+    pub project: Option<crate::pipeline::Project>,
 }
 
 /// `:ctx` lists the kubeconfig's contexts; `:ctx <name>` watches that

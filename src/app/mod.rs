@@ -1,6 +1,7 @@
 //! The application layer: one task owns `App` and updates it from messages.
 
 pub mod actions;
+pub mod builds;
 mod capability;
 mod intents;
 #[cfg(test)]

@@ -43,6 +43,10 @@ pub enum Msg {
         to: String,
         why: String,
     },
+    /// The build runs source (local pipeline store, Jenkins).
+    Builds(crate::sources::builds::BuildsEvent),
+    /// The pipeline run started from the console ended (its summary, or why not).
+    PipelineJobDone(Result<String, String>),
     /// SIGTERM, SIGHUP or SIGINT.
     Signal(&'static str),
 }
@@ -144,6 +148,17 @@ pub enum Command {
     /// `:ctx`: list the kubeconfig's contexts, or switch to `name`.
     Context {
         name: Option<String>,
+    },
+    /// Follow this log in the Pipeline pane (`None`: none); the newest wins.
+    FollowBuildLog(Option<crate::sources::builds::LogKey>),
+    /// `pipeline --local` in this process (only `only_stage` with one).
+    RunPipeline {
+        only_stage: Option<String>,
+    },
+    /// Cancel local run `id`, run by process `pid`.
+    CancelPipeline {
+        id: u64,
+        pid: u32,
     },
     Quit,
 }

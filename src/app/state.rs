@@ -94,6 +94,15 @@ pub enum PendingAction {
         env: String,
         intent: Intent,
     },
+    /// Run the local pipeline (one stage of it with `only_stage`).
+    RunPipeline {
+        only_stage: Option<String>,
+    },
+    /// Cancel local pipeline run `id` (run by process `pid`).
+    CancelPipeline {
+        id: u64,
+        pid: u32,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -279,6 +288,8 @@ pub struct App {
     /// Newest last; bounded.
     pub pipelines: VecDeque<PipelineRun>,
     pub pipeline_scroll: usize,
+    /// Local and Jenkins build runs (the Pipeline pane's other tab).
+    pub builds: crate::app::builds::BuildsView,
 
     pub metrics: BTreeMap<SeriesKey, MetricSeries>,
     /// Last analysis verdict per environment, with the step it judged.
@@ -354,6 +365,13 @@ impl App {
             log_index: LogIndex::default(),
             pipelines: VecDeque::new(),
             pipeline_scroll: 0,
+            builds: crate::app::builds::BuildsView::new(
+                if config.pipeline.stages.is_empty() && !config.jenkins.enabled() {
+                    crate::app::builds::PipelineTab::Rollouts
+                } else {
+                    crate::app::builds::PipelineTab::Builds
+                },
+            ),
             metrics: BTreeMap::new(),
             verdicts: BTreeMap::new(),
             experiments: VecDeque::new(),

@@ -48,6 +48,20 @@ pub(super) async fn console(
         project_dir: (!demo).then(|| config_dir.clone()),
         knowledge: Some(state.chaos_knowledge()),
         audit_journal: Some(state.audit_journal()),
+        pipeline: Some(crate::app::jobs::PipelineContext {
+            store: crate::pipeline::RunStore::new(&state),
+            project: (!demo).then(|| {
+                let path = g
+                    .config
+                    .clone()
+                    .unwrap_or_else(|| config_dir.join("blissful-infra.yaml"));
+                crate::pipeline::command::project(
+                    path,
+                    config_dir.clone(),
+                    config.pipeline.stages.clone(),
+                )
+            }),
+        }),
         compare: std::env::current_exe()
             .ok()
             .map(|exe| crate::compare::CompareContext {

@@ -134,6 +134,7 @@ pub async fn run(
     if drill() == Some(PanicDrill::Task) {
         tokio::spawn(async { fire("a background task") });
     }
+    let mut pipeline = super::pipeline_job::PipelineJobs::start(&jobs, internal_tx.clone());
 
     loop {
         let mut draw_now = false;
@@ -150,7 +151,7 @@ pub async fn run(
                 match ev {
                     Some(Ok(Event::Key(key))) => {
                         last_input = Instant::now();
-                        let cmds = app.update(Msg::Key(key));
+                        let cmds = pipeline.take(app.update(Msg::Key(key)));
                         draw_now = true;
                         if execute(cmds, &runtime, &jobs, &mut external_logs, &mut agent, &internal_tx, &ledger) { break; }
                     }
@@ -172,7 +173,7 @@ pub async fn run(
                 if let Msg::Signal(name) = &msg {
                     stats.ended = Ended::of_signal(name);
                 }
-                let cmds = app.update(msg);
+                let cmds = pipeline.take(app.update(msg));
                 if execute(cmds, &runtime, &jobs, &mut external_logs, &mut agent, &internal_tx, &ledger) { break; }
             }
             Some(ev) = events_rx.recv() => {
@@ -204,11 +205,13 @@ pub async fn run(
             app.now = now_ms();
             app.steady = steady_ms();
             if let Err(e) = draw(terminal, &mut app, &theme, &mut stats, &mut frame_dump) {
+                pipeline.shutdown().await;
                 return gone(e, stats);
             }
             last_draw = Instant::now();
         }
     }
+    pipeline.shutdown().await;
     Ok(stats)
 }
 
@@ -273,6 +276,10 @@ fn execute(
                 crate::app::jobs::spawn_comparison(jobs, env, old, new, tx.clone())
             }
             Command::Context { name } => crate::app::jobs::spawn_context(jobs, name, tx.clone()),
+            // `pipeline_job::PipelineJobs::take` carries these out first.
+            Command::FollowBuildLog(_)
+            | Command::RunPipeline { .. }
+            | Command::CancelPipeline { .. } => {}
             Command::ChaosSuite { env, scenario } => super::suite_job::spawn_chaos_suite(
                 runtime.clone(),
                 jobs,

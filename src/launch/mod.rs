@@ -14,6 +14,7 @@ mod gate;
 pub mod keymap_rule;
 mod kube;
 mod panic_drill;
+mod pipeline_job;
 mod setup;
 mod suite_job;
 mod verbs;

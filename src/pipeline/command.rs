@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::model::{RunRecord, RunStatus, StageRecord, StageStatus};
 use super::runner::{run_pipeline, Progress, Project, RunOptions};
 use super::store::RunStore;
+use super::summary::{coverage_text, findings_text, tests_text};
 use crate::domain::sanitize::sanitize_str;
 use crate::paths::StatePaths;
 use crate::report::{exit, json_document, report_error, OutputMode, Table};
@@ -232,28 +233,10 @@ fn detail(s: &StageRecord) -> String {
             format!("FAILED {}: {}", f.name, f.message)
         });
     }
-    if let Some(j) = &s.junit {
-        let mut t = format!("tests {} passed", j.passed);
-        for (n, what) in [
-            (j.failed, "failed"),
-            (j.errors, "errors"),
-            (j.skipped, "skipped"),
-        ] {
-            if n > 0 {
-                t.push_str(&format!(", {n} {what}"));
-            }
-        }
-        bits.push(t);
-    }
-    if let Some(c) = &s.coverage {
-        bits.push(format!("coverage {:.1}%", c.percent));
-    }
-    if let Some(t) = &s.trivy {
-        let mut v = format!(
-            "findings {} critical, {} high, {} medium, {} low",
-            t.critical, t.high, t.medium, t.low
-        );
-        if let Some(f) = t.top.first() {
+    bits.extend(tests_text(s));
+    bits.extend(coverage_text(s));
+    if let Some(mut v) = findings_text(s) {
+        if let Some(f) = s.trivy.as_ref().and_then(|t| t.top.first()) {
             v.push_str(&format!(" (top {} in {})", f.id, f.package));
         }
         bits.push(v);

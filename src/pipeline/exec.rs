@@ -36,9 +36,32 @@ pub struct BoundedLog {
     pub total: u64,
     pub dropped: u64,
     pub cut_lines: u64,
+    /// The file each line also goes to as it arrives (`live.rs`).
+    live: Option<super::live::LiveFile>,
 }
 
 impl BoundedLog {
+    /// A log whose lines are also written to `path` as they arrive.
+    pub fn with_live(path: &Path) -> BoundedLog {
+        BoundedLog {
+            live: Some(super::live::LiveFile::create(path)),
+            ..BoundedLog::default()
+        }
+    }
+
+    /// Stop writing the live file (the stage is over).
+    pub fn end_live(&mut self) {
+        self.live = None;
+    }
+
+    /// The line taken last.
+    pub fn newest(&self) -> Option<&str> {
+        self.tail
+            .back()
+            .or_else(|| self.head.last())
+            .map(String::as_str)
+    }
+
     pub fn push(&mut self, raw: &[u8]) {
         self.total += 1;
         let line = if raw.len() > MAX_LINE_BYTES {
@@ -51,12 +74,16 @@ impl BoundedLog {
         };
         if self.head.len() < HEAD_LINES {
             self.head.push(line);
-            return;
+        } else {
+            self.tail.push_back(line);
+            if self.tail.len() > TAIL_LINES {
+                self.tail.pop_front();
+                self.dropped += 1;
+            }
         }
-        self.tail.push_back(line);
-        if self.tail.len() > TAIL_LINES {
-            self.tail.pop_front();
-            self.dropped += 1;
+        if let Some(mut live) = self.live.take() {
+            live.after_push(self);
+            self.live = Some(live);
         }
     }
 

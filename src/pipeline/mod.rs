@@ -7,12 +7,14 @@
 pub mod command;
 pub mod exec;
 pub mod inputs;
+pub mod live;
 pub mod model;
 pub mod plan;
 pub mod results;
 pub mod runner;
 pub mod stage;
 pub mod store;
+pub mod summary;
 
 pub use command::{cmd_pipeline, PipelineArgs, PipelineCmd};
 pub use model::{RunRecord, RunStatus, StageRecord, StageStatus};

@@ -157,18 +157,26 @@ pub async fn run_pipeline(
             };
             rec.status = StageStatus::Running;
             rec.started_ms = Some(crate::clock::now_ms());
+            // Written as the output arrives; replaced whole at the end.
+            let file = format!("{}.log", rec.name);
+            let live = store.run_dir(id).join(&file);
+            rec.log = Some(file);
             let rec = rec.clone();
             let dir = project.dir.clone();
-            running.push(async move { (i, run_stage(cfg, rec, &dir, cancel).await) });
+            running.push(async move {
+                let done = run_stage(cfg, rec, &dir, Some(&live), cancel).await;
+                (i, done)
+            });
         }
         store.save(&run)?;
         while let Some((i, done)) = running.next().await {
             let mut rec = done.record;
             let file = format!("{}.log", rec.name);
-            match store.save_log(id, &file, &done.log.render()) {
-                Ok(()) => rec.log = Some(file),
-                Err(e) => rec.result_errors.push(format!("log not saved: {e}")),
+            if let Err(e) = store.save_log(id, &file, &done.log.render()) {
+                // The live file keeps what it had.
+                rec.result_errors.push(format!("log not saved: {e}"));
             }
+            rec.log = Some(file);
             if let Some(slot) = run.stages.get_mut(i) {
                 *slot = rec;
                 progress(Progress::StageFinished(slot));

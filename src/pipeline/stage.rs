@@ -21,24 +21,30 @@ pub struct StageRun {
 }
 
 /// Run `cfg`'s command in `dir`, then read its results and apply its gates.
+/// With `live`, the output also goes to that file as it arrives.
 pub async fn run_stage(
     cfg: &PipelineStage,
     mut record: StageRecord,
     dir: &Path,
+    live: Option<&Path>,
     cancel: &CancellationToken,
 ) -> StageRun {
-    let log = Arc::new(Mutex::new(BoundedLog::default()));
+    let log = Arc::new(Mutex::new(match live {
+        Some(path) => BoundedLog::with_live(path),
+        None => BoundedLog::default(),
+    }));
     record.started_ms = Some(crate::clock::now_ms());
     record.status = StageStatus::Running;
     let exit = run_command(&cfg.command, dir, cancel, log.clone()).await;
     record.ended_ms = Some(crate::clock::now_ms());
-    let log = match Arc::try_unwrap(log) {
+    let mut log = match Arc::try_unwrap(log) {
         Ok(m) => m.into_inner().unwrap_or_default(),
         Err(shared) => shared
             .lock()
             .map(|mut l| std::mem::take(&mut *l))
             .unwrap_or_default(),
     };
+    log.end_live();
     record.log_lines = log.total;
     record.log_dropped = log.dropped;
     let mut failure: Option<String> = match &exit {

@@ -2,6 +2,7 @@
 //! system (Prometheus, Loki, Jenkins) and feed the console through events,
 //! reporting their own `SourceState` so panes can say when they are degraded.
 
+pub mod builds;
 pub mod jenkins;
 pub mod loki;
 pub mod prometheus;

@@ -10,6 +10,7 @@ use ratatui::Frame;
 use super::text::{clean, str_width, truncate_line};
 use super::theme::Theme;
 use crate::app::actions::Action;
+use crate::app::builds::PipelineTab;
 use crate::app::state::{App, Mode, PaneId, Severity};
 
 /// Short hint labels; the long descriptions live in the action table (help).
@@ -49,6 +50,14 @@ fn hint_label(app: &App, action: Action) -> &'static str {
         Action::AgentCompose => "ask",
         Action::Bottom => "bottom",
         Action::Top => "top",
+        Action::PipelineView => match app.builds.tab {
+            PipelineTab::Builds => "rollouts",
+            PipelineTab::Rollouts => "builds",
+        },
+        Action::NextStage => "stage",
+        Action::RunPipeline => "run",
+        Action::RerunStage => "rerun",
+        Action::CancelPipeline => "cancel",
         _ => "",
     }
 }
@@ -77,7 +86,20 @@ fn pane_hints(app: &App, pane: PaneId) -> Vec<Action> {
             }
             v
         }
-        PaneId::Pipeline => vec![Action::ScrollUp, Action::Rollback, Action::NextEnv],
+        PaneId::Pipeline if app.builds.tab == PipelineTab::Builds => vec![
+            Action::ScrollUp,
+            Action::NextStage,
+            Action::RunPipeline,
+            Action::RerunStage,
+            Action::CancelPipeline,
+            Action::PipelineView,
+        ],
+        PaneId::Pipeline => vec![
+            Action::ScrollUp,
+            Action::Rollback,
+            Action::NextEnv,
+            Action::PipelineView,
+        ],
         PaneId::Metrics => vec![Action::NextEnv, Action::Deploy, Action::Rollback],
         PaneId::Chaos => vec![
             Action::ScrollUp,

@@ -56,6 +56,12 @@ pub enum Action {
     ToggleTimestamps,
     ToggleEnvFilter,
     AgentCompose,
+    PipelineView,
+    NextStage,
+    PrevStage,
+    RunPipeline,
+    RerunStage,
+    CancelPipeline,
 }
 
 /// Where an action's keys are live. Global keys may not clash with anything;
@@ -128,6 +134,17 @@ pub fn intent_kind(action: Action) -> Option<IntentKind> {
         Action::RestartEnv => IntentKind::Restart,
         _ => return None,
     })
+}
+
+/// Why a destructive action is refused in read-only mode, beyond the rule.
+pub fn read_only_why(action: Action) -> Option<&'static str> {
+    match action {
+        Action::RunPipeline | Action::RerunStage => {
+            Some("the stages' commands may change things (deploy, push)")
+        }
+        Action::CancelPipeline => Some("it kills the stages' processes"),
+        _ => None,
+    }
 }
 
 pub fn spec_by_id(id: &str) -> Option<&'static ActionSpec> {

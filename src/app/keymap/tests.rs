@@ -83,9 +83,15 @@ fn ordinal(a: Action) -> usize {
         RestartEnv => 43,
         PromoteStep => 44,
         ChaosSuite => 45,
+        PipelineView => 46,
+        NextStage => 47,
+        PrevStage => 48,
+        RunPipeline => 49,
+        RerunStage => 50,
+        CancelPipeline => 51,
     }
 }
-const VARIANTS: usize = 46;
+const VARIANTS: usize = 52;
 
 #[test]
 fn every_action_is_in_the_table_once() {

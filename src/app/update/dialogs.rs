@@ -309,6 +309,10 @@ impl App {
                 env.clone(),
                 self.intent_lines(env, intent),
             ),
+            PendingAction::RunPipeline { .. } | PendingAction::CancelPipeline { .. } => {
+                let (a, lines) = self.build_confirm(&action);
+                (a, String::new(), lines)
+            }
         };
         let reason = match &action {
             PendingAction::Intent {
@@ -384,6 +388,12 @@ impl App {
         if !confirmed {
             return Vec::new();
         }
+        if matches!(
+            c.action,
+            PendingAction::RunPipeline { .. } | PendingAction::CancelPipeline { .. }
+        ) {
+            return self.build_confirmed(c.action.clone());
+        }
         let cmd = match c.action.clone() {
             PendingAction::Deploy { env, version } => RuntimeCommand::Deploy { env, version },
             PendingAction::Promote { from, to } => RuntimeCommand::Promote { from, to },
@@ -409,6 +419,9 @@ impl App {
             PendingAction::UndoFaults { ids } => RuntimeCommand::Undo { ids },
             PendingAction::Intent { env, intent } => {
                 crate::app::intents::confirmed_intent(env, intent, c)
+            }
+            PendingAction::RunPipeline { .. } | PendingAction::CancelPipeline { .. } => {
+                return Vec::new()
             }
         };
         self.flash(format!("{}…", cmd.label()), Severity::Info);

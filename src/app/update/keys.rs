@@ -163,8 +163,14 @@ impl App {
     pub fn perform(&mut self, action: Action) -> Vec<Command> {
         let spec = spec_of(action);
         if spec.destructive && self.read_only {
+            let why = crate::app::actions::read_only_why(action)
+                .map(|w| format!(": {w}"))
+                .unwrap_or_default();
             self.flash(
-                format!("read-only mode: {} is disabled", spec.id.replace('_', " ")),
+                format!(
+                    "read-only mode: {} is disabled{why}",
+                    spec.id.replace('_', " ")
+                ),
                 Severity::Warning,
             );
             return Vec::new();
@@ -252,6 +258,12 @@ impl App {
                 self.log_view.only_selected_env = !self.log_view.only_selected_env
             }
             Action::AgentCompose => self.mode = Mode::AgentInput,
+            Action::PipelineView => self.toggle_pipeline_tab(),
+            Action::NextStage => self.builds.move_stage(1),
+            Action::PrevStage => self.builds.move_stage(-1),
+            Action::RunPipeline => self.ask_run_pipeline(None),
+            Action::RerunStage => self.ask_rerun_stage(),
+            Action::CancelPipeline => self.ask_cancel_pipeline(),
         }
         Vec::new()
     }
@@ -294,6 +306,14 @@ impl App {
                     let v = &mut self.log_view;
                     v.scroll_from_bottom =
                         (v.scroll_from_bottom + delta.unsigned_abs() as usize).min(max);
+                }
+            }
+            PaneId::Pipeline if self.builds.tab == PipelineTab::Builds => {
+                // Up/down pick a run; page, top and bottom move in the log.
+                if delta.abs() == 1 {
+                    self.builds.move_run(delta);
+                } else {
+                    self.builds.scroll_log(delta);
                 }
             }
             PaneId::Pipeline => {

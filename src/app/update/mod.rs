@@ -5,6 +5,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::actions::{spec_of, Action};
+use super::builds::PipelineTab;
 use super::intents::intent_action;
 use super::keymap::KeyChord;
 use super::msg::{AgentEvent, Command, Msg, RuntimeCommand};
@@ -21,6 +22,7 @@ const PAGE: usize = 10;
 const TRACE_SCAN_LIMIT: usize = 50_000;
 
 mod agent;
+mod builds;
 mod dialogs;
 mod keys;
 mod load;
@@ -46,6 +48,7 @@ impl App {
                 self.dirty = true;
                 let mut cmds = self.on_key(key);
                 cmds.extend(self.log_source_filter_changed());
+                cmds.extend(self.build_log_changed());
                 cmds
             }
             Msg::Paste(text) => {
@@ -153,6 +156,20 @@ impl App {
                     ),
                     Severity::Warning,
                 );
+                Vec::new()
+            }
+            Msg::Builds(ev) => {
+                self.dirty = true;
+                self.builds.on_event(ev, &mut self.sources);
+                self.build_log_changed().into_iter().collect()
+            }
+            Msg::PipelineJobDone(result) => {
+                self.dirty = true;
+                self.builds.job_running = false;
+                match result {
+                    Ok(m) => self.flash(m, Severity::Success),
+                    Err(e) => self.flash(e, Severity::Error),
+                }
                 Vec::new()
             }
             Msg::Signal(name) => {

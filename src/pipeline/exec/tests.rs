@@ -44,3 +44,48 @@ async fn a_command_runs_in_its_directory_and_its_exit_code_is_kept() {
     let text = log.lock().unwrap().render();
     assert!(text.contains("here") && text.contains("err"), "{text}");
 }
+
+#[tokio::test]
+async fn a_live_log_shows_lines_while_the_command_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stage.log");
+    let log = Arc::new(Mutex::new(BoundedLog::with_live(&path)));
+    let cancel = CancellationToken::new();
+    let run = run_command(
+        "echo first; while [ ! -e go ]; do sleep 0.05; done; echo second",
+        dir.path(),
+        &cancel,
+        log.clone(),
+    );
+    let watch = async {
+        for _ in 0..200 {
+            if std::fs::read_to_string(&path).unwrap_or_default() == "first\n" {
+                std::fs::write(dir.path().join("go"), "").unwrap();
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        false
+    };
+    let (exit, seen) = tokio::join!(run, watch);
+    assert!(seen, "the first line never reached the live file alone");
+    assert_eq!(exit, Exit::Code(0));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "first\nsecond\n");
+}
+
+#[test]
+fn a_live_log_is_cut_back_to_the_bounded_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("noisy.log");
+    let mut log = BoundedLog::with_live(&path);
+    let n = crate::pipeline::live::REWRITE_AT + 10;
+    for i in 0..n {
+        log.push(format!("{i}").as_bytes());
+    }
+    log.end_live();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines = text.lines().count();
+    assert!(lines <= crate::pipeline::live::REWRITE_AT, "{lines} lines");
+    assert!(text.contains("lines dropped"), "the cut says so");
+    assert!(text.starts_with("0\n") && text.ends_with(&format!("{}\n", n - 1)));
+}

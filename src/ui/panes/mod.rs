@@ -2,6 +2,8 @@
 //! title reads `<digit> <Title>` plus pane-specific information.
 
 mod agent;
+mod builds;
+mod builds_log;
 mod chaos;
 mod chaos_fmea;
 mod env_observed;
@@ -12,6 +14,7 @@ mod outage;
 mod pipeline;
 
 pub use agent::agent;
+pub use builds::builds;
 pub use chaos::chaos;
 pub use environments::environments;
 pub use logs::{logs, visible_log_lines, VisibleLogs, FILTER_SCAN_LIMIT};

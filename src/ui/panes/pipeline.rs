@@ -1,5 +1,6 @@
 //! Pipeline: one run (the newest, or an older one scrolled to) with a
-//! progress gauge and its stages, then a compact list of other runs.
+//! progress gauge and its stages, then a compact list of other runs. This
+//! is the rollouts tab; the build runs tab is `builds.rs`.
 
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -149,6 +150,9 @@ fn compact_run(run: &PipelineRun, app: &App, theme: &Theme, selected: bool) -> L
 }
 
 pub fn pipeline(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, focused: bool) {
+    if app.builds.tab == crate::app::builds::PipelineTab::Builds {
+        return super::builds(frame, area, app, theme, focused);
+    }
     let n = app.pipelines.len();
     let scroll = app.pipeline_scroll.min(n.saturating_sub(1));
     let run = n.checked_sub(1 + scroll).and_then(|i| app.pipelines.get(i));
