@@ -101,6 +101,31 @@ pub struct StageRecord {
 }
 
 impl StageRecord {
+    /// A stage named `name` that has not run: no times, results or log.
+    pub fn new(name: String, command: String, status: StageStatus) -> StageRecord {
+        StageRecord {
+            name,
+            command,
+            parallel_group: None,
+            optional: false,
+            status,
+            reason: None,
+            started_ms: None,
+            ended_ms: None,
+            exit_code: None,
+            junit: None,
+            coverage: None,
+            trivy: None,
+            result_errors: Vec::new(),
+            log: None,
+            log_lines: 0,
+            log_dropped: 0,
+            inputs_hash: None,
+        }
+    }
+}
+
+impl StageRecord {
     pub fn duration_ms(&self) -> Option<i64> {
         Some(self.ended_ms? - self.started_ms?)
     }

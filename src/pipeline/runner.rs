@@ -61,23 +61,13 @@ impl PipelineError {
 
 fn new_record(s: &PipelineStage) -> StageRecord {
     StageRecord {
-        name: s.name.clone(),
-        command: crate::domain::sanitize::strip_all(&s.command),
         parallel_group: s.parallel_group.clone(),
         optional: s.optional,
-        status: StageStatus::Pending,
-        reason: None,
-        started_ms: None,
-        ended_ms: None,
-        exit_code: None,
-        junit: None,
-        coverage: None,
-        trivy: None,
-        result_errors: Vec::new(),
-        log: None,
-        log_lines: 0,
-        log_dropped: 0,
-        inputs_hash: None,
+        ..StageRecord::new(
+            s.name.clone(),
+            crate::domain::sanitize::strip_all(&s.command),
+            StageStatus::Pending,
+        )
     }
 }
 

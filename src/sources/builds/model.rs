@@ -76,23 +76,10 @@ pub fn from_jenkins(run: &Run, job: &str) -> RunRecord {
             let (status, reason) = stage_status(&s.status);
             let running = status == StageStatus::Running;
             StageRecord {
-                name: s.name.clone(),
-                command: String::new(),
-                parallel_group: None,
-                optional: false,
-                status,
                 reason,
                 started_ms: (s.start_ms > 0).then_some(s.start_ms),
                 ended_ms: ended(s.start_ms, s.duration_ms, running),
-                exit_code: None,
-                junit: None,
-                coverage: None,
-                trivy: None,
-                result_errors: Vec::new(),
-                log: None,
-                log_lines: 0,
-                log_dropped: 0,
-                inputs_hash: None,
+                ..StageRecord::new(s.name.clone(), String::new(), status)
             }
         })
         .collect();
