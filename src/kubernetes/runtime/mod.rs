@@ -15,6 +15,7 @@ mod pod_logs;
 mod pods;
 mod session;
 pub mod settings;
+mod shutdown;
 mod state;
 mod status;
 mod verdict;

@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, VecDeque};
 
 use super::events::event_line;
 use super::kinds::Kind;
+use super::pods::owner_replicaset;
 use super::settings::{EnvTarget, KubeSettings};
+use super::shutdown::{sigterm_stop, stop_line};
 use super::status::{environment_status, NamespaceStore};
 use super::verdict::run_verdict;
 use crate::domain::environment::{ActiveFault, EnvironmentStatus};
@@ -47,7 +49,13 @@ pub struct State {
     pub verdicts: VecDeque<RecordedVerdict>,
     /// Chaos faults in effect per environment (Chaos Mesh resources).
     faults: BTreeMap<String, Vec<ActiveFault>>,
+    /// Pods (namespace/name) whose stop after SIGTERM was logged, newest
+    /// last: each is logged once however often the pod changes after.
+    stops_logged: VecDeque<String>,
 }
+
+/// Pod stops remembered against logging twice.
+const STOPS_REMEMBERED: usize = 1024;
 
 impl Default for State {
     fn default() -> Self {
@@ -61,6 +69,7 @@ impl Default for State {
             logs: LogStore::new(LOG_CAPACITY),
             verdicts: VecDeque::new(),
             faults: BTreeMap::new(),
+            stops_logged: VecDeque::new(),
         }
     }
 }
@@ -104,6 +113,12 @@ impl State {
             msg,
         } = feed;
         let mut out = Vec::new();
+        if let (Kind::Pods, ObjectFeed::Applied { object, .. }) = (kind, &msg) {
+            if let Some(line) = self.measured_stop(settings, &namespace, object) {
+                self.push_log(line.clone());
+                out.push(RuntimeEvent::Log { line });
+            }
+        }
         let store = self.stores.entry(namespace.clone()).or_default();
         match msg {
             ObjectFeed::State(s) => {
@@ -239,6 +254,35 @@ impl State {
             self.refresh(target, now, &mut out);
         }
         out
+    }
+
+    /// The line of a pod of an environment here that stopped after SIGTERM,
+    /// the first time its termination is seen.
+    fn measured_stop(
+        &mut self,
+        settings: &KubeSettings,
+        namespace: &str,
+        pod: &serde_json::Value,
+    ) -> Option<LogLine> {
+        let (stop, finished) = sigterm_stop(pod)?;
+        let key = format!("{namespace}/{}", stop.instance);
+        if self.stops_logged.contains(&key) {
+            return None;
+        }
+        let store = self.stores.get(namespace)?;
+        let set = owner_replicaset(pod)?;
+        let env = settings.envs_in(namespace).find(|t| {
+            store.replicasets_of(&t.rollout).any(|rs| {
+                rs.pointer("/metadata/name")
+                    .and_then(serde_json::Value::as_str)
+                    == Some(set)
+            })
+        })?;
+        if self.stops_logged.len() == STOPS_REMEMBERED {
+            self.stops_logged.pop_front();
+        }
+        self.stops_logged.push_back(key);
+        Some(stop_line(&stop, finished, &env.env))
     }
 
     pub fn push_log(&mut self, line: LogLine) {

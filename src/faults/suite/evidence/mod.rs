@@ -148,7 +148,7 @@ pub async fn gather(
             // A handler in the code is not a measured shutdown.
             if p == Practice::GracefulShutdown {
                 if let Finding::Present { evidence, .. } = &mut check.finding {
-                    evidence.push_str("; no stop after SIGTERM was measured (the sandbox measures each instance it stops)");
+                    evidence.push_str("; no stop after SIGTERM was measured (the sandbox and Docker measure each instance they stop; Kubernetes, each pod deleted with a grace period)");
                 }
             }
             check

@@ -183,3 +183,57 @@ fn a_reset_forgets_the_cluster() {
     }));
     assert!(!st.settled(&s));
 }
+
+#[test]
+fn a_pod_stopped_after_sigterm_is_logged_once_for_its_environment() {
+    let s = KubeSettings {
+        envs: vec![EnvTarget {
+            rollout: "canary-demo".into(),
+            ..settings().envs[0].clone()
+        }],
+        ..settings()
+    };
+    let mut st = State::default();
+    st.apply(
+        &s,
+        feed(
+            Kind::ReplicaSets,
+            applied("core/replicaset-canary-stable.yaml"),
+        ),
+        1,
+    );
+    let mut pod = fixture("core/pod-rollout-stable-running.yaml");
+    pod["metadata"]["deletionGracePeriodSeconds"] = serde_json::json!(30);
+    pod["metadata"]["deletionTimestamp"] = serde_json::json!("2019-10-25T12:00:30Z");
+    pod["status"]["containerStatuses"][0]["state"] = serde_json::json!({
+        "terminated": {"exitCode": 0, "reason": "Completed",
+                       "startedAt": "2019-10-25T11:00:00Z", "finishedAt": "2019-10-25T12:00:02Z"}
+    });
+    let name = pod["metadata"]["name"].as_str().unwrap().to_string();
+    let msg = || ObjectFeed::Applied {
+        namespace: NS.into(),
+        name: name.clone(),
+        object: Box::new(pod.clone()),
+    };
+    let lines = |events: Vec<RuntimeEvent>| -> Vec<String> {
+        events
+            .into_iter()
+            .filter_map(|e| match e {
+                RuntimeEvent::Log { line } => Some(format!("{} {}", line.env, line.text)),
+                _ => None,
+            })
+            .collect()
+    };
+    let first = lines(st.apply(&s, feed(Kind::Pods, msg()), 2));
+    assert_eq!(
+        first,
+        [format!(
+            "staging instance {name} exited 2000 ms after SIGTERM (grace period 30000 ms)"
+        )]
+    );
+    assert!(
+        lines(st.apply(&s, feed(Kind::Pods, msg()), 3)).is_empty(),
+        "logged twice"
+    );
+    assert_eq!(st.logs.newest(Some("staging"), 10).len(), 1);
+}
